@@ -1,0 +1,31 @@
+import express, { type Express } from "express";
+import type { Deps } from "./deps.ts";
+import { requireAdminToken } from "./http/auth.middleware.ts";
+import { createErrorHandler, notFound } from "./http/error-handler.ts";
+import { healthRoutes } from "./http/health.routes.ts";
+import { segmentRoutes } from "./http/segment.routes.ts";
+import { usersRoutes } from "./http/users.routes.ts";
+
+/** Path prefixes of the admin API: everything below them needs the admin token. */
+const ADMIN_PATHS = ["/v1/users"];
+
+/** The HTTP application, without listening: tests and main.ts both start it. */
+export function buildApp(deps: Deps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", deps.config.trustProxy);
+
+  app.use(healthRoutes(deps));
+  app.use(segmentRoutes(deps));
+
+  app.use(
+    ADMIN_PATHS,
+    requireAdminToken(deps.config.adminToken),
+    express.json({ limit: "256kb" }),
+  );
+  app.use(usersRoutes(deps));
+
+  app.use(notFound);
+  app.use(createErrorHandler(deps.logger));
+  return app;
+}

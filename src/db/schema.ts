@@ -1,0 +1,91 @@
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+
+/** A jsonb column: written as a JSON string, read back as the parsed value. */
+type Json<T> = ColumnType<T, string, string>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export type JsonObject = Record<string, unknown>;
+
+export interface EventsTable {
+  message_id: string;
+  user_id: string;
+  type: string;
+  event: string | null;
+  payload: Json<JsonObject>;
+  timestamp: Timestamp;
+  received_at: Timestamp;
+}
+
+export interface ProfilesTable {
+  user_id: string;
+  traits: Json<JsonObject>;
+  groups: Json<JsonObject>;
+  timezone: string | null;
+  locale: string | null;
+  push_opt_out: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ProfileAliasesTable {
+  alias_id: string;
+  user_id: string;
+  created_at: Timestamp;
+}
+
+export const Platform = {
+  apns: "apns",
+  fcm: "fcm",
+  webpush: "webpush",
+} as const;
+export type Platform = (typeof Platform)[keyof typeof Platform];
+
+export const DeviceStatus = {
+  active: "active",
+  unsubscribed: "unsubscribed",
+  disabled: "disabled",
+} as const;
+export type DeviceStatus = (typeof DeviceStatus)[keyof typeof DeviceStatus];
+
+export interface DevicesTable {
+  user_id: string;
+  device_id: string;
+  platform: Platform;
+  token: string;
+  subscription: Json<JsonObject | null>;
+  status: DeviceStatus;
+  locale: string | null;
+  disabled_reason: string | null;
+  disabled_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CategoryPreferencesTable {
+  user_id: string;
+  category: string;
+  opted_in: boolean;
+  updated_at: Timestamp;
+}
+
+export interface SavedItemsTable {
+  user_id: string;
+  collection: string;
+  item_key: string;
+  properties: Json<JsonObject>;
+  saved_at: Timestamp;
+}
+
+/** The whole schema as Kysely sees it. Row types stay inside repositories. */
+export interface DB {
+  events: EventsTable;
+  profiles: ProfilesTable;
+  profile_aliases: ProfileAliasesTable;
+  devices: DevicesTable;
+  category_preferences: CategoryPreferencesTable;
+  saved_items: SavedItemsTable;
+}
+
+export type ProfileRow = Selectable<ProfilesTable>;
+export type DeviceRow = Selectable<DevicesTable>;
+export type NewDevice = Insertable<DevicesTable>;

@@ -1,0 +1,151 @@
+import express, { Router, type Request, type Response } from "express";
+import type { Deps } from "../deps.ts";
+import { AppError, ErrorCode } from "../errors.ts";
+import { ingestEvents, type IngestReport } from "../ingest/ingest.service.ts";
+import { CALL_TYPES } from "../ingest/segment-event.schema.ts";
+import { isValidSignature, signedPayload } from "../ingest/signature.ts";
+import { secretsEqual, writeKeyOf } from "./auth.middleware.ts";
+
+const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
+
+/**
+ * Segment-facing intake: the webhook destination (`/v1/segment`) and the tracking API
+ * (`/v1/batch`, `/v1/track`, …) that Segment's libraries speak with a custom host.
+ */
+export function segmentRoutes(deps: Deps): Router {
+  const router = Router();
+  // Raw bytes: the signature is computed over them, and JSON errors become our own 400.
+  const rawBody = express.raw({
+    type: () => true,
+    limit: deps.config.maxBodyBytes,
+  });
+
+  router.post("/v1/segment", rawBody, async (req, res) => {
+    const body = parseJsonBody(req);
+    const events = Array.isArray(body) ? body : isObject(body) ? [body] : [];
+    if (events.length === 0) {
+      throw invalidBody(
+        "Expected one Segment event (an object) or a non-empty array of events.",
+      );
+    }
+    verifySignature(deps, req, body);
+    sendReport(res, await ingestEvents(deps, events));
+  });
+
+  router.post("/v1/batch", rawBody, async (req, res) => {
+    const body = parseJsonBody(req);
+    verifyWriteKey(deps, req, body);
+    if (
+      !isObject(body) ||
+      !Array.isArray(body.batch) ||
+      body.batch.length === 0
+    ) {
+      throw invalidBody(
+        'Expected {"batch": [ …events ]} with at least one event.',
+      );
+    }
+    const context = isObject(body.context) ? body.context : undefined;
+    sendReport(
+      res,
+      await ingestEvents(deps, body.batch, context ? { context } : {}),
+    );
+  });
+
+  for (const type of TRACKING_CALLS) {
+    router.post(`/v1/${type}`, rawBody, async (req, res) => {
+      const body = parseJsonBody(req);
+      verifyWriteKey(deps, req, body);
+      if (!isObject(body))
+        throw invalidBody(`Expected one ${type} call as a JSON object.`);
+      sendReport(res, await ingestEvents(deps, [{ ...body, type }]));
+    });
+  }
+  return router;
+}
+
+function parseJsonBody(req: Request): unknown {
+  const raw: unknown = req.body;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) {
+    throw invalidBody("The request body is empty: send JSON.");
+  }
+  try {
+    return JSON.parse(raw.toString("utf8"));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AppError(
+      ErrorCode.invalidJson,
+      400,
+      `The request body is not valid JSON: ${reason}`,
+    );
+  }
+}
+
+function verifySignature(deps: Deps, req: Request, body: unknown): void {
+  const secret = deps.config.segmentSharedSecret;
+  if (secret === undefined) return;
+  const signature = req.get("x-signature");
+  if (signature === undefined || signature.trim() === "") {
+    throw new AppError(
+      ErrorCode.missingSignature,
+      401,
+      "The X-Signature header is missing. Set the same shared secret in Segment's destination settings as SEGMENT_SHARED_SECRET.",
+    );
+  }
+  if (
+    !isValidSignature(
+      secret,
+      signedPayload(req.body as Buffer, body),
+      signature,
+    )
+  ) {
+    throw new AppError(
+      ErrorCode.invalidSignature,
+      401,
+      "X-Signature does not match the body. Check that Segment's shared secret equals SEGMENT_SHARED_SECRET.",
+    );
+  }
+}
+
+function verifyWriteKey(deps: Deps, req: Request, body: unknown): void {
+  const keys = deps.config.segmentWriteKeys;
+  if (keys.length === 0) {
+    throw new AppError(
+      ErrorCode.invalidWriteKey,
+      401,
+      "The tracking API is disabled: set SEGMENT_WRITE_KEYS to the write keys Nudge should accept.",
+    );
+  }
+  const key = writeKeyOf(req, body);
+  if (key === undefined || !keys.some((known) => secretsEqual(known, key))) {
+    throw new AppError(
+      ErrorCode.invalidWriteKey,
+      401,
+      "Missing or unknown write key. Send it as HTTP Basic user name (as Segment's libraries do) or as writeKey in the body.",
+    );
+  }
+}
+
+/** 200 with the report; 400 when every event was invalid, so a sender notices. */
+function sendReport(res: Response, report: IngestReport): void {
+  const allRejected =
+    report.accepted === 0 &&
+    report.duplicates === 0 &&
+    report.rejected.length > 0;
+  if (allRejected) {
+    throw new AppError(
+      ErrorCode.invalidEvents,
+      400,
+      "No event was accepted: each rejected event lists what to fix.",
+      { rejected: report.rejected },
+    );
+  }
+  res.status(200).json(report);
+}
+
+function invalidBody(message: string): AppError {
+  return new AppError(ErrorCode.invalidBody, 400, message);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

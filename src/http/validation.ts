@@ -1,0 +1,21 @@
+import type { z } from "zod";
+import { AppError, ErrorCode } from "../errors.ts";
+
+/** Validates a JSON request body, answering 400 with every problem and its field. */
+export function parseBody<T extends z.ZodType>(
+  schema: T,
+  body: unknown,
+): z.output<T> {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => ({
+    path: issue.path.join(".") || "(body)",
+    message: issue.message,
+  }));
+  throw new AppError(
+    ErrorCode.invalidBody,
+    400,
+    `The request body is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+    { problems },
+  );
+}

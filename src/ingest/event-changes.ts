@@ -1,0 +1,252 @@
+import { DeviceStatus, Platform, type JsonObject } from "../db/schema.ts";
+import {
+  emptyProfileChange,
+  type DeviceChange,
+  type ProfileChange,
+} from "../profiles/profile-changes.ts";
+import { matchesCondition, readPath } from "../rules/condition.ts";
+import type { RuleBook } from "../rules/rule-book.ts";
+import type { SegmentEvent } from "./segment-event.schema.ts";
+
+const PUSH_SUBSCRIPTION_TYPES: Record<string, Platform> = {
+  IOS_PUSH: Platform.apns,
+  ANDROID_PUSH: Platform.fcm,
+  WEB_PUSH: Platform.webpush,
+};
+
+/** APNs device tokens are hex; an iOS app using the Firebase SDK reports an FCM token instead. */
+const APNS_TOKEN = /^[0-9a-f]{64,200}$/i;
+
+/** What one event says about its user's profile, devices, preferences and saved items. */
+export function changesOfEvent(
+  event: SegmentEvent,
+  book: RuleBook,
+): ProfileChange {
+  const change = emptyProfileChange();
+  const { context, traits } = event;
+  const locale =
+    stringOrUndefined(context.locale) ?? traitString(event, "locale");
+  change.timezone =
+    stringOrUndefined(context.timezone) ?? traitString(event, "timezone");
+  change.locale = locale;
+
+  if (event.type === "identify") {
+    change.traits = traits;
+    readTraitPreferences(traits, book, change);
+  }
+  if (event.type === "group" && event.groupId !== undefined) {
+    change.groups = { [event.groupId]: traits };
+  }
+
+  const device = contextDevice(context, locale);
+  if (device !== undefined) change.devices.push(device);
+  readMessagingSubscriptions(context.messaging_subscriptions, locale, change);
+  if (event.type === "track") readWebPushEvent(event, locale, change);
+  readSavedItems(event, book, change);
+  return change;
+}
+
+function contextDevice(
+  context: JsonObject,
+  locale: string | undefined,
+): DeviceChange | undefined {
+  const device = context.device;
+  if (typeof device !== "object" || device === null) return undefined;
+  const { token, type } = device as { token?: unknown; type?: unknown };
+  if (
+    typeof token !== "string" ||
+    token.trim() === "" ||
+    typeof type !== "string"
+  )
+    return undefined;
+  const kind = type.toLowerCase();
+  if (kind === "android")
+    return { platform: Platform.fcm, token: token.trim(), locale };
+  if (kind === "ios") {
+    const trimmed = token.trim();
+    return {
+      platform: APNS_TOKEN.test(trimmed) ? Platform.apns : Platform.fcm,
+      token: trimmed,
+      locale,
+    };
+  }
+  return undefined;
+}
+
+/** Engage's `context.messaging_subscriptions`: push channels become devices, groups preferences. */
+function readMessagingSubscriptions(
+  value: unknown,
+  locale: string | undefined,
+  change: ProfileChange,
+): void {
+  if (!Array.isArray(value)) return;
+  for (const entry of value as unknown[]) {
+    if (typeof entry !== "object" || entry === null) continue;
+    const { key, type, status, groups } = entry as Record<string, unknown>;
+    const platform =
+      typeof type === "string"
+        ? PUSH_SUBSCRIPTION_TYPES[type.toUpperCase()]
+        : undefined;
+    const subscribed = subscriptionStatus(status);
+    if (
+      platform === undefined ||
+      subscribed === undefined ||
+      typeof key !== "string"
+    )
+      continue;
+    const device =
+      platform === Platform.webpush
+        ? webPushDevice(key)
+        : { platform, token: key.trim() };
+    if (device === undefined || device.token === "") continue;
+    change.devices.push({
+      ...device,
+      status: subscribed ? DeviceStatus.active : DeviceStatus.unsubscribed,
+      locale,
+    });
+    if (!Array.isArray(groups)) continue;
+    for (const group of groups as unknown[]) {
+      if (typeof group !== "object" || group === null) continue;
+      const { name, status: groupStatus } = group as Record<string, unknown>;
+      const optedIn = subscriptionStatus(groupStatus);
+      if (typeof name === "string" && optedIn !== undefined)
+        change.categories[name] = optedIn;
+    }
+  }
+}
+
+function subscriptionStatus(status: unknown): boolean | undefined {
+  if (typeof status !== "string") return undefined;
+  switch (status.toUpperCase()) {
+    case "SUBSCRIBED":
+      return true;
+    case "UNSUBSCRIBED":
+    case "DID_NOT_SUBSCRIBE":
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+/** `Web Push Subscribed` / `Web Push Unsubscribed` carry the browser's PushSubscription. */
+function readWebPushEvent(
+  event: SegmentEvent,
+  locale: string | undefined,
+  change: ProfileChange,
+): void {
+  const name = event.event?.toLowerCase();
+  if (name !== "web push subscribed" && name !== "web push unsubscribed")
+    return;
+  const device = webPushDevice(event.properties.subscription);
+  if (device === undefined) return;
+  const status =
+    name === "web push subscribed"
+      ? DeviceStatus.active
+      : DeviceStatus.unsubscribed;
+  change.devices.push({ ...device, status, locale });
+}
+
+/**
+ * A Web Push subscription as an object or its JSON text. A bare endpoint is accepted to
+ * change the status of a known subscription, but cannot create one: without its keys
+ * nothing can be sent to it.
+ */
+export function webPushDevice(value: unknown): DeviceChange | undefined {
+  let subscription = value;
+  if (typeof value === "string") {
+    if (/^https:\/\//.test(value.trim()))
+      return { platform: Platform.webpush, token: value.trim() };
+    try {
+      subscription = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isPushSubscription(subscription)) return undefined;
+  return {
+    platform: Platform.webpush,
+    token: subscription.endpoint,
+    subscription,
+  };
+}
+
+export type PushSubscription = {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+} & JsonObject;
+
+export function isPushSubscription(value: unknown): value is PushSubscription {
+  if (typeof value !== "object" || value === null) return false;
+  const { endpoint, keys } = value as { endpoint?: unknown; keys?: unknown };
+  if (typeof endpoint !== "string" || !/^https:\/\//.test(endpoint))
+    return false;
+  if (typeof keys !== "object" || keys === null) return false;
+  const { p256dh, auth } = keys as { p256dh?: unknown; auth?: unknown };
+  return (
+    typeof p256dh === "string" &&
+    p256dh !== "" &&
+    typeof auth === "string" &&
+    auth !== ""
+  );
+}
+
+/** Traits named in the rules file set the global opt-out and category opt-ins. */
+function readTraitPreferences(
+  traits: JsonObject,
+  book: RuleBook,
+  change: ProfileChange,
+): void {
+  const { optOutTrait, categories } = book.settings;
+  if (optOutTrait !== undefined)
+    change.optOut = traitBoolean(traits[optOutTrait]);
+  for (const [name, category] of Object.entries(categories)) {
+    if (category.trait === undefined) continue;
+    const optedIn = traitBoolean(traits[category.trait]);
+    if (optedIn !== undefined) change.categories[name] = optedIn;
+  }
+}
+
+function traitBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (typeof value !== "string") return undefined;
+  const text = value.toLowerCase();
+  if (["true", "yes", "in", "subscribed", "1"].includes(text)) return true;
+  if (["false", "no", "out", "unsubscribed", "0"].includes(text)) return false;
+  return undefined;
+}
+
+function readSavedItems(
+  event: SegmentEvent,
+  book: RuleBook,
+  change: ProfileChange,
+): void {
+  for (const collection of book.collections) {
+    const op = matchesCondition(collection.add, event.payload)
+      ? "add"
+      : collection.remove !== undefined &&
+          matchesCondition(collection.remove, event.payload)
+        ? "remove"
+        : undefined;
+    if (op === undefined) continue;
+    const key = readPath(event.payload, collection.key);
+    if (typeof key !== "string" && typeof key !== "number") continue;
+    change.savedItems.push({
+      collection: collection.name,
+      key: String(key),
+      op,
+      properties: event.properties,
+    });
+  }
+}
+
+function traitString(event: SegmentEvent, name: string): string | undefined {
+  return event.type === "identify"
+    ? stringOrUndefined(event.traits[name])
+    : undefined;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== ""
+    ? value.trim()
+    : undefined;
+}

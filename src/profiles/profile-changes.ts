@@ -1,0 +1,65 @@
+import type { DeviceStatus, JsonObject, Platform } from "../db/schema.ts";
+
+/** A device as an event or the admin API describes it. */
+export type DeviceChange = {
+  platform: Platform;
+  token: string;
+  /** Web Push: the browser's PushSubscription ({endpoint, keys}). */
+  subscription?: JsonObject | undefined;
+  /**
+   * Set when the sender stated the subscription status explicitly (messaging
+   * subscriptions, Web Push Subscribed, admin API). A token merely seen on an event
+   * keeps whatever status it has, so an unsubscribe is not undone by the next event.
+   */
+  status?: DeviceStatus | undefined;
+  locale?: string | undefined;
+};
+
+export type SavedItemChange = {
+  collection: string;
+  key: string;
+  op: "add" | "remove";
+  properties: JsonObject;
+};
+
+/** Everything one or more events say about one profile, ready to be written in one go. */
+export type ProfileChange = {
+  traits: JsonObject;
+  groups: JsonObject;
+  timezone: string | undefined;
+  locale: string | undefined;
+  optOut: boolean | undefined;
+  categories: Record<string, boolean>;
+  devices: DeviceChange[];
+  savedItems: SavedItemChange[];
+};
+
+export function emptyProfileChange(): ProfileChange {
+  return {
+    traits: {},
+    groups: {},
+    timezone: undefined,
+    locale: undefined,
+    optOut: undefined,
+    categories: {},
+    devices: [],
+    savedItems: [],
+  };
+}
+
+/** Folds a later change into an earlier one: later values win, lists append in order. */
+export function foldProfileChange(
+  into: ProfileChange,
+  later: ProfileChange,
+): ProfileChange {
+  return {
+    traits: { ...into.traits, ...later.traits },
+    groups: { ...into.groups, ...later.groups },
+    timezone: later.timezone ?? into.timezone,
+    locale: later.locale ?? into.locale,
+    optOut: later.optOut ?? into.optOut,
+    categories: { ...into.categories, ...later.categories },
+    devices: [...into.devices, ...later.devices],
+    savedItems: [...into.savedItems, ...later.savedItems],
+  };
+}

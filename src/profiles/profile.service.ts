@@ -1,0 +1,198 @@
+import type { Kysely } from "kysely";
+import type { DB, JsonObject } from "../db/schema.ts";
+import type { Settings } from "../rules/rules-file.schema.ts";
+import {
+  listDevices,
+  upsertDevices,
+  type Device,
+  type DeviceUpsert,
+} from "./device.repository.ts";
+import {
+  listCategoryPreferences,
+  upsertCategoryPreferences,
+  type CategoryPreference,
+} from "./preference.repository.ts";
+import {
+  emptyProfileChange,
+  type DeviceChange,
+  type ProfileChange,
+} from "./profile-changes.ts";
+import {
+  findAliases,
+  findProfile,
+  setOptOut,
+  upsertProfiles,
+} from "./profile.repository.ts";
+import {
+  listSavedItems,
+  writeSavedItems,
+  type SavedItemWrite,
+} from "./saved-item.repository.ts";
+
+/**
+ * Writes the folded changes of many profiles with one statement per table. Where the
+ * same device or item appears more than once, the last mention wins, as it would had the
+ * events been applied one by one.
+ */
+export async function applyProfileChanges(
+  db: Kysely<DB>,
+  changes: ReadonlyMap<string, ProfileChange>,
+  now: Date,
+): Promise<void> {
+  const devices = new Map<string, DeviceUpsert>();
+  const items = new Map<string, SavedItemWrite>();
+  const categories: CategoryPreference[] = [];
+  const optOuts = new Map<string, boolean>();
+  for (const [userId, change] of changes) {
+    for (const d of change.devices) {
+      devices.set(`${d.platform}\u0000${d.token}`, {
+        userId,
+        platform: d.platform,
+        token: d.token,
+        subscription: d.subscription,
+        status:
+          d.status ?? devices.get(`${d.platform}\u0000${d.token}`)?.status,
+        locale: d.locale,
+      });
+    }
+    for (const item of change.savedItems) {
+      items.set(`${userId}\u0000${item.collection}\u0000${item.key}`, {
+        userId,
+        ...item,
+      });
+    }
+    for (const [category, optedIn] of Object.entries(change.categories)) {
+      categories.push({ userId, category, optedIn });
+    }
+    if (change.optOut !== undefined) optOuts.set(userId, change.optOut);
+  }
+  await upsertProfiles(
+    db,
+    [...changes].map(([userId, change]) => ({ userId, ...change })),
+    now,
+  );
+  if (optOuts.size > 0) await setOptOut(db, optOuts, now);
+  if (devices.size > 0) await upsertDevices(db, [...devices.values()], now);
+  await upsertCategoryPreferences(db, categories, now);
+  if (items.size > 0) await writeSavedItems(db, [...items.values()], now);
+}
+
+/** The id a profile is known by now, following a merge (alias) if there was one. */
+export async function resolveUserId(
+  db: Kysely<DB>,
+  userId: string,
+): Promise<string> {
+  return (await findAliases(db, [userId])).get(userId) ?? userId;
+}
+
+export type UserView = {
+  userId: string;
+  traits: JsonObject;
+  groups: JsonObject;
+  timezone: string | null;
+  locale: string | null;
+  preferences: { optedOut: boolean; categories: Record<string, "in" | "out"> };
+  devices: Device[];
+  savedItems: Record<
+    string,
+    { key: string; properties: JsonObject; savedAt: Date }[]
+  >;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+/**
+ * A profile as the admin API shows it. Category preferences are effective values: the
+ * user's explicit choice, else the category's default from the rules file.
+ */
+export async function getUserView(
+  db: Kysely<DB>,
+  requestedId: string,
+  settings: Settings,
+): Promise<UserView | undefined> {
+  const userId = await resolveUserId(db, requestedId);
+  const profile = await findProfile(db, userId);
+  if (profile === undefined) return undefined;
+  const [devices, chosen, saved] = await Promise.all([
+    listDevices(db, userId),
+    listCategoryPreferences(db, userId),
+    listSavedItems(db, userId),
+  ]);
+  const categories: Record<string, "in" | "out"> = {};
+  for (const [name, category] of Object.entries(settings.categories)) {
+    categories[name] = category.default;
+  }
+  for (const [name, optedIn] of chosen)
+    categories[name] = optedIn ? "in" : "out";
+  const savedItems: UserView["savedItems"] = {};
+  for (const item of saved) {
+    (savedItems[item.collection] ??= []).push({
+      key: item.key,
+      properties: item.properties,
+      savedAt: item.savedAt,
+    });
+  }
+  return {
+    userId,
+    traits: profile.traits,
+    groups: profile.groups,
+    timezone: profile.timezone,
+    locale: profile.locale,
+    preferences: { optedOut: profile.optedOut, categories },
+    devices,
+    savedItems,
+    createdAt: profile.createdAt,
+    updatedAt: profile.updatedAt,
+  };
+}
+
+export type PreferencesUpdate = {
+  optOut?: boolean | undefined;
+  categories?: Record<string, boolean> | undefined;
+};
+
+/** Sets a user's preferences, creating the profile if Nudge has not seen the user yet. */
+export async function updatePreferences(
+  db: Kysely<DB>,
+  requestedId: string,
+  update: PreferencesUpdate,
+  now: Date,
+): Promise<string> {
+  const userId = await resolveUserId(db, requestedId);
+  await applyProfileChanges(
+    db,
+    new Map([
+      [
+        userId,
+        {
+          ...emptyProfileChange(),
+          optOut: update.optOut,
+          categories: update.categories ?? {},
+        },
+      ],
+    ]),
+    now,
+  );
+  return userId;
+}
+
+/** Registers one device for a user (creating the profile) and returns it as stored. */
+export async function registerDevice(
+  db: Kysely<DB>,
+  requestedId: string,
+  device: DeviceChange,
+  now: Date,
+): Promise<{ userId: string; device: Device }> {
+  const userId = await resolveUserId(db, requestedId);
+  await applyProfileChanges(
+    db,
+    new Map([[userId, { ...emptyProfileChange(), devices: [device] }]]),
+    now,
+  );
+  const stored = (await listDevices(db, userId)).find(
+    (d) => d.platform === device.platform && d.token === device.token,
+  );
+  if (stored === undefined)
+    throw new Error("device vanished after registration");
+  return { userId, device: stored };
+}

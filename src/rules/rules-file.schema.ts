@@ -1,0 +1,157 @@
+import { z } from "zod";
+import { CLOCK_TIME_PATTERN, DURATION_PATTERN } from "./duration.ts";
+
+const duration = z
+  .string()
+  .regex(
+    DURATION_PATTERN,
+    'must be a duration such as "90s", "30m", "12h", "1d" or "2w"',
+  )
+  .meta({ examples: ["30m", "12h", "1d"] });
+
+const clockTime = z
+  .string()
+  .regex(CLOCK_TIME_PATTERN, 'must be a 24-hour time "HH:MM"')
+  .meta({ examples: ["21:00", "08:00"] });
+
+const timezone = z.string().refine(isKnownTimezone, {
+  message: 'must be an IANA timezone such as "Europe/Berlin"',
+});
+
+/** A Segment Actions trigger, checked with Segment's parser after the shape is valid. */
+const condition = z
+  .string()
+  .min(1)
+  .meta({
+    description: "Segment Actions trigger syntax",
+    examples: ['event = "Order Completed"'],
+  });
+
+const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  message:
+    "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
+});
+
+const path = z.string().regex(/^[A-Za-z0-9_$]+(\.[A-Za-z0-9_$]+)*$/, {
+  message:
+    'must be a dotted path into the event, such as "properties.product_id"',
+});
+
+const frequencyCap = z.strictObject({
+  max: z.number().int().min(1),
+  per: duration,
+});
+
+const category = z.strictObject({
+  default: z.enum(["in", "out"]).default("in"),
+  description: z.string().optional(),
+  trait: z.string().min(1).optional().meta({
+    description: "identify trait that opts the user in (true) or out (false)",
+  }),
+});
+
+export const settingsSchema = z.strictObject({
+  defaultTimezone: timezone.default("UTC"),
+  defaultLocale: z.string().min(2).default("en"),
+  quietHours: z.strictObject({ start: clockTime, end: clockTime }).optional(),
+  frequencyCap: frequencyCap.optional(),
+  categories: z.record(identifier, category).default({}),
+  optOutTrait: z.string().min(1).optional().meta({
+    description:
+      "identify trait that opts the user out of all pushes when true",
+  }),
+});
+
+export const collectionSchema = z.strictObject({
+  name: identifier,
+  key: path.meta({
+    description: "path to the item's key in the add/remove event",
+  }),
+  add: condition,
+  remove: condition.optional(),
+});
+
+const messageFields = {
+  title: z.string(),
+  body: z.string(),
+  deepLink: z.string().optional(),
+  image: z.string().optional(),
+  sound: z.string().optional(),
+  data: z.record(z.string(), z.string()).optional(),
+};
+
+const partialMessage = z.strictObject(messageFields).partial();
+
+const message = z.strictObject({
+  ...messageFields,
+  locales: z.record(z.string().min(2), partialMessage).optional(),
+});
+
+const audience = z.union([
+  z.strictObject({ collection: identifier, key: path }),
+  z.strictObject({ where: condition }),
+]);
+
+export const ruleSchema = z.strictObject({
+  id: identifier,
+  description: z.string().optional(),
+  enabled: z.boolean().default(true),
+  trigger: condition,
+  audience: audience.optional(),
+  category: identifier.optional(),
+  message,
+  variants: z
+    .array(
+      z.strictObject({
+        id: identifier,
+        weight: z.number().positive(),
+        message: partialMessage.optional(),
+      }),
+    )
+    .min(1)
+    .optional(),
+  holdout: z.number().min(0).max(1).default(0),
+  delivery: z
+    .strictObject({
+      delay: duration.optional(),
+      cancelIf: condition.optional(),
+      dedupe: duration.optional(),
+      ttl: duration.optional(),
+      frequencyCap: frequencyCap.optional(),
+      quietHours: z.boolean().default(true),
+    })
+    .default({ quietHours: true }),
+  conversion: z
+    .strictObject({ event: z.string().min(1), within: duration })
+    .optional(),
+});
+
+export const rulesFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  settings: settingsSchema.default(() => settingsSchema.parse({})),
+  collections: z.array(collectionSchema).default([]),
+  rules: z.array(ruleSchema).default([]),
+});
+
+export type RulesFileInput = z.input<typeof rulesFileSchema>;
+export type RulesFile = z.output<typeof rulesFileSchema>;
+export type Settings = RulesFile["settings"];
+export type CollectionSpec = RulesFile["collections"][number];
+export type RuleSpec = RulesFile["rules"][number];
+
+function isKnownTimezone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The JSON Schema shipped as rules.schema.json, so editors autocomplete rules files. */
+export function rulesJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(rulesFileSchema, { io: "input", unrepresentable: "any" }),
+    title: "Nudge rules file",
+  };
+}

@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import { inject } from "vitest";
+import { openDatabase, type Database } from "../../src/db/database.ts";
+import { migrateToLatest } from "../../src/db/migrator.ts";
+import { adminQuery, withDatabase } from "./global-setup.ts";
+
+export type TestDatabase = {
+  db: Database;
+  kind: "postgres" | "pglite";
+  /** The postgres:// URL of this database (real Postgres only), for a second process. */
+  url: string | undefined;
+  close(): Promise<void>;
+};
+
+/**
+ * A fresh, migrated database of its own: a clone of the migrated template on real
+ * Postgres (TEST_DATABASE_URL), an in-memory PGlite otherwise. Tests within one file
+ * share it and keep apart by using fresh random ids.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  const template = inject("templateDatabase");
+  if (serverUrl === undefined || serverUrl === "" || template === undefined) {
+    const db = await openDatabase({ dataDir: "memory://" });
+    await migrateToLatest(db);
+    return { db, kind: "pglite", url: undefined, close: () => db.destroy() };
+  }
+  const name = `${template}_${randomBytes(4).toString("hex")}`;
+  await adminQuery(serverUrl, `create database ${name} template ${template}`);
+  const url = withDatabase(serverUrl, name);
+  const db = await openDatabase({ url });
+  return {
+    db,
+    kind: "postgres",
+    url,
+    close: async () => {
+      await db.destroy();
+      await adminQuery(
+        serverUrl,
+        `drop database if exists ${name} with (force)`,
+      );
+    },
+  };
+}
+
+/** A unique id for one test's users, messages and devices. */
+export function uniqueId(prefix = "id"): string {
+  return `${prefix}-${randomBytes(6).toString("hex")}`;
+}
