@@ -13,7 +13,9 @@ export async function migrateToLatest(db: Database): Promise<string[]> {
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
-    throw error instanceof Error ? error : new Error("migration failed", { cause: error });
+    throw error instanceof Error
+      ? error
+      : new Error("migration failed", { cause: error });
   }
   return (results ?? []).map((result) => result.migrationName);
 }
