@@ -41,6 +41,7 @@ const environmentSchema = z.object({
       .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
       .optional(),
   ),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
   DATA_DIR: z.string().min(1).default("./data"),
   RULES_FILE: optionalString,
   ADMIN_TOKEN: optionalString.pipe(
@@ -57,12 +58,16 @@ const environmentSchema = z.object({
   TRUST_PROXY: booleanString.default(false),
 });
 
+/** Every environment key Nudge reads (documented in .env.example). */
+export const CONFIG_KEYS = Object.keys(environmentSchema.shape);
+
 export type Config = Readonly<{
   env: "development" | "production" | "test";
   host: string;
   port: number;
   logLevel: string;
   databaseUrl: string | undefined;
+  databasePoolSize: number;
   dataDir: string;
   rulesFile: string | undefined;
   adminToken: string;
@@ -112,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: values.PORT,
     logLevel: values.LOG_LEVEL,
     databaseUrl: values.DATABASE_URL,
+    databasePoolSize: values.DATABASE_POOL_SIZE,
     dataDir: values.DATA_DIR,
     rulesFile:
       values.RULES_FILE ?? (production ? undefined : "examples/rules.json"),

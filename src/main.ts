@@ -1,23 +1,22 @@
 import { buildApp } from "./app.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { describeDatabase } from "./db/database.ts";
 import { closeDeps, createDeps } from "./deps.ts";
 import { startHttpServer } from "./http/server.ts";
-import { createLogger } from "./logger.ts";
-import { describeDatabase } from "./db/database.ts";
+import { createEventRetention } from "./ingest/event-retention.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { RulesFileError } from "./rules/rule-book.ts";
 
+/** Process entry: config → deps → HTTP + background work → signals. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const deps = await createDeps(config, logger);
+  const retention = createEventRetention({
+    ...deps,
+    retentionDays: config.eventRetentionDays,
+  });
+  retention.start();
   const http = await startHttpServer(buildApp(deps), config.port, config.host);
   logger.info(
     {
@@ -29,6 +28,32 @@ async function main(): Promise<void> {
     },
     "nudge listening",
   );
+  warnAboutDefaults(config, logger);
+
+  // Runs once, whichever signal comes first: stop accepting requests, stop background
+  // work, then close the database.
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    stopping ??= (async () => {
+      logger.info({ signal }, "shutting down");
+      await http.stop();
+      await retention.stop();
+      await closeDeps(deps);
+      logger.info("stopped");
+    })().catch((error: unknown) => {
+      logger.error({ err: error }, "shutdown failed");
+      process.exitCode = 1;
+    });
+  };
+  process.once("SIGTERM", () => {
+    stop("SIGTERM");
+  });
+  process.once("SIGINT", () => {
+    stop("SIGINT");
+  });
+}
+
+function warnAboutDefaults(config: Config, logger: Logger): void {
   if (config.adminTokenIsDefault) {
     logger.warn(
       { adminToken: config.adminToken },
@@ -40,22 +65,16 @@ async function main(): Promise<void> {
       "SEGMENT_SHARED_SECRET is not set: /v1/segment accepts unsigned requests",
     );
   }
-
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: string) => {
-    stopping ??= (async () => {
-      logger.info({ signal }, "shutting down");
-      await http.stop();
-      await closeDeps(deps);
-      logger.info("stopped");
-    })().catch((error: unknown) => {
-      logger.error({ err: error }, "shutdown failed");
-      process.exitCode = 1;
-    });
-    return stopping;
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  // Operator mistakes are explained in plain words; anything else keeps its stack.
+  if (error instanceof ConfigError || error instanceof RulesFileError) {
+    console.error(`nudge: ${error.message}`);
+  } else {
+    console.error("nudge: failed to start", error);
+  }
+  process.exit(1);
+}

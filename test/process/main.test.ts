@@ -1,0 +1,96 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "nudge-main-"));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs `node src/main.ts` with only the given environment. */
+function startNudge(env: Record<string, string>) {
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      LOG_LEVEL: "info",
+      DATA_DIR: join(dir, "data"),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  return { child, exited, output: () => output };
+}
+
+async function waitFor(
+  predicate: () => boolean,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("nudge process", () => {
+  it("when several keys are bad, then it refuses to start and lists every one", async () => {
+    const nudge = startNudge({
+      PORT: "http",
+      LOG_LEVEL: "loud",
+      TRUST_PROXY: "yes",
+    });
+    expect(await nudge.exited).toBe(1);
+    expect(nudge.output()).toContain("PORT:");
+    expect(nudge.output()).toContain("LOG_LEVEL:");
+    expect(nudge.output()).toContain("TRUST_PROXY:");
+  });
+
+  it("when the rules file is invalid, then it refuses to start naming the rule and the field", async () => {
+    const rules = join(dir, "bad-rules.json");
+    await writeFile(
+      rules,
+      JSON.stringify({
+        rules: [
+          {
+            id: "promo",
+            trigger: "event = ",
+            message: { title: "t", body: "b" },
+          },
+        ],
+      }),
+    );
+    const nudge = startNudge({ RULES_FILE: rules, PORT: "0" });
+    expect(await nudge.exited).toBe(1);
+    expect(nudge.output()).toContain('rules[0] "promo".trigger');
+  });
+
+  it("when production has no ADMIN_TOKEN, then it refuses to start", async () => {
+    const nudge = startNudge({ NODE_ENV: "production", PORT: "0" });
+    expect(await nudge.exited).toBe(1);
+    expect(nudge.output()).toContain("ADMIN_TOKEN");
+  });
+
+  it("when SIGTERM arrives, then it stops serving, closes the database and exits 0", async () => {
+    const nudge = startNudge({ PORT: "0", HOST: "127.0.0.1" });
+    await waitFor(() => nudge.output().includes("nudge listening"), 30_000);
+    const port = Number(/"port":(\d+)/.exec(nudge.output())?.[1]);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    nudge.child.kill("SIGTERM");
+    expect(await nudge.exited).toBe(0);
+    expect(nudge.output()).toContain('"msg":"stopped"');
+  });
+});
