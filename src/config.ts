@@ -93,24 +93,33 @@ export class ConfigError extends Error {
  * Reads and validates the environment once. Every bad key is reported in one
  * ConfigError so an operator fixes them all in one go.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
+  // An empty value means "not set", as in a copied .env.example, so defaults apply.
+  const env = Object.fromEntries(
+    Object.entries(rawEnv).filter(
+      ([, value]) => value !== undefined && value.trim() !== "",
+    ),
+  );
   const parsed = environmentSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
         const key = issue.path.join(".");
         const secret = (SECRET_KEYS as readonly string[]).includes(key);
         return `${key}: ${issue.message}${secret ? "" : describeValue(env[key])}`;
-      }),
+      });
+  // Checked on the raw values so it is reported together with any other bad key.
+  if (
+    env.NODE_ENV === "production" &&
+    [undefined, DEV_ADMIN_TOKEN].includes(env.ADMIN_TOKEN)
+  ) {
+    problems.push(
+      "ADMIN_TOKEN: required when NODE_ENV=production (at least 16 characters, not the development default)",
     );
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const values = parsed.data;
   const production = values.NODE_ENV === "production";
-  if (production && values.ADMIN_TOKEN === undefined) {
-    throw new ConfigError([
-      "ADMIN_TOKEN: required when NODE_ENV=production (at least 16 characters)",
-    ]);
-  }
   return Object.freeze({
     env: values.NODE_ENV,
     host: values.HOST,

@@ -62,15 +62,13 @@ function contextDevice(
   const kind = type.toLowerCase();
   if (kind === "android")
     return { platform: Platform.fcm, token: token.trim(), locale };
-  if (kind === "ios") {
-    const trimmed = token.trim();
-    return {
-      platform: APNS_TOKEN.test(trimmed) ? Platform.apns : Platform.fcm,
-      token: trimmed,
-      locale,
-    };
-  }
+  if (kind === "ios")
+    return { platform: iosPlatform(token.trim()), token: token.trim(), locale };
   return undefined;
+}
+
+function iosPlatform(token: string): Platform {
+  return APNS_TOKEN.test(token) ? Platform.apns : Platform.fcm;
 }
 
 /** Engage's `context.messaging_subscriptions`: push channels become devices, groups preferences. */
@@ -94,10 +92,13 @@ function readMessagingSubscriptions(
       typeof key !== "string"
     )
       continue;
+    // The same token must map to the same device as on context.device.
     const device =
       platform === Platform.webpush
         ? webPushDevice(key)
-        : { platform, token: key.trim() };
+        : platform === Platform.apns
+          ? { platform: iosPlatform(key.trim()), token: key.trim() }
+          : { platform, token: key.trim() };
     if (device === undefined || device.token === "") continue;
     change.devices.push({
       ...device,
@@ -198,20 +199,27 @@ function readTraitPreferences(
 ): void {
   const { optOutTrait, categories } = book.settings;
   if (optOutTrait !== undefined)
-    change.optOut = traitBoolean(traits[optOutTrait]);
+    change.optOut = traitAnswer(traits[optOutTrait], "out");
   for (const [name, category] of Object.entries(categories)) {
     if (category.trait === undefined) continue;
-    const optedIn = traitBoolean(traits[category.trait]);
+    const optedIn = traitAnswer(traits[category.trait], "in");
     if (optedIn !== undefined) change.categories[name] = optedIn;
   }
 }
 
-function traitBoolean(value: unknown): boolean | undefined {
+/**
+ * Reads a yes/no trait that asks "is the user opted in?" or "… opted out?". "yes" answers
+ * the question, but "in"/"subscribed" and "out"/"unsubscribed" state the user's status,
+ * so they mean opposite things for an opt-in and an opt-out trait.
+ */
+function traitAnswer(value: unknown, asks: "in" | "out"): boolean | undefined {
   if (typeof value === "boolean") return value;
   if (typeof value !== "string") return undefined;
   const text = value.toLowerCase();
-  if (["true", "yes", "in", "subscribed", "1"].includes(text)) return true;
-  if (["false", "no", "out", "unsubscribed", "0"].includes(text)) return false;
+  if (["true", "yes", "1"].includes(text)) return true;
+  if (["false", "no", "0"].includes(text)) return false;
+  if (["in", "subscribed"].includes(text)) return asks === "in";
+  if (["out", "unsubscribed"].includes(text)) return asks === "out";
   return undefined;
 }
 

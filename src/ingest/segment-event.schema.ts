@@ -112,7 +112,11 @@ export function parseSegmentEvent(
   const result = eventSchema.safeParse(input);
   if (!result.success) {
     const messageId =
-      typeof input === "object" && input !== null && "messageId" in input
+      typeof input === "object" &&
+      input !== null &&
+      "messageId" in input &&
+      (typeof input.messageId === "string" ||
+        typeof input.messageId === "number")
         ? String(input.messageId)
         : undefined;
     return {

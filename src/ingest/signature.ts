@@ -1,5 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
+/** Buffer.from(…, "hex") stops at the first non-hex digit, so the text is checked first. */
+const SHA1_HEX = /^[0-9a-f]{40}$/i;
+
 /**
  * Segment signs `JSON.stringify(data)` with HMAC-SHA1. For a single event that is the
  * raw body; Webhooks (Actions) batching posts an array and signs only its first element.
@@ -26,7 +29,8 @@ export function isValidSignature(
   payload: Buffer | string,
   received: string,
 ): boolean {
+  const text = received.trim();
+  if (!SHA1_HEX.test(text)) return false;
   const expected = Buffer.from(segmentSignature(secret, payload), "hex");
-  const given = Buffer.from(received.trim().toLowerCase(), "hex");
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return timingSafeEqual(Buffer.from(text, "hex"), expected);
 }

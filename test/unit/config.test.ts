@@ -1,0 +1,274 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+
+const TOKEN = "a-long-enough-admin-token";
+
+function configErrorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected loadConfig to throw a ConfigError");
+}
+
+/** The keys named by a ConfigError's problems, in order. */
+function badKeys(error: ConfigError): string[] {
+  return error.problems.map((problem) => problem.split(":")[0] ?? "");
+}
+
+describe("loadConfig: defaults", () => {
+  it("when the environment is empty, then every key takes its default", () => {
+    expect(loadConfig({})).toMatchObject({
+      env: "development",
+      host: "0.0.0.0",
+      port: 3000,
+      logLevel: "info",
+      databaseUrl: undefined,
+      dataDir: "./data",
+      rulesFile: "examples/rules.json",
+      adminTokenIsDefault: true,
+      segmentSharedSecret: undefined,
+      segmentWriteKeys: [],
+      maxBodyBytes: 1024 * 1024,
+      eventRetentionDays: 30,
+      trustProxy: false,
+    });
+  });
+
+  it("when the config is loaded, then it is frozen", () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.segmentWriteKeys)).toBe(true);
+  });
+
+  it("when keys are set, then their values are parsed", () => {
+    expect(
+      loadConfig({
+        HOST: "127.0.0.1",
+        PORT: "8080",
+        LOG_LEVEL: "debug",
+        DATABASE_URL: "postgresql://nudge@db/nudge",
+        DATA_DIR: "/var/lib/nudge",
+        RULES_FILE: "rules/prod.json",
+        SEGMENT_SHARED_SECRET: "shh",
+        MAX_BODY_BYTES: "2048",
+        EVENT_RETENTION_DAYS: "7",
+      }),
+    ).toMatchObject({
+      host: "127.0.0.1",
+      port: 8080,
+      logLevel: "debug",
+      databaseUrl: "postgresql://nudge@db/nudge",
+      dataDir: "/var/lib/nudge",
+      rulesFile: "rules/prod.json",
+      segmentSharedSecret: "shh",
+      maxBodyBytes: 2048,
+      eventRetentionDays: 7,
+    });
+  });
+
+  it("when keys Nudge does not read are present, then they are ignored", () => {
+    expect(() => loadConfig({ PATH: "/usr/bin", HOME: "/root" })).not.toThrow();
+  });
+
+  it("when optional secrets are set to the empty string, then they count as unset", () => {
+    const config = loadConfig({
+      DATABASE_URL: "",
+      SEGMENT_SHARED_SECRET: "",
+      ADMIN_TOKEN: "",
+      RULES_FILE: "",
+    });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.segmentSharedSecret).toBeUndefined();
+    expect(config.adminTokenIsDefault).toBe(true);
+    expect(config.rulesFile).toBe("examples/rules.json");
+  });
+});
+
+describe("loadConfig: bad values", () => {
+  it("when several keys are bad, then all of them are reported in one ConfigError", () => {
+    const error = configErrorOf({
+      PORT: "abc",
+      LOG_LEVEL: "loud",
+      DATABASE_URL: "mysql://x",
+      TRUST_PROXY: "yes",
+    });
+    expect(error.code).toBe("invalid_config");
+    expect(badKeys(error).sort()).toEqual(
+      ["DATABASE_URL", "LOG_LEVEL", "PORT", "TRUST_PROXY"].sort(),
+    );
+    for (const key of badKeys(error)) expect(error.message).toContain(key);
+  });
+
+  it("when a non-secret value is bad, then the error shows the value received", () => {
+    const error = configErrorOf({ LOG_LEVEL: "loud" });
+    expect(error.problems).toEqual([expect.stringContaining('(got "loud")')]);
+  });
+
+  it.each([
+    ["PORT", "70000"],
+    ["PORT", "-1"],
+    ["PORT", "80.5"],
+    ["MAX_BODY_BYTES", "10"],
+    ["EVENT_RETENTION_DAYS", "0"],
+    ["NODE_ENV", "staging"],
+  ])("when %s is %j, then it is reported", (key, value) => {
+    expect(badKeys(configErrorOf({ [key]: value }))).toEqual([key]);
+  });
+
+  it("when production is missing ADMIN_TOKEN and other keys are bad, then all are reported at once", () => {
+    const error = configErrorOf({ NODE_ENV: "production", PORT: "abc" });
+    expect(badKeys(error).sort()).toEqual(["ADMIN_TOKEN", "PORT"]);
+  });
+});
+
+describe("loadConfig: empty values", () => {
+  it("when a key is set to an empty string, then it counts as unset and takes its default", () => {
+    const config = loadConfig({
+      HOST: "",
+      PORT: "",
+      TRUST_PROXY: "",
+      ADMIN_TOKEN: "",
+    });
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.port).toBe(3000);
+    expect(config.trustProxy).toBe(false);
+    expect(config.adminTokenIsDefault).toBe(true);
+  });
+
+  it("when production uses the development admin token, then startup is refused", () => {
+    const error = configErrorOf({
+      NODE_ENV: "production",
+      ADMIN_TOKEN: "nudge-dev-admin-token",
+    });
+    expect(badKeys(error)).toEqual(["ADMIN_TOKEN"]);
+  });
+});
+
+describe("loadConfig: booleans", () => {
+  it.each([
+    ["true", true],
+    ["1", true],
+    ["false", false],
+    ["0", false],
+  ])("when TRUST_PROXY is %j, then it is %s", (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toBe(expected);
+  });
+
+  it.each([["yes"], ["no"], ["on"], ["TRUE"], ["2"]])(
+    "when TRUST_PROXY is %j, then it is rejected",
+    (value) => {
+      const error = configErrorOf({ TRUST_PROXY: value });
+      expect(error.problems).toEqual([
+        `TRUST_PROXY: expected "true" or "false" (got ${JSON.stringify(value)})`,
+      ]);
+    },
+  );
+});
+
+describe("loadConfig: admin token", () => {
+  it("when production has no ADMIN_TOKEN, then startup is refused", () => {
+    const error = configErrorOf({ NODE_ENV: "production" });
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^ADMIN_TOKEN: required when NODE_ENV=production/),
+    ]);
+  });
+
+  it("when production has an empty ADMIN_TOKEN, then startup is refused", () => {
+    expect(
+      badKeys(configErrorOf({ NODE_ENV: "production", ADMIN_TOKEN: "" })),
+    ).toEqual(["ADMIN_TOKEN"]);
+  });
+
+  it("when production has an ADMIN_TOKEN, then it is used and not flagged as the default", () => {
+    const config = loadConfig({ NODE_ENV: "production", ADMIN_TOKEN: TOKEN });
+    expect(config.adminToken).toBe(TOKEN);
+    expect(config.adminTokenIsDefault).toBe(false);
+  });
+
+  it("when development has no ADMIN_TOKEN, then a default token is used and flagged", () => {
+    const config = loadConfig({ NODE_ENV: "development" });
+    expect(config.adminTokenIsDefault).toBe(true);
+    expect(config.adminToken.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it("when development has an ADMIN_TOKEN, then it is used and not flagged", () => {
+    const config = loadConfig({ ADMIN_TOKEN: TOKEN });
+    expect(config.adminToken).toBe(TOKEN);
+    expect(config.adminTokenIsDefault).toBe(false);
+  });
+
+  it("when ADMIN_TOKEN is shorter than 16 characters, then it is rejected", () => {
+    expect(badKeys(configErrorOf({ ADMIN_TOKEN: "short" }))).toEqual([
+      "ADMIN_TOKEN",
+    ]);
+  });
+});
+
+describe("loadConfig: secrets", () => {
+  it("when DATABASE_URL is bad, then its value is not in the error", () => {
+    const url = "mysql://admin:hunter2@db.internal/shop";
+    const error = configErrorOf({ DATABASE_URL: url });
+    expect(badKeys(error)).toEqual(["DATABASE_URL"]);
+    expect(error.message).not.toContain("hunter2");
+    expect(error.message).not.toContain("db.internal");
+    expect(error.problems.join("\n")).not.toContain("hunter2");
+  });
+
+  it("when ADMIN_TOKEN is too short, then its value is not in the error", () => {
+    const error = configErrorOf({ ADMIN_TOKEN: "s3cr3t-tok" });
+    expect(badKeys(error)).toEqual(["ADMIN_TOKEN"]);
+    expect(error.message).not.toContain("s3cr3t-tok");
+  });
+
+  it("when a secret is bad alongside other bad keys, then only the non-secret values are shown", () => {
+    const error = configErrorOf({
+      DATABASE_URL: "mysql://admin:hunter2@db",
+      ADMIN_TOKEN: "tiny-secret",
+      LOG_LEVEL: "loud",
+    });
+    expect(error.message).toContain('"loud"');
+    expect(error.message).not.toContain("hunter2");
+    expect(error.message).not.toContain("tiny-secret");
+  });
+
+  it("when SEGMENT_WRITE_KEYS is a comma list with spaces and gaps, then it is a trimmed list", () => {
+    expect(
+      loadConfig({ SEGMENT_WRITE_KEYS: " key-one , key-two,,key-three , " })
+        .segmentWriteKeys,
+    ).toEqual(["key-one", "key-two", "key-three"]);
+  });
+
+  it("when SEGMENT_WRITE_KEYS is empty, then no write key is accepted", () => {
+    expect(loadConfig({ SEGMENT_WRITE_KEYS: "" }).segmentWriteKeys).toEqual([]);
+  });
+});
+
+describe("loadConfig: rules file", () => {
+  it.each([["development"], ["test"]])(
+    "when NODE_ENV is %s and RULES_FILE is unset, then the example rules are used",
+    (env) => {
+      expect(loadConfig({ NODE_ENV: env }).rulesFile).toBe(
+        "examples/rules.json",
+      );
+    },
+  );
+
+  it("when NODE_ENV is production and RULES_FILE is unset, then no rules file is used", () => {
+    expect(
+      loadConfig({ NODE_ENV: "production", ADMIN_TOKEN: TOKEN }).rulesFile,
+    ).toBeUndefined();
+  });
+
+  it("when NODE_ENV is production and RULES_FILE is set, then it is used", () => {
+    expect(
+      loadConfig({
+        NODE_ENV: "production",
+        ADMIN_TOKEN: TOKEN,
+        RULES_FILE: "/etc/nudge/rules.json",
+      }).rulesFile,
+    ).toBe("/etc/nudge/rules.json");
+  });
+});
