@@ -2,6 +2,11 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseCondition, type Condition } from "./condition.ts";
 import {
+  compileMessage,
+  parseTemplate,
+  type CompiledMessage,
+} from "./message-template.ts";
+import {
   rulesFileSchema,
   type CollectionSpec,
   type RuleSpec,
@@ -14,7 +19,11 @@ export type Collection = Omit<CollectionSpec, "add" | "remove"> & {
   remove: Condition | undefined;
 };
 
-export type Rule = Omit<RuleSpec, "trigger"> & { trigger: Condition };
+export type Rule = Omit<RuleSpec, "trigger"> & {
+  trigger: Condition;
+  /** The message templates, parsed once for this version of the rule. */
+  compiledMessage: CompiledMessage;
+};
 
 /** A validated, compiled rules file. Immutable: a reload builds a new one. */
 export type RuleBook = Readonly<{
@@ -103,7 +112,12 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
     if (spec.audience !== undefined && "where" in spec.audience) {
       compile(`${where}.audience.where`, spec.audience.where);
     }
-    return { ...spec, trigger: compile(`${where}.trigger`, spec.trigger) };
+    checkTemplates(spec, where, problems);
+    return {
+      ...spec,
+      trigger: compile(`${where}.trigger`, spec.trigger),
+      compiledMessage: compileMessage(spec.message, spec.variants),
+    };
   });
   problems.push(
     ...duplicates(file.rules.map((rule) => rule.id)).map(
@@ -149,6 +163,37 @@ function checkReferences(
       );
     }
   }
+}
+
+/** Parses every template of a rule so a Liquid syntax error is reported at load time. */
+function checkTemplates(
+  rule: RuleSpec,
+  where: string,
+  problems: string[],
+): void {
+  const check = (path: string, fields: Record<string, unknown> | undefined) => {
+    for (const [name, value] of Object.entries(fields ?? {})) {
+      if (typeof value === "string") {
+        try {
+          parseTemplate(value);
+        } catch (error) {
+          const reason =
+            error instanceof Error
+              ? error.message.split("\n")[0]
+              : String(error);
+          problems.push(
+            `${where}.${path}${name}: is not a valid Liquid template: ${reason}`,
+          );
+        }
+      } else if (typeof value === "object" && value !== null) {
+        check(`${path}${name}.`, value as Record<string, unknown>);
+      }
+    }
+  };
+  check("message.", rule.message);
+  rule.variants?.forEach((variant, index) => {
+    check(`variants[${index}].message.`, variant.message);
+  });
 }
 
 /** "rules[0].trigger" becomes 'rules[0] "wishlist-on-sale".trigger'. */

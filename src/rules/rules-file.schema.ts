@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CLOCK_TIME_PATTERN, DURATION_PATTERN } from "./duration.ts";
+import { isKnownTimezone } from "./quiet-hours.ts";
 
 const duration = z
   .string()
@@ -82,10 +83,15 @@ const messageFields = {
 
 const partialMessage = z.strictObject(messageFields).partial();
 
-const message = z.strictObject({
-  ...messageFields,
-  locales: z.record(z.string().min(2), partialMessage).optional(),
-});
+const locales = z
+  .record(z.string().min(2), partialMessage)
+  .optional()
+  .meta({
+    description:
+      'texts by locale ("de", "de-AT"), chosen with language fallback',
+  });
+
+const message = z.strictObject({ ...messageFields, locales });
 
 const audience = z.union([
   z.strictObject({ collection: identifier, key: path }),
@@ -105,7 +111,7 @@ export const ruleSchema = z.strictObject({
       z.strictObject({
         id: identifier,
         weight: z.number().positive(),
-        message: partialMessage.optional(),
+        message: partialMessage.extend({ locales }).optional(),
       }),
     )
     .min(1)
@@ -138,15 +144,6 @@ export type RulesFile = z.output<typeof rulesFileSchema>;
 export type Settings = RulesFile["settings"];
 export type CollectionSpec = RulesFile["collections"][number];
 export type RuleSpec = RulesFile["rules"][number];
-
-function isKnownTimezone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The JSON Schema shipped as rules.schema.json, so editors autocomplete rules files. */
 export function rulesJsonSchema(): Record<string, unknown> {

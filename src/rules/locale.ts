@@ -1,0 +1,28 @@
+/**
+ * Picks the best of `available` locales for a user: exact tag, then its language
+ * ("de-AT" → "de"), then any regional variant of that language ("de" → "de-CH"), for
+ * each preferred locale in turn. Undefined means the default message.
+ * Matching ignores case and treats "_" like "-" (SDKs send both "de_AT" and "de-AT").
+ */
+export function chooseLocale(
+  available: readonly string[],
+  preferred: readonly (string | null | undefined)[],
+): string | undefined {
+  const byTag = new Map(available.map((tag) => [normalize(tag), tag]));
+  for (const wanted of preferred) {
+    if (wanted === undefined || wanted === null || wanted.trim() === "")
+      continue;
+    const tag = normalize(wanted);
+    const language = tag.split("-")[0] ?? tag;
+    const match =
+      byTag.get(tag) ??
+      byTag.get(language) ??
+      [...byTag].find(([key]) => key.startsWith(`${language}-`))?.[1];
+    if (match !== undefined) return match;
+  }
+  return undefined;
+}
+
+function normalize(tag: string): string {
+  return tag.trim().replace(/_/g, "-").toLowerCase();
+}

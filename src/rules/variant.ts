@@ -1,0 +1,35 @@
+import { createHash } from "node:crypto";
+
+export const HOLDOUT = "holdout";
+
+export type VariantSpec = { id: string; weight: number };
+
+/** A stable number in [0, 1) for a (rule, user, purpose): the same inputs always agree. */
+export function stableFraction(...parts: string[]): number {
+  const digest = createHash("sha256").update(parts.join("\u0000")).digest();
+  return digest.readUInt32BE(0) / 2 ** 32;
+}
+
+/**
+ * Assigns a user to the holdout or to one variant of a rule, deterministically, so a
+ * user stays in one arm across events and processes. The holdout draw is independent
+ * of the variant draw, so changing the holdout share does not reshuffle the variants.
+ * Returns undefined when the rule has no variants and the user is not held out.
+ */
+export function assignVariant(
+  ruleId: string,
+  userId: string,
+  variants: readonly VariantSpec[] | undefined,
+  holdout: number,
+): string | undefined {
+  if (holdout > 0 && stableFraction(ruleId, userId, "holdout") < holdout)
+    return HOLDOUT;
+  if (variants === undefined || variants.length === 0) return undefined;
+  const total = variants.reduce((sum, v) => sum + v.weight, 0);
+  let point = stableFraction(ruleId, userId, "variant") * total;
+  for (const variant of variants) {
+    point -= variant.weight;
+    if (point < 0) return variant.id;
+  }
+  return variants[variants.length - 1]?.id;
+}
