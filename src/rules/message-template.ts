@@ -108,24 +108,25 @@ export function compileMessage(
   };
 }
 
+const TEXT_FIELDS = ["title", "body", "deepLink", "image", "sound"] as const;
+
 function mergeFields(...layers: (MessageFields | undefined)[]): MessageFields {
   const merged: MessageFields = {};
   for (const layer of layers) {
     if (layer === undefined) continue;
-    for (const [name, value] of Object.entries(layer)) {
-      if (name === "locales" || value === undefined) continue;
-      if (name === "data")
-        merged.data = { ...merged.data, ...(value as Record<string, string>) };
-      else
-        merged[name as Exclude<keyof MessageFields, "data">] = value as string;
+    for (const name of TEXT_FIELDS) {
+      const value = layer[name];
+      if (value !== undefined) merged[name] = value;
     }
+    if (layer.data !== undefined)
+      merged.data = { ...merged.data, ...layer.data };
   }
   return merged;
 }
 
 function compileFields(fields: MessageFields): CompiledFields {
   const compiled: CompiledFields = { data: {} };
-  for (const name of ["title", "body", "deepLink", "image", "sound"] as const) {
+  for (const name of TEXT_FIELDS) {
     const source = fields[name];
     if (source !== undefined) compiled[name] = parseTemplate(source);
   }

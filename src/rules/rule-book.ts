@@ -1,16 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseCondition, type Condition } from "./condition.ts";
-import {
-  compileMessage,
-  parseTemplate,
-  type CompiledMessage,
-} from "./message-template.ts";
+import { compileMessage, type CompiledMessage } from "./message-template.ts";
 import {
   rulesFileSchema,
   type CollectionSpec,
   type RuleSpec,
-  type RulesFile,
   type Settings,
 } from "./rules-file.schema.ts";
 
@@ -19,8 +14,18 @@ export type Collection = Omit<CollectionSpec, "add" | "remove"> & {
   remove: Condition | undefined;
 };
 
-export type Rule = Omit<RuleSpec, "trigger"> & {
+/** Who a rule is for: the event's own user, the savers of an item, or a trait segment. */
+export type Audience =
+  | { kind: "user" }
+  | { kind: "collection"; collection: string; key: string }
+  | { kind: "where"; condition: Condition };
+
+export type Rule = Omit<RuleSpec, "trigger" | "audience" | "delivery"> & {
   trigger: Condition;
+  audience: Audience;
+  delivery: Omit<RuleSpec["delivery"], "cancelIf"> & {
+    cancelIf: Condition | undefined;
+  };
   /** The message templates, parsed once for this version of the rule. */
   compiledMessage: CompiledMessage;
 };
@@ -67,67 +72,22 @@ export async function loadRuleBook(file: string): Promise<RuleBook> {
 }
 
 /**
- * Validates a rules document and compiles its conditions. Every problem is reported
- * at once, each naming the rule or collection and the field, so a broken file is
- * fixed in one pass.
+ * Validates a rules document and compiles its conditions and templates. Every problem
+ * of shape and syntax is reported at once, each naming the rule or collection and the
+ * field; references between parts (categories, collections, unique ids) are checked
+ * once the shape is right.
  */
 export function compileRuleBook(document: unknown, source: string): RuleBook {
   const parsed = rulesFileSchema.safeParse(document);
-  if (!parsed.success) {
-    throw new RulesFileError(
-      source,
-      parsed.error.issues.map(
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map(
         (issue) => `${describePath(document, issue.path)}: ${issue.message}`,
-      ),
-    );
-  }
+      );
+  problems.push(...referenceProblems(document));
+  if (!parsed.success || problems.length > 0)
+    throw new RulesFileError(source, problems);
   const file = parsed.data;
-  const problems: string[] = [];
-  const compile = (where: string, text: string): Condition => {
-    const result = parseCondition(text);
-    if (result.ok) return result.condition;
-    problems.push(`${where}: ${result.message}`);
-    return {
-      source: text,
-      ast: { type: "group", operator: "and", children: [] },
-    };
-  };
-
-  const collections = file.collections.map((spec, index) => {
-    const where = `collections[${index}] "${spec.name}"`;
-    return {
-      ...spec,
-      add: compile(`${where}.add`, spec.add),
-      remove:
-        spec.remove === undefined
-          ? undefined
-          : compile(`${where}.remove`, spec.remove),
-    };
-  });
-  const rules = file.rules.map((spec, index) => {
-    const where = `rules[${index}] "${spec.id}"`;
-    checkReferences(file, spec, where, problems);
-    if (spec.delivery.cancelIf !== undefined)
-      compile(`${where}.delivery.cancelIf`, spec.delivery.cancelIf);
-    if (spec.audience !== undefined && "where" in spec.audience) {
-      compile(`${where}.audience.where`, spec.audience.where);
-    }
-    checkTemplates(spec, where, problems);
-    return {
-      ...spec,
-      trigger: compile(`${where}.trigger`, spec.trigger),
-      compiledMessage: compileMessage(spec.message, spec.variants),
-    };
-  });
-  problems.push(
-    ...duplicates(file.rules.map((rule) => rule.id)).map(
-      (id) => `rules: id "${id}" is used more than once`,
-    ),
-    ...duplicates(file.collections.map((c) => c.name)).map(
-      (name) => `collections: name "${name}" is used more than once`,
-    ),
-  );
-  if (problems.length > 0) throw new RulesFileError(source, problems);
 
   return Object.freeze({
     version: createHash("sha256")
@@ -135,65 +95,94 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
       .digest("hex")
       .slice(0, 12),
     settings: file.settings,
-    collections,
-    rules,
+    collections: file.collections.map((spec) => ({
+      ...spec,
+      add: conditionOf(spec.add),
+      remove: spec.remove === undefined ? undefined : conditionOf(spec.remove),
+    })),
+    rules: file.rules.map(compileRule),
   });
 }
 
-function checkReferences(
-  file: RulesFile,
-  rule: RuleSpec,
-  where: string,
-  problems: string[],
-): void {
-  if (
-    rule.category !== undefined &&
-    !(rule.category in file.settings.categories)
-  ) {
-    problems.push(
-      `${where}.category: "${rule.category}" is not declared in settings.categories (declared: ${listOrNone(Object.keys(file.settings.categories))})`,
-    );
-  }
-  const audience = rule.audience;
-  if (audience !== undefined && "collection" in audience) {
-    const names = file.collections.map((c) => c.name);
-    if (!names.includes(audience.collection)) {
+function compileRule(spec: RuleSpec): Rule {
+  const { audience, delivery } = spec;
+  return {
+    ...spec,
+    trigger: conditionOf(spec.trigger),
+    audience:
+      audience === undefined
+        ? { kind: "user" }
+        : "where" in audience
+          ? { kind: "where", condition: conditionOf(audience.where) }
+          : {
+              kind: "collection",
+              collection: audience.collection,
+              key: audience.key,
+            },
+    delivery: {
+      ...delivery,
+      cancelIf:
+        delivery.cancelIf === undefined
+          ? undefined
+          : conditionOf(delivery.cancelIf),
+    },
+    compiledMessage: compileMessage(spec.message, spec.variants),
+  };
+}
+
+/** Compiles a condition the schema has already checked. */
+function conditionOf(source: string): Condition {
+  const result = parseCondition(source);
+  if (!result.ok) throw new Error(`unchecked condition: ${source}`);
+  return result.condition;
+}
+
+/**
+ * Problems between parts of the file: undeclared categories and collections, repeated
+ * ids. Read from the raw document so they are reported together with shape errors.
+ */
+function referenceProblems(document: unknown): string[] {
+  const file = asRecord(document);
+  const rules = Array.isArray(file.rules) ? file.rules.map(asRecord) : [];
+  const collections = Array.isArray(file.collections)
+    ? file.collections
+        .map((c) => asRecord(c).name)
+        .filter((name) => typeof name === "string")
+    : [];
+  const categories = Object.keys(asRecord(asRecord(file.settings).categories));
+  const problems: string[] = [];
+  rules.forEach((rule, index) => {
+    const where = `rules[${index}]${typeof rule.id === "string" ? ` "${rule.id}"` : ""}`;
+    if (
+      typeof rule.category === "string" &&
+      !categories.includes(rule.category)
+    ) {
       problems.push(
-        `${where}.audience.collection: "${audience.collection}" is not declared in collections (declared: ${listOrNone(names)})`,
+        `${where}.category: "${rule.category}" is not declared in settings.categories (declared: ${listOrNone(categories)})`,
       );
     }
+    const { collection } = asRecord(rule.audience);
+    if (typeof collection === "string" && !collections.includes(collection)) {
+      problems.push(
+        `${where}.audience.collection: "${collection}" is not declared in collections (declared: ${listOrNone(collections)})`,
+      );
+    }
+  });
+  const ids = rules
+    .map((rule) => rule.id)
+    .filter((id) => typeof id === "string");
+  for (const id of duplicates(ids))
+    problems.push(`rules: id "${id}" is used more than once`);
+  for (const name of duplicates(collections)) {
+    problems.push(`collections: name "${name}" is used more than once`);
   }
+  return problems;
 }
 
-/** Parses every template of a rule so a Liquid syntax error is reported at load time. */
-function checkTemplates(
-  rule: RuleSpec,
-  where: string,
-  problems: string[],
-): void {
-  const check = (path: string, fields: Record<string, unknown> | undefined) => {
-    for (const [name, value] of Object.entries(fields ?? {})) {
-      if (typeof value === "string") {
-        try {
-          parseTemplate(value);
-        } catch (error) {
-          const reason =
-            error instanceof Error
-              ? error.message.split("\n")[0]
-              : String(error);
-          problems.push(
-            `${where}.${path}${name}: is not a valid Liquid template: ${reason}`,
-          );
-        }
-      } else if (typeof value === "object" && value !== null) {
-        check(`${path}${name}.`, value as Record<string, unknown>);
-      }
-    }
-  };
-  check("message.", rule.message);
-  rule.variants?.forEach((variant, index) => {
-    check(`variants[${index}].message.`, variant.message);
-  });
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
 
 /** "rules[0].trigger" becomes 'rules[0] "wishlist-on-sale".trigger'. */

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { CLOCK_TIME_PATTERN, DURATION_PATTERN } from "./duration.ts";
+import { parseCondition } from "./condition.ts";
+import { parseTemplate } from "./message-template.ts";
 import { isKnownTimezone } from "./quiet-hours.ts";
 
 const duration = z
@@ -19,14 +21,32 @@ const timezone = z.string().refine(isKnownTimezone, {
   message: 'must be an IANA timezone such as "Europe/Berlin"',
 });
 
-/** A Segment Actions trigger, checked with Segment's parser after the shape is valid. */
+/** A Segment Actions trigger, checked with Segment's own parser. */
 const condition = z
   .string()
   .min(1)
+  .superRefine((source, ctx) => {
+    const parsed = parseCondition(source);
+    if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.message });
+  })
   .meta({
     description: "Segment Actions trigger syntax",
     examples: ['event = "Order Completed"'],
   });
+
+/** A Liquid template over event, profile and item. */
+const template = z.string().superRefine((source, ctx) => {
+  try {
+    parseTemplate(source);
+  } catch (error) {
+    const reason =
+      error instanceof Error ? error.message.split("\n")[0] : String(error);
+    ctx.addIssue({
+      code: "custom",
+      message: `is not a valid Liquid template: ${reason}`,
+    });
+  }
+});
 
 const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
   message:
@@ -73,23 +93,22 @@ export const collectionSchema = z.strictObject({
 });
 
 const messageFields = {
-  title: z.string(),
-  body: z.string(),
-  deepLink: z.string().optional(),
-  image: z.string().optional(),
-  sound: z.string().optional(),
-  data: z.record(z.string(), z.string()).optional(),
+  title: template,
+  body: template,
+  deepLink: template.optional(),
+  image: template.optional(),
+  sound: template.optional(),
+  data: z
+    .record(z.string(), template)
+    .optional()
+    .meta({ description: "custom key/value data delivered with the push" }),
 };
 
 const partialMessage = z.strictObject(messageFields).partial();
 
-const locales = z
-  .record(z.string().min(2), partialMessage)
-  .optional()
-  .meta({
-    description:
-      'texts by locale ("de", "de-AT"), chosen with language fallback',
-  });
+const locales = z.record(z.string().min(2), partialMessage).optional().meta({
+  description: 'texts by locale ("de", "de-AT"), chosen with language fallback',
+});
 
 const message = z.strictObject({ ...messageFields, locales });
 

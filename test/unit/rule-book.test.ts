@@ -105,6 +105,30 @@ describe("compileRuleBook: the example rules file", () => {
 });
 
 describe("compileRuleBook: invalid documents", () => {
+  it("when shape, syntax and references are all wrong, then one error lists every problem", () => {
+    const document = example();
+    document.settings.quietHours.start = "25:00";
+    document.rules[0].message.title = "{{ event.name ";
+    document.rules[0].audience.collection = "saved";
+    document.rules[1].trigger = "event = ";
+    const problems = problemsOf(document);
+    expect(problems).toHaveLength(4);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^settings\.quietHours\.start: /),
+        expect.stringMatching(
+          /^rules\[0\] "wishlist-on-sale"\.message\.title: is not a valid Liquid template/,
+        ),
+        expect.stringMatching(
+          /^rules\[0\] "wishlist-on-sale"\.audience\.collection: "saved" is not declared/,
+        ),
+        expect.stringMatching(
+          /^rules\[1\] "cart-abandoned"\.trigger: is not valid Segment trigger syntax/,
+        ),
+      ]),
+    );
+  });
+
   it("when shapes are wrong in several places, then every problem is reported at once with its rule and field", () => {
     const document = example();
     document.rules[0].delivery.dedupe = "5 minutes";
