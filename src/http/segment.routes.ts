@@ -47,7 +47,13 @@ export function segmentRoutes(deps: Deps): Router {
     const context = isObject(body.context) ? body.context : undefined;
     sendReport(
       res,
-      await ingestEvents(deps, body.batch, context ? { context } : {}),
+      await ingestEvents(
+        deps,
+        body.batch.map((call: unknown) =>
+          isObject(call) ? withoutWriteKey(call) : call,
+        ),
+        context ? { context } : {},
+      ),
     );
   });
 
@@ -57,7 +63,10 @@ export function segmentRoutes(deps: Deps): Router {
       verifyWriteKey(deps, req, body);
       if (!isObject(body))
         throw invalidBody(`Expected one ${type} call as a JSON object.`);
-      sendReport(res, await ingestEvents(deps, [{ ...body, type }]));
+      sendReport(
+        res,
+        await ingestEvents(deps, [{ ...withoutWriteKey(body), type }]),
+      );
     });
   }
   return router;
@@ -140,6 +149,15 @@ function sendReport(res: Response, report: IngestReport): void {
     );
   }
   res.status(200).json(report);
+}
+
+/** A call without its `writeKey`: a secret that authenticated the request, not event data to store. */
+function withoutWriteKey(
+  call: Record<string, unknown>,
+): Record<string, unknown> {
+  const rest = { ...call };
+  delete rest.writeKey;
+  return rest;
 }
 
 function invalidBody(message: string): AppError {

@@ -1,0 +1,612 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/test-app.ts";
+import {
+  createTestDatabase,
+  uniqueId,
+  type TestDatabase,
+} from "../support/test-database.ts";
+
+let database: TestDatabase;
+let app: TestApp;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  app = await startTestApp(database);
+});
+
+afterAll(async () => {
+  await app.close();
+  await database.close();
+});
+
+type Fields = Record<string, unknown>;
+
+function call(type: string, fields: Fields): Fields {
+  return { type, messageId: uniqueId("msg"), ...fields };
+}
+
+function identify(userId: string, traits: Fields = {}, more: Fields = {}) {
+  return call("identify", { userId, traits, ...more });
+}
+
+function track(event: string, fields: Fields) {
+  return call("track", { event, ...fields });
+}
+
+function wishlist(op: "Added to" | "Removed from", ids: Fields, props: Fields) {
+  return track(`Product ${op} Wishlist`, { ...ids, properties: props });
+}
+
+/** Posts one event (or a batch array when given several) and expects all accepted. */
+async function send(...events: Fields[]): Promise<void> {
+  const response = await app.request("POST", "/v1/segment", {
+    body: events.length === 1 ? events[0] : events,
+  });
+  expect(response.body).toEqual({
+    accepted: events.length,
+    duplicates: 0,
+    rejected: [],
+  });
+}
+
+async function getUser(userId: string) {
+  return app.request("GET", `/v1/users/${encodeURIComponent(userId)}`, {
+    admin: true,
+  });
+}
+
+async function profile(userId: string): Promise<any> {
+  const response = await getUser(userId);
+  expect(response.status, `GET ${userId}`).toBe(200);
+  return response.body;
+}
+
+const apnsToken = () => randomBytes(32).toString("hex");
+const fcmToken = () =>
+  `${uniqueId("fcm")}:APA91b${randomBytes(24).toString("base64url")}`;
+
+function pushSubscription() {
+  return {
+    endpoint: `https://push.example.test/${uniqueId("sub")}`,
+    keys: {
+      p256dh: randomBytes(65).toString("base64url"),
+      auth: randomBytes(16).toString("base64url"),
+    },
+  };
+}
+
+function deviceContext(type: string, token: string): Fields {
+  return { device: { type, token } };
+}
+
+describe("traits", () => {
+  it("when identifies follow each other, then traits merge shallowly: later values win, earlier keys stay", async () => {
+    const userId = uniqueId("user");
+    await send(
+      identify(userId, {
+        first_name: "Ada",
+        plan: "free",
+        address: { city: "Paris", zip: "75001" },
+      }),
+    );
+    await send(identify(userId, { plan: "pro", address: { city: "Berlin" } }));
+    expect((await profile(userId)).traits).toEqual({
+      first_name: "Ada",
+      plan: "pro",
+      address: { city: "Berlin" },
+    });
+  });
+
+  it("when identifies arrive in one batch, then they merge in order", async () => {
+    const userId = uniqueId("user");
+    await send(
+      identify(userId, { plan: "free", email: "a@example.test" }),
+      identify(userId, { plan: "pro" }),
+      identify(userId, { plan: "enterprise", seats: 5 }),
+    );
+    expect((await profile(userId)).traits).toEqual({
+      plan: "enterprise",
+      email: "a@example.test",
+      seats: 5,
+    });
+  });
+});
+
+describe("timezone and locale", () => {
+  it("when any event carries context.timezone and context.locale, then the profile takes them and keeps them", async () => {
+    const userId = uniqueId("user");
+    await send(
+      track("Product Viewed", {
+        userId,
+        context: { timezone: "Europe/Berlin", locale: "de-DE" },
+      }),
+    );
+    expect(await profile(userId)).toMatchObject({
+      timezone: "Europe/Berlin",
+      locale: "de-DE",
+    });
+    await send(
+      call("page", {
+        userId,
+        name: "Home",
+        context: { timezone: "America/New_York", locale: "en-US" },
+      }),
+    );
+    await send(track("Product Viewed", { userId }));
+    expect(await profile(userId)).toMatchObject({
+      timezone: "America/New_York",
+      locale: "en-US",
+    });
+  });
+
+  it("when an identify carries timezone and locale traits, then the profile takes them", async () => {
+    const userId = uniqueId("user");
+    await send(identify(userId, { timezone: "Asia/Tokyo", locale: "ja-JP" }));
+    expect(await profile(userId)).toMatchObject({
+      timezone: "Asia/Tokyo",
+      locale: "ja-JP",
+    });
+  });
+});
+
+describe("merging an anonymous profile into a known one", () => {
+  /** An anonymous visitor with traits, a device, a saved item and preferences. */
+  async function anonymousVisitor(anonymousId: string, token: string) {
+    await send(
+      call("identify", {
+        anonymousId,
+        traits: {
+          plan: "trial",
+          favorite_color: "blue",
+          promotions_opt_in: false,
+        },
+        context: {
+          ...deviceContext("ios", token),
+          messaging_subscriptions: [
+            {
+              key: token,
+              type: "IOS_PUSH",
+              status: "SUBSCRIBED",
+              groups: [{ name: "orders", status: "UNSUBSCRIBED" }],
+            },
+          ],
+        },
+      }),
+      wishlist("Added to", { anonymousId }, { product_id: "p-anon" }),
+    );
+  }
+
+  /** The known user's own traits and preferences win; the visitor's are added. */
+  function expectMerged(view: any, userId: string, token: string) {
+    expect(view.userId).toBe(userId);
+    expect(view.traits).toEqual({
+      plan: "pro",
+      favorite_color: "blue",
+      promotions_opt_in: true,
+      name: "Known",
+    });
+    expect(view.devices).toEqual([
+      expect.objectContaining({ platform: "apns", token, status: "active" }),
+    ]);
+    expect(view.savedItems.wishlist).toEqual([
+      expect.objectContaining({ key: "p-anon" }),
+    ]);
+    expect(view.preferences).toEqual({
+      optedOut: false,
+      categories: { promotions: "in", orders: "out" },
+    });
+  }
+
+  it("when an alias links the anonymous id to a user, then devices, saved items, preferences and traits move to the user", async () => {
+    const [anonymousId, userId, token] = [
+      uniqueId("anon"),
+      uniqueId("user"),
+      apnsToken(),
+    ];
+    await anonymousVisitor(anonymousId, token);
+    await send(
+      identify(userId, { plan: "pro", name: "Known", promotions_opt_in: true }),
+    );
+    await send(call("alias", { previousId: anonymousId, userId }));
+
+    expectMerged(await profile(userId), userId, token);
+    expectMerged(await profile(anonymousId), userId, token);
+
+    await send(
+      wishlist("Added to", { anonymousId }, { product_id: "p-later" }),
+    );
+    const view = await profile(userId);
+    expect(view.savedItems.wishlist.map((item: any) => item.key)).toEqual([
+      "p-anon",
+      "p-later",
+    ]);
+  });
+
+  it("when an identify carries both anonymousId and userId, then the anonymous profile merges into the user", async () => {
+    const [anonymousId, userId, token] = [
+      uniqueId("anon"),
+      uniqueId("user"),
+      apnsToken(),
+    ];
+    await anonymousVisitor(anonymousId, token);
+    await send(
+      identify(userId, { plan: "pro", promotions_opt_in: true }),
+      identify(userId, { name: "Known" }, { anonymousId }),
+    );
+
+    expectMerged(await profile(userId), userId, token);
+    expectMerged(await profile(anonymousId), userId, token);
+
+    await send(
+      track("Product Viewed", {
+        anonymousId,
+        context: { timezone: "Europe/Paris" },
+      }),
+    );
+    expect((await profile(userId)).timezone).toBe("Europe/Paris");
+  });
+
+  it("when the anonymous events and the identify come in one batch, then the merge happens in order", async () => {
+    const [anonymousId, userId, token] = [
+      uniqueId("anon"),
+      uniqueId("user"),
+      apnsToken(),
+    ];
+    await send(
+      track("App Opened", {
+        anonymousId,
+        context: deviceContext("ios", token),
+      }),
+      wishlist("Added to", { anonymousId }, { product_id: "p-1" }),
+      identify(userId, { name: "Known" }, { anonymousId }),
+      wishlist("Added to", { anonymousId }, { product_id: "p-2" }),
+    );
+    const view = await profile(anonymousId);
+    expect(view.userId).toBe(userId);
+    expect(view.devices).toEqual([expect.objectContaining({ token })]);
+    expect(
+      view.savedItems.wishlist.map((item: any) => item.key).sort(),
+    ).toEqual(["p-1", "p-2"]);
+  });
+
+  it("when a second user identifies with an anonymousId already merged into another user, then the two users stay separate", async () => {
+    const [anonymousId, first, second, token] = [
+      uniqueId("anon"),
+      uniqueId("user"),
+      uniqueId("user"),
+      apnsToken(),
+    ];
+    await send(identify(first, { name: "First" }, { anonymousId }));
+    await send(wishlist("Added to", { userId: first }, { product_id: "p-1" }));
+    await send(
+      identify(
+        second,
+        { name: "Second" },
+        { anonymousId, context: deviceContext("ios", token) },
+      ),
+    );
+
+    const one = await profile(first);
+    const two = await profile(second);
+    expect(one.traits).toEqual({ name: "First" });
+    expect(one.savedItems.wishlist).toHaveLength(1);
+    expect(two.userId).toBe(second);
+    expect(two.traits).toEqual({ name: "Second" });
+    expect(two.savedItems).toEqual({});
+    expect(two.devices).toEqual([expect.objectContaining({ token })]);
+    expect((await profile(anonymousId)).userId).toBe(first);
+  });
+});
+
+describe("devices", () => {
+  it("when context.device has a token and a type, then ios hex tokens are APNs, android and non-hex ios tokens FCM", async () => {
+    const userId = uniqueId("user");
+    const [apns, android, firebaseIos] = [apnsToken(), fcmToken(), fcmToken()];
+    await send(
+      track("App Opened", {
+        userId,
+        context: { ...deviceContext("ios", apns), locale: "fr-FR" },
+      }),
+      track("App Opened", {
+        userId,
+        context: deviceContext("android", android),
+      }),
+      track("App Opened", {
+        userId,
+        context: deviceContext("iOS", firebaseIos),
+      }),
+      track("App Opened", { userId, context: deviceContext("ios", "") }),
+      track("App Opened", {
+        userId,
+        context: deviceContext("macos", fcmToken()),
+      }),
+    );
+    const devices = (await profile(userId)).devices;
+    expect(devices).toHaveLength(3);
+    expect(devices).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          platform: "apns",
+          token: apns,
+          status: "active",
+          locale: "fr-FR",
+          deviceId: expect.any(String),
+        }),
+        expect.objectContaining({ platform: "fcm", token: android }),
+        expect.objectContaining({ platform: "fcm", token: firebaseIos }),
+      ]),
+    );
+  });
+
+  it("when messaging_subscriptions list push channels in any case, then they become devices and their groups preferences", async () => {
+    const userId = uniqueId("user");
+    const [ios, android, declined, firebaseIos] = [
+      apnsToken(),
+      fcmToken(),
+      fcmToken(),
+      fcmToken(),
+    ];
+    const subscription = pushSubscription();
+    await send(
+      identify(
+        userId,
+        {},
+        {
+          context: {
+            messaging_subscriptions: [
+              { key: "a@example.test", type: "EMAIL", status: "SUBSCRIBED" },
+              { key: ios, type: "IOS_PUSH", status: "SUBSCRIBED" },
+              { key: firebaseIos, type: "ios_push", status: "Subscribed" },
+              { key: android, type: "ANDROID_PUSH", status: "unsubscribed" },
+              {
+                key: declined,
+                type: "ANDROID_PUSH",
+                status: "did_not_subscribe",
+              },
+              {
+                key: JSON.stringify(subscription),
+                type: "WEB_PUSH",
+                status: "SUBSCRIBED",
+                groups: [
+                  { name: "promotions", status: "unsubscribed" },
+                  { name: "orders", status: "SUBSCRIBED" },
+                ],
+              },
+            ],
+          },
+        },
+      ),
+    );
+    const view = await profile(userId);
+    const byToken = Object.fromEntries(
+      view.devices.map((d: any) => [d.token, d]),
+    );
+    expect(Object.keys(byToken)).toHaveLength(5);
+    expect(byToken[ios]).toMatchObject({ platform: "apns", status: "active" });
+    expect(byToken[firebaseIos]).toMatchObject({
+      platform: "fcm",
+      status: "active",
+    });
+    expect(byToken[android]).toMatchObject({
+      platform: "fcm",
+      status: "unsubscribed",
+    });
+    expect(byToken[declined]).toMatchObject({ status: "unsubscribed" });
+    expect(byToken[subscription.endpoint]).toMatchObject({
+      platform: "webpush",
+      status: "active",
+      subscription,
+    });
+    expect(view.preferences.categories).toEqual({
+      promotions: "out",
+      orders: "in",
+    });
+  });
+
+  it("when Web Push Subscribed carries a PushSubscription, then a Web Push device is registered, and Web Push Unsubscribed unsubscribes it", async () => {
+    const userId = uniqueId("user");
+    const subscription = pushSubscription();
+    await send(
+      track("Web Push Subscribed", { userId, properties: { subscription } }),
+      track("Web Push Subscribed", {
+        userId,
+        properties: { subscription: { endpoint: "http://insecure.test/x" } },
+      }),
+    );
+    const [device] = (await profile(userId)).devices;
+    expect((await profile(userId)).devices).toHaveLength(1);
+    expect(device).toMatchObject({
+      platform: "webpush",
+      token: subscription.endpoint,
+      subscription,
+      status: "active",
+    });
+
+    await send(
+      track("Web Push Unsubscribed", { userId, properties: { subscription } }),
+    );
+    expect((await profile(userId)).devices).toEqual([
+      expect.objectContaining({
+        deviceId: device.deviceId,
+        status: "unsubscribed",
+      }),
+    ]);
+  });
+
+  it("when a second user sends a known token, then the one device moves to that user", async () => {
+    const [first, second, token] = [
+      uniqueId("user"),
+      uniqueId("user"),
+      fcmToken(),
+    ];
+    await send(
+      track("App Opened", {
+        userId: first,
+        context: deviceContext("android", token),
+      }),
+    );
+    const [device] = (await profile(first)).devices;
+    await send(
+      track("App Opened", {
+        userId: second,
+        context: deviceContext("android", token),
+      }),
+    );
+    expect((await profile(first)).devices).toEqual([]);
+    expect((await profile(second)).devices).toEqual([
+      expect.objectContaining({ deviceId: device.deviceId, token }),
+    ]);
+  });
+
+  it("when an unsubscribed token is seen again on an ordinary event, then it stays unsubscribed until an explicit SUBSCRIBED", async () => {
+    const userId = uniqueId("user");
+    const token = apnsToken();
+    const subscriptions = (status: string) => ({
+      messaging_subscriptions: [{ key: token, type: "IOS_PUSH", status }],
+    });
+    await send(
+      identify(userId, {}, { context: subscriptions("UNSUBSCRIBED") }),
+    );
+    await send(
+      track("App Opened", { userId, context: deviceContext("ios", token) }),
+    );
+    expect((await profile(userId)).devices).toEqual([
+      expect.objectContaining({ token, status: "unsubscribed" }),
+    ]);
+
+    await send(identify(userId, {}, { context: subscriptions("SUBSCRIBED") }));
+    expect((await profile(userId)).devices).toEqual([
+      expect.objectContaining({ token, status: "active" }),
+    ]);
+  });
+});
+
+describe("devices from both sources", () => {
+  it("when a Firebase iOS token seen on context.device is unsubscribed through IOS_PUSH, then its one device is unsubscribed", async () => {
+    const userId = uniqueId("user");
+    const token = fcmToken();
+    await send(
+      track("App Opened", { userId, context: deviceContext("ios", token) }),
+    );
+    await send(
+      identify(
+        userId,
+        {},
+        {
+          context: {
+            messaging_subscriptions: [
+              { key: token, type: "IOS_PUSH", status: "UNSUBSCRIBED" },
+            ],
+          },
+        },
+      ),
+    );
+    expect((await profile(userId)).devices).toEqual([
+      expect.objectContaining({
+        platform: "fcm",
+        token,
+        status: "unsubscribed",
+      }),
+    ]);
+  });
+});
+
+describe("saved items", () => {
+  it("when a product is added to and later removed from the wishlist, then the wishlist holds it with its properties in between", async () => {
+    const userId = uniqueId("user");
+    const properties = { product_id: "p-42", name: "Lamp", price: 49.5 };
+    await send(wishlist("Added to", { userId }, properties));
+    expect((await profile(userId)).savedItems).toEqual({
+      wishlist: [{ key: "p-42", properties, savedAt: expect.any(String) }],
+    });
+    await send(wishlist("Removed from", { userId }, { product_id: "p-42" }));
+    expect((await profile(userId)).savedItems).toEqual({});
+  });
+
+  it("when adds and removes come in one batch, then they net out in order", async () => {
+    const userId = uniqueId("user");
+    await send(
+      wishlist("Added to", { userId }, { product_id: "gone" }),
+      wishlist("Removed from", { userId }, { product_id: "gone" }),
+      wishlist("Removed from", { userId }, { product_id: "back" }),
+      wishlist("Added to", { userId }, { product_id: "back", v: 1 }),
+      wishlist("Added to", { userId }, { product_id: "back", v: 2 }),
+      wishlist("Added to", { userId }, { product_id: 7 }),
+    );
+    const items = (await profile(userId)).savedItems.wishlist;
+    expect(items).toHaveLength(2);
+    expect(items).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          key: "back",
+          properties: { product_id: "back", v: 2 },
+        }),
+        expect.objectContaining({ key: "7" }),
+      ]),
+    );
+  });
+});
+
+describe("preference traits from the rules file", () => {
+  it("when an identify sets push_opt_out, then the global opt-out follows it", async () => {
+    const userId = uniqueId("user");
+    await send(identify(userId, { push_opt_out: true }));
+    expect((await profile(userId)).preferences.optedOut).toBe(true);
+    await send(identify(userId, { plan: "pro" }));
+    expect((await profile(userId)).preferences.optedOut).toBe(true);
+    await send(identify(userId, { push_opt_out: false }));
+    expect((await profile(userId)).preferences.optedOut).toBe(false);
+  });
+
+  it("when an identify sets promotions_opt_in to false, then the user is out of promotions only", async () => {
+    const userId = uniqueId("user");
+    await send(identify(userId, { name: "No Promo" }));
+    expect((await profile(userId)).preferences).toEqual({
+      optedOut: false,
+      categories: { promotions: "in", orders: "in" },
+    });
+    await send(identify(userId, { promotions_opt_in: false }));
+    expect((await profile(userId)).preferences).toEqual({
+      optedOut: false,
+      categories: { promotions: "out", orders: "in" },
+    });
+  });
+});
+
+describe("delete", () => {
+  it("when a delete notice arrives, then the user, their aliases, devices and saved items are erased", async () => {
+    const [anonymousId, userId, token] = [
+      uniqueId("anon"),
+      uniqueId("user"),
+      apnsToken(),
+    ];
+    await send(
+      identify(
+        userId,
+        { name: "Erase Me" },
+        { anonymousId, context: deviceContext("ios", token) },
+      ),
+      wishlist("Added to", { userId }, { product_id: "p-1" }),
+    );
+    await send(call("delete", { userId }));
+    expect((await getUser(userId)).status).toBe(404);
+    expect((await getUser(anonymousId)).status).toBe(404);
+
+    const other = uniqueId("user");
+    await send(
+      track("App Opened", {
+        userId: other,
+        context: deviceContext("ios", token),
+      }),
+    );
+    expect((await profile(other)).devices).toEqual([
+      expect.objectContaining({ token }),
+    ]);
+    await send(identify(userId, { plan: "new" }));
+    const reborn = await profile(userId);
+    expect(reborn.traits).toEqual({ plan: "new" });
+    expect(reborn.devices).toEqual([]);
+    expect(reborn.savedItems).toEqual({});
+  });
+});
