@@ -8,9 +8,20 @@ import { secretsEqual, writeKeyOf } from "./auth.middleware.ts";
 
 const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
 
+/** analytics.js (analytics-next) posts to one-letter paths: /v1/t, /v1/i, …, /v1/b. */
+const SHORT_PATH = {
+  identify: "i",
+  track: "t",
+  page: "p",
+  screen: "s",
+  group: "g",
+  alias: "a",
+} as const;
+
 /**
  * Segment-facing intake: the webhook destination (`/v1/segment`) and the tracking API
- * (`/v1/batch`, `/v1/track`, …) that Segment's libraries speak with a custom host.
+ * (`/v1/batch`, `/v1/track`, …) that Segment's libraries speak with a custom host, including
+ * the short paths of analytics.js.
  */
 export function segmentRoutes(deps: Deps): Router {
   const router = Router();
@@ -32,7 +43,7 @@ export function segmentRoutes(deps: Deps): Router {
     sendReport(res, await ingestEvents(deps, events));
   });
 
-  router.post("/v1/batch", rawBody, async (req, res) => {
+  router.post(["/v1/batch", "/v1/b"], rawBody, async (req, res) => {
     const body = parseJsonBody(req);
     verifyWriteKey(deps, req, body);
     if (
@@ -58,16 +69,20 @@ export function segmentRoutes(deps: Deps): Router {
   });
 
   for (const type of TRACKING_CALLS) {
-    router.post(`/v1/${type}`, rawBody, async (req, res) => {
-      const body = parseJsonBody(req);
-      verifyWriteKey(deps, req, body);
-      if (!isObject(body))
-        throw invalidBody(`Expected one ${type} call as a JSON object.`);
-      sendReport(
-        res,
-        await ingestEvents(deps, [{ ...withoutWriteKey(body), type }]),
-      );
-    });
+    router.post(
+      [`/v1/${type}`, `/v1/${SHORT_PATH[type]}`],
+      rawBody,
+      async (req, res) => {
+        const body = parseJsonBody(req);
+        verifyWriteKey(deps, req, body);
+        if (!isObject(body))
+          throw invalidBody(`Expected one ${type} call as a JSON object.`);
+        sendReport(
+          res,
+          await ingestEvents(deps, [{ ...withoutWriteKey(body), type }]),
+        );
+      },
+    );
   }
   return router;
 }

@@ -284,6 +284,57 @@ describe("tracking API routes", () => {
     expect((await getUser(anonymousId)).body.userId).toBe(userId);
   });
 
+  it("when analytics.js posts to its one-letter paths as text/plain, then each call is stored", async () => {
+    const userId = uniqueId("user");
+    const paths = {
+      i: "identify",
+      t: "track",
+      p: "page",
+      s: "screen",
+      g: "group",
+      a: "alias",
+    };
+    for (const [path, type] of Object.entries(paths)) {
+      const call = {
+        type,
+        messageId: uniqueId("msg"),
+        userId,
+        event: "Clicked",
+        groupId: "g-1",
+        previousId: uniqueId("anon"),
+        writeKey: WRITE_KEY,
+      };
+      const response = await app.request("POST", `/v1/${path}`, {
+        body: JSON.stringify(call),
+        headers: { "content-type": "text/plain" },
+      });
+      expect(response.status, path).toBe(200);
+      expect(response.body.accepted, path).toBe(1);
+    }
+    const batch = await app.request("POST", "/v1/b", {
+      body: JSON.stringify({
+        batch: [identify(userId, { via: "b" })],
+        writeKey: WRITE_KEY,
+      }),
+      headers: { "content-type": "text/plain" },
+    });
+    expect(batch.body.accepted).toBe(1);
+    const stored = await app.deps.db
+      .selectFrom("events")
+      .select("type")
+      .where("user_id", "=", userId)
+      .execute();
+    expect(stored.map((row) => row.type).sort()).toEqual([
+      "alias",
+      "group",
+      "identify",
+      "identify",
+      "page",
+      "screen",
+      "track",
+    ]);
+  });
+
   it("when a call misses what its type needs, then 400 names the field", async () => {
     const response = await app.request("POST", "/v1/track", {
       body: { userId: uniqueId("user"), properties: {} },
