@@ -1,27 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { segmentSignature } from "../../src/ingest/signature.ts";
-import { startTestApp, type TestApp } from "../support/test-app.ts";
-import {
-  createTestDatabase,
-  uniqueId,
-  type TestDatabase,
-} from "../support/test-database.ts";
+import { useTestApp } from "../support/test-app.ts";
+import { uniqueId } from "../support/test-database.ts";
 
 const SECRET = "webhook-secret";
 
-let database: TestDatabase;
-let app: TestApp;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  app = await startTestApp(database, {
-    env: { SEGMENT_SHARED_SECRET: SECRET, MAX_BODY_BYTES: "4096" },
-  });
-});
-
-afterAll(async () => {
-  await app.close();
-  await database.close();
+const ctx = useTestApp({
+  env: { SEGMENT_SHARED_SECRET: SECRET, MAX_BODY_BYTES: "4096" },
 });
 
 function signed(body: string, signature = segmentSignature(SECRET, body)) {
@@ -35,7 +20,7 @@ function identify(userId: string, traits: Record<string, unknown> = {}) {
 async function postSigned(payload: unknown) {
   const body = JSON.stringify(payload);
   const signedBody = Array.isArray(payload) ? JSON.stringify(payload[0]) : body;
-  return app.request("POST", "/v1/segment", {
+  return ctx.app.request("POST", "/v1/segment", {
     body,
     headers: { "x-signature": segmentSignature(SECRET, signedBody) },
   });
@@ -44,7 +29,7 @@ async function postSigned(payload: unknown) {
 describe("POST /v1/segment", () => {
   it("when a single event is signed over its raw body, then it is stored", async () => {
     const userId = uniqueId("user");
-    const response = await app.request(
+    const response = await ctx.app.request(
       "POST",
       "/v1/segment",
       signed(JSON.stringify(identify(userId, { plan: "pro" }))),
@@ -53,7 +38,7 @@ describe("POST /v1/segment", () => {
       status: 200,
       body: { accepted: 1, duplicates: 0, rejected: [] },
     });
-    const user = await app.request("GET", `/v1/users/${userId}`, {
+    const user = await ctx.app.request("GET", `/v1/users/${userId}`, {
       admin: true,
     });
     expect(user.body.traits).toEqual({ plan: "pro" });
@@ -64,36 +49,37 @@ describe("POST /v1/segment", () => {
     const response = await postSigned([identify(a), identify(b)]);
     expect(response.body).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
     expect(
-      (await app.request("GET", `/v1/users/${b}`, { admin: true })).status,
+      (await ctx.app.request("GET", `/v1/users/${b}`, { admin: true })).status,
     ).toBe(200);
   });
 
   it("when the signature is missing or wrong, then 401 says which and nothing is stored", async () => {
     const userId = uniqueId("user");
     const body = JSON.stringify(identify(userId));
-    const missing = await app.request("POST", "/v1/segment", { body });
+    const missing = await ctx.app.request("POST", "/v1/segment", { body });
     expect(missing.status).toBe(401);
     expect(missing.body.error.code).toBe("missing_signature");
-    const wrong = await app.request(
+    const wrong = await ctx.app.request(
       "POST",
       "/v1/segment",
       signed(body, "0".repeat(40)),
     );
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe("invalid_signature");
-    const garbage = await app.request(
+    const garbage = await ctx.app.request(
       "POST",
       "/v1/segment",
       signed(body, "not-hex"),
     );
     expect(garbage.status).toBe(401);
     expect(
-      (await app.request("GET", `/v1/users/${userId}`, { admin: true })).status,
+      (await ctx.app.request("GET", `/v1/users/${userId}`, { admin: true }))
+        .status,
     ).toBe(404);
   });
 
   it("when the body is not JSON, then 400 invalid_json", async () => {
-    const response = await app.request(
+    const response = await ctx.app.request(
       "POST",
       "/v1/segment",
       signed("{not json"),
@@ -105,7 +91,11 @@ describe("POST /v1/segment", () => {
 
   it("when the body is empty, a scalar or an empty array, then 400 invalid_body", async () => {
     for (const body of ["", "42", "[]"]) {
-      const response = await app.request("POST", "/v1/segment", signed(body));
+      const response = await ctx.app.request(
+        "POST",
+        "/v1/segment",
+        signed(body),
+      );
       expect(response.status, body).toBe(400);
       expect(response.body.error.code, body).toBe("invalid_body");
     }
@@ -113,7 +103,7 @@ describe("POST /v1/segment", () => {
 
   it("when the body is over MAX_BODY_BYTES, then 413 names the limit", async () => {
     const big = identify(uniqueId("user"), { blob: "x".repeat(5000) });
-    const response = await app.request(
+    const response = await ctx.app.request(
       "POST",
       "/v1/segment",
       signed(JSON.stringify(big)),
@@ -191,7 +181,7 @@ describe("POST /v1/segment", () => {
       status: 200,
       body: { accepted: 0, duplicates: 1, rejected: [] },
     });
-    const user = await app.request("GET", `/v1/users/${userId}`, {
+    const user = await ctx.app.request("GET", `/v1/users/${userId}`, {
       admin: true,
     });
     expect(user.body.traits).toEqual({ plan: "pro" });
@@ -216,7 +206,7 @@ describe("POST /v1/segment", () => {
     expect(
       responses.reduce((sum, r) => sum + (r.body.duplicates as number), 0),
     ).toBe(11);
-    const user = await app.request("GET", `/v1/users/${userId}`, {
+    const user = await ctx.app.request("GET", `/v1/users/${userId}`, {
       admin: true,
     });
     expect(user.body.savedItems.wishlist).toHaveLength(1);
@@ -235,7 +225,8 @@ describe("POST /v1/segment", () => {
     });
     expect(response.body.accepted).toBe(1);
     expect(
-      (await app.request("GET", `/v1/users/${userId}`, { admin: true })).status,
+      (await ctx.app.request("GET", `/v1/users/${userId}`, { admin: true }))
+        .status,
     ).toBe(404);
   });
 });

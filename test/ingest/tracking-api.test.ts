@@ -1,30 +1,15 @@
 import { readFileSync } from "node:fs";
 import { Analytics } from "@segment/analytics-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/test-app.ts";
-import {
-  createTestDatabase,
-  uniqueId,
-  type TestDatabase,
-} from "../support/test-database.ts";
+import { describe, expect, it } from "vitest";
+import { startTestApp, useTestApp } from "../support/test-app.ts";
+import { uniqueId } from "../support/test-database.ts";
 
 const WRITE_KEY = "write-key-one";
 const OTHER_WRITE_KEY = "write-key-two";
 
-let database: TestDatabase;
-let app: TestApp;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  app = await startTestApp(database, {
-    // Spaces around the comma, as an operator might write them in .env.
-    env: { SEGMENT_WRITE_KEYS: `${WRITE_KEY} , ${OTHER_WRITE_KEY}` },
-  });
-});
-
-afterAll(async () => {
-  await app.close();
-  await database.close();
+const ctx = useTestApp({
+  // Spaces around the comma, as an operator might write them in .env.
+  env: { SEGMENT_WRITE_KEYS: `${WRITE_KEY} , ${OTHER_WRITE_KEY}` },
 });
 
 function basicAuth(writeKey: string): Record<string, string> {
@@ -38,7 +23,7 @@ function identify(userId: string, traits: Record<string, unknown> = {}) {
 }
 
 async function getUser(userId: string) {
-  return app.request("GET", `/v1/users/${encodeURIComponent(userId)}`, {
+  return ctx.app.request("GET", `/v1/users/${encodeURIComponent(userId)}`, {
     admin: true,
   });
 }
@@ -91,7 +76,7 @@ describe("@segment/analytics-node pointed at Nudge", () => {
 
     const analytics = new Analytics({
       writeKey: WRITE_KEY,
-      host: app.baseUrl,
+      host: ctx.app.baseUrl,
       flushAt: 1,
       maxRetries: 0,
     });
@@ -173,7 +158,7 @@ describe("@segment/analytics-node pointed at Nudge", () => {
     // One request per call (flushAt: 1), each as Segment's libraries send it.
     expect(requests).toEqual(
       Array(7).fill({
-        url: `${app.baseUrl}/v1/batch`,
+        url: `${ctx.app.baseUrl}/v1/batch`,
         authorization: basicAuth(WRITE_KEY).authorization,
       }),
     );
@@ -211,7 +196,7 @@ describe("@segment/analytics-node pointed at Nudge", () => {
     const userIds = [uniqueId("user"), uniqueId("user"), uniqueId("user")];
     const analytics = new Analytics({
       writeKey: OTHER_WRITE_KEY,
-      host: app.baseUrl,
+      host: ctx.app.baseUrl,
       flushAt: 50,
       maxRetries: 0,
     });
@@ -263,7 +248,7 @@ describe("tracking API routes", () => {
       ],
     ];
     for (const [route, call] of calls) {
-      const response = await app.request("POST", `/v1/${route}`, {
+      const response = await ctx.app.request("POST", `/v1/${route}`, {
         body: { ...call, messageId: uniqueId("msg") },
         headers: basicAuth(WRITE_KEY),
       });
@@ -304,14 +289,14 @@ describe("tracking API routes", () => {
         previousId: uniqueId("anon"),
         writeKey: WRITE_KEY,
       };
-      const response = await app.request("POST", `/v1/${path}`, {
+      const response = await ctx.app.request("POST", `/v1/${path}`, {
         body: JSON.stringify(call),
         headers: { "content-type": "text/plain" },
       });
       expect(response.status, path).toBe(200);
       expect(response.body.accepted, path).toBe(1);
     }
-    const batch = await app.request("POST", "/v1/b", {
+    const batch = await ctx.app.request("POST", "/v1/b", {
       body: JSON.stringify({
         batch: [identify(userId, { via: "b" })],
         writeKey: WRITE_KEY,
@@ -319,7 +304,7 @@ describe("tracking API routes", () => {
       headers: { "content-type": "text/plain" },
     });
     expect(batch.body.accepted).toBe(1);
-    const stored = await app.deps.db
+    const stored = await ctx.app.deps.db
       .selectFrom("events")
       .select("type")
       .where("user_id", "=", userId)
@@ -336,7 +321,7 @@ describe("tracking API routes", () => {
   });
 
   it("when a call misses what its type needs, then 400 names the field", async () => {
-    const response = await app.request("POST", "/v1/track", {
+    const response = await ctx.app.request("POST", "/v1/track", {
       body: { userId: uniqueId("user"), properties: {} },
       headers: basicAuth(WRITE_KEY),
     });
@@ -354,7 +339,7 @@ describe("write-key authentication", () => {
     for (const path of ["/v1/batch", "/v1/identify"]) {
       const body =
         path === "/v1/batch" ? { batch: [identify(userId)] } : identify(userId);
-      const response = await app.request("POST", path, { body });
+      const response = await ctx.app.request("POST", path, { body });
       expect(response.status, path).toBe(401);
       expect(response.body.error.code, path).toBe("invalid_write_key");
       expect(response.body.error.message, path).toMatch(/write key/i);
@@ -364,19 +349,19 @@ describe("write-key authentication", () => {
 
   it("when the write key is unknown, in the header or in the body, then 401 and nothing is stored", async () => {
     const userId = uniqueId("user");
-    const inHeader = await app.request("POST", "/v1/batch", {
+    const inHeader = await ctx.app.request("POST", "/v1/batch", {
       body: { batch: [identify(userId)] },
       headers: basicAuth("not-a-key"),
     });
     expect(inHeader.status).toBe(401);
     expect(inHeader.body.error.code).toBe("invalid_write_key");
-    const inBody = await app.request("POST", "/v1/batch", {
+    const inBody = await ctx.app.request("POST", "/v1/batch", {
       body: { batch: [identify(userId)], writeKey: "not-a-key" },
     });
     expect(inBody.status).toBe(401);
     expect(inBody.body.error.code).toBe("invalid_write_key");
     // A configured key as the Basic password, not the user name, is not the write key.
-    const asPassword = await app.request("POST", "/v1/identify", {
+    const asPassword = await ctx.app.request("POST", "/v1/identify", {
       body: identify(userId),
       headers: {
         authorization: `Basic ${Buffer.from(`someone:${WRITE_KEY}`).toString("base64")}`,
@@ -388,14 +373,14 @@ describe("write-key authentication", () => {
 
   it("when the write key is in the body, then the call is accepted", async () => {
     const userId = uniqueId("user");
-    const batch = await app.request("POST", "/v1/batch", {
+    const batch = await ctx.app.request("POST", "/v1/batch", {
       body: {
         batch: [identify(userId, { via: "batch" })],
         writeKey: WRITE_KEY,
       },
     });
     expect(batch.status).toBe(200);
-    const single = await app.request("POST", "/v1/identify", {
+    const single = await ctx.app.request("POST", "/v1/identify", {
       body: { ...identify(userId, { also: "single" }), writeKey: WRITE_KEY },
     });
     expect(single.status).toBe(200);
@@ -404,7 +389,7 @@ describe("write-key authentication", () => {
       also: "single",
     });
     // The key authenticates the call; it is a secret and not part of the event.
-    const stored = await app.deps.db
+    const stored = await ctx.app.deps.db
       .selectFrom("events")
       .select("payload")
       .where("user_id", "=", userId)
@@ -416,7 +401,7 @@ describe("write-key authentication", () => {
 
   it("when any of the configured write keys is sent, then it is accepted", async () => {
     const userId = uniqueId("user");
-    const response = await app.request("POST", "/v1/identify", {
+    const response = await ctx.app.request("POST", "/v1/identify", {
       body: identify(userId, { plan: "pro" }),
       headers: basicAuth(OTHER_WRITE_KEY),
     });
@@ -425,7 +410,7 @@ describe("write-key authentication", () => {
   });
 
   it("when SEGMENT_WRITE_KEYS is not configured, then 401 tells the operator to set it", async () => {
-    const closed = await startTestApp(database);
+    const closed = await startTestApp(ctx.database);
     try {
       const userId = uniqueId("user");
       const response = await closed.request("POST", "/v1/batch", {
@@ -447,7 +432,7 @@ describe("POST /v1/batch", () => {
     const jake = uniqueId("jake");
     const cindy = uniqueId("cindy");
     const body = exampleBatch({ "019mr8mf4r": jake, "971mj8mk7p": cindy });
-    const response = await app.request("POST", "/v1/batch", {
+    const response = await ctx.app.request("POST", "/v1/batch", {
       body,
       headers: basicAuth(WRITE_KEY),
     });
@@ -466,7 +451,7 @@ describe("POST /v1/batch", () => {
       age: 23,
     });
     // "2015-2-02T…" is read as the date it means, not replaced by the time of receipt.
-    const stored = await app.deps.db
+    const stored = await ctx.app.deps.db
       .selectFrom("events")
       .select(["type", "timestamp"])
       .where("user_id", "=", cindy)
@@ -482,7 +467,7 @@ describe("POST /v1/batch", () => {
 
   it("when the batch carries a context, then it is merged under every call's own context", async () => {
     const [a, b] = [uniqueId("user"), uniqueId("user")];
-    const response = await app.request("POST", "/v1/batch", {
+    const response = await ctx.app.request("POST", "/v1/batch", {
       body: {
         context: { timezone: "America/New_York", locale: "en-US" },
         batch: [identify(a), { ...identify(b), context: { locale: "fr-FR" } }],
@@ -509,7 +494,7 @@ describe("POST /v1/batch", () => {
       { batch: "nope" },
       [identify("x")],
     ]) {
-      const response = await app.request("POST", "/v1/batch", {
+      const response = await ctx.app.request("POST", "/v1/batch", {
         body,
         headers: basicAuth(WRITE_KEY),
       });
@@ -521,7 +506,7 @@ describe("POST /v1/batch", () => {
   });
 
   it("when the body is not JSON, then 400 invalid_json", async () => {
-    const response = await app.request("POST", "/v1/batch", {
+    const response = await ctx.app.request("POST", "/v1/batch", {
       body: "{batch:",
       headers: basicAuth(WRITE_KEY),
     });

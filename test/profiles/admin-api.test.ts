@@ -1,32 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  ADMIN_TOKEN,
-  startTestApp,
-  type TestApp,
-} from "../support/test-app.ts";
-import {
-  createTestDatabase,
-  uniqueId,
-  type TestDatabase,
-} from "../support/test-database.ts";
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
+import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
-let database: TestDatabase;
-let app: TestApp;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  app = await startTestApp(database);
-});
-
-afterAll(async () => {
-  await app.close();
-  await database.close();
-});
-
-const apnsToken = () => randomBytes(32).toString("hex");
-const fcmToken = () =>
-  `${uniqueId("fcm")}:APA91b${randomBytes(24).toString("base64url")}`;
+const ctx = useTestApp();
 
 /** What a browser's PushSubscription.toJSON() gives. */
 function pushSubscription() {
@@ -41,14 +18,14 @@ function pushSubscription() {
 }
 
 async function ingest(...events: Record<string, unknown>[]): Promise<void> {
-  const response = await app.request("POST", "/v1/segment", {
+  const response = await ctx.app.request("POST", "/v1/segment", {
     body: events.map((e) => ({ messageId: uniqueId("msg"), ...e })),
   });
   expect(response.body.accepted).toBe(events.length);
 }
 
 function admin(method: string, path: string, body?: unknown) {
-  return app.request(method, path, { admin: true, body });
+  return ctx.app.request(method, path, { admin: true, body });
 }
 
 async function registerDevice(userId: string, body: unknown): Promise<any> {
@@ -90,7 +67,7 @@ describe("admin authentication", () => {
     route: { method: string; path: string; body?: unknown },
     authorization: string | undefined,
   ) {
-    const response = await fetch(`${app.baseUrl}${route.path}`, {
+    const response = await fetch(`${ctx.app.baseUrl}${route.path}`, {
       method: route.method,
       headers: {
         "content-type": "application/json",
@@ -143,7 +120,7 @@ describe("admin authentication", () => {
   });
 
   it("when the token is missing, then a bad body is not even read: 401 before 400", async () => {
-    const response = await app.request(
+    const response = await ctx.app.request(
       "PUT",
       `/v1/users/${uniqueId("user")}/preferences`,
       { body: "{not json" },
@@ -155,7 +132,7 @@ describe("admin authentication", () => {
   it("when the scheme is written in lower case, then the token is accepted", async () => {
     const userId = uniqueId("user");
     await ingest({ type: "identify", userId });
-    const response = await app.request("GET", `/v1/users/${userId}`, {
+    const response = await ctx.app.request("GET", `/v1/users/${userId}`, {
       headers: { authorization: `bearer ${ADMIN_TOKEN}` },
     });
     expect(response.status).toBe(200);
@@ -497,7 +474,7 @@ describe("DELETE /v1/users/:userId", () => {
 
 describe("unknown routes", () => {
   it("when no route matches, then 404 not_found as JSON", async () => {
-    const response = await app.request("GET", "/v1/nothing-here");
+    const response = await ctx.app.request("GET", "/v1/nothing-here");
     expect(response.status).toBe(404);
     expect(response.body.error).toEqual({
       code: "not_found",

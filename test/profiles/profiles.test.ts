@@ -1,24 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/test-app.ts";
-import {
-  createTestDatabase,
-  uniqueId,
-  type TestDatabase,
-} from "../support/test-database.ts";
+import { describe, expect, it } from "vitest";
+import { useTestApp } from "../support/test-app.ts";
+import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
-let database: TestDatabase;
-let app: TestApp;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  app = await startTestApp(database);
-});
-
-afterAll(async () => {
-  await app.close();
-  await database.close();
-});
+const ctx = useTestApp();
 
 type Fields = Record<string, unknown>;
 
@@ -40,7 +25,7 @@ function wishlist(op: "Added to" | "Removed from", ids: Fields, props: Fields) {
 
 /** Posts one event (or a batch array when given several) and expects all accepted. */
 async function send(...events: Fields[]): Promise<void> {
-  const response = await app.request("POST", "/v1/segment", {
+  const response = await ctx.app.request("POST", "/v1/segment", {
     body: events.length === 1 ? events[0] : events,
   });
   expect(response.body).toEqual({
@@ -51,7 +36,7 @@ async function send(...events: Fields[]): Promise<void> {
 }
 
 async function getUser(userId: string) {
-  return app.request("GET", `/v1/users/${encodeURIComponent(userId)}`, {
+  return ctx.app.request("GET", `/v1/users/${encodeURIComponent(userId)}`, {
     admin: true,
   });
 }
@@ -61,10 +46,6 @@ async function profile(userId: string): Promise<any> {
   expect(response.status, `GET ${userId}`).toBe(200);
   return response.body;
 }
-
-const apnsToken = () => randomBytes(32).toString("hex");
-const fcmToken = () =>
-  `${uniqueId("fcm")}:APA91b${randomBytes(24).toString("base64url")}`;
 
 function pushSubscription() {
   return {

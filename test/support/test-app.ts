@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import type { Deps } from "../../src/deps.ts";
@@ -6,7 +7,7 @@ import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/logger.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
 import { fixedRuleStore } from "../../src/rules/rule-store.ts";
-import type { TestDatabase } from "./test-database.ts";
+import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
@@ -86,5 +87,37 @@ export async function startTestApp(
       };
     },
     close: () => http.stop(),
+  };
+}
+
+/**
+ * One app over its own database for the calling test file: started before its tests,
+ * stopped after them. Read `app` and `database` inside tests and hooks.
+ */
+export function useTestApp(options: Parameters<typeof startTestApp>[1] = {}): {
+  readonly app: TestApp;
+  readonly database: TestDatabase;
+} {
+  let app: TestApp | undefined;
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    app = await startTestApp(database, options);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await database?.close();
+  });
+  return {
+    get app() {
+      if (app === undefined)
+        throw new Error("useTestApp: the app starts in beforeAll");
+      return app;
+    },
+    get database() {
+      if (database === undefined)
+        throw new Error("useTestApp: the database opens in beforeAll");
+      return database;
+    },
   };
 }

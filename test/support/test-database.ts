@@ -47,3 +47,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export function uniqueId(prefix = "id"): string {
   return `${prefix}-${randomBytes(6).toString("hex")}`;
 }
+
+/** A random APNs device token (64 hex digits). */
+export function apnsToken(): string {
+  return randomBytes(32).toString("hex");
+}
+
+/** A random FCM registration token (not hex, as real ones are). */
+export function fcmToken(): string {
+  return `${uniqueId("fcm")}:APA91b${randomBytes(24).toString("base64url")}`;
+}
