@@ -1,8 +1,18 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
 import type { SegmentEvent } from "./segment-event.schema.ts";
 
 export type EventRow = { event: SegmentEvent; userId: string };
+
+const EVENT_COLUMNS = {
+  message_id: "text",
+  user_id: "text",
+  type: "text",
+  event: "text",
+  payload: "jsonb",
+  timestamp: "timestamptz",
+};
 
 /**
  * Stores events, skipping any whose messageId is already stored, and returns the ids
@@ -23,22 +33,21 @@ export async function insertNewEvents(
         ? 1
         : 0,
   );
-  const inserted = await db
-    .insertInto("events")
-    .values(
-      sorted.map(({ event, userId }) => ({
-        message_id: event.messageId,
-        user_id: userId,
-        type: event.type,
-        event: event.event ?? event.name ?? null,
-        payload: JSON.stringify(event.payload),
-        timestamp: event.timestamp,
-        received_at: receivedAt,
-      })),
-    )
-    .onConflict((oc) => oc.column("message_id").doNothing())
-    .returning("message_id")
-    .execute();
+  const records = sorted.map(({ event, userId }) => ({
+    message_id: event.messageId,
+    user_id: userId,
+    type: event.type,
+    event: event.event ?? event.name ?? null,
+    payload: event.payload,
+    timestamp: event.timestamp,
+  }));
+  const { rows: inserted } = await sql<{ message_id: string }>`
+    insert into events (message_id, user_id, type, event, payload, timestamp, received_at)
+    select message_id, user_id, type, event, payload, timestamp, ${receivedAt}::timestamptz
+    from ${jsonRows(records, EVENT_COLUMNS)}
+    order by ord
+    on conflict (message_id) do nothing
+    returning message_id`.execute(db);
   return new Set(inserted.map((row) => row.message_id));
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB, DeviceStatus, JsonObject, Platform } from "../db/schema.ts";
 import { compare } from "./profile.repository.ts";
 
@@ -26,13 +27,71 @@ export type Device = {
   updatedAt: Date;
 };
 
+const DEVICE_COLUMNS = {
+  user_id: "text",
+  device_id: "text",
+  platform: "text",
+  token: "text",
+  // JSON text, so that "no subscription" is stored as before: the jsonb value null.
+  subscription: "text",
+  status: "text",
+  locale: "text",
+};
+
 /**
  * Registers devices in bulk. A token belongs to one user, the latest to send it, so an
  * existing token moves to the new user. An explicit status (subscribe/unsubscribe) is
  * applied and revives a disabled token; a token merely seen keeps its status.
- * A Web Push endpoint seen without keys only updates a subscription that exists.
+ * Returns the statements for devices that can be created; a Web Push endpoint seen
+ * without keys only updates a subscription that exists, see `updateDeviceStatuses`.
  */
-export async function upsertDevices(
+export function upsertDevicesSql(
+  devices: readonly DeviceUpsert[],
+  now: Date,
+): RawBuilder<unknown>[] {
+  const sorted = [...devices].sort(
+    (a, b) => compare(a.platform, b.platform) || compare(a.token, b.token),
+  );
+  const creatable = sorted.filter(
+    (d) => d.platform !== "webpush" || d.subscription !== undefined,
+  );
+  return [false, true].flatMap((explicit) => {
+    const rows = creatable.filter((d) => (d.status !== undefined) === explicit);
+    return rows.length === 0 ? [] : [insertDevicesSql(rows, explicit, now)];
+  });
+}
+
+function insertDevicesSql(
+  rows: readonly DeviceUpsert[],
+  explicit: boolean,
+  now: Date,
+): RawBuilder<unknown> {
+  const records = rows.map((d) => ({
+    user_id: d.userId,
+    device_id: randomUUID(),
+    platform: d.platform,
+    token: d.token,
+    subscription: JSON.stringify(d.subscription ?? null),
+    status: d.status ?? "active",
+    locale: d.locale ?? null,
+  }));
+  const setStatus = explicit
+    ? sql`, status = excluded.status, disabled_reason = null, disabled_at = null`
+    : sql``;
+  return sql`
+    insert into devices (user_id, device_id, platform, token, subscription, status, locale, created_at, updated_at)
+    select user_id, device_id, platform, token, subscription::jsonb, status, locale, ${now}::timestamptz, ${now}::timestamptz
+    from ${jsonRows(records, DEVICE_COLUMNS)}
+    order by ord
+    on conflict (platform, token) do update set
+      user_id = excluded.user_id,
+      locale = coalesce(excluded.locale, devices.locale),
+      subscription = coalesce(excluded.subscription, devices.subscription),
+      updated_at = excluded.updated_at${setStatus}`;
+}
+
+/** Web Push endpoints seen without keys: their stated status, for subscriptions that exist. */
+export async function updateDeviceStatuses(
   db: Kysely<DB>,
   devices: readonly DeviceUpsert[],
   now: Date,
@@ -40,49 +99,8 @@ export async function upsertDevices(
   const sorted = [...devices].sort(
     (a, b) => compare(a.platform, b.platform) || compare(a.token, b.token),
   );
-  const creatable = sorted.filter(
-    (d) => d.platform !== "webpush" || d.subscription !== undefined,
-  );
-  const statusOnly = sorted.filter(
-    (d) => d.platform === "webpush" && d.subscription === undefined,
-  );
-
-  for (const explicit of [false, true]) {
-    const rows = creatable.filter((d) => (d.status !== undefined) === explicit);
-    if (rows.length === 0) continue;
-    await db
-      .insertInto("devices")
-      .values(
-        rows.map((d) => ({
-          user_id: d.userId,
-          device_id: randomUUID(),
-          platform: d.platform,
-          token: d.token,
-          subscription: JSON.stringify(d.subscription ?? null),
-          status: d.status ?? "active",
-          locale: d.locale ?? null,
-          created_at: now,
-          updated_at: now,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(["platform", "token"]).doUpdateSet({
-          user_id: sql`excluded.user_id`,
-          locale: sql`coalesce(excluded.locale, devices.locale)`,
-          subscription: sql`coalesce(excluded.subscription, devices.subscription)`,
-          updated_at: now,
-          ...(explicit
-            ? {
-                status: sql`excluded.status`,
-                disabled_reason: null,
-                disabled_at: null,
-              }
-            : {}),
-        }),
-      )
-      .execute();
-  }
-  for (const d of statusOnly) {
+  for (const d of sorted) {
+    if (d.platform !== "webpush" || d.subscription !== undefined) continue;
     if (d.status === undefined) continue;
     await db
       .updateTable("devices")

@@ -1,4 +1,5 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
 import { compare } from "./profile.repository.ts";
 
@@ -8,32 +9,32 @@ export type CategoryPreference = {
   optedIn: boolean;
 };
 
-export async function upsertCategoryPreferences(
-  db: Kysely<DB>,
+const PREFERENCE_COLUMNS = {
+  user_id: "text",
+  category: "text",
+  opted_in: "boolean",
+};
+
+export function upsertCategoryPreferencesSql(
   preferences: readonly CategoryPreference[],
   now: Date,
-): Promise<void> {
-  if (preferences.length === 0) return;
+): RawBuilder<unknown> {
   const sorted = [...preferences].sort(
     (a, b) => compare(a.userId, b.userId) || compare(a.category, b.category),
   );
-  await db
-    .insertInto("category_preferences")
-    .values(
-      sorted.map((p) => ({
-        user_id: p.userId,
-        category: p.category,
-        opted_in: p.optedIn,
-        updated_at: now,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.columns(["user_id", "category"]).doUpdateSet((eb) => ({
-        opted_in: eb.ref("excluded.opted_in"),
-        updated_at: now,
-      })),
-    )
-    .execute();
+  const records = sorted.map((p) => ({
+    user_id: p.userId,
+    category: p.category,
+    opted_in: p.optedIn,
+  }));
+  return sql`
+    insert into category_preferences (user_id, category, opted_in, updated_at)
+    select user_id, category, opted_in, ${now}::timestamptz
+    from ${jsonRows(records, PREFERENCE_COLUMNS)}
+    order by ord
+    on conflict (user_id, category) do update set
+      opted_in = excluded.opted_in,
+      updated_at = excluded.updated_at`;
 }
 
 /** The categories a user chose explicitly, by name. */

@@ -1,4 +1,5 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB, JsonObject } from "../db/schema.ts";
 
 export type ProfileUpsert = {
@@ -20,41 +21,47 @@ export type Profile = {
   updatedAt: Date;
 };
 
+/** `from` is to be known as `into` from now on. */
+export type AliasLink = { from: string; into: string };
+
+const ALIAS_COLUMNS = { alias_id: "text", user_id: "text" };
+
+const PROFILE_COLUMNS = {
+  user_id: "text",
+  traits: "jsonb",
+  groups: "jsonb",
+  timezone: "text",
+  locale: "text",
+};
+
 /**
  * Creates or updates many profiles in one statement: traits and groups are shallow-merged,
  * timezone and locale replaced when given. Rows are sorted by key so that concurrent
  * batches lock profiles in the same order and cannot deadlock each other.
  */
-export async function upsertProfiles(
-  db: Kysely<DB>,
+export function upsertProfilesSql(
   rows: readonly ProfileUpsert[],
   now: Date,
-): Promise<void> {
-  if (rows.length === 0) return;
+): RawBuilder<unknown> {
   const sorted = [...rows].sort((a, b) => compare(a.userId, b.userId));
-  await db
-    .insertInto("profiles")
-    .values(
-      sorted.map((row) => ({
-        user_id: row.userId,
-        traits: JSON.stringify(row.traits),
-        groups: JSON.stringify(row.groups),
-        timezone: row.timezone ?? null,
-        locale: row.locale ?? null,
-        created_at: now,
-        updated_at: now,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.column("user_id").doUpdateSet({
-        traits: sql`profiles.traits || excluded.traits`,
-        groups: sql`profiles.groups || excluded.groups`,
-        timezone: sql`coalesce(excluded.timezone, profiles.timezone)`,
-        locale: sql`coalesce(excluded.locale, profiles.locale)`,
-        updated_at: now,
-      }),
-    )
-    .execute();
+  const records = sorted.map((row) => ({
+    user_id: row.userId,
+    traits: row.traits,
+    groups: row.groups,
+    timezone: row.timezone ?? null,
+    locale: row.locale ?? null,
+  }));
+  return sql`
+    insert into profiles (user_id, traits, groups, timezone, locale, created_at, updated_at)
+    select user_id, traits, groups, timezone, locale, ${now}::timestamptz, ${now}::timestamptz
+    from ${jsonRows(records, PROFILE_COLUMNS)}
+    order by ord
+    on conflict (user_id) do update set
+      traits = profiles.traits || excluded.traits,
+      groups = profiles.groups || excluded.groups,
+      timezone = coalesce(excluded.timezone, profiles.timezone),
+      locale = coalesce(excluded.locale, profiles.locale),
+      updated_at = excluded.updated_at`;
 }
 
 export async function setOptOut(
@@ -103,12 +110,63 @@ export async function findAliases(
   ids: readonly string[],
 ): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("profile_aliases")
-    .select(["alias_id", "user_id"])
-    .where("alias_id", "in", [...new Set(ids)])
-    .execute();
+  // One probe of the primary key per id. A plain `alias_id = any(…)` is planned as a
+  // scan of the whole table with a linear search of the array while the table is small.
+  const { rows } = await sql<{ alias_id: string; user_id: string }>`
+    select ids.id as alias_id, a.user_id
+    from unnest(${[...new Set(ids)]}::text[]) as ids(id)
+    cross join lateral (
+      select user_id from profile_aliases where alias_id = ids.id limit 1
+    ) as a`.execute(db);
   return new Map(rows.map((row) => [row.alias_id, row.user_id]));
+}
+
+/**
+ * Which of `ids` own anything that `mergeProfileInto` would move: a profile, aliases,
+ * devices, preferences, saved items or events. Merging an id that owns nothing only
+ * records the alias, which `linkAliasesSql` does for many at once. Keep this list in step
+ * with the tables `mergeProfileInto` touches. One EXISTS over a UNION ALL, not six
+ * ORed EXISTS: Postgres plans the latter as hashed subplans over whole tables.
+ */
+export async function findIdsWithProfileData(
+  db: Kysely<DB>,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    select id from unnest(${[...new Set(ids)]}::text[]) as ids(id)
+    where exists (
+      select from profiles where user_id = ids.id
+      union all select from profile_aliases where user_id = ids.id
+      union all select from devices where user_id = ids.id
+      union all select from category_preferences where user_id = ids.id
+      union all select from saved_items where user_id = ids.id
+      union all select from events where user_id = ids.id
+      union all select from notifications where user_id = ids.id
+      union all select from rule_matches where user_id = ids.id)`.execute(db);
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * Records each `from` as an alias of its `into`: what merging a profile that owns
+ * nothing amounts to. One `from` may appear once; rows are sorted so that concurrent
+ * batches lock aliases in the same order.
+ */
+export function linkAliasesSql(
+  links: readonly AliasLink[],
+  now: Date,
+): RawBuilder<unknown> {
+  const sorted = [...links].sort((a, b) => compare(a.from, b.from));
+  const records = sorted.map(({ from, into }) => ({
+    alias_id: from,
+    user_id: into,
+  }));
+  return sql`
+    insert into profile_aliases (alias_id, user_id, created_at)
+    select alias_id, user_id, ${now}::timestamptz
+    from ${jsonRows(records, ALIAS_COLUMNS)}
+    order by ord
+    on conflict (alias_id) do update set user_id = excluded.user_id`;
 }
 
 /**
@@ -151,6 +209,20 @@ export async function mergeProfileInto(
     .set({ user_id: into })
     .where("user_id", "=", from)
     .execute();
+  // Notification history moves too; where both had one for the same match, the known
+  // user's is kept.
+  await sql`
+    update notifications n set user_id = ${into}
+    where n.user_id = ${from}
+      and not exists (select from notifications k where k.user_id = ${into} and k.match_id = n.match_id)`.execute(
+    db,
+  );
+  await db.deleteFrom("notifications").where("user_id", "=", from).execute();
+  await db
+    .updateTable("rule_matches")
+    .set({ user_id: into })
+    .where("user_id", "=", from)
+    .execute();
   await db
     .updateTable("profile_aliases")
     .set({ user_id: into })
@@ -175,6 +247,8 @@ export async function eraseProfile(
   if (keepEvent !== undefined)
     events = events.where("message_id", "!=", keepEvent);
   await events.execute();
+  await db.deleteFrom("notifications").where("user_id", "=", userId).execute();
+  await db.deleteFrom("rule_matches").where("user_id", "=", userId).execute();
   await db
     .deleteFrom("profile_aliases")
     .where((eb) =>

@@ -1,15 +1,17 @@
 import type { Kysely } from "kysely";
 import type { DB, JsonObject } from "../db/schema.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
+import { executeTogether } from "../db/bulk-sql.ts";
 import {
   listDevices,
-  upsertDevices,
+  updateDeviceStatuses,
+  upsertDevicesSql,
   type Device,
   type DeviceUpsert,
 } from "./device.repository.ts";
 import {
   listCategoryPreferences,
-  upsertCategoryPreferences,
+  upsertCategoryPreferencesSql,
   type CategoryPreference,
 } from "./preference.repository.ts";
 import {
@@ -20,24 +22,28 @@ import {
 import {
   findAliases,
   findProfile,
+  linkAliasesSql,
   setOptOut,
-  upsertProfiles,
+  upsertProfilesSql,
+  type AliasLink,
 } from "./profile.repository.ts";
 import {
   listSavedItems,
-  writeSavedItems,
+  writeSavedItemsSql,
   type SavedItemWrite,
 } from "./saved-item.repository.ts";
 
 /**
- * Writes the folded changes of many profiles with one statement per table. Where the
- * same device or item appears more than once, the last mention wins, as it would had the
- * events been applied one by one.
+ * Writes the folded changes of many profiles, and the aliases to record with them, in
+ * one statement with a clause per table (plus the rare opt-out and keyless Web Push
+ * updates). Where the same device or item appears more than once, the last mention
+ * wins, as it would had the events been applied one by one.
  */
 export async function applyProfileChanges(
   db: Kysely<DB>,
   changes: ReadonlyMap<string, ProfileChange>,
   now: Date,
+  aliases: readonly AliasLink[] = [],
 ): Promise<void> {
   const devices = new Map<string, DeviceUpsert>();
   const items = new Map<string, SavedItemWrite>();
@@ -66,15 +72,22 @@ export async function applyProfileChanges(
     }
     if (change.optOut !== undefined) optOuts.set(userId, change.optOut);
   }
-  await upsertProfiles(
-    db,
-    [...changes].map(([userId, change]) => ({ userId, ...change })),
-    now,
-  );
+  const profiles = [...changes].map(([userId, change]) => ({
+    userId,
+    ...change,
+  }));
+  await executeTogether(db, [
+    ...(profiles.length > 0 ? [upsertProfilesSql(profiles, now)] : []),
+    ...upsertDevicesSql([...devices.values()], now),
+    ...(categories.length > 0
+      ? [upsertCategoryPreferencesSql(categories, now)]
+      : []),
+    ...writeSavedItemsSql([...items.values()], now),
+    ...(aliases.length > 0 ? [linkAliasesSql(aliases, now)] : []),
+  ]);
+  // Both update rows the statement above may write, so they cannot be part of it.
   if (optOuts.size > 0) await setOptOut(db, optOuts, now);
-  if (devices.size > 0) await upsertDevices(db, [...devices.values()], now);
-  await upsertCategoryPreferences(db, categories, now);
-  if (items.size > 0) await writeSavedItems(db, [...items.values()], now);
+  await updateDeviceStatuses(db, [...devices.values()], now);
 }
 
 /** The id a profile is known by now, following a merge (alias) if there was one. */

@@ -1,4 +1,5 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB, JsonObject } from "../db/schema.ts";
 import { compare } from "./profile.repository.ts";
 
@@ -17,55 +18,55 @@ export type SavedItem = {
   savedAt: Date;
 };
 
-/** Applies the net effect of adds and removes: callers pass at most one write per item. */
-export async function writeSavedItems(
-  db: Kysely<DB>,
+const SAVED_ITEM_COLUMNS = {
+  user_id: "text",
+  collection: "text",
+  item_key: "text",
+  properties: "jsonb",
+};
+
+/**
+ * The statements applying the net effect of adds and removes: callers pass at most one
+ * write per item, so the two never touch the same row.
+ */
+export function writeSavedItemsSql(
   writes: readonly SavedItemWrite[],
   now: Date,
-): Promise<void> {
+): RawBuilder<unknown>[] {
   const sorted = [...writes].sort(
     (a, b) =>
       compare(a.userId, b.userId) ||
       compare(a.collection, b.collection) ||
       compare(a.key, b.key),
   );
-  const adds = sorted.filter((w) => w.op === "add");
-  const removes = sorted.filter((w) => w.op === "remove");
+  const records = (op: SavedItemWrite["op"]) =>
+    sorted
+      .filter((w) => w.op === op)
+      .map((w) => ({
+        user_id: w.userId,
+        collection: w.collection,
+        item_key: w.key,
+        properties: w.properties,
+      }));
+  const adds = records("add");
+  const removes = records("remove");
+  const statements: RawBuilder<unknown>[] = [];
   if (adds.length > 0) {
-    await db
-      .insertInto("saved_items")
-      .values(
-        adds.map((w) => ({
-          user_id: w.userId,
-          collection: w.collection,
-          item_key: w.key,
-          properties: JSON.stringify(w.properties),
-          saved_at: now,
-        })),
-      )
-      .onConflict((oc) =>
-        oc
-          .columns(["user_id", "collection", "item_key"])
-          .doUpdateSet({ properties: sql`excluded.properties` }),
-      )
-      .execute();
+    statements.push(sql`
+      insert into saved_items (user_id, collection, item_key, properties, saved_at)
+      select user_id, collection, item_key, properties, ${now}::timestamptz
+      from ${jsonRows(adds, SAVED_ITEM_COLUMNS)}
+      order by ord
+      on conflict (user_id, collection, item_key) do update set
+        properties = excluded.properties`);
   }
   if (removes.length > 0) {
-    await db
-      .deleteFrom("saved_items")
-      .where((eb) =>
-        eb.or(
-          removes.map((w) =>
-            eb.and([
-              eb("user_id", "=", w.userId),
-              eb("collection", "=", w.collection),
-              eb("item_key", "=", w.key),
-            ]),
-          ),
-        ),
-      )
-      .execute();
+    statements.push(sql`
+      delete from saved_items s
+      using ${jsonRows(removes, SAVED_ITEM_COLUMNS)}
+      where s.user_id = r.user_id and s.collection = r.collection and s.item_key = r.item_key`);
   }
+  return statements;
 }
 
 export async function listSavedItems(

@@ -1,0 +1,214 @@
+import type { CpuUsage } from "./cpu-usage.ts";
+import type { LoadResult } from "./load.ts";
+import {
+  formatNumber,
+  machineLines,
+  markdownTable,
+  textTable,
+  type Machine,
+} from "./support.ts";
+
+export type IngestSettings = {
+  databaseUrl: string;
+  seconds: number;
+  warmupSeconds: number;
+  concurrency: number;
+  batchSize: number;
+  ratePerSecond: number;
+  users: number;
+};
+
+/** One measured run: the load figures, the events accepted and the CPU they cost. */
+export type ScenarioFigures = {
+  load: LoadResult;
+  accepted: number;
+  cpu: CpuUsage | undefined;
+};
+
+/** What one server achieved in the two scenarios. */
+export type IngestFigures = {
+  batch: ScenarioFigures;
+  webhook: ScenarioFigures;
+};
+
+const eventsPerSecond = (run: ScenarioFigures) =>
+  run.accepted / run.load.seconds;
+const answeredPerSecond = (run: ScenarioFigures) =>
+  run.load.ok / run.load.seconds;
+/** Microseconds of CPU per accepted event, NaN where it could not be measured. */
+const cpuPerEvent = (run: ScenarioFigures, part: keyof CpuUsage) =>
+  run.cpu === undefined ? Number.NaN : (run.cpu[part] * 1e6) / run.accepted;
+
+/** The goals of the ingest path, as fixed in the issue. */
+export const GOALS = {
+  batchShareOfBaseline: 0.5,
+  webhookP99Ms: 50,
+} as const;
+
+type Goal = { name: string; value: string; met: boolean };
+
+function evaluateGoals(
+  settings: IngestSettings,
+  nudge: IngestFigures,
+  baseline: IngestFigures,
+): Goal[] {
+  const share = eventsPerSecond(nudge.batch) / eventsPerSecond(baseline.batch);
+  const webhook = nudge.webhook.load;
+  return [
+    {
+      name: `Nudge /v1/batch events/s ≥ ${GOALS.batchShareOfBaseline * 100}% of the baseline's`,
+      value: `${formatNumber(share * 100)}%`,
+      met: share >= GOALS.batchShareOfBaseline,
+    },
+    {
+      name: `Nudge /v1/segment p99 < ${GOALS.webhookP99Ms} ms at ${formatNumber(settings.ratePerSecond)} req/s, without errors`,
+      value: `${formatNumber(webhook.latency.p99, 1)} ms, ${formatNumber(webhook.errors)} errors`,
+      met: webhook.latency.p99 < GOALS.webhookP99Ms && webhook.errors === 0,
+    },
+  ];
+}
+
+function ratio(nudge: number, baseline: number): string {
+  return baseline > 0 ? `${formatNumber(nudge / baseline, 2)}×` : "n/a";
+}
+
+type Scenario = { title: string; rows: string[][] };
+
+/** One table per scenario: Nudge and the baseline side by side, and their ratio. */
+function scenarios(
+  settings: IngestSettings,
+  nudge: IngestFigures,
+  baseline: IngestFigures,
+): Scenario[] {
+  const row = (
+    label: string,
+    read: (figures: IngestFigures) => number,
+    digits = 0,
+  ) => [
+    label,
+    formatNumber(read(nudge), digits),
+    formatNumber(read(baseline), digits),
+    ratio(read(nudge), read(baseline)),
+  ];
+  const header = ["", "Nudge", "baseline", "Nudge / baseline"];
+  return [
+    {
+      title: `\`POST /v1/batch\`, ${formatNumber(settings.batchSize)} events per request, ${formatNumber(settings.concurrency)} connections, closed loop`,
+      rows: [
+        header,
+        row("events/s", (f) => eventsPerSecond(f.batch)),
+        row("p50 latency, ms", (f) => f.batch.load.latency.p50, 1),
+        row("p99 latency, ms", (f) => f.batch.load.latency.p99, 1),
+        row("errors", (f) => f.batch.load.errors),
+        row("server CPU, µs/event", (f) => cpuPerEvent(f.batch, "server")),
+        row("PostgreSQL CPU, µs/event", (f) =>
+          cpuPerEvent(f.batch, "postgres"),
+        ),
+      ],
+    },
+    {
+      title: `\`POST /v1/segment\`, 1 event per request, ${formatNumber(settings.ratePerSecond)} requests/s, open loop`,
+      rows: [
+        header,
+        row("achieved requests/s", (f) => answeredPerSecond(f.webhook)),
+        row("p50 latency, ms", (f) => f.webhook.load.latency.p50, 1),
+        row("p99 latency, ms", (f) => f.webhook.load.latency.p99, 1),
+        row("errors", (f) => f.webhook.load.errors),
+        row("server CPU, µs/event", (f) => cpuPerEvent(f.webhook, "server")),
+        row("PostgreSQL CPU, µs/event", (f) =>
+          cpuPerEvent(f.webhook, "postgres"),
+        ),
+      ],
+    },
+  ];
+}
+
+function firstErrors(nudge: IngestFigures, baseline: IngestFigures): string[] {
+  const named = [
+    ["Nudge /v1/batch", nudge.batch.load],
+    ["Nudge /v1/segment", nudge.webhook.load],
+    ["baseline /v1/batch", baseline.batch.load],
+    ["baseline /v1/segment", baseline.webhook.load],
+  ] as const;
+  return named
+    .filter(([, load]) => load.firstError !== undefined)
+    .map(([name, load]) => `${name}, first error: ${load.firstError ?? ""}`);
+}
+
+const METHOD = `Both servers run as child processes on 127.0.0.1, one after the other, each on a
+fresh PostgreSQL database; the load comes from the benchmark's own process over
+keep-alive connections (undici). Calls are mobile-app Segment calls of 0.7–1.1 KB with
+unique messageIds, from a pool of users each with one device: 20% identify (traits,
+timezone, locale), 10% screen, 45% \`Product Viewed\`, 15% \`Product Added to Wishlist\`
+(filling the wishlist collection of \`examples/rules.json\`), 10% \`Product Added\`; 30%
+carry a push token in \`context.device\`. Nudge runs with \`NODE_ENV=production\`,
+\`examples/rules.json\`, HTTP Basic write-key auth on \`/v1/batch\` and signed
+\`/v1/segment\` webhooks. The baseline (\`bench/baseline-server.ts\`) is node:http
+parsing the same JSON and storing the raw calls with one multi-row INSERT per request.
+
+Per event, Nudge does more than the baseline: it validates the call, resolves the user
+through profile aliases, upserts the profile and any device, preference or saved item
+the call carries, and keeps two more indexes on its events table; the baseline only
+stores the raw JSON under a unique messageId.
+
+- \`/v1/batch\`: closed loop, a fixed number of connections each sending its next batch as
+  soon as the last is answered. events/s counts the events the server reported accepted.
+- \`/v1/segment\`: open loop at a fixed rate; latency counts from each request's scheduled
+  send time, so time spent queueing behind a slow server is included.
+- CPU µs/event: CPU time of the server's process and of the PostgreSQL backends serving
+  its database during the measured run (from /proc), divided by the events accepted.
+  The load generator and PostgreSQL share the machine's cores with the server.`;
+
+/** The run as terminal tables and as the Markdown of BENCHMARKS.md's Ingest section. */
+export function formatIngestReport(run: {
+  settings: IngestSettings;
+  machine: Machine;
+  date: Date;
+  command: string;
+  nudge: IngestFigures;
+  baseline: IngestFigures;
+}): { text: string; markdown: string } {
+  const { settings, nudge, baseline } = run;
+  const tables = scenarios(settings, nudge, baseline);
+  const goalRows = [
+    ["Goal", "Result", "Met"],
+    ...evaluateGoals(settings, nudge, baseline).map((goal) => [
+      goal.name,
+      goal.value,
+      goal.met ? "yes" : "NO",
+    ]),
+  ];
+  const errors = firstErrors(nudge, baseline);
+  const duration = `${formatNumber(settings.seconds)} s per scenario after ${formatNumber(settings.warmupSeconds)} s of warm-up, ${formatNumber(settings.users)} users`;
+
+  const text = [
+    `Ingest: ${duration}`,
+    ...tables.flatMap(({ title, rows }) => [
+      "",
+      title.replaceAll("`", ""),
+      textTable(rows),
+    ]),
+    "",
+    textTable(goalRows),
+    ...errors,
+  ].join("\n");
+  const markdown = [
+    "## Ingest",
+    "",
+    METHOD,
+    "",
+    `Run on ${run.date.toISOString().slice(0, 10)} with \`${run.command}\` (${duration}), on:`,
+    "",
+    ...machineLines(run.machine),
+    ...tables.flatMap(({ title, rows }) => [
+      "",
+      `${title}:`,
+      "",
+      markdownTable(rows),
+    ]),
+    "",
+    markdownTable(goalRows, ["left", "right", "left"]),
+    ...(errors.length > 0 ? ["", ...errors.map((line) => `- ${line}`)] : []),
+  ].join("\n");
+  return { text, markdown };
+}

@@ -1,0 +1,238 @@
+import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import * as prettier from "prettier";
+
+/** Latency figures of one measurement, in milliseconds. */
+export type LatencySummary = {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+};
+
+/** Nearest-rank percentile of an ascending list: the value that `q` of samples do not exceed. */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil(q * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
+}
+
+export function summarizeLatencies(samples: readonly number[]): LatencySummary {
+  const sorted = Float64Array.from(samples).sort();
+  const values = Array.from(sorted);
+  return {
+    count: values.length,
+    p50: percentile(values, 0.5),
+    p99: percentile(values, 0.99),
+    max: values.at(-1) ?? Number.NaN,
+  };
+}
+
+/** A positive number from the environment, or the default when the key is unset. */
+export function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new Error(`${name} must be a positive number, got ${raw}`);
+  }
+  return value;
+}
+
+/** The exact command that reproduces this run: the npm script with the bench keys that were set. */
+export function describeCommand(
+  script: string,
+  keys: readonly string[],
+): string {
+  const set = keys
+    .filter((key) => (process.env[key] ?? "") !== "")
+    .map((key) => `${key}=${process.env[key] ?? ""}`);
+  return [...set, `npm run ${script}`].join(" ");
+}
+
+export type Machine = {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  postgres: string;
+};
+
+/** What the figures were measured on; PostgreSQL's version is read from the server itself. */
+export async function describeMachine(databaseUrl: string): Promise<Machine> {
+  const rows = await adminQuery<{ version: string }>(
+    databaseUrl,
+    "select version()",
+  );
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: await describeOs(),
+    node: process.version,
+    postgres: rows[0]?.version ?? "unknown",
+  };
+}
+
+async function describeOs(): Promise<string> {
+  const kernel = `${os.type()} ${os.release()} ${os.arch()}`;
+  try {
+    const release = await readFile("/etc/os-release", "utf8");
+    const name = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(release)?.[1];
+    return name === undefined ? kernel : `${name}, ${kernel}`;
+  } catch {
+    return kernel;
+  }
+}
+
+export function machineLines(machine: Machine): string[] {
+  return [
+    `- CPU: ${machine.cpu}, ${machine.cores} cores`,
+    `- Memory: ${machine.memoryGiB} GiB`,
+    `- OS: ${machine.os}`,
+    `- Node: ${machine.node}`,
+    `- PostgreSQL: ${machine.postgres}`,
+  ];
+}
+
+/** Runs one statement on a short-lived connection (for CREATE/DROP DATABASE, which cannot run in a pool's transaction). */
+export async function adminQuery<Row extends Record<string, unknown>>(
+  databaseUrl: string,
+  text: string,
+  values: readonly unknown[] = [],
+): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<Row>(text, [...values])).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export type ScratchDatabase = {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+};
+
+/** A new empty database on the server of `serverUrl`, dropped (even if still in use) by `drop`. */
+export async function createScratchDatabase(
+  serverUrl: string,
+  prefix: string,
+): Promise<ScratchDatabase> {
+  const name = `${prefix}_${Math.random().toString(36).slice(2, 10)}`;
+  await adminQuery(serverUrl, `create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    drop: async () => {
+      await adminQuery(
+        serverUrl,
+        `drop database if exists ${name} with (force)`,
+      );
+    },
+  };
+}
+
+/** Rows as a fixed-width text table for the terminal. */
+export function textTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, column) =>
+    Math.max(...rows.map((row) => (row[column] ?? "").length)),
+  );
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) =>
+          column === 0
+            ? cell.padEnd(widths?.[column] ?? 0)
+            : cell.padStart(widths?.[column] ?? 0),
+        )
+        .join("  "),
+    )
+    .join("\n");
+}
+
+/**
+ * Rows as a Markdown table; the first row is the header. Columns after the first are
+ * right-aligned (they hold figures) unless `align` says otherwise.
+ */
+export function markdownTable(
+  rows: readonly (readonly string[])[],
+  align: readonly ("left" | "right")[] = [],
+): string {
+  const [header, ...body] = rows;
+  if (header === undefined) return "";
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  const rule = header.map((_, column) =>
+    (align[column] ?? (column === 0 ? "left" : "right")) === "left"
+      ? "---"
+      : "---:",
+  );
+  return [line(header), line(rule), ...body.map(line)].join("\n");
+}
+
+const BENCHMARKS_PREAMBLE = `# Benchmarks
+
+Each section below is written by the benchmark named in it (\`npm run bench:<name>\`),
+which replaces only the text between its own markers. Figures depend on the machine and
+on what else was running; compare Nudge with the baseline measured in the same run.
+`;
+
+/**
+ * Replaces the text between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->`,
+ * or appends a marked section when there is none yet. Other sections are left alone.
+ */
+export function replaceSection(
+  document: string,
+  name: string,
+  content: string,
+): string {
+  const start = `<!-- bench:${name}:start -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const section = `${start}\n${content.trim()}\n${end}`;
+  const from = document.indexOf(start);
+  const to = document.indexOf(end, from);
+  if (from === -1 || to === -1) {
+    const base = document.trim() === "" ? BENCHMARKS_PREAMBLE : document;
+    return `${base.trimEnd()}\n\n${section}\n`;
+  }
+  return document.slice(0, from) + section + document.slice(to + end.length);
+}
+
+/**
+ * Writes one benchmark's section into a BENCHMARKS.md, creating the file if needed, and
+ * formats the whole file with the project's Prettier so that the lint stays clean.
+ */
+export async function writeBenchmarkSection(
+  file: URL,
+  name: string,
+  content: string,
+): Promise<void> {
+  let document = "";
+  try {
+    document = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const filepath = fileURLToPath(file);
+  const options = (await prettier.resolveConfig(filepath)) ?? {};
+  const formatted = await prettier.format(
+    replaceSection(document, name, content),
+    { ...options, filepath },
+  );
+  await writeFile(file, formatted);
+}
+
+export function formatNumber(value: number, digits = 0): string {
+  if (!Number.isFinite(value)) return "n/a";
+  return value.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}

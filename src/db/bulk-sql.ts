@@ -1,0 +1,44 @@
+import { sql, type QueryExecutorProvider, type RawBuilder } from "kysely";
+
+/**
+ * Many rows as ONE jsonb parameter, expanded in SQL by `jsonb_to_recordset`, for bulk
+ * writes on the ingest path. A multi-row VALUES list costs a bind parameter per cell:
+ * Kysely compiles and pg serializes each one, and Postgres parses and plans a statement
+ * whose text differs with every row count. One JSON document is serialized in one
+ * native call and planned as the same statement every time.
+ *
+ * `columns` maps each column to its SQL type; they are constants in the calling
+ * repository, never input. The rows come out as `alias` with an extra `ord` column
+ * holding each row's position, so that `order by ord` keeps the caller's order (the
+ * sorted order that makes concurrent batches take their locks in one order).
+ */
+export function jsonRows(
+  rows: readonly object[],
+  columns: Readonly<Record<string, string>>,
+  alias = "r",
+): RawBuilder<unknown> {
+  const names = Object.keys(columns);
+  const definitions = names.map((name) => `${name} ${columns[name] ?? ""}`);
+  return sql`rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (${sql.raw(definitions.join(", "))})) with ordinality as ${sql.raw(alias)}(${sql.raw([...names, "ord"].join(", "))})`;
+}
+
+/**
+ * Runs writes that do not depend on each other as one statement, each in its own WITH
+ * clause: one round trip instead of one per write. The writes see the same snapshot
+ * and must not touch the same row; each runs to completion although nothing reads it.
+ */
+export async function executeTogether(
+  db: QueryExecutorProvider,
+  writes: readonly RawBuilder<unknown>[],
+): Promise<void> {
+  const [first] = writes;
+  if (first === undefined) return;
+  if (writes.length === 1) {
+    await first.execute(db);
+    return;
+  }
+  const clauses = writes.map(
+    (write, i) => sql`${sql.raw(`w${String(i)}`)} as (${write})`,
+  );
+  await sql`with ${sql.join(clauses)} select 1`.execute(db);
+}
