@@ -3,11 +3,12 @@ import type { Deps } from "./deps.ts";
 import { requireAdminToken } from "./http/auth.middleware.ts";
 import { createErrorHandler, notFound } from "./http/error-handler.ts";
 import { healthRoutes } from "./http/health.routes.ts";
+import { rulesRoutes } from "./http/rules.routes.ts";
 import { segmentRoutes } from "./http/segment.routes.ts";
 import { usersRoutes } from "./http/users.routes.ts";
 
 /** Path prefixes of the admin API: everything below them needs the admin token. */
-const ADMIN_PATHS = ["/v1/users"];
+const ADMIN_PATHS = ["/v1/users", "/v1/rules"];
 
 /** The HTTP application, without listening: tests and main.ts both start it. */
 export function buildApp(deps: Deps): Express {
@@ -24,6 +25,7 @@ export function buildApp(deps: Deps): Express {
     express.json({ limit: "256kb" }),
   );
   app.use(usersRoutes(deps));
+  app.use(rulesRoutes(deps));
 
   app.use(notFound);
   app.use(createErrorHandler(deps.logger));

@@ -2,6 +2,7 @@ import type { Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/database.ts";
 import { migrateToLatest } from "./db/migrator.ts";
 import type { Logger } from "./logger.ts";
+import { createPlanner, type Planner } from "./planning/planner.worker.ts";
 import { createRuleStore, type RuleStore } from "./rules/rule-store.ts";
 
 /** Everything long-lived, created once and passed down explicitly. */
@@ -11,6 +12,8 @@ export type Deps = {
   db: Database;
   clock: () => Date;
   rules: RuleStore;
+  /** Expands rule matches into notifications; started by main.ts. */
+  planner: Planner;
 };
 
 /** Creates the process's long-lived clients; `closeDeps` releases them in reverse order. */
@@ -18,20 +21,31 @@ export async function createDeps(
   config: Config,
   logger: Logger,
 ): Promise<Deps> {
-  const rules = await createRuleStore(config.rulesFile, logger);
   const db = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
+    poolSize: config.databasePoolSize,
   });
+  let rules: RuleStore;
   try {
     const applied = await migrateToLatest(db);
     if (applied.length > 0)
       logger.info({ migrations: applied }, "database migrated");
+    // The rules live in the database, shared by every process on it.
+    rules = await createRuleStore({ db, logger, file: config.rulesFile });
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return { config, logger, db, clock: () => new Date(), rules };
+  const clock = () => new Date();
+  return {
+    config,
+    logger,
+    db,
+    clock,
+    rules,
+    planner: createPlanner({ db, logger, clock, rules }),
+  };
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {

@@ -13,6 +13,8 @@ export const ErrorCode = {
   userNotFound: "user_not_found",
   deviceNotFound: "device_not_found",
   unknownCategory: "unknown_category",
+  invalidRules: "invalid_rules",
+  ruleNotFound: "rule_not_found",
   internal: "internal_error",
   unavailable: "service_unavailable",
 } as const;

@@ -17,6 +17,8 @@ async function main(): Promise<void> {
     retentionDays: config.eventRetentionDays,
   });
   retention.start();
+  deps.rules.start();
+  deps.planner.start();
   const http = await startHttpServer(buildApp(deps), config.port, config.host);
   logger.info(
     {
@@ -38,6 +40,8 @@ async function main(): Promise<void> {
       logger.info({ signal }, "shutting down");
       await http.stop();
       await retention.stop();
+      await deps.planner.stop();
+      await deps.rules.stop();
       await closeDeps(deps);
       logger.info("stopped");
     })().catch((error: unknown) => {
@@ -50,6 +54,15 @@ async function main(): Promise<void> {
   });
   process.once("SIGINT", () => {
     stop("SIGINT");
+  });
+  // Rules that fail to reload leave the ones in force serving.
+  process.on("SIGHUP", () => {
+    deps.rules.reload().catch((error: unknown) => {
+      logger.error(
+        { err: error },
+        "rules reload failed: keeping the rules in force",
+      );
+    });
   });
 }
 

@@ -76,6 +76,68 @@ export interface SavedItemsTable {
   saved_at: Timestamp;
 }
 
+export const MatchStatus = {
+  pending: "pending",
+  expanded: "expanded",
+  cancelled: "cancelled",
+} as const;
+export type MatchStatus = (typeof MatchStatus)[keyof typeof MatchStatus];
+
+export interface RuleMatchesTable {
+  match_id: string;
+  rule_id: string;
+  rule_version: string;
+  trigger_message_id: string;
+  user_id: string | null;
+  item_key: string | null;
+  event: Json<JsonObject>;
+  status: MatchStatus;
+  cursor: string | null;
+  planned: Generated<number>;
+  triggered_at: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** Notification statuses owned by planning; delivery adds its own. */
+export const NotificationStatus = {
+  pending: "pending",
+  suppressed: "suppressed",
+  cancelled: "cancelled",
+} as const;
+
+export interface NotificationsTable {
+  user_id: string;
+  notification_id: string;
+  match_id: string;
+  rule_id: string;
+  rule_version: string;
+  item_key: string | null;
+  variant: string | null;
+  category: string | null;
+  status: string;
+  reason: string | null;
+  deferred_by: string | null;
+  send_at: Timestamp;
+  expires_at: Timestamp | null;
+  content: Json<JsonObject | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export const RulesSource = { file: "file", api: "api" } as const;
+export type RulesSource = (typeof RulesSource)[keyof typeof RulesSource];
+
+export interface RulesDocumentsTable {
+  version: string;
+  document: Json<JsonObject>;
+  source: RulesSource;
+  file_hash: string | null;
+  file_loaded_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 /** The whole schema as Kysely sees it. Row types stay inside repositories. */
 export interface DB {
   events: EventsTable;
@@ -84,6 +146,9 @@ export interface DB {
   devices: DevicesTable;
   category_preferences: CategoryPreferencesTable;
   saved_items: SavedItemsTable;
+  rule_matches: RuleMatchesTable;
+  notifications: NotificationsTable;
+  rules_documents: RulesDocumentsTable;
 }
 
 export type ProfileRow = Selectable<ProfilesTable>;

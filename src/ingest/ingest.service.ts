@@ -11,10 +11,13 @@ import {
 import {
   eraseProfile,
   findAliases,
+  findIdsWithProfileData,
   mergeProfileInto,
+  type AliasLink,
 } from "../profiles/profile.repository.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
+import { recordRuleMatches } from "../planning/match-recorder.ts";
 import { changesOfEvent } from "./event-changes.ts";
 import { insertNewEvents } from "./event.repository.ts";
 import {
@@ -28,6 +31,8 @@ export type IngestDeps = {
   logger: Logger;
   clock: () => Date;
   rules: RuleStore;
+  /** Told after a commit that recorded rule matches, so they are planned at once. */
+  planner: { poke(): void };
 };
 
 export type RejectedEvent = {
@@ -54,6 +59,12 @@ type PlannedEvent = {
   barrier: Barrier | undefined;
 };
 
+/** The calls of one HTTP request, with the batch-level defaults of the tracking API. */
+export type IngestRequest = {
+  inputs: readonly unknown[];
+  defaults?: { context?: Record<string, unknown> };
+};
+
 /**
  * Ingests a batch of Segment calls in one transaction: invalid calls are reported and
  * skipped, duplicates acknowledged and skipped, and the rest stored together with
@@ -64,10 +75,53 @@ export async function ingestEvents(
   inputs: readonly unknown[],
   defaults: { context?: Record<string, unknown> } = {},
 ): Promise<IngestReport> {
+  const [report] = await ingestTogether(deps, [{ inputs, defaults }]);
+  if (report === undefined) throw new Error("no report for the request");
+  return report;
+}
+
+/**
+ * Ingests the calls of several requests in one transaction, in request order, and
+ * reports on each request as if it had been ingested alone right after the ones before
+ * it: a messageId that an earlier request of the group carries is its duplicate.
+ */
+export async function ingestTogether(
+  deps: IngestDeps,
+  requests: readonly IngestRequest[],
+): Promise<IngestReport[]> {
   const receivedAt = deps.clock();
-  const rejected: RejectedEvent[] = [];
-  const valid: SegmentEvent[] = [];
   const seen = new Set<string>();
+  const validated = requests.map((request) =>
+    validateCalls(request, receivedAt, seen),
+  );
+  const valid = validated.flatMap(({ events }) => events);
+  const fresh =
+    valid.length === 0
+      ? new Set<string>()
+      : await storeEvents(deps, valid, receivedAt);
+  return validated.map(({ events, duplicates, rejected }) => {
+    const accepted = events.filter((e) => fresh.has(e.messageId)).length;
+    const report = {
+      accepted,
+      duplicates: duplicates + events.length - accepted,
+      rejected,
+    };
+    deps.logger.debug(
+      { ...report, rejected: rejected.length },
+      "events ingested",
+    );
+    return report;
+  });
+}
+
+/** Parses one request's calls; a messageId already in `seen` counts as a duplicate. */
+function validateCalls(
+  { inputs, defaults = {} }: IngestRequest,
+  receivedAt: Date,
+  seen: Set<string>,
+): { events: SegmentEvent[]; duplicates: number; rejected: RejectedEvent[] } {
+  const rejected: RejectedEvent[] = [];
+  const events: SegmentEvent[] = [];
   let duplicates = 0;
   inputs.forEach((input, index) => {
     const parsed = parseSegmentEvent(input, receivedAt, defaults);
@@ -82,29 +136,35 @@ export async function ingestEvents(
       duplicates++;
     } else {
       seen.add(parsed.event.messageId);
-      valid.push(parsed.event);
+      events.push(parsed.event);
     }
   });
-  if (valid.length === 0) return { accepted: 0, duplicates, rejected };
+  return { events, duplicates, rejected };
+}
 
+/** Stores distinct valid events and their profile changes; returns the new messageIds. */
+async function storeEvents(
+  deps: IngestDeps,
+  events: readonly SegmentEvent[],
+  receivedAt: Date,
+): Promise<Set<string>> {
   const book = deps.rules.current();
-  const accepted = await inTransaction(deps.db, async (trx) => {
-    const planned = await planEvents(trx, valid);
+  const { fresh, matches } = await inTransaction(deps.db, async (trx) => {
+    const planned = await planEvents(trx, events);
     const fresh = await insertNewEvents(trx, planned, receivedAt);
-    await applyFreshEvents(
+    const freshEvents = planned.filter((p) => fresh.has(p.event.messageId));
+    await applyFreshEvents(trx, freshEvents, book, receivedAt);
+    const matches = await recordRuleMatches(
       trx,
-      planned.filter((p) => fresh.has(p.event.messageId)),
+      freshEvents,
       book,
       receivedAt,
+      deps.logger,
     );
-    return fresh.size;
+    return { fresh, matches };
   });
-  duplicates += valid.length - accepted;
-  deps.logger.debug(
-    { accepted, duplicates, rejected: rejected.length },
-    "events ingested",
-  );
-  return { accepted, duplicates, rejected };
+  if (matches > 0) deps.planner.poke();
+  return fresh;
 }
 
 /**
@@ -152,26 +212,52 @@ async function planEvents(
   });
 }
 
-/** Applies the events in order, folding the runs between barriers into one write per table. */
+/**
+ * Applies the events in order, folding the runs between barriers into one write per
+ * table. Merging an id that owns nothing, as on the first call of every new user that
+ * carries both an anonymousId and a userId, only records an alias: such merges are
+ * written together at the next flush instead of each being a barrier, which keeps a
+ * batch of new users to a handful of statements.
+ */
 async function applyFreshEvents(
   db: Kysely<DB>,
   events: readonly PlannedEvent[],
   book: RuleBook,
   now: Date,
 ): Promise<void> {
+  const owners = await findIdsWithProfileData(
+    db,
+    events.flatMap(({ barrier }) =>
+      barrier?.kind === "merge" ? [barrier.from] : [],
+    ),
+  );
+  // Ids this batch has written or will write: `owners` was read before any of it.
+  const touched = new Set<string>();
   let pending = new Map<string, ProfileChange>();
+  let links: AliasLink[] = [];
   const flush = async () => {
-    if (pending.size > 0) await applyProfileChanges(db, pending, now);
+    if (pending.size > 0 || links.length > 0)
+      await applyProfileChanges(db, pending, now, links);
     pending = new Map();
+    links = [];
   };
   for (const { event, userId, barrier } of events) {
-    if (barrier !== undefined) {
+    if (barrier?.kind === "merge") {
+      const { from, into } = barrier;
+      if (owners.has(from) || touched.has(from)) {
+        await flush();
+        await mergeProfileInto(db, from, into, now);
+      } else {
+        links.push({ from, into });
+      }
+      touched.add(from).add(into);
+    } else if (barrier?.kind === "erase") {
       await flush();
-      if (barrier.kind === "merge")
-        await mergeProfileInto(db, barrier.from, barrier.into, now);
-      else await eraseProfile(db, barrier.userId, barrier.messageId);
-      if (barrier.kind === "erase") continue;
+      await eraseProfile(db, barrier.userId, barrier.messageId);
+      touched.add(barrier.userId);
+      continue;
     }
+    touched.add(userId);
     const change = changesOfEvent(event, book);
     const earlier = pending.get(userId);
     pending.set(

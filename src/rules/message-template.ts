@@ -99,10 +99,18 @@ export function compileMessage(
     }
     return fields;
   };
+  // A variant's users choose among the message's locales and their own variant's only:
+  // a locale that only another variant has would hide their fallback ("de-AT" → "de").
+  const localesOf = (variantId: string | undefined) => [
+    ...Object.keys(message.locales ?? {}),
+    ...Object.keys(
+      variants.find((v) => v.id === variantId)?.message?.locales ?? {},
+    ),
+  ];
   return {
     locales,
     render(variantId, preferredLocales, scope) {
-      const locale = chooseLocale(locales, preferredLocales);
+      const locale = chooseLocale(localesOf(variantId), preferredLocales);
       return renderFields(compiled(variantId, locale), scope, locale);
     },
   };

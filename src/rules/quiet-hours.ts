@@ -1,4 +1,3 @@
-import { addDays, format } from "date-fns";
 import { formatInTimeZone, fromZonedTime } from "date-fns-tz";
 
 /** Quiet hours as minutes after local midnight; `start > end` wraps past midnight. */
@@ -59,8 +58,10 @@ export function localTimeToInstant(local: string, timeZone: string): Date {
   return guess;
 }
 
+/** Calendar arithmetic in UTC: date-fns `format` would use the server's own timezone. */
 function nextDay(day: string): string {
-  return format(addDays(new Date(`${day}T12:00:00Z`), 1), "yyyy-MM-dd");
+  const noon = Date.parse(`${day}T12:00:00Z`);
+  return new Date(noon + 86_400_000).toISOString().slice(0, 10);
 }
 
 function clock(minutes: number): string {

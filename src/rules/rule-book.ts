@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseCondition, type Condition } from "./condition.ts";
+import {
+  createConditionIndex,
+  type ConditionIndex,
+} from "./condition-index.ts";
 import { compileMessage, type CompiledMessage } from "./message-template.ts";
 import {
   rulesFileSchema,
@@ -21,6 +25,8 @@ export type Audience =
   | { kind: "where"; condition: Condition };
 
 export type Rule = Omit<RuleSpec, "trigger" | "audience" | "delivery"> & {
+  /** Content hash of this rule alone: what a notification records it came from. */
+  version: string;
   trigger: Condition;
   audience: Audience;
   delivery: Omit<RuleSpec["delivery"], "cancelIf"> & {
@@ -30,13 +36,22 @@ export type Rule = Omit<RuleSpec, "trigger" | "audience" | "delivery"> & {
   compiledMessage: CompiledMessage;
 };
 
+/** A rules document as written (a parsed rules file), before defaults are filled in. */
+export type RulesDocument = Readonly<Record<string, unknown>>;
+
 /** A validated, compiled rules file. Immutable: a reload builds a new one. */
 export type RuleBook = Readonly<{
   /** Content hash of the source, recorded on what the rules produce. */
   version: string;
+  /** The document the book was compiled from, as written: what the admin API shows and edits. */
+  document: RulesDocument;
   settings: Settings;
   collections: readonly Collection[];
   rules: readonly Rule[];
+  /** Enabled rules by trigger, for matching events. */
+  triggers: ConditionIndex<Rule>;
+  /** Rules by `delivery.cancelIf`, for cancelling delayed messages. */
+  cancellations: ConditionIndex<Rule>;
 }>;
 
 export class RulesFileError extends Error {
@@ -54,6 +69,11 @@ export function emptyRuleBook(): RuleBook {
 }
 
 export async function loadRuleBook(file: string): Promise<RuleBook> {
+  return compileRuleBook(await readRulesDocument(file), file);
+}
+
+/** Reads and parses a rules file without validating it; unreadable or non-JSON files are RulesFileErrors. */
+export async function readRulesDocument(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -68,7 +88,7 @@ export async function loadRuleBook(file: string): Promise<RuleBook> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new RulesFileError(file, [`is not valid JSON: ${reason}`]);
   }
-  return compileRuleBook(json, file);
+  return json;
 }
 
 /**
@@ -88,19 +108,25 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
   if (!parsed.success || problems.length > 0)
     throw new RulesFileError(source, problems);
   const file = parsed.data;
-
+  const rules = file.rules.map(compileRule);
   return Object.freeze({
-    version: createHash("sha256")
-      .update(JSON.stringify(file))
-      .digest("hex")
-      .slice(0, 12),
+    version: contentHash(file),
+    document: structuredClone(document as RulesDocument),
     settings: file.settings,
     collections: file.collections.map((spec) => ({
       ...spec,
       add: conditionOf(spec.add),
       remove: spec.remove === undefined ? undefined : conditionOf(spec.remove),
     })),
-    rules: file.rules.map(compileRule),
+    rules,
+    triggers: createConditionIndex(
+      rules.filter((rule) => rule.enabled),
+      (rule) => rule.trigger,
+    ),
+    cancellations: createConditionIndex(
+      rules,
+      (rule) => rule.delivery.cancelIf,
+    ),
   });
 }
 
@@ -108,6 +134,7 @@ function compileRule(spec: RuleSpec): Rule {
   const { audience, delivery } = spec;
   return {
     ...spec,
+    version: contentHash(spec),
     trigger: conditionOf(spec.trigger),
     audience:
       audience === undefined
@@ -128,6 +155,28 @@ function compileRule(spec: RuleSpec): Rule {
     },
     compiledMessage: compileMessage(spec.message, spec.variants),
   };
+}
+
+/**
+ * A short hash of a JSON value. Keys are sorted first, so the same content written in
+ * another key order (by hand, by an API client, by a database) has the same version.
+ */
+export function contentHash(value: unknown): string {
+  return createHash("sha256")
+    .update(JSON.stringify(value, sortedKeys))
+    .digest("hex")
+    .slice(0, 12);
+}
+
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return value;
+  const record = value as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((key) => [key, record[key]]),
+  );
 }
 
 /** Compiles a condition the schema has already checked. */

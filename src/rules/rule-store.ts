@@ -1,42 +1,257 @@
+import type { Kysely } from "kysely";
+import { RulesSource, type DB } from "../db/schema.ts";
+import { inTransaction } from "../db/transaction.ts";
 import type { Logger } from "../logger.ts";
-import { emptyRuleBook, loadRuleBook, type RuleBook } from "./rule-book.ts";
+import {
+  compileRuleBook,
+  contentHash,
+  emptyRuleBook,
+  readRulesDocument,
+  type RuleBook,
+  type RulesDocument,
+} from "./rule-book.ts";
+import {
+  findCurrentRules,
+  findCurrentVersion,
+  findLastFileHash,
+  lockRulesDocuments,
+  storeRulesDocument,
+  type StoredRules,
+} from "./rules-document.repository.ts";
 
-/** Holds the rule book in force; a reload swaps it whole or not at all. */
-export type RuleStore = {
-  current(): RuleBook;
-  reload(): Promise<RuleBook>;
+/** A change to the rules document: the new document, and what to tell the caller. */
+export type RulesEdit<T> = (document: RulesDocument) => {
+  document: RulesDocument;
+  result: T;
 };
 
+/** Holds the rule book in force; every change swaps it whole or not at all. */
+export type RuleStore = {
+  current(): RuleBook;
+  /** Catches up with a version another process stored; one small query when none did. */
+  refresh(): Promise<RuleBook>;
+  /** Loads RULES_FILE again if it changed, then the newest stored rules. */
+  reload(): Promise<RuleBook>;
+  /**
+   * Applies an edit to the newest stored document, with every other writer kept out
+   * until it is stored, so concurrent edits never lose each other. An invalid result
+   * throws a RulesFileError and changes nothing.
+   */
+  update<T>(edit: RulesEdit<T>): Promise<{ book: RuleBook; result: T }>;
+  /** Starts and stops polling for versions stored by other processes. */
+  start(): void;
+  stop(): Promise<void>;
+};
+
+export type RuleStoreOptions = {
+  db: Kysely<DB>;
+  logger: Logger;
+  /** RULES_FILE, if configured. */
+  file: string | undefined;
+  pollEveryMs?: number;
+};
+
+/** Short enough that a change made on one process is in force on all within seconds. */
+const POLL_EVERY_MS = 5_000;
+const API_SOURCE = "the rules as edited";
+
+/**
+ * The rules shared by every process on the database. At start, RULES_FILE is stored as
+ * a new version when nothing is stored yet or when the file changed since it was last
+ * loaded; otherwise the stored rules, which may hold API edits, stay in force. An
+ * invalid file refuses startup with a RulesFileError.
+ */
 export async function createRuleStore(
-  file: string | undefined,
-  logger: Logger,
+  options: RuleStoreOptions,
 ): Promise<RuleStore> {
-  const load = async () =>
-    file === undefined ? emptyRuleBook() : loadRuleBook(file);
-  let book = await load();
-  logger.info(
-    {
-      file,
-      version: book.version,
-      rules: book.rules.length,
-      collections: book.collections.length,
-    },
-    "rules loaded",
+  const { db, file } = options;
+  const logger = options.logger.child({ module: "rules" });
+  const serialize = createSerializer();
+  const stored = await storeFileIfChanged(db, file);
+  let book = await loadNewest(db);
+  logger.info({ file, fileStored: stored, ...summary(book) }, "rules loaded");
+  // A stored version that does not compile is logged once, not on every poll.
+  let rejected: string | undefined;
+
+  const refresh = () =>
+    serialize(async () => {
+      const version = await findCurrentVersion(db);
+      if (
+        version === undefined ||
+        version === book.version ||
+        version === rejected
+      )
+        return book;
+      const newest = await findCurrentRules(db);
+      if (newest === undefined) return book;
+      try {
+        book = compileStored(newest);
+        logger.info(summary(book), "rules changed by another process");
+      } catch (error) {
+        rejected = newest.version;
+        logger.error(
+          { err: error, version: newest.version, keptVersion: book.version },
+          "stored rules do not compile: keeping the rules in force",
+        );
+      }
+      return book;
+    });
+
+  const poller = createPoller(
+    refresh,
+    options.pollEveryMs ?? POLL_EVERY_MS,
+    logger,
   );
+
   return {
     current: () => book,
-    async reload() {
-      book = await load();
-      logger.info(
-        { file, version: book.version, rules: book.rules.length },
-        "rules reloaded",
-      );
-      return book;
+    refresh,
+    reload: () =>
+      serialize(async () => {
+        const fileStored = await storeFileIfChanged(db, file);
+        book = await loadNewest(db);
+        logger.info({ file, fileStored, ...summary(book) }, "rules reloaded");
+        return book;
+      }),
+    update: (edit) =>
+      serialize(async () => {
+        const { next, result } = await inTransaction(db, async (trx) => {
+          await lockRulesDocuments(trx);
+          return applyEdit(trx, edit);
+        });
+        book = next;
+        logger.info(summary(book), "rules changed through the API");
+        return { book, result };
+      }),
+    start: poller.start,
+    stop: poller.stop,
+  };
+}
+
+/** A store over one process's memory, starting from `book`: nothing shared, nothing stored. For tests and tools. */
+export function fixedRuleStore(initial: RuleBook): RuleStore {
+  let book = initial;
+  return {
+    current: () => book,
+    refresh: () => Promise.resolve(book),
+    reload: () => Promise.resolve(book),
+    update: (edit) =>
+      Promise.resolve().then(() => {
+        const { document, result } = edit(book.document);
+        book = compileRuleBook(document, API_SOURCE);
+        return { book, result };
+      }),
+    start() {},
+    stop: () => Promise.resolve(),
+  };
+}
+
+/** Stores RULES_FILE as the current rules unless this very file was loaded last; true when it did. */
+async function storeFileIfChanged(
+  db: Kysely<DB>,
+  file: string | undefined,
+): Promise<boolean> {
+  if (file === undefined) return false;
+  const document = await readRulesDocument(file);
+  const fromFile = compileRuleBook(document, file);
+  // The JSON content, not the bytes: reformatting the file does not undo API edits.
+  const fileHash = contentHash(document);
+  return inTransaction(db, async (trx) => {
+    await lockRulesDocuments(trx);
+    const unchanged =
+      (await findCurrentVersion(trx)) !== undefined &&
+      (await findLastFileHash(trx)) === fileHash;
+    if (unchanged) return false;
+    await storeRulesDocument(trx, {
+      version: fromFile.version,
+      document: fromFile.document,
+      source: RulesSource.file,
+      fileHash,
+    });
+    return true;
+  });
+}
+
+async function applyEdit<T>(
+  db: Kysely<DB>,
+  edit: RulesEdit<T>,
+): Promise<{ next: RuleBook; result: T }> {
+  const stored = await findCurrentRules(db);
+  const { document, result } = edit(stored?.document ?? {});
+  const next = compileRuleBook(document, API_SOURCE);
+  // Storing the document in force again would only move its timestamp.
+  if (stored !== undefined && next.version === stored.version)
+    return { next: compileStored(stored), result };
+  await storeRulesDocument(db, {
+    version: next.version,
+    document: next.document,
+    source: RulesSource.api,
+    fileHash: undefined,
+  });
+  return { next, result };
+}
+
+async function loadNewest(db: Kysely<DB>): Promise<RuleBook> {
+  const stored = await findCurrentRules(db);
+  return stored === undefined ? emptyRuleBook() : compileStored(stored);
+}
+
+/** Compiles a stored document; the book carries the version it is stored under. */
+function compileStored(stored: StoredRules): RuleBook {
+  const book = compileRuleBook(
+    stored.document,
+    `stored rules version ${stored.version}`,
+  );
+  return book.version === stored.version
+    ? book
+    : Object.freeze({ ...book, version: stored.version });
+}
+
+function summary(book: RuleBook) {
+  return {
+    version: book.version,
+    rules: book.rules.length,
+    collections: book.collections.length,
+  };
+}
+
+/** Calls `poll` every `everyMs`, one call at a time; a failure is logged and retried at the next tick. */
+function createPoller(
+  poll: () => Promise<unknown>,
+  everyMs: number,
+  logger: Logger,
+): { start: () => void; stop: () => Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<unknown> | undefined;
+  const tick = () => {
+    polling ??= poll()
+      .catch((error: unknown) => {
+        logger.warn({ err: error }, "polling for rules failed");
+      })
+      .finally(() => {
+        polling = undefined;
+      });
+  };
+  return {
+    start() {
+      clearInterval(timer);
+      // Unref'd: polling alone never keeps the process alive.
+      timer = setInterval(tick, everyMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await polling;
     },
   };
 }
 
-/** A store over a fixed rule book, for tests and tools. */
-export function fixedRuleStore(book: RuleBook): RuleStore {
-  return { current: () => book, reload: () => Promise.resolve(book) };
+/** Runs one task at a time, in call order: a poll never overwrites a newer edit. */
+function createSerializer(): <T>(task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (task) => {
+    const run = tail.then(task);
+    tail = run.catch(() => undefined);
+    return run;
+  };
 }

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -82,6 +82,41 @@ describe("nudge process", () => {
     const nudge = startNudge({ NODE_ENV: "production", PORT: "0" });
     expect(await nudge.exited).toBe(1);
     expect(nudge.output()).toContain("ADMIN_TOKEN");
+  });
+
+  it("when SIGHUP arrives, then a changed rules file is put in force, and an invalid one is refused while the rules in force keep serving", async () => {
+    const rules = join(dir, "reloaded-rules.json");
+    const example = JSON.parse(await readFile("examples/rules.json", "utf8"));
+    await writeFile(rules, JSON.stringify(example));
+    const nudge = startNudge({
+      RULES_FILE: rules,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: join(dir, "data-sighup"),
+    });
+    await waitFor(() => nudge.output().includes("nudge listening"), 30_000);
+    const port = Number(/"port":(\d+)/.exec(nudge.output())?.[1]);
+    const rulesVersion = async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { rulesVersion: string }).rulesVersion;
+    };
+    const first = await rulesVersion();
+
+    example.rules.pop();
+    await writeFile(rules, JSON.stringify(example));
+    nudge.child.kill("SIGHUP");
+    await waitFor(() => nudge.output().includes("rules reloaded"), 10_000);
+    const second = await rulesVersion();
+    expect(second).not.toBe(first);
+
+    await writeFile(rules, "{ not json");
+    nudge.child.kill("SIGHUP");
+    await waitFor(() => nudge.output().includes("rules reload failed"), 10_000);
+    expect(await rulesVersion()).toBe(second);
+
+    nudge.child.kill("SIGTERM");
+    expect(await nudge.exited).toBe(0);
   });
 
   it("when SIGTERM arrives, then it stops serving, closes the database and exits 0", async () => {

@@ -1,19 +1,45 @@
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import type { Deps } from "../../src/deps.ts";
+import { createPlanner } from "../../src/planning/planner.worker.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/logger.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
-import { fixedRuleStore } from "../../src/rules/rule-store.ts";
+import {
+  createRuleStore,
+  fixedRuleStore,
+  type RuleStore,
+} from "../../src/rules/rule-store.ts";
 import { createTestDatabase, type TestDatabase } from "./test-database.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
-export const exampleRules: unknown = JSON.parse(
-  readFileSync(new URL("../../examples/rules.json", import.meta.url), "utf8"),
+export const exampleRulesFile = fileURLToPath(
+  new URL("../../examples/rules.json", import.meta.url),
 );
+
+export const exampleRules: unknown = JSON.parse(
+  readFileSync(exampleRulesFile, "utf8"),
+);
+
+export type TestAppOptions = {
+  env?: Record<string, string>;
+  /** The rules document; the example rules when absent. */
+  rules?: unknown;
+  /**
+   * "fixed" (default): the rules in memory, as given. "database": the real store, which
+   * keeps the rules in the test database and seeds them from a rules file, as Nudge does.
+   */
+  ruleStore?: "fixed" | "database";
+  /** For the database store: the RULES_FILE to seed from (default: `rules` written to a temporary file). */
+  rulesFile?: string;
+};
 
 export type TestApp = {
   baseUrl: string;
@@ -39,7 +65,7 @@ export type TestApp = {
  */
 export async function startTestApp(
   database: TestDatabase,
-  options: { env?: Record<string, string>; rules?: unknown } = {},
+  options: TestAppOptions = {},
 ): Promise<TestApp> {
   const config: Config = loadConfig({
     NODE_ENV: "test",
@@ -48,14 +74,17 @@ export async function startTestApp(
     ...options.env,
   });
   let now: Date | undefined;
+  const logger = createLogger(config.logLevel);
+  const { rules, cleanup } = await testRuleStore(database, logger, options);
+  const clock = () => now ?? new Date();
+  // The planner is not started: tests plan when they choose, with deps.planner.drain().
   const deps: Deps = {
     config,
-    logger: createLogger(config.logLevel),
+    logger,
     db: database.db,
-    clock: () => now ?? new Date(),
-    rules: fixedRuleStore(
-      compileRuleBook(options.rules ?? exampleRules, "test rules"),
-    ),
+    clock,
+    rules,
+    planner: createPlanner({ db: database.db, logger, clock, rules }),
   };
   const http = await startHttpServer(buildApp(deps), 0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${http.port}`;
@@ -86,8 +115,45 @@ export async function startTestApp(
         body: text === "" ? undefined : JSON.parse(text),
       };
     },
-    close: () => http.stop(),
+    async close() {
+      await http.stop();
+      await rules.stop();
+      await cleanup();
+    },
   };
+}
+
+async function testRuleStore(
+  database: TestDatabase,
+  logger: Deps["logger"],
+  options: TestAppOptions,
+): Promise<{ rules: RuleStore; cleanup: () => Promise<void> }> {
+  const document = options.rules ?? exampleRules;
+  if (options.ruleStore !== "database") {
+    return {
+      rules: fixedRuleStore(compileRuleBook(document, "test rules")),
+      cleanup: () => Promise.resolve(),
+    };
+  }
+  let dir: string | undefined;
+  let file = options.rulesFile;
+  if (file === undefined) {
+    dir = await mkdtemp(join(tmpdir(), "nudge-rules-"));
+    file = join(dir, "rules.json");
+    await writeFile(file, JSON.stringify(document, null, 2));
+  }
+  const cleanup = async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    return {
+      rules: await createRuleStore({ db: database.db, logger, file }),
+      cleanup,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
 }
 
 /**

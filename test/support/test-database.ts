@@ -43,6 +43,19 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+/**
+ * Another connection pool to the same database, as a second Nudge process would open.
+ * PGlite serves one process, so there it is the same connection.
+ */
+export async function connectAgain(
+  database: TestDatabase,
+): Promise<{ db: Database; close(): Promise<void> }> {
+  if (database.url === undefined)
+    return { db: database.db, close: () => Promise.resolve() };
+  const db = await openDatabase({ url: database.url });
+  return { db, close: () => db.destroy() };
+}
+
 /** A unique id for one test's users, messages and devices. */
 export function uniqueId(prefix = "id"): string {
   return `${prefix}-${randomBytes(6).toString("hex")}`;

@@ -1,0 +1,219 @@
+import { Router } from "express";
+import { z } from "zod";
+import type { Deps } from "../deps.ts";
+import { AppError, ErrorCode } from "../errors.ts";
+import {
+  parseSegmentEvent,
+  type SegmentEvent,
+} from "../ingest/segment-event.schema.ts";
+import { createTimezoneResolver } from "../planning/planner.service.ts";
+import {
+  compileRuleBook,
+  RulesFileError,
+  type Rule,
+  type RuleBook,
+  type RulesDocument,
+} from "../rules/rule-book.ts";
+import { previewRule } from "../planning/rule-preview.service.ts";
+import {
+  findRule,
+  putRule,
+  removeRule,
+  type RuleDocument,
+} from "../rules/rules-document.ts";
+import { parseBody } from "./validation.ts";
+
+const previewBody = z.strictObject({
+  event: z.record(z.string(), z.unknown()),
+  limit: z.number().int().min(1).max(1000).default(100),
+});
+
+/**
+ * Admin API for the rules: read, edit one rule at a time, validate, reload and preview.
+ * Mounted behind the admin token. Reads catch up with edits other processes stored, so
+ * an edit made through one process is seen through every other at once.
+ */
+export function rulesRoutes(deps: Deps): Router {
+  const router = Router();
+  const timezoneOf = createTimezoneResolver(
+    deps.logger,
+    () => deps.rules.current().settings,
+  );
+
+  router.get("/v1/rules", async (_req, res) => {
+    res.json(documentView(await deps.rules.refresh()));
+  });
+
+  router.post("/v1/rules/validate", async (req, res) => {
+    const book = await deps.rules.refresh();
+    res.json(validateRules(book.document, req.body));
+  });
+
+  router.post("/v1/rules/reload", async (_req, res) => {
+    const previousVersion = deps.rules.current().version;
+    const book = await rejectInvalidRules("The rules cannot be reloaded", () =>
+      deps.rules.reload(),
+    );
+    res.json({ version: book.version, previousVersion });
+  });
+
+  router.get("/v1/rules/:id", async (req, res) => {
+    res.json(ruleView(await deps.rules.refresh(), req.params.id));
+  });
+
+  router.put("/v1/rules/:id", async (req, res) => {
+    const { id } = req.params;
+    const rule = ruleBody(id, req.body);
+    const { book, result: created } = await rejectInvalidRules(
+      `Rule "${id}" cannot be stored`,
+      () =>
+        deps.rules.update((document) => {
+          const edited = putRule(document, rule);
+          return { document: edited.document, result: edited.created };
+        }),
+    );
+    if (created)
+      res.status(201).location(`/v1/rules/${encodeURIComponent(id)}`);
+    res.json(ruleView(book, id));
+  });
+
+  router.delete("/v1/rules/:id", async (req, res) => {
+    const { id } = req.params;
+    await rejectInvalidRules(`Rule "${id}" cannot be deleted`, () =>
+      deps.rules.update((document) => {
+        const edited = removeRule(document, id);
+        if (edited === undefined) throw ruleNotFound(id);
+        return { document: edited, result: undefined };
+      }),
+    );
+    res.status(204).end();
+  });
+
+  router.post("/v1/rules/:id/preview", async (req, res) => {
+    const { event, limit } = parseBody(previewBody, req.body);
+    const book = await deps.rules.refresh();
+    const rule = compiledRule(book, req.params.id);
+    const now = deps.clock();
+    const preview = await previewRule(
+      { db: deps.db, now, timezoneOf },
+      book,
+      rule,
+      parseEvent(event, now),
+      limit,
+    );
+    res.json(preview);
+  });
+
+  return router;
+}
+
+/** The rules in force, as written (defaults left out), with their version. */
+function documentView(book: RuleBook) {
+  const { settings = {}, collections = [], rules = [] } = book.document;
+  return { version: book.version, settings, collections, rules };
+}
+
+/** One rule as written, its own version and the version of the rules it belongs to. */
+function ruleView(book: RuleBook, id: string) {
+  const rule = findRule(book.document, id);
+  if (rule === undefined) throw ruleNotFound(id);
+  return {
+    rule,
+    ruleVersion: compiledRule(book, id).version,
+    version: book.version,
+  };
+}
+
+function compiledRule(book: RuleBook, id: string): Rule {
+  const rule = book.rules.find((candidate) => candidate.id === id);
+  if (rule === undefined) throw ruleNotFound(id);
+  return rule;
+}
+
+/** The body of a PUT: one rule, whose id is the path's. */
+function ruleBody(id: string, body: unknown): RuleDocument {
+  if (!isObject(body)) {
+    throw new AppError(
+      ErrorCode.invalidBody,
+      400,
+      'The request body must be one rule: a JSON object such as {"trigger": "…", "message": {"title": "…", "body": "…"}}.',
+    );
+  }
+  if ("id" in body && body.id !== id) {
+    throw new AppError(
+      ErrorCode.invalidBody,
+      400,
+      `The rule's id ${JSON.stringify(body.id)} differs from the id in the path, "${id}". Leave it out or make them equal.`,
+    );
+  }
+  return { id, ...body };
+}
+
+/**
+ * Checks a whole rules document, or `{rule}`: one rule put into the rules in force.
+ * Invalid rules are the answer here, not an error.
+ */
+function validateRules(current: RulesDocument, body: unknown) {
+  const single = isObject(body) && "rule" in body;
+  if (single && !isObject(body.rule))
+    return { valid: false, problems: ["rule: must be a JSON object"] };
+  const document = single
+    ? putRule(current, body.rule as RuleDocument).document
+    : body;
+  let book: RuleBook;
+  try {
+    book = compileRuleBook(document, "the rules to validate");
+  } catch (error) {
+    if (error instanceof RulesFileError)
+      return { valid: false, problems: error.problems };
+    throw error;
+  }
+  const id = single ? (body.rule as RuleDocument).id : undefined;
+  const rule = book.rules.find((candidate) => candidate.id === id);
+  return {
+    valid: true,
+    version: book.version,
+    ...(rule === undefined ? {} : { ruleVersion: rule.version }),
+  };
+}
+
+/** Runs a change of the rules; rules it would make invalid are the client's 400. */
+async function rejectInvalidRules<T>(
+  what: string,
+  change: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    if (!(error instanceof RulesFileError)) throw error;
+    throw new AppError(
+      ErrorCode.invalidRules,
+      400,
+      `${what}: ${error.problems.join("; ")}`,
+      { problems: error.problems },
+    );
+  }
+}
+
+function parseEvent(input: unknown, now: Date): SegmentEvent {
+  const parsed = parseSegmentEvent(input, now);
+  if (parsed.ok) return parsed.event;
+  const problems = parsed.problems.map(({ path, message }) => ({
+    path: path === "(event)" ? "event" : `event.${path}`,
+    message,
+  }));
+  throw new AppError(
+    ErrorCode.invalidBody,
+    400,
+    `The event is not a valid Segment event: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+    { problems },
+  );
+}
+
+function ruleNotFound(id: string): AppError {
+  return new AppError(ErrorCode.ruleNotFound, 404, `There is no rule "${id}".`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,113 @@
+import type { Kysely } from "kysely";
+import { MatchStatus, type DB, type JsonObject } from "../db/schema.ts";
+
+export type NewMatch = {
+  matchId: string;
+  ruleId: string;
+  ruleVersion: string;
+  triggerMessageId: string;
+  userId: string | null;
+  itemKey: string | null;
+  event: JsonObject;
+  status: MatchStatus;
+  triggeredAt: Date;
+};
+
+export type Match = NewMatch & { cursor: string | null; planned: number };
+
+/** Records rule matches; a match already recorded for the same event is skipped. */
+export async function insertMatches(
+  db: Kysely<DB>,
+  matches: readonly NewMatch[],
+  now: Date,
+): Promise<void> {
+  if (matches.length === 0) return;
+  await db
+    .insertInto("rule_matches")
+    .values(
+      matches.map((m) => ({
+        match_id: m.matchId,
+        rule_id: m.ruleId,
+        rule_version: m.ruleVersion,
+        trigger_message_id: m.triggerMessageId,
+        user_id: m.userId,
+        item_key: m.itemKey,
+        event: JSON.stringify(m.event),
+        status: m.status,
+        triggered_at: m.triggeredAt,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(["rule_id", "trigger_message_id"]).doNothing(),
+    )
+    .execute();
+}
+
+/**
+ * Takes the oldest pending match and locks it for the caller's transaction. Other
+ * workers skip it, so one match is expanded by one worker at a time.
+ */
+export async function claimPendingMatch(
+  db: Kysely<DB>,
+): Promise<Match | undefined> {
+  const row = await db
+    .selectFrom("rule_matches")
+    .selectAll()
+    .where("status", "=", MatchStatus.pending)
+    .orderBy("created_at")
+    .limit(1)
+    .forUpdate()
+    .skipLocked()
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  return {
+    matchId: row.match_id,
+    ruleId: row.rule_id,
+    ruleVersion: row.rule_version,
+    triggerMessageId: row.trigger_message_id,
+    userId: row.user_id,
+    itemKey: row.item_key,
+    event: row.event,
+    status: row.status,
+    triggeredAt: row.triggered_at,
+    cursor: row.cursor,
+    planned: row.planned,
+  };
+}
+
+/** Records one expanded page: where to continue, and whether the audience is done. */
+export async function advanceMatch(
+  db: Kysely<DB>,
+  matchId: string,
+  progress: { cursor: string | null; planned: number; done: boolean },
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable("rule_matches")
+    .set({
+      cursor: progress.cursor,
+      planned: progress.planned,
+      status: progress.done ? MatchStatus.expanded : MatchStatus.pending,
+      updated_at: now,
+    })
+    .where("match_id", "=", matchId)
+    .execute();
+}
+
+/** Cancels a user's matches of the given rules that are not expanded yet. */
+export async function cancelPendingMatches(
+  db: Kysely<DB>,
+  userId: string,
+  ruleIds: readonly string[],
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable("rule_matches")
+    .set({ status: MatchStatus.cancelled, updated_at: now })
+    .where("user_id", "=", userId)
+    .where("rule_id", "in", ruleIds)
+    .where("status", "=", MatchStatus.pending)
+    .execute();
+}

@@ -1,0 +1,264 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../db/database.ts";
+import { MatchStatus, NotificationStatus, type DB } from "../db/schema.ts";
+import { inTransaction } from "../db/transaction.ts";
+import type { Logger } from "../logger.ts";
+import { matchesCondition } from "../rules/condition.ts";
+import { parseDuration } from "../rules/duration.ts";
+import { decide, type Decision, type PlanInput } from "../rules/policy.ts";
+import { isKnownTimezone } from "../rules/quiet-hours.ts";
+import type { Rule, RuleBook } from "../rules/rule-book.ts";
+import type { Settings } from "../rules/rules-file.schema.ts";
+import type { RuleStore } from "../rules/rule-store.ts";
+import {
+  advanceMatch,
+  claimPendingMatch,
+  type Match,
+} from "./match.repository.ts";
+import {
+  insertNotifications,
+  type NewNotification,
+} from "./notification.repository.ts";
+import {
+  listProfilesPage,
+  listSaversPage,
+  loadRecipientFacts,
+  type AudienceMember,
+  type FactsQuery,
+} from "./recipient.repository.ts";
+
+export type PlannerDeps = {
+  db: Database;
+  logger: Logger;
+  clock: () => Date;
+  rules: RuleStore;
+};
+
+/** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
+export const PAGE_SIZE = 1_000;
+
+type AudiencePage = {
+  members: AudienceMember[];
+  cursor: string | null;
+  done: boolean;
+};
+
+/**
+ * Expands one page of the oldest pending rule match into notifications, in one
+ * transaction that also moves the match's cursor: a crash loses nothing and, with the
+ * (match, user) key, doubles nothing. Returns false when no match was waiting.
+ */
+export async function expandNextPage(
+  deps: PlannerDeps,
+  timezoneOf: (zone: string | null) => string,
+): Promise<boolean> {
+  return inTransaction(deps.db, async (trx) => {
+    const match = await claimPendingMatch(trx);
+    if (match === undefined) return false;
+    const now = deps.clock();
+    const book = deps.rules.current();
+    const rule = book.rules.find((r) => r.id === match.ruleId);
+    if (rule === undefined) {
+      deps.logger.warn(
+        { ruleId: match.ruleId, matchId: match.matchId },
+        "rule removed before its match was planned",
+      );
+      await trx
+        .updateTable("rule_matches")
+        .set({ status: MatchStatus.cancelled, updated_at: now })
+        .where("match_id", "=", match.matchId)
+        .execute();
+      return true;
+    }
+    const page = await audiencePage(trx, rule, match, match.cursor, PAGE_SIZE);
+    const decisions = await planPage(
+      trx,
+      book,
+      rule,
+      match,
+      page.members,
+      now,
+      timezoneOf,
+    );
+    const inserted = await insertNotifications(
+      trx,
+      page.members.map((member, index) =>
+        toNotification(match, rule, member, decisions[index] as Decision),
+      ),
+      now,
+    );
+    await advanceMatch(
+      trx,
+      match.matchId,
+      {
+        cursor: page.cursor,
+        planned: match.planned + inserted,
+        done: page.done,
+      },
+      now,
+    );
+    return true;
+  });
+}
+
+/** Decides for each member of a page; used by expansion and by the dry-run preview. */
+export async function planPage(
+  db: Kysely<DB>,
+  book: RuleBook,
+  rule: Rule,
+  match: Pick<Match, "event" | "itemKey" | "triggeredAt">,
+  members: readonly AudienceMember[],
+  now: Date,
+  timezoneOf: (zone: string | null) => string,
+): Promise<Decision[]> {
+  const facts = await loadRecipientFacts(
+    db,
+    members,
+    factsQuery(rule, book.settings, match.itemKey, now),
+  );
+  const input: PlanInput = {
+    rule,
+    settings: book.settings,
+    event: match.event,
+    triggeredAt: match.triggeredAt,
+    timezoneOf,
+  };
+  return facts.map((f) => decide(input, f));
+}
+
+/** The next page of a rule's audience after `cursor`, in user_id order. */
+export async function audiencePage(
+  db: Kysely<DB>,
+  rule: Rule,
+  match: Pick<Match, "userId" | "itemKey">,
+  cursor: string | null,
+  limit: number,
+): Promise<AudiencePage> {
+  const audience = rule.audience;
+  switch (audience.kind) {
+    case "user":
+      return {
+        members:
+          match.userId === null
+            ? []
+            : [{ userId: match.userId, item: undefined }],
+        cursor: null,
+        done: true,
+      };
+    case "collection": {
+      if (match.itemKey === null)
+        return { members: [], cursor: null, done: true };
+      const members = await listSaversPage(
+        db,
+        audience.collection,
+        match.itemKey,
+        cursor,
+        limit,
+      );
+      return {
+        members,
+        cursor: members.at(-1)?.userId ?? cursor,
+        done: members.length < limit,
+      };
+    }
+    case "where": {
+      const profiles = await listProfilesPage(db, cursor, limit);
+      const members = profiles
+        .filter((p) =>
+          matchesCondition(audience.condition, {
+            type: "identify",
+            userId: p.userId,
+            traits: p.traits,
+            context: { locale: p.locale, timezone: p.timezone },
+          }),
+        )
+        .map((p) => ({ userId: p.userId, item: undefined }));
+      return {
+        members,
+        cursor: profiles.at(-1)?.userId ?? cursor,
+        done: profiles.length < limit,
+      };
+    }
+  }
+}
+
+function factsQuery(
+  rule: Rule,
+  settings: Settings,
+  itemKey: string | null,
+  now: Date,
+): FactsQuery {
+  const since = (duration: string | undefined) => {
+    const ms = duration === undefined ? undefined : parseDuration(duration);
+    return ms === undefined ? undefined : new Date(now.getTime() - ms);
+  };
+  return {
+    category: rule.category,
+    ruleId: rule.id,
+    itemKey,
+    globalCapSince: since(settings.frequencyCap?.per),
+    ruleCapSince: since(rule.delivery.frequencyCap?.per),
+    dedupeSince: since(rule.delivery.dedupe),
+  };
+}
+
+function toNotification(
+  match: Match,
+  rule: Rule,
+  member: AudienceMember,
+  decision: Decision,
+): NewNotification {
+  const common = {
+    userId: member.userId,
+    matchId: match.matchId,
+    ruleId: rule.id,
+    ruleVersion: rule.version,
+    itemKey: match.itemKey,
+    variant: decision.variant,
+    category: rule.category,
+  };
+  if (decision.status === "suppressed") {
+    return {
+      ...common,
+      status: NotificationStatus.suppressed,
+      reason: decision.reason,
+      deferredBy: [],
+      sendAt: match.triggeredAt,
+      expiresAt: undefined,
+      content: undefined,
+    };
+  }
+  return {
+    ...common,
+    status: NotificationStatus.pending,
+    reason: undefined,
+    deferredBy: decision.deferredBy,
+    sendAt: decision.sendAt,
+    expiresAt: decision.expiresAt,
+    content: decision.content,
+  };
+}
+
+/**
+ * Resolves profile timezones, falling back to the default for names the runtime does
+ * not know; each unknown name is logged once.
+ */
+export function createTimezoneResolver(
+  logger: Logger,
+  settings: () => Settings,
+): (zone: string | null) => string {
+  const warned = new Set<string>();
+  return (zone) => {
+    const fallback = settings().defaultTimezone;
+    if (zone === null || zone === "") return fallback;
+    if (isKnownTimezone(zone)) return zone;
+    if (!warned.has(zone)) {
+      warned.add(zone);
+      logger.warn(
+        { timezone: zone, fallback },
+        "unknown timezone: using the default",
+      );
+    }
+    return fallback;
+  };
+}

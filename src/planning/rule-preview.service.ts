@@ -1,0 +1,170 @@
+import type { Kysely } from "kysely";
+import type { DB } from "../db/schema.ts";
+import type { SegmentEvent } from "../ingest/segment-event.schema.ts";
+import { audiencePage, planPage } from "./planner.service.ts";
+import type { AudienceMember } from "./recipient.repository.ts";
+import { resolveUserId } from "../profiles/profile.service.ts";
+import { matchesCondition, readPath } from "../rules/condition.ts";
+import type { Decision } from "../rules/policy.ts";
+import type { Rule, RuleBook } from "../rules/rule-book.ts";
+
+export type PreviewAudience =
+  | { kind: "user"; userId: string }
+  | {
+      kind: "collection";
+      collection: string;
+      key: string;
+      itemKey: string | null;
+    }
+  | { kind: "where"; condition: string };
+
+/** What the policy decides for one member of the audience. */
+export type PreviewRecipient = { userId: string } & Decision;
+
+export type RulePreview = {
+  ruleId: string;
+  ruleVersion: string;
+  enabled: boolean;
+  triggered: boolean;
+  /** Why nothing, or not everything, would happen. */
+  explanation?: string;
+  audience: PreviewAudience;
+  recipients: PreviewRecipient[];
+  /** The audience has more members than the preview's limit. */
+  truncated: boolean;
+};
+
+export type PreviewDeps = {
+  db: Kysely<DB>;
+  now: Date;
+  timezoneOf: (zone: string | null) => string;
+};
+
+/**
+ * A dry run of one rule for one event: whether it triggers, who is in its audience (the
+ * first `limit`), and what the policy decides for each, as the planner would decide it
+ * now. Reads only; nothing is stored.
+ */
+export async function previewRule(
+  deps: PreviewDeps,
+  book: RuleBook,
+  rule: Rule,
+  event: SegmentEvent,
+  limit: number,
+): Promise<RulePreview> {
+  const userId = await resolveUserId(
+    deps.db,
+    event.userId ?? event.anonymousId ?? "",
+  );
+  const itemKey = itemKeyOf(rule, event);
+  const about = {
+    ruleId: rule.id,
+    ruleVersion: rule.version,
+    enabled: rule.enabled,
+  };
+  const audience = describeAudience(rule, userId, itemKey);
+  if (!matchesCondition(rule.trigger, event.payload)) {
+    return {
+      ...about,
+      triggered: false,
+      explanation: `The event does not match the rule's trigger: ${rule.trigger.source}`,
+      audience,
+      recipients: [],
+      truncated: false,
+    };
+  }
+  const match = {
+    userId,
+    itemKey,
+    event: event.payload,
+    triggeredAt: deps.now,
+  };
+  const { members, truncated } = await firstMembers(
+    deps.db,
+    rule,
+    match,
+    limit,
+  );
+  const decisions = await planPage(
+    deps.db,
+    book,
+    rule,
+    match,
+    members,
+    deps.now,
+    deps.timezoneOf,
+  );
+  const explanation = explain(rule, audience);
+  return {
+    ...about,
+    triggered: true,
+    ...(explanation === undefined ? {} : { explanation }),
+    audience,
+    recipients: members.map((member, index) => ({
+      userId: member.userId,
+      ...(decisions[index] as Decision),
+    })),
+    truncated,
+  };
+}
+
+/** The audience's first `limit` members, and whether there are more. */
+async function firstMembers(
+  db: Kysely<DB>,
+  rule: Rule,
+  match: { userId: string; itemKey: string | null },
+  limit: number,
+): Promise<{ members: AudienceMember[]; truncated: boolean }> {
+  const members: AudienceMember[] = [];
+  let cursor: string | null = null;
+  // One more than asked tells whether the audience goes on; a trait audience may take
+  // several pages, since a page counts the profiles scanned, not the ones that match.
+  for (;;) {
+    const page = await audiencePage(db, rule, match, cursor, limit + 1);
+    members.push(...page.members);
+    if (page.done || members.length > limit) break;
+    cursor = page.cursor;
+  }
+  return {
+    members: members.slice(0, limit),
+    truncated: members.length > limit,
+  };
+}
+
+/** The saved item a collection audience is for, read as the ingest reads it. */
+function itemKeyOf(rule: Rule, event: SegmentEvent): string | null {
+  if (rule.audience.kind !== "collection") return null;
+  const key = readPath(event.payload, rule.audience.key);
+  return typeof key === "string" || typeof key === "number"
+    ? String(key)
+    : null;
+}
+
+function describeAudience(
+  rule: Rule,
+  userId: string,
+  itemKey: string | null,
+): PreviewAudience {
+  const { audience } = rule;
+  switch (audience.kind) {
+    case "user":
+      return { kind: "user", userId };
+    case "collection":
+      return {
+        kind: "collection",
+        collection: audience.collection,
+        key: audience.key,
+        itemKey,
+      };
+    case "where":
+      return { kind: "where", condition: audience.condition.source };
+  }
+}
+
+function explain(rule: Rule, audience: PreviewAudience): string | undefined {
+  if (audience.kind === "collection" && audience.itemKey === null)
+    return `The event has no ${audience.key}, so no saved item names an audience.`;
+  if (!rule.enabled)
+    return "The rule is disabled: this is what it would do if it were enabled.";
+  return undefined;
+}

@@ -1,0 +1,212 @@
+import type { JsonObject, Platform } from "../db/schema.ts";
+import { parseClockTime, parseDuration } from "./duration.ts";
+import type { RenderedMessage } from "./message-template.ts";
+import { endOfQuietHours, type QuietHours } from "./quiet-hours.ts";
+import type { Rule } from "./rule-book.ts";
+import type { Settings } from "./rules-file.schema.ts";
+import { assignVariant, HOLDOUT } from "./variant.ts";
+
+/** Why a message was not sent, in the order the policy checks them. */
+export const SuppressionReason = {
+  noDevice: "no_device",
+  optedOut: "opted_out",
+  categoryOptedOut: "category_opted_out",
+  holdout: "holdout",
+  duplicate: "duplicate",
+  frequencyCap: "frequency_cap",
+  ruleFrequencyCap: "rule_frequency_cap",
+  expired: "expired",
+  emptyMessage: "empty_message",
+} as const;
+export type SuppressionReason =
+  (typeof SuppressionReason)[keyof typeof SuppressionReason];
+
+/** Everything the policy needs to know about one recipient, loaded set-based per page. */
+export type RecipientFacts = {
+  userId: string;
+  traits: JsonObject;
+  locale: string | null;
+  timezone: string | null;
+  optedOut: boolean;
+  /** Active devices only. */
+  devices: readonly { platform: Platform; locale: string | null }[];
+  /** The user's explicit choice for the rule's category, if any. */
+  categoryChoice: boolean | undefined;
+  /** Messages counted against the global cap within its window. */
+  recentTotal: number;
+  /** Messages of this rule within the rule's cap window. */
+  recentForRule: number;
+  /** A message of this rule for the same item within the dedupe window exists. */
+  duplicate: boolean;
+  /** The saved item that put the user in the audience, if any. */
+  item: JsonObject | undefined;
+};
+
+export type PlanInput = {
+  rule: Rule;
+  settings: Settings;
+  event: JsonObject;
+  /** When the triggering event was received: delay and ttl count from here. */
+  triggeredAt: Date;
+  /** Resolves a profile timezone, falling back to the default for unknown names. */
+  timezoneOf: (zone: string | null) => string;
+};
+
+export type Decision =
+  | {
+      status: "suppressed";
+      reason: SuppressionReason;
+      variant: string | undefined;
+    }
+  | {
+      status: "pending";
+      variant: string | undefined;
+      sendAt: Date;
+      deferredBy: ("delay" | "quiet_hours")[];
+      expiresAt: Date | undefined;
+      content: RenderedMessage;
+    };
+
+/**
+ * Decides whether, when and what one recipient is sent for one rule match. Each stop is
+ * a recorded reason; quiet hours and delay defer, never drop.
+ */
+export function decide(input: PlanInput, facts: RecipientFacts): Decision {
+  const { rule, settings } = input;
+  const variant = assignVariant(
+    rule.id,
+    facts.userId,
+    rule.variants,
+    rule.holdout,
+  );
+  const stop = (reason: SuppressionReason): Decision => ({
+    status: "suppressed",
+    reason,
+    variant,
+  });
+
+  const early = eligibility(rule, settings, facts);
+  if (early !== undefined) return stop(early);
+  if (variant === HOLDOUT) return stop(SuppressionReason.holdout);
+  if (facts.duplicate) return stop(SuppressionReason.duplicate);
+  const capped = capReason(rule, settings, facts);
+  if (capped !== undefined) return stop(capped);
+
+  const { sendAt, deferredBy } = schedule(input, facts);
+  const ttl =
+    rule.delivery.ttl === undefined
+      ? undefined
+      : parseDuration(rule.delivery.ttl);
+  const expiresAt =
+    ttl === undefined ? undefined : new Date(input.triggeredAt.getTime() + ttl);
+  if (expiresAt !== undefined && sendAt > expiresAt)
+    return stop(SuppressionReason.expired);
+
+  const content = rule.compiledMessage.render(
+    variant,
+    [
+      facts.locale,
+      ...facts.devices.map((d) => d.locale),
+      settings.defaultLocale,
+    ],
+    {
+      event: input.event,
+      profile: {
+        userId: facts.userId,
+        traits: facts.traits,
+        locale: facts.locale,
+        timezone: facts.timezone,
+      },
+      item: facts.item ?? {},
+    },
+  );
+  if (content.title === "" && content.body === "")
+    return stop(SuppressionReason.emptyMessage);
+  return { status: "pending", variant, sendAt, deferredBy, expiresAt, content };
+}
+
+/**
+ * The checks repeated at send time, when opt-ins may have changed while a message
+ * waited: devices, opt-outs and caps. Undefined means send.
+ */
+export function finalCheck(
+  rule: Rule,
+  settings: Settings,
+  facts: RecipientFacts,
+  expiresAt: Date | undefined,
+  now: Date,
+): SuppressionReason | undefined {
+  return (
+    eligibility(rule, settings, facts) ??
+    capReason(rule, settings, facts) ??
+    (expiresAt !== undefined && now > expiresAt
+      ? SuppressionReason.expired
+      : undefined)
+  );
+}
+
+function eligibility(
+  rule: Rule,
+  settings: Settings,
+  facts: RecipientFacts,
+): SuppressionReason | undefined {
+  if (facts.devices.length === 0) return SuppressionReason.noDevice;
+  if (facts.optedOut) return SuppressionReason.optedOut;
+  if (rule.category !== undefined) {
+    const optedIn =
+      facts.categoryChoice ??
+      settings.categories[rule.category]?.default !== "out";
+    if (!optedIn) return SuppressionReason.categoryOptedOut;
+  }
+  return undefined;
+}
+
+function capReason(
+  rule: Rule,
+  settings: Settings,
+  facts: RecipientFacts,
+): SuppressionReason | undefined {
+  if (
+    settings.frequencyCap !== undefined &&
+    facts.recentTotal >= settings.frequencyCap.max
+  ) {
+    return SuppressionReason.frequencyCap;
+  }
+  const ruleCap = rule.delivery.frequencyCap;
+  if (ruleCap !== undefined && facts.recentForRule >= ruleCap.max) {
+    return SuppressionReason.ruleFrequencyCap;
+  }
+  return undefined;
+}
+
+function schedule(
+  input: PlanInput,
+  facts: RecipientFacts,
+): { sendAt: Date; deferredBy: ("delay" | "quiet_hours")[] } {
+  const { rule, settings } = input;
+  const deferredBy: ("delay" | "quiet_hours")[] = [];
+  const delay =
+    rule.delivery.delay === undefined
+      ? 0
+      : (parseDuration(rule.delivery.delay) ?? 0);
+  let sendAt = new Date(input.triggeredAt.getTime() + delay);
+  if (delay > 0) deferredBy.push("delay");
+  const quiet = rule.delivery.quietHours ? quietHoursOf(settings) : undefined;
+  const afterQuiet = endOfQuietHours(
+    sendAt,
+    quiet,
+    input.timezoneOf(facts.timezone),
+  );
+  if (afterQuiet > sendAt) {
+    sendAt = afterQuiet;
+    deferredBy.push("quiet_hours");
+  }
+  return { sendAt, deferredBy };
+}
+
+function quietHoursOf(settings: Settings): QuietHours | undefined {
+  if (settings.quietHours === undefined) return undefined;
+  const start = parseClockTime(settings.quietHours.start);
+  const end = parseClockTime(settings.quietHours.end);
+  return start === undefined || end === undefined ? undefined : { start, end };
+}

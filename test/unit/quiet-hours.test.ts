@@ -1,0 +1,230 @@
+import { formatInTimeZone } from "date-fns-tz";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  endOfQuietHours,
+  isKnownTimezone,
+  localTimeToInstant,
+  type QuietHours,
+} from "../../src/rules/quiet-hours.ts";
+
+const NIGHT: QuietHours = { start: 21 * 60, end: 8 * 60 };
+const LUNCH: QuietHours = { start: 13 * 60, end: 14 * 60 };
+
+function at(iso: string): Date {
+  return new Date(iso);
+}
+
+describe("endOfQuietHours: a window that wraps midnight (21:00–08:00)", () => {
+  it("when it is daytime, then the input comes back unchanged", () => {
+    expect(endOfQuietHours(at("2026-06-01T12:00:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-06-01T12:00:00Z"),
+    );
+    expect(endOfQuietHours(at("2026-06-01T20:59:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-06-01T20:59:00Z"),
+    );
+  });
+
+  it("when it is late evening, then the message waits until 08:00 the next morning", () => {
+    expect(endOfQuietHours(at("2026-06-01T22:30:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-06-02T08:00:00Z"),
+    );
+    expect(endOfQuietHours(at("2026-06-01T21:00:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-06-02T08:00:00Z"),
+    );
+  });
+
+  it("when it is after midnight, then the message waits until 08:00 the same morning", () => {
+    expect(endOfQuietHours(at("2026-06-02T03:15:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-06-02T08:00:00Z"),
+    );
+  });
+
+  it("when it is exactly the end of the window, then the message is not held", () => {
+    expect(endOfQuietHours(at("2026-06-02T08:00:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-06-02T08:00:00Z"),
+    );
+  });
+
+  it("when the window ends at the turn of a month or year, then the next day is the right date", () => {
+    expect(endOfQuietHours(at("2026-02-28T23:00:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-03-01T08:00:00Z"),
+    );
+    expect(endOfQuietHours(at("2026-12-31T22:00:00Z"), NIGHT, "UTC")).toEqual(
+      at("2027-01-01T08:00:00Z"),
+    );
+  });
+});
+
+describe("endOfQuietHours: a window within one day (13:00–14:00)", () => {
+  it("when it is inside the window, then the message waits until 14:00 that day", () => {
+    expect(endOfQuietHours(at("2026-06-01T13:30:00Z"), LUNCH, "UTC")).toEqual(
+      at("2026-06-01T14:00:00Z"),
+    );
+  });
+
+  it("when it is before, at the end of, or after the window, then the input comes back", () => {
+    for (const time of ["12:59", "14:00", "22:00", "03:00"]) {
+      const input = at(`2026-06-01T${time}:00Z`);
+      expect(endOfQuietHours(input, LUNCH, "UTC"), time).toEqual(input);
+    }
+  });
+});
+
+describe("endOfQuietHours: the user's timezone", () => {
+  it("when it is evening in Berlin but not in UTC, then the Berlin window applies", () => {
+    // 19:30Z is 21:30 in Berlin (CEST, UTC+2): quiet until 08:00 CEST = 06:00Z.
+    expect(
+      endOfQuietHours(at("2026-06-01T19:30:00Z"), NIGHT, "Europe/Berlin"),
+    ).toEqual(at("2026-06-02T06:00:00Z"));
+    expect(endOfQuietHours(at("2026-06-01T19:30:00Z"), NIGHT, "UTC")).toEqual(
+      at("2026-06-01T19:30:00Z"),
+    );
+  });
+
+  it("when it is past midnight UTC but evening in New York, then the end is the next New York morning", () => {
+    // 02:00Z on June 2 is 22:00 EDT on June 1: quiet until 08:00 EDT on June 2 = 12:00Z.
+    expect(
+      endOfQuietHours(at("2026-06-02T02:00:00Z"), NIGHT, "America/New_York"),
+    ).toEqual(at("2026-06-02T12:00:00Z"));
+  });
+
+  it("when there are no quiet hours, or start equals end, then nothing is held", () => {
+    const input = at("2026-06-01T23:00:00Z");
+    expect(endOfQuietHours(input, undefined, "UTC")).toEqual(input);
+    expect(endOfQuietHours(input, { start: 480, end: 480 }, "UTC")).toEqual(
+      input,
+    );
+    expect(
+      endOfQuietHours(
+        at("2026-06-01T08:00:00Z"),
+        { start: 480, end: 480 },
+        "UTC",
+      ),
+    ).toEqual(at("2026-06-01T08:00:00Z"));
+  });
+});
+
+describe("endOfQuietHours: nights when the clocks change", () => {
+  it("when Berlin springs forward (2026-03-29), then the window ends at 08:00 CEST = 06:00Z", () => {
+    // 22:00 CET on the 28th, and 01:30 CET just before the jump.
+    expect(
+      endOfQuietHours(at("2026-03-28T21:00:00Z"), NIGHT, "Europe/Berlin"),
+    ).toEqual(at("2026-03-29T06:00:00Z"));
+    expect(
+      endOfQuietHours(at("2026-03-29T00:30:00Z"), NIGHT, "Europe/Berlin"),
+    ).toEqual(at("2026-03-29T06:00:00Z"));
+  });
+
+  it("when Berlin falls back (2026-10-25), then the window ends at 08:00 CET = 07:00Z", () => {
+    // 22:00 CEST on the 24th, and 02:30 in both passes of the repeated hour.
+    for (const input of [
+      "2026-10-24T20:00:00Z",
+      "2026-10-25T00:30:00Z",
+      "2026-10-25T01:30:00Z",
+    ]) {
+      expect(endOfQuietHours(at(input), NIGHT, "Europe/Berlin"), input).toEqual(
+        at("2026-10-25T07:00:00Z"),
+      );
+    }
+  });
+
+  it("when the window ends at a time New York skips (02:30 on 2026-03-08), then it ends when the clocks jump, 03:00 EDT = 07:00Z", () => {
+    const untilHalfPastTwo: QuietHours = { start: 21 * 60, end: 2 * 60 + 30 };
+    // 23:00 EST on the 7th, and 01:45 EST just before the jump.
+    expect(
+      endOfQuietHours(
+        at("2026-03-08T04:00:00Z"),
+        untilHalfPastTwo,
+        "America/New_York",
+      ),
+    ).toEqual(at("2026-03-08T07:00:00Z"));
+    expect(
+      endOfQuietHours(
+        at("2026-03-08T06:45:00Z"),
+        untilHalfPastTwo,
+        "America/New_York",
+      ),
+    ).toEqual(at("2026-03-08T07:00:00Z"));
+  });
+
+  describe("when the server itself runs far from UTC", () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
+    });
+
+    it("when the process timezone is UTC+14, then the next morning is still the user's next morning", () => {
+      // Date arithmetic must not depend on the zone the server happens to run in.
+      vi.stubEnv("TZ", "Pacific/Kiritimati");
+      expect(
+        endOfQuietHours(at("2026-03-28T21:00:00Z"), NIGHT, "Europe/Berlin"),
+      ).toEqual(at("2026-03-29T06:00:00Z"));
+      vi.stubEnv("TZ", "Etc/GMT+12");
+      expect(endOfQuietHours(at("2026-06-01T22:30:00Z"), NIGHT, "UTC")).toEqual(
+        at("2026-06-02T08:00:00Z"),
+      );
+    });
+  });
+});
+
+describe("localTimeToInstant", () => {
+  it("when the local time happens once, then it is that instant", () => {
+    expect(localTimeToInstant("2026-06-01 08:00", "Europe/Berlin")).toEqual(
+      at("2026-06-01T06:00:00Z"),
+    );
+    expect(localTimeToInstant("2026-01-15 08:00", "Europe/Berlin")).toEqual(
+      at("2026-01-15T07:00:00Z"),
+    );
+    expect(localTimeToInstant("2026-06-01 08:00", "America/New_York")).toEqual(
+      at("2026-06-01T12:00:00Z"),
+    );
+    expect(localTimeToInstant("2026-06-01 23:59", "UTC")).toEqual(
+      at("2026-06-01T23:59:00Z"),
+    );
+  });
+
+  it("when the clocks skip the local time, then it is the instant they jump to", () => {
+    expect(localTimeToInstant("2026-03-08 02:30", "America/New_York")).toEqual(
+      at("2026-03-08T07:00:00Z"),
+    );
+    expect(localTimeToInstant("2026-03-29 02:30", "Europe/Berlin")).toEqual(
+      at("2026-03-29T01:00:00Z"),
+    );
+    expect(localTimeToInstant("2026-03-29 02:00", "Europe/Berlin")).toEqual(
+      at("2026-03-29T01:00:00Z"),
+    );
+  });
+
+  it("when the clocks repeat the local time, then it is one of the two instants that read that time", () => {
+    const cases = [
+      {
+        local: "2026-11-01 01:30",
+        zone: "America/New_York",
+        readings: [at("2026-11-01T05:30:00Z"), at("2026-11-01T06:30:00Z")],
+      },
+      {
+        local: "2026-10-25 02:30",
+        zone: "Europe/Berlin",
+        readings: [at("2026-10-25T00:30:00Z"), at("2026-10-25T01:30:00Z")],
+      },
+    ];
+    for (const { local, zone, readings } of cases) {
+      const instant = localTimeToInstant(local, zone);
+      expect(readings, local).toContainEqual(instant);
+      expect(formatInTimeZone(instant, zone, "yyyy-MM-dd HH:mm")).toBe(local);
+    }
+  });
+});
+
+describe("isKnownTimezone", () => {
+  it("when given IANA names, then they are known", () => {
+    expect(isKnownTimezone("Europe/Berlin")).toBe(true);
+    expect(isKnownTimezone("America/New_York")).toBe(true);
+    expect(isKnownTimezone("UTC")).toBe(true);
+  });
+
+  it("when given names that are not timezones, then they are unknown", () => {
+    expect(isKnownTimezone("Mars/Olympus_Mons")).toBe(false);
+    expect(isKnownTimezone("Berlin")).toBe(false);
+    expect(isKnownTimezone("")).toBe(false);
+  });
+});
