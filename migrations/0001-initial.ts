@@ -25,6 +25,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createIndex("events_received_at_idx")
     .on("events")
+    // Events are appended in received order, so a BRIN index serves the retention
+    // sweep at a fraction of a b-tree's cost on every insert.
+    .using("brin")
     .column("received_at")
     .execute();
 
@@ -47,6 +50,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       c.notNull().defaultTo(sql`now()`),
     )
     .execute();
+
+  // Every event updates its profile: room on the page keeps those updates HOT (no new
+  // index entries).
+  await sql`alter table profiles set (fillfactor = 80)`.execute(db);
 
   await db.schema
     .createTable("profile_aliases")
