@@ -4,6 +4,7 @@ import { DeviceStatus, Platform } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import { isPushSubscription } from "../ingest/event-changes.ts";
+import { listUserNotifications } from "../planning/notification.repository.ts";
 import { deleteDevice } from "../profiles/device.repository.ts";
 import { eraseProfile } from "../profiles/profile.repository.ts";
 import {
@@ -45,6 +46,9 @@ const deviceBody = z.discriminatedUnion("platform", [
   }),
 ]);
 
+/** How many of a user's newest notifications the profile shows. */
+const RECENT_NOTIFICATIONS = 20;
+
 /** Admin API for profiles. Mounted behind the admin token. */
 export function usersRoutes(deps: Deps): Router {
   const router = Router();
@@ -56,7 +60,12 @@ export function usersRoutes(deps: Deps): Router {
       deps.rules.current().settings,
     );
     if (view === undefined) throw userNotFound(req.params.userId);
-    res.json(view);
+    const notifications = await listUserNotifications(
+      deps.db,
+      view.userId,
+      RECENT_NOTIFICATIONS,
+    );
+    res.json({ ...view, notifications });
   });
 
   router.put("/v1/users/:userId/preferences", async (req, res) => {

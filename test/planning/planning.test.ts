@@ -277,6 +277,17 @@ describe("cart-abandoned", () => {
       body: "Desk Lamp is waiting in your cart",
       deepLink: "shop://cart",
     });
+    const profile = await ctx.app.request("GET", `/v1/users/${userId}`, {
+      admin: true,
+    });
+    expect(profile.body.notifications).toEqual([
+      expect.objectContaining({
+        ruleId: "cart-abandoned",
+        status: "pending",
+        deferredBy: ["delay"],
+        sendAt: new Date(NOON.getTime() + 3_600_000).toISOString(),
+      }),
+    ]);
   });
 
   it("when the order is completed before the reminder is sent, then the reminder is cancelled", async () => {

@@ -206,6 +206,7 @@ describe("GET /v1/users/:userId", () => {
       },
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
+      notifications: [],
     });
   });
 });

@@ -1,0 +1,162 @@
+/**
+ * Fan-out planning benchmark: Nudge's planner expanding one rule match into a
+ * notification per saver of a product, against ONE hand-written INSERT … SELECT of the
+ * same rows, measured in the same run on the same data. Nudge runs in a child process so
+ * its peak memory is its own, at two audience sizes to show whether memory stays flat.
+ * Prints a table and rewrites the Fan-out planning section of BENCHMARKS.md.
+ *
+ *   npm run bench:fanout-plan            (BENCH_USERS=10000 npm run bench:fanout-plan for a quick look)
+ */
+import { fileURLToPath } from "node:url";
+import { sql, type Kysely } from "kysely";
+import { pino } from "pino";
+import { openDatabase } from "../src/db/database.ts";
+import { migrateToLatest } from "../src/db/migrator.ts";
+import type { DB } from "../src/db/schema.ts";
+import { createLogger } from "../src/logger.ts";
+import { loadRuleBook } from "../src/rules/rule-book.ts";
+import { runChildTask } from "./child-task.ts";
+import { processCpuSeconds } from "./cpu-usage.ts";
+import {
+  countDifferences,
+  countOutcomes,
+  createAudience,
+  insertBaselineNotifications,
+  recordSale,
+  setAsideNudgeRows,
+} from "./fanout-audience.ts";
+import type { PlannerRun } from "./fanout-plan-child.ts";
+import {
+  formatFanoutReport,
+  type BaselineRun,
+  type SizeFigures,
+} from "./fanout-report.ts";
+import {
+  createScratchDatabase,
+  describeCommand,
+  describeMachine,
+  envNumber,
+  writeBenchmarkSection,
+} from "./support.ts";
+
+const SETTING_KEYS = ["BENCH_USERS"] as const;
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** Far above what 100,000 recipients take; a stuck planner fails the run instead of hanging it. */
+const CHILD_TIMEOUT_MS = 5 * 60_000;
+/** The smaller audience is this fraction of the larger: memory should not follow it. */
+const SMALL_FRACTION = 10;
+
+const logger = createLogger("warn", pino.destination(2));
+
+/**
+ * Ends a checkpoint before a timed run, so the WAL of the setup is not flushed during
+ * it. Needs superuser (or pg_checkpoint); without, the run goes on unflushed.
+ */
+async function settle(db: Kysely<DB>): Promise<void> {
+  try {
+    await sql`checkpoint`.execute(db);
+  } catch {
+    // Not allowed to checkpoint: measure anyway.
+  }
+}
+
+/** The baseline statement on one connection, with the CPU its backend used. */
+async function measureBaseline(
+  db: Kysely<DB>,
+  matchId: string,
+): Promise<BaselineRun> {
+  return db.connection().execute(async (connection) => {
+    const { rows } = await sql<{
+      pid: number;
+    }>`select pg_backend_pid() as pid`.execute(connection);
+    const pid = rows[0]?.pid ?? 0;
+    const cpuBefore = await processCpuSeconds(pid);
+    const started = performance.now();
+    const inserted = await insertBaselineNotifications(connection, matchId);
+    const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = await processCpuSeconds(pid);
+    const postgresCpu =
+      cpuBefore === undefined || cpuAfter === undefined
+        ? undefined
+        : cpuAfter - cpuBefore;
+    return { seconds, inserted, postgresCpu };
+  });
+}
+
+/** One audience size on a database of its own: setup, Nudge, then the baseline. */
+async function measureSize(
+  serverUrl: string,
+  users: number,
+): Promise<SizeFigures> {
+  const database = await createScratchDatabase(serverUrl, "nudge_fanout");
+  try {
+    const db = await openDatabase({ url: database.url, poolSize: 2 });
+    try {
+      await migrateToLatest(db);
+      const book = await loadRuleBook("examples/rules.json");
+      console.log(`${users.toLocaleString("en-US")} users: setting up…`);
+      await createAudience(db, users);
+      const matchId = await recordSale(db, book, logger);
+      await settle(db);
+
+      console.log(`${users.toLocaleString("en-US")} users: Nudge…`);
+      const nudge = await runChildTask<PlannerRun>({
+        name: "planner",
+        script: "bench/fanout-plan-child.ts",
+        cwd: REPO_ROOT,
+        env: {
+          BENCH_FANOUT_CHILD: JSON.stringify({
+            databaseUrl: database.url,
+            serverUrl,
+            databaseName: database.name,
+          }),
+        },
+        timeoutMs: CHILD_TIMEOUT_MS,
+      });
+      const nudgeOutcomes = await countOutcomes(db);
+      await setAsideNudgeRows(db);
+      await settle(db);
+
+      console.log(`${users.toLocaleString("en-US")} users: baseline…`);
+      const baseline = await measureBaseline(db, matchId);
+      return {
+        users,
+        nudge,
+        baseline,
+        nudgeOutcomes,
+        baselineOutcomes: await countOutcomes(db),
+        differences: await countDifferences(db),
+      };
+    } finally {
+      await db.destroy();
+    }
+  } finally {
+    await database.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const serverUrl =
+    process.env.BENCH_DATABASE_URL ??
+    "postgres://postgres@127.0.0.1:5432/postgres";
+  const users = Math.round(envNumber("BENCH_USERS", 100_000));
+  const sizes = [Math.max(1, Math.round(users / SMALL_FRACTION)), users];
+  const machine = await describeMachine(serverUrl);
+  const figures: SizeFigures[] = [];
+  for (const size of sizes) figures.push(await measureSize(serverUrl, size));
+  const report = formatFanoutReport({
+    machine,
+    date: new Date(),
+    command: describeCommand("bench:fanout-plan", SETTING_KEYS),
+    sizes: figures,
+  });
+  console.log(`\n${report.text}`);
+  await writeBenchmarkSection(
+    new URL("../BENCHMARKS.md", import.meta.url),
+    "fanout-plan",
+    report.markdown,
+  );
+  console.log("\nBENCHMARKS.md updated (Fan-out planning section)");
+}
+
+await main();
