@@ -31,17 +31,26 @@ export function createPlanner(deps: PlannerDeps): Planner {
   let stopped = true;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+  // A poke while planning is remembered, so the next sleep is skipped.
+  let poked = false;
 
-  const drain = async () => {
-    while (await expandNextPage(deps, timezoneOf)) {
-      if (stopped && loop !== undefined) return;
+  /** Plans page after page until nothing is pending, or until `shouldStop` says so. */
+  const planUntilIdle = async (shouldStop: () => boolean) => {
+    while (!shouldStop() && (await expandNextPage(deps, timezoneOf))) {
+      // Each call plans one page in its own transaction.
     }
   };
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (poked) {
+        poked = false;
+        resolve();
+        return;
+      }
       const timer = setTimeout(resolve, ms);
       wake = () => {
+        poked = false;
         clearTimeout(timer);
         resolve();
       };
@@ -51,7 +60,7 @@ export function createPlanner(deps: PlannerDeps): Planner {
     let failures = 0;
     while (!stopped) {
       try {
-        await drain();
+        await planUntilIdle(() => stopped);
         failures = 0;
         await sleep(IDLE_POLL_MS);
       } catch (error) {
@@ -75,9 +84,10 @@ export function createPlanner(deps: PlannerDeps): Planner {
       loop = run();
     },
     poke() {
+      poked = true;
       wake?.();
     },
-    drain,
+    drain: () => planUntilIdle(() => false),
     async stop() {
       stopped = true;
       wake?.();

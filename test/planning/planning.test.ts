@@ -78,42 +78,26 @@ const onSale = (productId: string) => ({
   },
 });
 
-/** A user id whose (rule, user) hash falls in the rule's 5% holdout. */
-function heldOutUserId(): string {
+const SALE_VARIANTS = [
+  { id: "a", weight: 50 },
+  { id: "b", weight: 50 },
+];
+
+/** The arm wishlist-on-sale (50/50, 5% holdout) puts a user in. */
+function saleArm(userId: string): string | undefined {
+  return assignVariant("wishlist-on-sale", userId, SALE_VARIANTS, 0.05);
+}
+
+/** A fresh user id whose arm is (or, with `held: false`, is not) the holdout. */
+function userInArm(prefix: string, held: boolean): string {
   for (;;) {
-    const id = uniqueId("held");
-    if (
-      assignVariant(
-        "wishlist-on-sale",
-        id,
-        [
-          { id: "a", weight: 50 },
-          { id: "b", weight: 50 },
-        ],
-        0.05,
-      ) === "holdout"
-    )
-      return id;
+    const id = uniqueId(prefix);
+    if ((saleArm(id) === "holdout") === held) return id;
   }
 }
 
-function notHeldOut(prefix: string): string {
-  for (;;) {
-    const id = uniqueId(prefix);
-    if (
-      assignVariant(
-        "wishlist-on-sale",
-        id,
-        [
-          { id: "a", weight: 50 },
-          { id: "b", weight: 50 },
-        ],
-        0.05,
-      ) !== "holdout"
-    )
-      return id;
-  }
-}
+const heldOutUserId = () => userInArm("held", true);
+const notHeldOut = (prefix: string) => userInArm(prefix, false);
 
 describe("wishlist-on-sale", () => {
   it("when a saved product goes on sale, then each saver gets a notification or a recorded reason", async () => {
@@ -153,15 +137,7 @@ describe("wishlist-on-sale", () => {
       rule_id: "wishlist-on-sale",
       item_key: product,
       category: "promotions",
-      variant: assignVariant(
-        "wishlist-on-sale",
-        german,
-        [
-          { id: "a", weight: 50 },
-          { id: "b", weight: 50 },
-        ],
-        0.05,
-      ),
+      variant: saleArm(german),
       deferred_by: null,
     });
     expect(ada?.send_at).toEqual(NOON);
