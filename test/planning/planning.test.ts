@@ -1,4 +1,8 @@
 import { describe, expect, it } from "vitest";
+import {
+  expandNextPage,
+  PAGE_SIZE,
+} from "../../src/planning/planner.service.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
 import { assignVariant } from "../../src/rules/variant.ts";
 import { useTestApp } from "../support/test-app.ts";
@@ -317,6 +321,36 @@ describe("cart-abandoned", () => {
 });
 
 describe("expansion", () => {
+  it("when planning stops after a page (a crash) and starts again, then it resumes where it stopped", async () => {
+    ctx.app.setNow(NOON);
+    const product = uniqueId("product");
+    const users = Array.from({ length: 2_500 }, () => uniqueId("resume"));
+    for (let i = 0; i < users.length; i += 500) {
+      await send(...users.slice(i, i + 500).map((id) => wish(id, product)));
+    }
+    await send(onSale(product));
+    const planned = () =>
+      ctx.database.db
+        .selectFrom("notifications")
+        .select((eb) => eb.fn.countAll<number>().as("count"))
+        .where("item_key", "=", product)
+        .executeTakeFirstOrThrow();
+
+    // One page, then the process "dies": nothing of it is kept in memory.
+    const resolveZone = (zone: string | null) => zone ?? "UTC";
+    expect(await expandNextPage(ctx.app.deps, resolveZone)).toBe(true);
+    expect(Number((await planned()).count)).toBe(PAGE_SIZE);
+
+    await createPlanner(ctx.app.deps).drain();
+    const rows = await ctx.database.db
+      .selectFrom("notifications")
+      .select("user_id")
+      .where("item_key", "=", product)
+      .execute();
+    expect(rows).toHaveLength(users.length);
+    expect(new Set(rows.map((r) => r.user_id))).toEqual(new Set(users));
+  });
+
   it("when an audience spans several pages and planning runs twice, then everyone is planned exactly once", async () => {
     ctx.app.setNow(NOON);
     const product = uniqueId("product");
