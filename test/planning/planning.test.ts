@@ -332,7 +332,7 @@ describe("expansion", () => {
     const planned = () =>
       ctx.database.db
         .selectFrom("notifications")
-        .select((eb) => eb.fn.countAll<number>().as("count"))
+        .select((eb) => eb.fn.countAll<string | number>().as("count"))
         .where("item_key", "=", product)
         .executeTakeFirstOrThrow();
 
