@@ -6,19 +6,25 @@ export type ChildTaskOptions = {
   name: string;
   /** The entry file, run by this same Node binary (type stripping included). */
   script: string;
+  /** Node's own flags, before the script. */
+  nodeFlags?: readonly string[];
   cwd: string;
   /** The child's whole environment besides PATH: nothing else leaks in. */
   env: Record<string, string>;
   timeoutMs: number;
+  /** Kills the child when aborted. */
+  signal?: AbortSignal;
 };
 
 /**
  * Runs `node <script>` to completion and returns the JSON of the last line it printed
  * on stdout. Its stderr is forwarded line by line, prefixed with its name. The child
- * is killed when it overruns `timeoutMs` and when this process exits, even on a crash.
+ * is killed when it overruns `timeoutMs`, when `signal` aborts and when this process
+ * exits, even on a crash.
  */
 export async function runChildTask<T>(options: ChildTaskOptions): Promise<T> {
-  const child = spawn(process.execPath, [options.script], {
+  const args = [...(options.nodeFlags ?? []), options.script];
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? "", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -26,6 +32,7 @@ export async function runChildTask<T>(options: ChildTaskOptions): Promise<T> {
   const killNow = () => child.kill("SIGKILL");
   process.on("exit", killNow);
   const timer = setTimeout(killNow, options.timeoutMs);
+  options.signal?.addEventListener("abort", killNow, { once: true });
   let lastLine = "";
   createInterface({ input: child.stdout }).on("line", (line) => {
     if (line.trim() !== "") lastLine = line;
@@ -46,6 +53,7 @@ export async function runChildTask<T>(options: ChildTaskOptions): Promise<T> {
     return JSON.parse(lastLine) as T;
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener("abort", killNow);
     process.off("exit", killNow);
   }
 }

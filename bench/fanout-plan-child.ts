@@ -11,7 +11,7 @@ import { createPlanner } from "../src/planning/planner.worker.ts";
 import { loadRuleBook } from "../src/rules/rule-book.ts";
 import { fixedRuleStore } from "../src/rules/rule-store.ts";
 import { startCpuMeter, type CpuUsage } from "./cpu-usage.ts";
-import { BENCH_NOW } from "./fanout-audience.ts";
+import { BENCH_NOW, EXAMPLE_RULES } from "./fanout-audience.ts";
 
 /** What the child reports: wall time of the drain, CPU, and memory in bytes. */
 export type PlannerRun = {
@@ -19,7 +19,8 @@ export type PlannerRun = {
   cpu: CpuUsage | undefined;
   rssBeforeBytes: number;
   maxRssBytes: number;
-  heapUsedAfterBytes: number;
+  /** The heap still reachable once planning is done, after a full collection. */
+  liveHeapAfterBytes: number;
 };
 
 type ChildSettings = {
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const logger = createLogger("warn", pino.destination(2));
   const db = await openDatabase({ url: settings.databaseUrl });
   try {
-    const rules = fixedRuleStore(await loadRuleBook("examples/rules.json"));
+    const rules = fixedRuleStore(await loadRuleBook(EXAMPLE_RULES));
     const planner = createPlanner({
       db,
       logger,
@@ -53,13 +54,15 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     // Read while the pool's backends are still connected: /proc forgets them after.
     const cpu = await meter.read();
+    // resourceUsage reports kilobytes.
+    const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+    globalThis.gc?.();
     const run: PlannerRun = {
       seconds,
       cpu,
       rssBeforeBytes,
-      // resourceUsage reports kilobytes.
-      maxRssBytes: process.resourceUsage().maxRSS * 1024,
-      heapUsedAfterBytes: process.memoryUsage().heapUsed,
+      maxRssBytes,
+      liveHeapAfterBytes: process.memoryUsage().heapUsed,
     };
     process.stdout.write(`${JSON.stringify(run)}\n`);
   } finally {

@@ -21,6 +21,7 @@ import {
   countDifferences,
   countOutcomes,
   createAudience,
+  EXAMPLE_RULES,
   insertBaselineNotifications,
   recordSale,
   setAsideNudgeRows,
@@ -37,6 +38,7 @@ import {
   describeMachine,
   envNumber,
   writeBenchmarkSection,
+  type ScratchDatabase,
 } from "./support.ts";
 
 const SETTING_KEYS = ["BENCH_USERS"] as const;
@@ -83,41 +85,59 @@ async function measureBaseline(
   });
 }
 
+/** Nudge's planner in a child process, until the pending match is expanded. */
+function measureNudge(
+  database: ScratchDatabase,
+  serverUrl: string,
+  signal: AbortSignal,
+): Promise<PlannerRun> {
+  return runChildTask<PlannerRun>({
+    name: "planner",
+    script: "bench/fanout-plan-child.ts",
+    // Only so that the child can measure its live heap after a full collection.
+    nodeFlags: ["--expose-gc"],
+    cwd: REPO_ROOT,
+    env: {
+      BENCH_FANOUT_CHILD: JSON.stringify({
+        databaseUrl: database.url,
+        serverUrl,
+        databaseName: database.name,
+      }),
+    },
+    timeoutMs: CHILD_TIMEOUT_MS,
+    signal,
+  });
+}
+
 /** One audience size on a database of its own: setup, Nudge, then the baseline. */
 async function measureSize(
   serverUrl: string,
   users: number,
+  signal: AbortSignal,
 ): Promise<SizeFigures> {
+  const step = (name: string) => {
+    signal.throwIfAborted();
+    console.log(`${users.toLocaleString("en-US")} savers: ${name}…`);
+  };
   const database = await createScratchDatabase(serverUrl, "nudge_fanout");
   try {
     const db = await openDatabase({ url: database.url, poolSize: 2 });
     try {
+      step("setting up");
       await migrateToLatest(db);
-      const book = await loadRuleBook("examples/rules.json");
-      console.log(`${users.toLocaleString("en-US")} users: setting up…`);
       await createAudience(db, users);
-      const matchId = await recordSale(db, book, logger);
+      const matchId = await recordSale(
+        db,
+        await loadRuleBook(EXAMPLE_RULES),
+        logger,
+      );
       await settle(db);
-
-      console.log(`${users.toLocaleString("en-US")} users: Nudge…`);
-      const nudge = await runChildTask<PlannerRun>({
-        name: "planner",
-        script: "bench/fanout-plan-child.ts",
-        cwd: REPO_ROOT,
-        env: {
-          BENCH_FANOUT_CHILD: JSON.stringify({
-            databaseUrl: database.url,
-            serverUrl,
-            databaseName: database.name,
-          }),
-        },
-        timeoutMs: CHILD_TIMEOUT_MS,
-      });
+      step("Nudge");
+      const nudge = await measureNudge(database, serverUrl, signal);
       const nudgeOutcomes = await countOutcomes(db);
       await setAsideNudgeRows(db);
       await settle(db);
-
-      console.log(`${users.toLocaleString("en-US")} users: baseline…`);
+      step("baseline");
       const baseline = await measureBaseline(db, matchId);
       return {
         users,
@@ -141,9 +161,22 @@ async function main(): Promise<void> {
     "postgres://postgres@127.0.0.1:5432/postgres";
   const users = Math.round(envNumber("BENCH_USERS", 100_000));
   const sizes = [Math.max(1, Math.round(users / SMALL_FRACTION)), users];
+  const aborting = new AbortController();
+  // Ctrl-C kills the planner and drops the databases; a second one exits at once.
+  process.on("SIGINT", () => {
+    if (aborting.signal.aborted) process.exit(130);
+    aborting.abort();
+  });
   const machine = await describeMachine(serverUrl);
   const figures: SizeFigures[] = [];
-  for (const size of sizes) figures.push(await measureSize(serverUrl, size));
+  try {
+    for (const size of sizes)
+      figures.push(await measureSize(serverUrl, size, aborting.signal));
+  } catch (error) {
+    if (!aborting.signal.aborted) throw error;
+    console.log("interrupted: BENCHMARKS.md left as it was");
+    return;
+  }
   const report = formatFanoutReport({
     machine,
     date: new Date(),

@@ -132,12 +132,31 @@ export async function createScratchDatabase(
     name,
     url: url.toString(),
     drop: async () => {
+      await waitForDisconnect(serverUrl, name);
       await adminQuery(
         serverUrl,
         `drop database if exists ${name} with (force)`,
       );
     },
   };
+}
+
+/**
+ * pg's pool.end() resolves once it has asked its connections to close, not once they
+ * have: a DROP … WITH (FORCE) right after it kills one still closing, and its FATAL
+ * 57P01 surfaces as an unhandled 'error' event that ends the benchmark. So give the
+ * connections a moment to go first.
+ */
+async function waitForDisconnect(serverUrl: string, name: string) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const [row] = await adminQuery<{ connected: number }>(
+      serverUrl,
+      "select count(*)::int as connected from pg_stat_activity where datname = $1",
+      [name],
+    );
+    if (row?.connected === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Rows as a fixed-width text table for the terminal. */

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import { NotificationStatus, type DB, type JsonObject } from "../db/schema.ts";
 
 export type NewNotification = {
@@ -25,9 +26,27 @@ export const COUNTED_STATUSES = [
   "sent",
 ] as const;
 
+const NOTIFICATION_COLUMNS = {
+  user_id: "text",
+  notification_id: "text",
+  match_id: "text",
+  rule_id: "text",
+  rule_version: "text",
+  item_key: "text",
+  variant: "text",
+  category: "text",
+  status: "text",
+  reason: "text",
+  deferred_by: "text",
+  send_at: "timestamptz",
+  expires_at: "timestamptz",
+  content: "jsonb",
+};
+
 /**
- * Inserts a page of planned notifications in one statement. A (match, user) pair that
- * already has one is skipped, so re-expanding a page after a crash adds nobody twice.
+ * Inserts a page of planned notifications in one statement, the page as one jsonb
+ * parameter (see bulk-sql.ts). A (match, user) pair that already has one is skipped, so
+ * re-expanding a page after a crash adds nobody twice.
  */
 export async function insertNotifications(
   db: Kysely<DB>,
@@ -35,31 +54,34 @@ export async function insertNotifications(
   now: Date,
 ): Promise<number> {
   if (rows.length === 0) return 0;
-  const result = await db
-    .insertInto("notifications")
-    .values(
-      rows.map((n) => ({
-        user_id: n.userId,
-        notification_id: randomUUID(),
-        match_id: n.matchId,
-        rule_id: n.ruleId,
-        rule_version: n.ruleVersion,
-        item_key: n.itemKey,
-        variant: n.variant ?? null,
-        category: n.category ?? null,
-        status: n.status,
-        reason: n.reason ?? null,
-        deferred_by: n.deferredBy.length === 0 ? null : n.deferredBy.join(","),
-        send_at: n.sendAt,
-        expires_at: n.expiresAt ?? null,
-        content: JSON.stringify(n.content ?? null),
-        created_at: now,
-        updated_at: now,
-      })),
-    )
-    .onConflict((oc) => oc.columns(["match_id", "user_id"]).doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0n);
+  const records = rows.map((n) => ({
+    user_id: n.userId,
+    notification_id: randomUUID(),
+    match_id: n.matchId,
+    rule_id: n.ruleId,
+    rule_version: n.ruleVersion,
+    item_key: n.itemKey,
+    variant: n.variant ?? null,
+    category: n.category ?? null,
+    status: n.status,
+    reason: n.reason ?? null,
+    deferred_by: n.deferredBy.length === 0 ? null : n.deferredBy.join(","),
+    send_at: n.sendAt,
+    expires_at: n.expiresAt ?? null,
+    content: n.content ?? null,
+  }));
+  // A suppressed row's content is the JSON null, as it always was, not SQL NULL.
+  const result = await sql`
+    insert into notifications (user_id, notification_id, match_id, rule_id, rule_version,
+      item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
+      content, created_at, updated_at)
+    select user_id, notification_id, match_id, rule_id, rule_version,
+      item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
+      coalesce(content, 'null'::jsonb), ${now}::timestamptz, ${now}::timestamptz
+    from ${jsonRows(records, NOTIFICATION_COLUMNS)}
+    order by ord
+    on conflict (match_id, user_id) do nothing`.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
 }
 
 /** Cancels a user's pending notifications of the given rules (a `cancelIf` event arrived). */

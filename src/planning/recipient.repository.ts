@@ -49,6 +49,14 @@ export async function listProfilesPage(
   }));
 }
 
+/**
+ * `= any(…)` with the page's ids as ONE array parameter: an `in` list costs a bind
+ * parameter per id, each compiled by Kysely, serialized by pg and parsed by Postgres.
+ */
+function anyOf(ids: readonly string[]) {
+  return sql<string>`any(${ids}::text[])`;
+}
+
 export type FactsQuery = {
   category: string | undefined;
   ruleId: string;
@@ -70,16 +78,16 @@ export async function loadRecipientFacts(
 ): Promise<RecipientFacts[]> {
   const ids = members.map((m) => m.userId);
   if (ids.length === 0) return [];
-  const [profiles, devices, choices, counts, duplicates] = await Promise.all([
+  const [profiles, devices, choices, history] = await Promise.all([
     db
       .selectFrom("profiles")
       .select(["user_id", "traits", "locale", "timezone", "push_opt_out"])
-      .where("user_id", "in", ids)
+      .where("user_id", "=", anyOf(ids))
       .execute(),
     db
       .selectFrom("devices")
       .select(["user_id", "platform", "locale"])
-      .where("user_id", "in", ids)
+      .where("user_id", "=", anyOf(ids))
       .where("status", "=", DeviceStatus.active)
       .execute(),
     query.category === undefined
@@ -87,31 +95,18 @@ export async function loadRecipientFacts(
       : db
           .selectFrom("category_preferences")
           .select(["user_id", "opted_in"])
-          .where("user_id", "in", ids)
+          .where("user_id", "=", anyOf(ids))
           .where("category", "=", query.category)
           .execute(),
-    recentCounts(db, ids, query),
-    query.dedupeSince === undefined
-      ? Promise.resolve([])
-      : db
-          .selectFrom("notifications")
-          .select("user_id")
-          .distinct()
-          .where("user_id", "in", ids)
-          .where("rule_id", "=", query.ruleId)
-          .where(sql<boolean>`item_key is not distinct from ${query.itemKey}`)
-          .where("created_at", ">", query.dedupeSince)
-          .where("status", "in", COUNTED_STATUSES)
-          .execute(),
+    recentHistory(db, ids, query),
   ]);
   const profileOf = new Map(profiles.map((p) => [p.user_id, p]));
   const devicesOf = groupBy(devices, (d) => d.user_id);
   const choiceOf = new Map(choices.map((c) => [c.user_id, c.opted_in]));
-  const countsOf = new Map(counts.map((c) => [c.user_id, c]));
-  const duplicated = new Set(duplicates.map((d) => d.user_id));
+  const historyOf = new Map(history.map((h) => [h.user_id, h]));
   return members.map(({ userId, item }) => {
     const profile = profileOf.get(userId);
-    const count = countsOf.get(userId);
+    const recent = historyOf.get(userId);
     return {
       userId,
       traits: profile?.traits ?? {},
@@ -123,44 +118,65 @@ export async function loadRecipientFacts(
         locale: d.locale,
       })),
       categoryChoice: choiceOf.get(userId),
-      recentTotal: count?.total ?? 0,
-      recentForRule: count?.rule ?? 0,
-      duplicate: duplicated.has(userId),
+      recentTotal: recent?.total ?? 0,
+      recentForRule: recent?.rule ?? 0,
+      duplicate: recent?.duplicate ?? false,
       item,
     };
   });
 }
 
-async function recentCounts(
+/**
+ * Each user's recent notifications as caps and dedupe see them: counts within the cap
+ * windows and whether one is a duplicate, for the users that have any.
+ *
+ * One lateral lookup per user on notifications_user_recent_idx, whatever the planner
+ * believes: during a large fan-out the table's statistics say that few rows are recent,
+ * and a plan that scans "recent" rows by time and filters them by user grows with the
+ * fan-out itself, page after page.
+ */
+async function recentHistory(
   db: Kysely<DB>,
   ids: readonly string[],
   query: FactsQuery,
-): Promise<{ user_id: string; total: number; rule: number }[]> {
-  const { globalCapSince, ruleCapSince, ruleId } = query;
-  const since = [globalCapSince, ruleCapSince].filter((d) => d !== undefined);
+): Promise<
+  { user_id: string; total: number; rule: number; duplicate: boolean }[]
+> {
+  const { globalCapSince, ruleCapSince, dedupeSince, ruleId, itemKey } = query;
+  const since = [globalCapSince, ruleCapSince, dedupeSince].filter(
+    (d) => d !== undefined,
+  );
   if (since.length === 0) return [];
-  const countSince = (from: Date | undefined, onlyRule: boolean) =>
-    from === undefined
-      ? sql<number>`0`
-      : onlyRule
-        ? sql<number>`(count(*) filter (where created_at > ${from} and rule_id = ${ruleId}))::int`
-        : sql<number>`(count(*) filter (where created_at > ${from}))::int`;
-  return db
-    .selectFrom("notifications")
-    .select([
-      "user_id",
-      countSince(globalCapSince, false).as("total"),
-      countSince(ruleCapSince, true).as("rule"),
-    ])
-    .where("user_id", "in", ids)
-    .where(
-      "created_at",
-      ">",
-      new Date(Math.min(...since.map((d) => d.getTime()))),
-    )
-    .where("status", "in", COUNTED_STATUSES)
-    .groupBy("user_id")
-    .execute();
+  const earliest = new Date(Math.min(...since.map((d) => d.getTime())));
+  const ofRule = sql`rule_id = ${ruleId}`;
+  const total =
+    globalCapSince === undefined
+      ? sql`0`
+      : sql`(count(*) filter (where created_at > ${globalCapSince}))::int`;
+  const rule =
+    ruleCapSince === undefined
+      ? sql`0`
+      : sql`(count(*) filter (where created_at > ${ruleCapSince} and ${ofRule}))::int`;
+  const duplicate =
+    dedupeSince === undefined
+      ? sql`false`
+      : sql`coalesce(bool_or(created_at > ${dedupeSince} and ${ofRule} and item_key is not distinct from ${itemKey}), false)`;
+  const result = await sql<{
+    user_id: string;
+    total: number;
+    rule: number;
+    duplicate: boolean;
+  }>`
+    select u.user_id, r.total, r.rule, r.duplicate
+    from unnest(${ids}::text[]) as u (user_id)
+    cross join lateral (
+      select ${total} as total, ${rule} as rule, ${duplicate} as duplicate
+      from notifications n
+      where n.user_id = u.user_id and n.created_at > ${earliest}
+        and n.status in (${sql.join(COUNTED_STATUSES)})
+    ) as r
+    where r.total > 0 or r.rule > 0 or r.duplicate`.execute(db);
+  return result.rows;
 }
 
 function groupBy<T>(

@@ -41,9 +41,19 @@ export type RenderScope = {
   item?: unknown;
 };
 
+/** One field's parsed template, and whether it reads nothing but `event`. */
+type CompiledField = { template: Template[]; eventOnly: boolean };
+
 type CompiledFields = {
-  [K in keyof Required<Omit<MessageFields, "data">>]?: Template[];
-} & { data: Record<string, Template[]> };
+  [K in keyof Required<Omit<MessageFields, "data">>]?: CompiledField;
+} & { data: Record<string, CompiledField> };
+
+/** Renders one recipient's message: what a MessageRenderer needs besides the event. */
+export type MessageRenderer = (
+  variant: string | undefined,
+  preferredLocales: readonly (string | null | undefined)[],
+  recipient: Omit<RenderScope, "event">,
+) => RenderedMessage;
 
 /**
  * A rule's message, compiled once per rule version: every (variant, locale) combination
@@ -59,6 +69,12 @@ export type CompiledMessage = {
     preferredLocales: readonly (string | null | undefined)[],
     scope: RenderScope,
   ): RenderedMessage;
+  /**
+   * A renderer for the many recipients of one event. A field whose template reads
+   * nothing but `event` (a product's name, its deep link) renders the same for all of
+   * them, so it is rendered once per variant and locale and reused.
+   */
+  forEvent(event: unknown): MessageRenderer;
 };
 
 const engine = new Liquid({ ownPropertyOnly: true, strictFilters: true });
@@ -101,17 +117,37 @@ export function compileMessage(
   };
   // A variant's users choose among the message's locales and their own variant's only:
   // a locale that only another variant has would hide their fallback ("de-AT" → "de").
-  const localesOf = (variantId: string | undefined) => [
-    ...Object.keys(message.locales ?? {}),
-    ...Object.keys(
-      variants.find((v) => v.id === variantId)?.message?.locales ?? {},
-    ),
-  ];
+  const variantLocales = new Map<string | undefined, string[]>();
+  const localesOf = (variantId: string | undefined) => {
+    let available = variantLocales.get(variantId);
+    if (available === undefined) {
+      available = [
+        ...Object.keys(message.locales ?? {}),
+        ...Object.keys(
+          variants.find((v) => v.id === variantId)?.message?.locales ?? {},
+        ),
+      ];
+      variantLocales.set(variantId, available);
+    }
+    return available;
+  };
+  const renderWith =
+    (rendered: Map<CompiledField, string> | undefined) =>
+    (
+      variantId: string | undefined,
+      preferredLocales: readonly (string | null | undefined)[],
+      scope: RenderScope,
+    ) => {
+      const locale = chooseLocale(localesOf(variantId), preferredLocales);
+      return renderFields(compiled(variantId, locale), scope, locale, rendered);
+    };
   return {
     locales,
-    render(variantId, preferredLocales, scope) {
-      const locale = chooseLocale(localesOf(variantId), preferredLocales);
-      return renderFields(compiled(variantId, locale), scope, locale);
+    render: renderWith(undefined),
+    forEvent(event) {
+      const render = renderWith(new Map());
+      return (variantId, preferredLocales, recipient) =>
+        render(variantId, preferredLocales, { ...recipient, event });
     },
   };
 }
@@ -136,31 +172,71 @@ function compileFields(fields: MessageFields): CompiledFields {
   const compiled: CompiledFields = { data: {} };
   for (const name of TEXT_FIELDS) {
     const source = fields[name];
-    if (source !== undefined) compiled[name] = parseTemplate(source);
+    if (source !== undefined) compiled[name] = compileField(source);
   }
   for (const [key, source] of Object.entries(fields.data ?? {}))
-    compiled.data[key] = parseTemplate(source);
+    compiled.data[key] = compileField(source);
   return compiled;
 }
 
+/**
+ * A template that may pull in a partial (whose name may even come from the event), with
+ * a mention of these tags anywhere: the analysis below does not see into partials.
+ */
+const MAY_LOAD_PARTIAL = /\b(include|render|layout)\b/;
+
+function compileField(source: string): CompiledField {
+  const template = parseTemplate(source);
+  return {
+    template,
+    eventOnly: !MAY_LOAD_PARTIAL.test(source) && readsOnlyEvent(template),
+  };
+}
+
+/** Whether every variable the template reads from its scope is under `event`. */
+function readsOnlyEvent(template: Template[]): boolean {
+  try {
+    return engine
+      .globalVariablesSync(template, { partials: false })
+      .every((name) => name === "event");
+  } catch {
+    // What cannot be analysed is rendered for every recipient, as if it read them all.
+    return false;
+  }
+}
+
+/**
+ * Renders the fields for one recipient. With `rendered`, a field that reads only the
+ * event is taken from it, or rendered once and kept there: callers pass one map per
+ * event.
+ */
 function renderFields(
   fields: CompiledFields,
   scope: RenderScope,
   locale: string | undefined,
+  rendered?: Map<CompiledField, string>,
 ): RenderedMessage {
   // A missing variable renders as empty text (or the template's `default:`), never "undefined".
-  const render = (template: Template[] | undefined) =>
-    template === undefined
-      ? ""
-      : String(engine.renderSync(template, scope)).trim();
-  const optional = (template: Template[] | undefined) => {
-    const text = render(template);
+  const renderNow = (field: CompiledField) =>
+    String(engine.renderSync(field.template, scope)).trim();
+  const render = (field: CompiledField | undefined) => {
+    if (field === undefined) return "";
+    if (rendered === undefined || !field.eventOnly) return renderNow(field);
+    let text = rendered.get(field);
+    if (text === undefined) {
+      text = renderNow(field);
+      rendered.set(field, text);
+    }
+    return text;
+  };
+  const optional = (field: CompiledField | undefined) => {
+    const text = render(field);
     return text === "" ? undefined : text;
   };
   const data: Record<string, string> = {};
-  for (const [key, template] of Object.entries(fields.data))
-    data[key] = render(template);
-  const rendered: RenderedMessage = {
+  for (const [key, field] of Object.entries(fields.data))
+    data[key] = render(field);
+  const message: RenderedMessage = {
     title: render(fields.title),
     body: render(fields.body),
     data,
@@ -168,9 +244,9 @@ function renderFields(
   const deepLink = optional(fields.deepLink);
   const image = optional(fields.image);
   const sound = optional(fields.sound);
-  if (deepLink !== undefined) rendered.deepLink = deepLink;
-  if (image !== undefined) rendered.image = image;
-  if (sound !== undefined) rendered.sound = sound;
-  if (locale !== undefined) rendered.locale = locale;
-  return rendered;
+  if (deepLink !== undefined) message.deepLink = deepLink;
+  if (image !== undefined) message.image = image;
+  if (sound !== undefined) message.sound = sound;
+  if (locale !== undefined) message.locale = locale;
+  return message;
 }

@@ -1,6 +1,6 @@
 import type { JsonObject, Platform } from "../db/schema.ts";
 import { parseClockTime, parseDuration } from "./duration.ts";
-import type { RenderedMessage } from "./message-template.ts";
+import type { MessageRenderer, RenderedMessage } from "./message-template.ts";
 import { endOfQuietHours, type QuietHours } from "./quiet-hours.ts";
 import type { Rule } from "./rule-book.ts";
 import type { Settings } from "./rules-file.schema.ts";
@@ -72,37 +72,93 @@ export type Decision =
  * a recorded reason; quiet hours and delay defer, never drop.
  */
 export function decide(input: PlanInput, facts: RecipientFacts): Decision {
+  return createDecider(input)(facts);
+}
+
+/**
+ * Decides for each of many recipients of one rule match, as `decide` would for each.
+ * What does not depend on the recipient is worked out once: the schedule of each
+ * timezone, the expiry, and the message fields that read nothing but the event.
+ */
+export function decideEach(
+  input: PlanInput,
+  recipients: readonly RecipientFacts[],
+): Decision[] {
+  return recipients.map(createDecider(input));
+}
+
+type Schedule = { sendAt: Date; deferredBy: ("delay" | "quiet_hours")[] };
+
+function createDecider(input: PlanInput): (facts: RecipientFacts) => Decision {
   const { rule, settings } = input;
-  const variant = assignVariant(
-    rule.id,
-    facts.userId,
-    rule.variants,
-    rule.holdout,
-  );
-  const stop = (reason: SuppressionReason): Decision => ({
-    status: "suppressed",
-    reason,
-    variant,
-  });
-
-  const early = eligibility(rule, settings, facts);
-  if (early !== undefined) return stop(early);
-  if (variant === HOLDOUT) return stop(SuppressionReason.holdout);
-  if (facts.duplicate) return stop(SuppressionReason.duplicate);
-  const capped = capReason(rule, settings, facts);
-  if (capped !== undefined) return stop(capped);
-
-  const { sendAt, deferredBy } = schedule(input, facts);
   const ttl =
     rule.delivery.ttl === undefined
       ? undefined
       : parseDuration(rule.delivery.ttl);
-  const expiresAt =
-    ttl === undefined ? undefined : new Date(input.triggeredAt.getTime() + ttl);
-  if (expiresAt !== undefined && sendAt > expiresAt)
-    return stop(SuppressionReason.expired);
+  const expiry =
+    ttl === undefined ? undefined : input.triggeredAt.getTime() + ttl;
+  // Everyone in one timezone is scheduled alike: the send time depends on nothing else.
+  const schedules = new Map<string | null, Schedule>();
+  const scheduleIn = (timezone: string | null): Schedule => {
+    let planned = schedules.get(timezone);
+    if (planned === undefined) {
+      planned = schedule(input, timezone);
+      schedules.set(timezone, planned);
+    }
+    // Copies: no two decisions share a mutable Date or array.
+    return {
+      sendAt: new Date(planned.sendAt),
+      deferredBy: [...planned.deferredBy],
+    };
+  };
+  const render = rule.compiledMessage.forEvent(input.event);
 
-  const content = rule.compiledMessage.render(
+  return (facts) => {
+    const variant = assignVariant(
+      rule.id,
+      facts.userId,
+      rule.variants,
+      rule.holdout,
+    );
+    const stop = (reason: SuppressionReason): Decision => ({
+      status: "suppressed",
+      reason,
+      variant,
+    });
+
+    const early = eligibility(rule, settings, facts);
+    if (early !== undefined) return stop(early);
+    if (variant === HOLDOUT) return stop(SuppressionReason.holdout);
+    if (facts.duplicate) return stop(SuppressionReason.duplicate);
+    const capped = capReason(rule, settings, facts);
+    if (capped !== undefined) return stop(capped);
+
+    const { sendAt, deferredBy } = scheduleIn(facts.timezone);
+    const expiresAt = expiry === undefined ? undefined : new Date(expiry);
+    if (expiresAt !== undefined && sendAt > expiresAt)
+      return stop(SuppressionReason.expired);
+
+    const content = renderFor(render, variant, facts, settings);
+    if (content.title === "" && content.body === "")
+      return stop(SuppressionReason.emptyMessage);
+    return {
+      status: "pending",
+      variant,
+      sendAt,
+      deferredBy,
+      expiresAt,
+      content,
+    };
+  };
+}
+
+function renderFor(
+  render: MessageRenderer,
+  variant: string | undefined,
+  facts: RecipientFacts,
+  settings: Settings,
+): RenderedMessage {
+  return render(
     variant,
     [
       facts.locale,
@@ -110,7 +166,6 @@ export function decide(input: PlanInput, facts: RecipientFacts): Decision {
       settings.defaultLocale,
     ],
     {
-      event: input.event,
       profile: {
         userId: facts.userId,
         traits: facts.traits,
@@ -120,9 +175,6 @@ export function decide(input: PlanInput, facts: RecipientFacts): Decision {
       item: facts.item ?? {},
     },
   );
-  if (content.title === "" && content.body === "")
-    return stop(SuppressionReason.emptyMessage);
-  return { status: "pending", variant, sendAt, deferredBy, expiresAt, content };
 }
 
 /**
@@ -179,10 +231,7 @@ function capReason(
   return undefined;
 }
 
-function schedule(
-  input: PlanInput,
-  facts: RecipientFacts,
-): { sendAt: Date; deferredBy: ("delay" | "quiet_hours")[] } {
+function schedule(input: PlanInput, timezone: string | null): Schedule {
   const { rule, settings } = input;
   const deferredBy: ("delay" | "quiet_hours")[] = [];
   const delay =
@@ -192,11 +241,7 @@ function schedule(
   let sendAt = new Date(input.triggeredAt.getTime() + delay);
   if (delay > 0) deferredBy.push("delay");
   const quiet = rule.delivery.quietHours ? quietHoursOf(settings) : undefined;
-  const afterQuiet = endOfQuietHours(
-    sendAt,
-    quiet,
-    input.timezoneOf(facts.timezone),
-  );
+  const afterQuiet = endOfQuietHours(sendAt, quiet, input.timezoneOf(timezone));
   if (afterQuiet > sendAt) {
     sendAt = afterQuiet;
     deferredBy.push("quiet_hours");

@@ -1,4 +1,6 @@
-import { formatInTimeZone, fromZonedTime } from "date-fns-tz";
+// The subpath alone: date-fns-tz's index (its formatter) loads all of date-fns, a few
+// hundred MB of RSS in every process for one conversion.
+import { fromZonedTime } from "date-fns-tz/fromZonedTime";
 
 /** Quiet hours as minutes after local midnight; `start > end` wraps past midnight. */
 export type QuietHours = { start: number; end: number };
@@ -25,7 +27,7 @@ export function endOfQuietHours(
   timeZone: string,
 ): Date {
   if (quiet === undefined || quiet.start === quiet.end) return at;
-  const local = formatInTimeZone(at, timeZone, "yyyy-MM-dd HH:mm");
+  const local = formatLocalMinute(at, timeZone);
   const [day = "", time = ""] = local.split(" ");
   const [hours = 0, minutes = 0] = time.split(":").map(Number);
   const now = hours * 60 + minutes;
@@ -47,15 +49,37 @@ export function endOfQuietHours(
  */
 export function localTimeToInstant(local: string, timeZone: string): Date {
   const guess = fromZonedTime(local.replace(" ", "T") + ":00", timeZone);
-  if (formatInTimeZone(guess, timeZone, "yyyy-MM-dd HH:mm") === local)
-    return guess;
+  if (formatLocalMinute(guess, timeZone) === local) return guess;
   let instant = guess;
   for (let step = 0; step < 24 * 60; step++) {
-    if (formatInTimeZone(instant, timeZone, "yyyy-MM-dd HH:mm") >= local)
-      return instant;
+    if (formatLocalMinute(instant, timeZone) >= local) return instant;
     instant = new Date(instant.getTime() + 60_000);
   }
   return guess;
+}
+
+/** One formatter per timezone: building one costs far more than formatting with it. */
+const minuteFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The wall-clock time of an instant in `timeZone`, as "yyyy-MM-dd HH:mm". */
+export function formatLocalMinute(at: Date, timeZone: string): string {
+  let format = minuteFormats.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    minuteFormats.set(timeZone, format);
+  }
+  const parts: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {};
+  for (const part of format.formatToParts(at)) parts[part.type] = part.value;
+  const { year = "", month = "", day = "", hour = "", minute = "" } = parts;
+  return `${year.padStart(4, "0")}-${month}-${day} ${hour}:${minute}`;
 }
 
 /** Calendar arithmetic in UTC: date-fns `format` would use the server's own timezone. */

@@ -35,12 +35,29 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url,
     close: async () => {
       await db.destroy();
-      await adminQuery(
-        serverUrl,
-        `drop database if exists ${name} with (force)`,
-      );
+      await dropWhenDisconnected(serverUrl, name);
     },
   };
+}
+
+/**
+ * pg's pool.end() resolves as soon as it has asked its connections to close, not when
+ * they have: dropping WITH (FORCE) right away kills a connection still closing, whose
+ * FATAL 57P01 then surfaces as an unhandled error. So wait (briefly) for them to go.
+ */
+async function dropWhenDisconnected(
+  serverUrl: string,
+  name: string,
+): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const [row] = await adminQuery(
+      serverUrl,
+      `select count(*)::int as connected from pg_stat_activity where datname = '${name}'`,
+    );
+    if (row?.connected === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await adminQuery(serverUrl, `drop database if exists ${name} with (force)`);
 }
 
 /**

@@ -272,6 +272,73 @@ describe("compileMessage: compiling once", () => {
   });
 });
 
+describe("compileMessage: forEvent, many recipients of one event", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const SALE: MessageSpec = {
+    title: "{{ event.properties.name }} is on sale",
+    body: "Hi {{ profile.traits.first_name }}, size {{ item.size }}",
+    deepLink: "shop://{{ event.properties.name | downcase }}",
+    image: "https://img.example/static.png",
+    locales: { de: { title: "{{ event.properties.name }} reduziert" } },
+  };
+  const recipients = Array.from({ length: 50 }, (_, n) => ({
+    variant: n % 2 === 0 ? "a" : "b",
+    locales: [n % 3 === 0 ? "de-AT" : "en-US"],
+    scope: {
+      profile: { traits: { first_name: `User ${n}` } },
+      item: { size: n % 4 === 0 ? "S" : "M" },
+    },
+  }));
+
+  it("when many recipients are rendered, then each gets what render gives them", () => {
+    const compiled = compileMessage(SALE, VARIANTS);
+    const render = compiled.forEvent(SCOPE.event);
+    for (const r of recipients) {
+      expect(render(r.variant, r.locales, r.scope)).toEqual(
+        compiled.render(r.variant, r.locales, {
+          ...r.scope,
+          event: SCOPE.event,
+        }),
+      );
+    }
+  });
+
+  it("when a field reads only the event, then it is rendered once per variant and locale; the others per recipient", () => {
+    const renderSync = vi.spyOn(Liquid.prototype, "renderSync");
+    const render = compileMessage(SALE).forEvent(SCOPE.event);
+    for (const r of recipients) render(undefined, r.locales, r.scope);
+    // Two locales (de, the default), each with its title, deep link and image once;
+    // the body, which reads the profile and the item, once per recipient.
+    expect(renderSync).toHaveBeenCalledTimes(2 * 3 + recipients.length);
+  });
+
+  it("when another event is rendered, then its own fields are rendered anew", () => {
+    const compiled = compileMessage(SALE, VARIANTS);
+    const first = compiled.forEvent({ properties: { name: "Lamp" } });
+    const second = compiled.forEvent({ properties: { name: "Desk" } });
+    const scope = { profile: {} };
+    expect(first("a", [], scope).title).toBe("Lamp is on sale");
+    expect(second("a", [], scope).title).toBe("Desk is on sale");
+    expect(first("a", [], scope).deepLink).toBe("shop://lamp");
+  });
+
+  it("when a template may load a partial, then it is rendered for every recipient", () => {
+    const renderSync = vi.spyOn(Liquid.prototype, "renderSync");
+    const render = compileMessage({
+      title: '{% if false %}{% include "x" %}{% endif %}{{ event.name }}',
+      body: "b",
+    }).forEvent({ name: "Lamp" });
+    for (let n = 0; n < 5; n++) {
+      expect(render(undefined, [], { profile: {} }).title).toBe("Lamp");
+    }
+    // The title five times; the body, plain text, once.
+    expect(renderSync).toHaveBeenCalledTimes(5 + 1);
+  });
+});
+
 describe("parseTemplate", () => {
   it("when a template is valid, then it parses", () => {
     expect(parseTemplate("Hi {{ profile.traits.first_name }}")).not.toEqual([]);

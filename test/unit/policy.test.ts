@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   decide,
+  decideEach,
   finalCheck,
   SuppressionReason,
   type PlanInput,
@@ -483,6 +484,56 @@ describe("decide: empty messages", () => {
     );
     const withItem = pending(decide(plan, factsOf({ item: { name: "Lamp" } })));
     expect(withItem.content).toEqual({ title: "", body: "Lamp", data: {} });
+  });
+});
+
+describe("decideEach: a page of recipients", () => {
+  it("when many recipients share timezones and locales, then each decision is the one decide makes alone", () => {
+    const doc = document();
+    doc.settings.quietHours = NIGHT;
+    doc.rule.delivery = { ttl: "12h" };
+    doc.rule.variants = [
+      { id: "a", weight: 50 },
+      {
+        id: "b",
+        weight: 50,
+        message: { title: "Price drop: {{ event.properties.name }}" },
+      },
+    ];
+    doc.rule.holdout = 0.1;
+    // 20:30Z: evening in UTC, night in Berlin, afternoon in New York, morning in Tokyo.
+    const plan = planOf(doc, { triggeredAt: new Date("2026-06-01T20:30:00Z") });
+    const zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", null];
+    const recipients = Array.from({ length: 40 }, (_, n) =>
+      factsOf({
+        userId: `user-${n}`,
+        timezone: zones[n % zones.length] ?? null,
+        locale: n % 3 === 0 ? "de-DE" : "en-US",
+        traits: n % 5 === 0 ? {} : { first_name: `Name ${n}` },
+        devices: n % 7 === 0 ? [] : [{ platform: "fcm", locale: null }],
+      }),
+    );
+    const decisions = decideEach(plan, recipients);
+    expect(decisions).toEqual(recipients.map((facts) => decide(plan, facts)));
+    expect(new Set(decisions.map((d) => d.status))).toEqual(
+      new Set(["pending", "suppressed"]),
+    );
+  });
+
+  it("when two recipients share a schedule, then they share no Date or array that one could change for the other", () => {
+    const doc = document();
+    doc.settings.quietHours = NIGHT;
+    doc.rule.delivery = { ttl: "12h" };
+    const plan = planOf(doc, { triggeredAt: new Date("2026-06-01T19:30:00Z") });
+    const berlin = { timezone: "Europe/Berlin" };
+    const [first, second] = decideEach(plan, [
+      factsOf({ ...berlin, userId: "user-1" }),
+      factsOf({ ...berlin, userId: "user-2" }),
+    ]).map(pending);
+    expect(first?.sendAt).toEqual(second?.sendAt);
+    expect(first?.sendAt).not.toBe(second?.sendAt);
+    expect(first?.expiresAt).not.toBe(second?.expiresAt);
+    expect(first?.deferredBy).not.toBe(second?.deferredBy);
   });
 });
 

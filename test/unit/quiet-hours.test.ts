@@ -2,6 +2,7 @@ import { formatInTimeZone } from "date-fns-tz";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   endOfQuietHours,
+  formatLocalMinute,
   isKnownTimezone,
   localTimeToInstant,
   type QuietHours,
@@ -212,6 +213,45 @@ describe("localTimeToInstant", () => {
       expect(readings, local).toContainEqual(instant);
       expect(formatInTimeZone(instant, zone, "yyyy-MM-dd HH:mm")).toBe(local);
     }
+  });
+});
+
+describe("formatLocalMinute", () => {
+  it("when instants fall around DST changes and odd offsets, then it reads what date-fns-tz reads", () => {
+    const zones = [
+      "UTC",
+      "Europe/Berlin",
+      "America/New_York",
+      "Australia/Lord_Howe",
+      "Pacific/Chatham",
+      "Asia/Kolkata",
+      "America/St_Johns",
+    ];
+    const changes = [
+      "2026-03-08T06:00:00Z",
+      "2026-03-29T00:30:00Z",
+      "2026-04-05T14:30:00Z",
+      "2026-10-25T00:30:00Z",
+      "2026-11-01T05:30:00Z",
+      "2026-12-31T23:30:00Z",
+    ];
+    for (const zone of zones) {
+      for (const change of changes) {
+        for (let minutes = -90; minutes <= 90; minutes += 7) {
+          const instant = new Date(Date.parse(change) + minutes * 60_000);
+          expect(
+            formatLocalMinute(instant, zone),
+            `${zone} ${instant.toISOString()}`,
+          ).toBe(formatInTimeZone(instant, zone, "yyyy-MM-dd HH:mm"));
+        }
+      }
+    }
+  });
+
+  it("when it is midnight, then the hour reads 00, never 24", () => {
+    expect(formatLocalMinute(at("2026-06-01T22:00:00Z"), "Europe/Berlin")).toBe(
+      "2026-06-02 00:00",
+    );
   });
 });
 
