@@ -37,7 +37,7 @@ import {
   describeCommand,
   describeMachine,
   envNumber,
-  writeBenchmarkSection,
+  publishReport,
   type ScratchDatabase,
 } from "./support.ts";
 
@@ -183,13 +183,7 @@ async function main(): Promise<void> {
     command: describeCommand("bench:fanout-plan", SETTING_KEYS),
     sizes: figures,
   });
-  console.log(`\n${report.text}`);
-  await writeBenchmarkSection(
-    new URL("../BENCHMARKS.md", import.meta.url),
-    "fanout-plan",
-    report.markdown,
-  );
-  console.log("\nBENCHMARKS.md updated (Fan-out planning section)");
+  await publishReport("fanout-plan", "Fan-out planning", report);
 }
 
 await main();

@@ -28,7 +28,7 @@ import {
   describeCommand,
   describeMachine,
   envNumber,
-  writeBenchmarkSection,
+  publishReport,
   type ScratchDatabase,
 } from "./support.ts";
 
@@ -236,13 +236,7 @@ async function main(): Promise<void> {
     nudge,
     baseline,
   });
-  console.log(`\n${report.text}`);
-  await writeBenchmarkSection(
-    new URL("../BENCHMARKS.md", import.meta.url),
-    "ingest",
-    report.markdown,
-  );
-  console.log("\nBENCHMARKS.md updated (Ingest section)");
+  await publishReport("ingest", "Ingest", report);
 }
 
 await main();

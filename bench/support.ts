@@ -255,3 +255,18 @@ export function formatNumber(value: number, digits = 0): string {
     maximumFractionDigits: digits,
   });
 }
+
+/** Prints a benchmark's report and writes its section of BENCHMARKS.md. */
+export async function publishReport(
+  section: string,
+  title: string,
+  report: { text: string; markdown: string },
+): Promise<void> {
+  console.log(`\n${report.text}`);
+  await writeBenchmarkSection(
+    new URL("../BENCHMARKS.md", import.meta.url),
+    section,
+    report.markdown,
+  );
+  console.log(`\nBENCHMARKS.md updated (${title} section)`);
+}

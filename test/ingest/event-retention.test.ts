@@ -1,25 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createEventRetention } from "../../src/ingest/event-retention.ts";
 import { createLogger } from "../../src/logger.ts";
-import {
-  createTestDatabase,
-  uniqueId,
-  type TestDatabase,
-} from "../support/test-database.ts";
+import { uniqueId, useTestDatabase } from "../support/test-database.ts";
 
-let database: TestDatabase;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-
-afterAll(async () => {
-  await database.close();
-});
+const ctx = useTestDatabase();
 
 async function insertEvent(receivedAt: Date): Promise<string> {
   const messageId = uniqueId("msg");
-  await database.db
+  await ctx.database.db
     .insertInto("events")
     .values({
       message_id: messageId,
@@ -44,7 +32,7 @@ describe("event retention", () => {
     );
     const recent = await insertEvent(new Date(now.getTime() - 6 * 86_400_000));
     const retention = createEventRetention({
-      db: database.db,
+      db: ctx.database.db,
       logger: createLogger("silent"),
       clock: () => now,
       retentionDays: 7,
@@ -52,7 +40,7 @@ describe("event retention", () => {
 
     expect(await retention.sweep()).toBe(3);
 
-    const left = await database.db
+    const left = await ctx.database.db
       .selectFrom("events")
       .select("message_id")
       .where("message_id", "in", [...old, recent])

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   insertNotifications,
   type NewNotification,
@@ -7,21 +7,9 @@ import {
   loadRecipientFacts,
   type FactsQuery,
 } from "../../src/planning/recipient.repository.ts";
-import {
-  createTestDatabase,
-  uniqueId,
-  type TestDatabase,
-} from "../support/test-database.ts";
+import { uniqueId, useTestDatabase } from "../support/test-database.ts";
 
-let database: TestDatabase;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-
-afterAll(async () => {
-  await database.close();
-});
+const ctx = useTestDatabase();
 
 const NOW = new Date("2026-07-01T12:00:00Z");
 const HOUR = 3_600_000;
@@ -48,14 +36,14 @@ async function notified(
     expiresAt: undefined,
     content: { title: "t", body: "b", data: {} },
   };
-  expect(await insertNotifications(database.db, [row], hoursAgo(hours))).toBe(
-    1,
-  );
+  expect(
+    await insertNotifications(ctx.database.db, [row], hoursAgo(hours)),
+  ).toBe(1);
 }
 
 /** Loads facts in a transaction, on one connection, as the planner does. */
 async function historyOf(userIds: string[], query: FactsQuery) {
-  const facts = await database.db.transaction().execute((trx) =>
+  const facts = await ctx.database.db.transaction().execute((trx) =>
     loadRecipientFacts(
       trx,
       userIds.map((userId) => ({ userId, item: undefined })),
@@ -150,9 +138,9 @@ describe("insertNotifications", () => {
       expiresAt: undefined,
       content: undefined,
     };
-    expect(await insertNotifications(database.db, [row], NOW)).toBe(1);
-    expect(await insertNotifications(database.db, [row], NOW)).toBe(0);
-    const stored = await database.db
+    expect(await insertNotifications(ctx.database.db, [row], NOW)).toBe(1);
+    expect(await insertNotifications(ctx.database.db, [row], NOW)).toBe(0);
+    const stored = await ctx.database.db
       .selectFrom("notifications")
       .select(["status", "reason", "variant", "send_at", "expires_at"])
       .select((eb) => eb.fn<string>("jsonb_typeof", ["content"]).as("type"))

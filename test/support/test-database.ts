@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { openDatabase, type Database } from "../../src/db/database.ts";
 import { migrateToLatest } from "../../src/db/migrator.ts";
 import { adminQuery, withDatabase } from "./global-setup.ts";
@@ -86,4 +86,26 @@ export function apnsToken(): string {
 /** A random FCM registration token (not hex, as real ones are). */
 export function fcmToken(): string {
   return `${uniqueId("fcm")}:APA91b${randomBytes(24).toString("base64url")}`;
+}
+
+/**
+ * One database for the calling test file: created before its tests, dropped after
+ * them. Read `database` inside tests and hooks.
+ */
+export function useTestDatabase(): { readonly database: TestDatabase } {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+  return {
+    get database() {
+      if (database === undefined) {
+        throw new Error("useTestDatabase: the database opens in beforeAll");
+      }
+      return database;
+    },
+  };
 }
