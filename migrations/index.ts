@@ -2,10 +2,12 @@ import type { Migration } from "kysely/migration";
 import * as initial from "./0001-initial.ts";
 import * as notifications from "./0002-notifications.ts";
 import * as rulesDocuments from "./0003-rules-documents.ts";
+import * as delivery from "./0004-delivery.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
   "0001-initial": initial,
   "0002-notifications": notifications,
   "0003-rules-documents": rulesDocuments,
+  "0004-delivery": delivery,
 };

@@ -6,6 +6,8 @@ export const SECRET_KEYS = [
   "ADMIN_TOKEN",
   "SEGMENT_SHARED_SECRET",
   "SEGMENT_WRITE_KEYS",
+  "FCM_ACCESS_TOKEN",
+  "VAPID_PRIVATE_KEY",
 ] as const;
 
 const DEV_ADMIN_TOKEN = "nudge-dev-admin-token";
@@ -25,6 +27,10 @@ const optionalString = z
   .string()
   .optional()
   .transform((value) => (value === "" ? undefined : value));
+
+const positiveInt = (fallback: number) =>
+  z.coerce.number().int().min(1).default(fallback);
+const optionalRate = z.coerce.number().positive().optional();
 
 const environmentSchema = z.object({
   NODE_ENV: z
@@ -56,7 +62,40 @@ const environmentSchema = z.object({
     .default(1024 * 1024),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   TRUST_PROXY: booleanString.default(false),
+
+  DELIVERY_ENABLED: booleanString.default(true),
+  DELIVERY_BATCH_SIZE: positiveInt(500),
+  DELIVERY_MAX_ATTEMPTS: positiveInt(5),
+  DELIVERY_LEASE_SECONDS: positiveInt(60),
+  DELIVERY_RETRY_BASE_SECONDS: z.coerce.number().positive().default(10),
+  DELIVERY_RETRY_MAX_SECONDS: z.coerce.number().positive().default(3600),
+
+  APNS_KEY_FILE: optionalString,
+  APNS_KEY_ID: optionalString,
+  APNS_TEAM_ID: optionalString,
+  APNS_TOPIC: optionalString,
+  APNS_PRODUCTION: booleanString.optional(),
+  APNS_BOTH_ENVIRONMENTS: booleanString.default(false),
+  APNS_HOST: optionalString,
+  APNS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  APNS_RATE_PER_SEC: optionalRate,
+  APNS_CONCURRENCY: positiveInt(500),
+
+  FCM_SERVICE_ACCOUNT_FILE: optionalString,
+  FCM_PROJECT_ID: optionalString,
+  FCM_BASE_URL: z.url().default("https://fcm.googleapis.com"),
+  FCM_ACCESS_TOKEN: optionalString,
+  FCM_RATE_PER_SEC: optionalRate,
+  FCM_CONCURRENCY: positiveInt(200),
+
+  VAPID_PUBLIC_KEY: optionalString,
+  VAPID_PRIVATE_KEY: optionalString,
+  VAPID_SUBJECT: optionalString,
+  WEBPUSH_RATE_PER_SEC: optionalRate,
+  WEBPUSH_CONCURRENCY: positiveInt(50),
 });
+
+type Environment = z.output<typeof environmentSchema>;
 
 /** Every environment key Nudge reads (documented in .env.example). */
 export const CONFIG_KEYS = Object.keys(environmentSchema.shape);
@@ -78,6 +117,51 @@ export type Config = Readonly<{
   maxBodyBytes: number;
   eventRetentionDays: number;
   trustProxy: boolean;
+  delivery: DeliveryConfig;
+  apns: ApnsConfig | undefined;
+  fcm: FcmConfig | undefined;
+  webPush: WebPushConfig | undefined;
+}>;
+
+export type ProviderLimits = Readonly<{
+  /** Sends started per second by this process; undefined: no limit. */
+  ratePerSec: number | undefined;
+  /** Sends in flight at once in this process. */
+  concurrency: number;
+}>;
+
+export type DeliveryConfig = Readonly<{
+  enabled: boolean;
+  batchSize: number;
+  maxAttempts: number;
+  leaseMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  limits: Readonly<Record<"apns" | "fcm" | "webpush", ProviderLimits>>;
+}>;
+
+export type ApnsConfig = Readonly<{
+  keyFile: string;
+  keyId: string;
+  teamId: string;
+  topic: string;
+  production: boolean;
+  bothEnvironments: boolean;
+  host: string | undefined;
+  port: number | undefined;
+}>;
+
+export type FcmConfig = Readonly<{
+  projectId: string | undefined;
+  serviceAccountFile: string | undefined;
+  accessToken: string | undefined;
+  baseUrl: string;
+}>;
+
+export type WebPushConfig = Readonly<{
+  publicKey: string;
+  privateKey: string;
+  subject: string;
 }>;
 
 export class ConfigError extends Error {
@@ -117,6 +201,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       "ADMIN_TOKEN: required when NODE_ENV=production (at least 16 characters, not the development default)",
     );
   }
+  problems.push(...incompleteProviders(env));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const values = parsed.data;
   const production = values.NODE_ENV === "production";
@@ -137,7 +222,116 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: values.MAX_BODY_BYTES,
     eventRetentionDays: values.EVENT_RETENTION_DAYS,
     trustProxy: values.TRUST_PROXY,
+    delivery: deliveryConfig(values),
+    ...providerConfigs(values, production),
   });
+}
+
+function deliveryConfig(values: Environment): DeliveryConfig {
+  return Object.freeze({
+    enabled: values.DELIVERY_ENABLED,
+    batchSize: values.DELIVERY_BATCH_SIZE,
+    maxAttempts: values.DELIVERY_MAX_ATTEMPTS,
+    leaseMs: values.DELIVERY_LEASE_SECONDS * 1000,
+    retryBaseMs: values.DELIVERY_RETRY_BASE_SECONDS * 1000,
+    retryMaxMs: values.DELIVERY_RETRY_MAX_SECONDS * 1000,
+    limits: Object.freeze({
+      apns: {
+        ratePerSec: values.APNS_RATE_PER_SEC,
+        concurrency: values.APNS_CONCURRENCY,
+      },
+      fcm: {
+        ratePerSec: values.FCM_RATE_PER_SEC,
+        concurrency: values.FCM_CONCURRENCY,
+      },
+      webpush: {
+        ratePerSec: values.WEBPUSH_RATE_PER_SEC,
+        concurrency: values.WEBPUSH_CONCURRENCY,
+      },
+    }),
+  });
+}
+
+function providerConfigs(
+  values: Environment,
+  production: boolean,
+): Pick<Config, "apns" | "fcm" | "webPush"> {
+  const { APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC } = values;
+  const { VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT } = values;
+  const fcmSet =
+    values.FCM_PROJECT_ID !== undefined ||
+    values.FCM_SERVICE_ACCOUNT_FILE !== undefined;
+  return {
+    apns:
+      APNS_KEY_FILE && APNS_KEY_ID && APNS_TEAM_ID && APNS_TOPIC
+        ? Object.freeze({
+            keyFile: APNS_KEY_FILE,
+            keyId: APNS_KEY_ID,
+            teamId: APNS_TEAM_ID,
+            topic: APNS_TOPIC,
+            production: values.APNS_PRODUCTION ?? production,
+            bothEnvironments: values.APNS_BOTH_ENVIRONMENTS,
+            host: values.APNS_HOST,
+            port: values.APNS_PORT,
+          })
+        : undefined,
+    fcm: fcmSet
+      ? Object.freeze({
+          projectId: values.FCM_PROJECT_ID,
+          serviceAccountFile: values.FCM_SERVICE_ACCOUNT_FILE,
+          accessToken: values.FCM_ACCESS_TOKEN,
+          baseUrl: values.FCM_BASE_URL,
+        })
+      : undefined,
+    webPush:
+      VAPID_PUBLIC_KEY && VAPID_PRIVATE_KEY && VAPID_SUBJECT
+        ? Object.freeze({
+            publicKey: VAPID_PUBLIC_KEY,
+            privateKey: VAPID_PRIVATE_KEY,
+            subject: VAPID_SUBJECT,
+          })
+        : undefined,
+  };
+}
+
+/** A provider is configured by all of its keys or none: half a set is a mistake. */
+function incompleteProviders(
+  env: Record<string, string | undefined>,
+): string[] {
+  const groups: Record<string, readonly string[]> = {
+    APNs: ["APNS_KEY_FILE", "APNS_KEY_ID", "APNS_TEAM_ID", "APNS_TOPIC"],
+    "Web Push": ["VAPID_PUBLIC_KEY", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT"],
+  };
+  const problems: string[] = [];
+  for (const [provider, keys] of Object.entries(groups)) {
+    const missing = keys.filter((key) => env[key] === undefined);
+    if (missing.length > 0 && missing.length < keys.length) {
+      for (const key of missing)
+        problems.push(
+          `${key}: required to use ${provider} (${keys.join(", ")} go together)`,
+        );
+    }
+  }
+  const fcm =
+    env.FCM_PROJECT_ID !== undefined ||
+    env.FCM_SERVICE_ACCOUNT_FILE !== undefined;
+  if (
+    fcm &&
+    env.FCM_SERVICE_ACCOUNT_FILE === undefined &&
+    env.FCM_ACCESS_TOKEN === undefined
+  ) {
+    problems.push(
+      "FCM_SERVICE_ACCOUNT_FILE: required to use FCM (or FCM_ACCESS_TOKEN for a static token)",
+    );
+  }
+  if (
+    env.FCM_SERVICE_ACCOUNT_FILE === undefined &&
+    env.FCM_ACCESS_TOKEN !== undefined &&
+    env.FCM_PROJECT_ID === undefined
+  ) {
+    problems.push("FCM_PROJECT_ID: required with FCM_ACCESS_TOKEN");
+  }
+  return problems;
 }
 
 function describeValue(value: string | undefined): string {

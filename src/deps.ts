@@ -1,8 +1,13 @@
 import type { Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/database.ts";
 import { migrateToLatest } from "./db/migrator.ts";
+import {
+  createDeliveryWorker,
+  type DeliveryWorker,
+} from "./delivery/delivery.worker.ts";
 import type { Logger } from "./logger.ts";
 import { createPlanner, type Planner } from "./planning/planner.worker.ts";
+import { createProviders, type Providers } from "./providers/registry.ts";
 import { createRuleStore, type RuleStore } from "./rules/rule-store.ts";
 
 /** Everything long-lived, created once and passed down explicitly. */
@@ -14,6 +19,10 @@ export type Deps = {
   rules: RuleStore;
   /** Expands rule matches into notifications; started by main.ts. */
   planner: Planner;
+  /** The push services' clients, created once. */
+  providers: Providers;
+  /** Sends due notifications; started by main.ts when DELIVERY_ENABLED. */
+  delivery: DeliveryWorker;
 };
 
 /** Creates the process's long-lived clients; `closeDeps` releases them in reverse order. */
@@ -27,27 +36,42 @@ export async function createDeps(
     poolSize: config.databasePoolSize,
   });
   let rules: RuleStore;
+  let providers: Providers;
   try {
     const applied = await migrateToLatest(db);
     if (applied.length > 0)
       logger.info({ migrations: applied }, "database migrated");
     // The rules live in the database, shared by every process on it.
     rules = await createRuleStore({ db, logger, file: config.rulesFile });
+    providers = createProviders(config, logger);
   } catch (error) {
     await db.destroy();
     throw error;
   }
   const clock = () => new Date();
+  const delivery = createDeliveryWorker({
+    db,
+    logger,
+    clock,
+    rules,
+    providers: providers.byPlatform,
+    config: config.delivery,
+  });
   return {
     config,
     logger,
     db,
     clock,
     rules,
-    planner: createPlanner({ db, logger, clock, rules }),
+    planner: createPlanner({ db, logger, clock, rules }, () => {
+      delivery.poke();
+    }),
+    providers,
+    delivery,
   };
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.providers.close();
   await deps.db.destroy();
 }

@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   retention.start();
   deps.rules.start();
   deps.planner.start();
+  if (config.delivery.enabled) deps.delivery.start();
   const http = await startHttpServer(buildApp(deps), config.port, config.host);
   logger.info(
     {
@@ -32,8 +33,8 @@ async function main(): Promise<void> {
   );
   warnAboutDefaults(config, logger);
 
-  // Runs once, whichever signal comes first: stop accepting requests, stop background
-  // work, then close the database.
+  // Runs once, whichever signal comes first: stop accepting requests, stop planning,
+  // stop claiming and finish the sends in flight, then close providers and database.
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     stopping ??= (async () => {
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       await http.stop();
       await retention.stop();
       await deps.planner.stop();
+      await deps.delivery.stop();
       await deps.rules.stop();
       await closeDeps(deps);
       logger.info("stopped");

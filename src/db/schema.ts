@@ -99,12 +99,20 @@ export interface RuleMatchesTable {
   updated_at: Timestamp;
 }
 
-/** Notification statuses owned by planning; delivery adds its own. */
+/**
+ * A notification's life: planned as pending (or suppressed), claimed as sending, then
+ * sent, failed, or pending again for a retry; cancelled by a `cancelIf` event.
+ */
 export const NotificationStatus = {
   pending: "pending",
   suppressed: "suppressed",
   cancelled: "cancelled",
+  sending: "sending",
+  sent: "sent",
+  failed: "failed",
 } as const;
+export type NotificationStatus =
+  (typeof NotificationStatus)[keyof typeof NotificationStatus];
 
 export interface NotificationsTable {
   user_id: string;
@@ -121,8 +129,47 @@ export interface NotificationsTable {
   send_at: Timestamp;
   expires_at: Timestamp | null;
   content: Json<JsonObject | null>;
+  attempts: Generated<number>;
+  claimed_until: Timestamp | null;
+  sent_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** What became of one device's push; `retry` until a later attempt settles it. */
+export const DeliveryStatus = {
+  sent: "sent",
+  retry: "retry",
+  invalidToken: "invalid_token",
+  failed: "failed",
+} as const;
+export type DeliveryStatus =
+  (typeof DeliveryStatus)[keyof typeof DeliveryStatus];
+
+export interface DeliveriesTable {
+  user_id: string;
+  notification_id: string;
+  device_id: string;
+  platform: Platform;
+  provider: string;
+  status: DeliveryStatus;
+  reason: string | null;
+  provider_message_id: string | null;
+  attempts: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** The audit trail of devices disabled on a provider's answer. */
+export interface DeviceDisablingsTable {
+  user_id: string;
+  device_id: string;
+  platform: Platform;
+  token: string;
+  provider: string;
+  reason: string;
+  notification_id: string;
+  disabled_at: Timestamp;
 }
 
 export const RulesSource = { file: "file", api: "api" } as const;
@@ -148,6 +195,8 @@ export interface DB {
   saved_items: SavedItemsTable;
   rule_matches: RuleMatchesTable;
   notifications: NotificationsTable;
+  deliveries: DeliveriesTable;
+  device_disablings: DeviceDisablingsTable;
   rules_documents: RulesDocumentsTable;
 }
 

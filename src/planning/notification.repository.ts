@@ -22,8 +22,8 @@ export type NewNotification = {
 /** Statuses of messages that were or will be sent: what caps and dedupe count. */
 export const COUNTED_STATUSES = [
   NotificationStatus.pending,
-  "sending",
-  "sent",
+  NotificationStatus.sending,
+  NotificationStatus.sent,
 ] as const;
 
 const NOTIFICATION_COLUMNS = {

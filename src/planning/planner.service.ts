@@ -186,7 +186,8 @@ export async function audiencePage(
   }
 }
 
-function factsQuery(
+/** The recipient facts a rule's policy needs, with its cap and dedupe windows ending `now`. */
+export function factsQuery(
   rule: Rule,
   settings: Settings,
   itemKey: string | null,

@@ -22,7 +22,11 @@ const MAX_BACKOFF_MS = 30_000;
  * processes may run one: matches are claimed with SKIP LOCKED. Errors are logged and
  * retried with backoff; the loop never throws.
  */
-export function createPlanner(deps: PlannerDeps): Planner {
+export function createPlanner(
+  deps: PlannerDeps,
+  /** Called after each planned page: delivery may have new work. */
+  onPlanned: () => void = () => undefined,
+): Planner {
   const logger: Logger = deps.logger.child({ module: "planner" });
   const timezoneOf = createTimezoneResolver(
     logger,
@@ -38,6 +42,7 @@ export function createPlanner(deps: PlannerDeps): Planner {
   const planUntilIdle = async (shouldStop: () => boolean) => {
     while (!shouldStop() && (await expandNextPage(deps, timezoneOf))) {
       // Each call plans one page in its own transaction.
+      onPlanned();
     }
   };
 

@@ -65,6 +65,8 @@ export type FactsQuery = {
   globalCapSince: Date | undefined;
   ruleCapSince: Date | undefined;
   dedupeSince: Date | undefined;
+  /** Notifications not to count: at send time, the ones being sent. */
+  excluding?: readonly string[];
 };
 
 /**
@@ -174,6 +176,7 @@ async function recentHistory(
       from notifications n
       where n.user_id = u.user_id and n.created_at > ${earliest}
         and n.status in (${sql.join(COUNTED_STATUSES)})
+        and n.notification_id <> all(${query.excluding ?? []}::text[])
     ) as r
     where r.total > 0 or r.rule > 0 or r.duplicate`.execute(db);
   return result.rows;

@@ -218,6 +218,18 @@ export async function mergeProfileInto(
     db,
   );
   await db.deleteFrom("notifications").where("user_id", "=", from).execute();
+  await sql`
+    update deliveries d set user_id = ${into}
+    where d.user_id = ${from}
+      and exists (select from notifications n where n.user_id = ${into} and n.notification_id = d.notification_id)`.execute(
+    db,
+  );
+  await db.deleteFrom("deliveries").where("user_id", "=", from).execute();
+  await db
+    .updateTable("device_disablings")
+    .set({ user_id: into })
+    .where("user_id", "=", from)
+    .execute();
   await db
     .updateTable("rule_matches")
     .set({ user_id: into })
@@ -248,6 +260,11 @@ export async function eraseProfile(
     events = events.where("message_id", "!=", keepEvent);
   await events.execute();
   await db.deleteFrom("notifications").where("user_id", "=", userId).execute();
+  await db.deleteFrom("deliveries").where("user_id", "=", userId).execute();
+  await db
+    .deleteFrom("device_disablings")
+    .where("user_id", "=", userId)
+    .execute();
   await db.deleteFrom("rule_matches").where("user_id", "=", userId).execute();
   await db
     .deleteFrom("profile_aliases")

@@ -8,6 +8,7 @@ export type MessageFields = {
   deepLink?: string | undefined;
   image?: string | undefined;
   sound?: string | undefined;
+  badge?: string | undefined;
   data?: Record<string, string> | undefined;
 };
 
@@ -30,6 +31,8 @@ export type RenderedMessage = {
   deepLink?: string;
   image?: string;
   sound?: string;
+  /** The app icon's badge count as rendered; delivery sends it when it is a whole number. */
+  badge?: string;
   data: Record<string, string>;
   /** The locale variant used; undefined for the default message. */
   locale?: string;
@@ -152,7 +155,14 @@ export function compileMessage(
   };
 }
 
-const TEXT_FIELDS = ["title", "body", "deepLink", "image", "sound"] as const;
+const TEXT_FIELDS = [
+  "title",
+  "body",
+  "deepLink",
+  "image",
+  "sound",
+  "badge",
+] as const;
 
 function mergeFields(...layers: (MessageFields | undefined)[]): MessageFields {
   const merged: MessageFields = {};
@@ -244,9 +254,11 @@ function renderFields(
   const deepLink = optional(fields.deepLink);
   const image = optional(fields.image);
   const sound = optional(fields.sound);
+  const badge = optional(fields.badge);
   if (deepLink !== undefined) message.deepLink = deepLink;
   if (image !== undefined) message.image = image;
   if (sound !== undefined) message.sound = sound;
+  if (badge !== undefined) message.badge = badge;
   if (locale !== undefined) message.locale = locale;
   return message;
 }

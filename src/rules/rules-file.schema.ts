@@ -98,6 +98,10 @@ const messageFields = {
   deepLink: template.optional(),
   image: template.optional(),
   sound: template.optional(),
+  badge: template.optional().meta({
+    description:
+      'the app icon\'s badge count (APNs), e.g. "1" or "{{ profile.traits.unread }}"',
+  }),
   data: z
     .record(z.string(), template)
     .optional()

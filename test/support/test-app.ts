@@ -7,7 +7,10 @@ import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import type { Deps } from "../../src/deps.ts";
+import { createDeliveryWorker } from "../../src/delivery/delivery.worker.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
+import { createLogProvider } from "../../src/providers/log.provider.ts";
+import type { ProviderSet } from "../../src/providers/registry.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/logger.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
@@ -39,6 +42,8 @@ export type TestAppOptions = {
   ruleStore?: "fixed" | "database";
   /** For the database store: the RULES_FILE to seed from (default: `rules` written to a temporary file). */
   rulesFile?: string;
+  /** The providers delivery sends through (default: a log provider that records lines in `printed`). */
+  providers?: ProviderSet;
 };
 
 export type TestApp = {
@@ -46,6 +51,8 @@ export type TestApp = {
   deps: Deps;
   /** Sets the time the app sees as now. */
   setNow(now: Date): void;
+  /** The lines the default log provider printed, one per push. */
+  printed: string[];
   /** Sends JSON to the app; `admin: true` adds the admin token. */
   request(
     method: string,
@@ -77,7 +84,11 @@ export async function startTestApp(
   const logger = createLogger(config.logLevel);
   const { rules, cleanup } = await testRuleStore(database, logger, options);
   const clock = () => now ?? new Date();
-  // The planner is not started: tests plan when they choose, with deps.planner.drain().
+  const printed: string[] = [];
+  const log = createLogProvider({ write: (line) => printed.push(line) });
+  const providers = options.providers ?? { apns: log, fcm: log, webpush: log };
+  // Planner and delivery are not started: tests run them when they choose, with
+  // deps.planner.drain() and deps.delivery.drain().
   const deps: Deps = {
     config,
     logger,
@@ -85,6 +96,18 @@ export async function startTestApp(
     clock,
     rules,
     planner: createPlanner({ db: database.db, logger, clock, rules }),
+    providers: {
+      byPlatform: providers,
+      close: () => Promise.resolve(),
+    },
+    delivery: createDeliveryWorker({
+      db: database.db,
+      logger,
+      clock,
+      rules,
+      providers,
+      config: config.delivery,
+    }),
   };
   const http = await startHttpServer(buildApp(deps), 0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${http.port}`;
@@ -94,6 +117,7 @@ export async function startTestApp(
     setNow: (date) => {
       now = date;
     },
+    printed,
     async request(method, path, { body, admin = false, headers = {} } = {}) {
       const response = await fetch(`${baseUrl}${path}`, {
         method,

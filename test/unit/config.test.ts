@@ -272,3 +272,97 @@ describe("loadConfig: rules file", () => {
     ).toBe("/etc/nudge/rules.json");
   });
 });
+
+describe("loadConfig: push providers", () => {
+  const apns = {
+    APNS_KEY_FILE: "keys/AuthKey.p8",
+    APNS_KEY_ID: "KEY1234567",
+    APNS_TEAM_ID: "TEAM123456",
+    APNS_TOPIC: "com.example.shop",
+  };
+
+  it("when no provider key is set, then no provider is configured and delivery has its defaults", () => {
+    const config = loadConfig({});
+    expect([config.apns, config.fcm, config.webPush]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(config.delivery).toMatchObject({
+      enabled: true,
+      batchSize: 500,
+      maxAttempts: 5,
+      leaseMs: 60_000,
+      limits: {
+        apns: { ratePerSec: undefined, concurrency: 500 },
+        fcm: { ratePerSec: undefined, concurrency: 200 },
+        webpush: { ratePerSec: undefined, concurrency: 50 },
+      },
+    });
+  });
+
+  it("when the APNs keys are set, then APNs targets the sandbox in development and production in production", () => {
+    expect(loadConfig(apns).apns).toMatchObject({
+      ...{ keyFile: apns.APNS_KEY_FILE, topic: apns.APNS_TOPIC },
+      production: false,
+      bothEnvironments: false,
+    });
+    expect(
+      loadConfig({
+        ...apns,
+        NODE_ENV: "production",
+        ADMIN_TOKEN: "a-production-admin-token",
+      }).apns?.production,
+    ).toBe(true);
+    expect(
+      loadConfig({ ...apns, APNS_PRODUCTION: "true" }).apns?.production,
+    ).toBe(true);
+  });
+
+  it("when only some keys of a provider are set, then each missing one is reported", () => {
+    expect(
+      badKeys(
+        configErrorOf({ APNS_KEY_FILE: "k.p8", VAPID_PUBLIC_KEY: "pub" }),
+      ),
+    ).toEqual([
+      "APNS_KEY_ID",
+      "APNS_TEAM_ID",
+      "APNS_TOPIC",
+      "VAPID_PRIVATE_KEY",
+      "VAPID_SUBJECT",
+    ]);
+  });
+
+  it("when FCM has a project but no credentials, or a static token but no project, then startup is refused", () => {
+    expect(badKeys(configErrorOf({ FCM_PROJECT_ID: "shop" }))).toEqual([
+      "FCM_SERVICE_ACCOUNT_FILE",
+    ]);
+    expect(badKeys(configErrorOf({ FCM_ACCESS_TOKEN: "ya29.token" }))).toEqual([
+      "FCM_PROJECT_ID",
+    ]);
+  });
+
+  it("when a provider's rate or concurrency is set, then that provider's lane uses it", () => {
+    const config = loadConfig({
+      FCM_RATE_PER_SEC: "2500",
+      FCM_CONCURRENCY: "64",
+    });
+    expect(config.delivery.limits.fcm).toEqual({
+      ratePerSec: 2500,
+      concurrency: 64,
+    });
+  });
+
+  it("when the VAPID private key or FCM token is bad, then its value is not in the error", () => {
+    try {
+      loadConfig({
+        FCM_ACCESS_TOKEN: "secret-token",
+        VAPID_PRIVATE_KEY: "secret-key",
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(String(error)).not.toContain("secret-token");
+      expect(String(error)).not.toContain("secret-key");
+    }
+  });
+});

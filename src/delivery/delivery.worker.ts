@@ -1,0 +1,238 @@
+import type { DeliveryConfig } from "../config.ts";
+import type { Database } from "../db/database.ts";
+import type { Logger } from "../logger.ts";
+import type { Push, SendOutcome } from "../providers/provider.ts";
+import type { RuleStore } from "../rules/rule-store.ts";
+import { createOutcomeRecorder } from "./outcome-recorder.ts";
+import {
+  claimDueNotifications,
+  reclaimLapsedClaims,
+  type ClaimedNotification,
+} from "./outbox.repository.ts";
+import type { ProviderSet } from "../providers/registry.ts";
+import { createLanes, type Lane } from "./lanes.ts";
+import { loadSendContexts } from "./send-context.ts";
+import {
+  planSend,
+  releaseUpdate,
+  settle,
+  type PushResult,
+  type SendContext,
+} from "./send-plan.ts";
+
+export type DeliveryDeps = {
+  db: Database;
+  logger: Logger;
+  clock: () => Date;
+  rules: RuleStore;
+  providers: ProviderSet;
+  config: DeliveryConfig;
+};
+
+export type DeliveryWorker = {
+  start(): void;
+  /** Asks the worker to look for due notifications now (planning added some). */
+  poke(): void;
+  /** Delivers until nothing is due and nothing is in flight; for tests and tools. */
+  drain(): Promise<void>;
+  /** Stops claiming, finishes the sends in flight, gives back what was not sent. */
+  stop(): Promise<void>;
+};
+
+const IDLE_POLL_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Sends due notifications through per-provider lanes that hold each provider to its
+ * rate and concurrency. A batch is claimed only when every lane has room, so a slow
+ * provider slows the claiming instead of piling claimed rows up in memory while their
+ * lease runs out. Outcomes are recorded in batches. The loop never throws.
+ */
+export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
+  const logger = deps.logger.child({ module: "delivery" });
+  const { config } = deps;
+  const lanes = createLanes(deps.providers, config.limits);
+  const recorder = createOutcomeRecorder({ ...deps, logger });
+  const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
+
+  let stopped = true;
+  // Once set, queued sends are given back instead of sent.
+  let stopping = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let poked = false;
+  let lastReclaim = 0;
+  const sending = new Set<Promise<void>>();
+
+  const sendOne = async (lane: Lane, push: Push): Promise<PushResult> => {
+    let outcome: SendOutcome;
+    try {
+      outcome = await lane.provider.send(push);
+    } catch (error) {
+      // Providers return outcomes; a throw is a bug in one, retried like an outage.
+      logger.error(
+        { err: error, provider: lane.provider.name },
+        "provider threw",
+      );
+      outcome = { kind: "retry", reason: "provider_error" };
+    }
+    return { push, provider: lane.provider.name, outcome };
+  };
+
+  /** Sends one notification's pushes through their lanes and records what came of it. */
+  const deliver = async (
+    claimed: ClaimedNotification,
+    context: SendContext,
+    pushes: readonly Push[],
+  ) => {
+    const results = await Promise.all(
+      pushes.map((push) => {
+        const lane = lanes.of(push.platform);
+        return lane.queue.add(() =>
+          stopping ? undefined : sendOne(lane, push),
+        );
+      }),
+    );
+    const done = results.filter((r) => r !== undefined);
+    if (done.length === 0) {
+      recorder.record({ update: releaseUpdate(claimed) });
+      return;
+    }
+    // Shutdown interrupted part of this notification: the rest go on the next attempt.
+    const interrupted = pushes
+      .filter((_, i) => results[i] === undefined)
+      .map((push): PushResult => ({
+        push,
+        provider: lanes.of(push.platform).provider.name,
+        outcome: { kind: "retry", reason: "shutdown" },
+      }));
+    recorder.record(
+      settle(
+        claimed,
+        [...done, ...interrupted],
+        context.settled,
+        deps.clock(),
+        backoff,
+        config.maxAttempts,
+      ),
+    );
+  };
+
+  /** Claims one batch and starts its sends. False when nothing was due. */
+  const dispatchBatch = async (): Promise<boolean> => {
+    const now = deps.clock();
+    if (now.getTime() - lastReclaim >= config.leaseMs / 4) {
+      lastReclaim = now.getTime();
+      const reclaimed = await reclaimLapsedClaims(deps.db, now);
+      if (reclaimed > 0)
+        logger.warn(
+          { reclaimed },
+          "reclaimed notifications whose claim lapsed",
+        );
+    }
+    const limit = Math.min(config.batchSize, lanes.room());
+    if (limit <= 0) {
+      await lanes.onRoom();
+      return true;
+    }
+    const claimed = await claimDueNotifications(
+      deps.db,
+      now,
+      limit,
+      config.leaseMs,
+    );
+    if (claimed.length === 0) return false;
+    const contexts = await loadSendContexts(
+      deps.db,
+      deps.rules.current(),
+      claimed,
+      now,
+    );
+    claimed.forEach((notification, index) => {
+      const context = contexts[index] as SendContext;
+      const plan = planSend(notification, context);
+      if (plan.kind === "skip") {
+        recorder.record({ update: plan.update });
+        return;
+      }
+      const delivery = deliver(notification, context, plan.pushes);
+      sending.add(delivery);
+      void delivery.finally(() => sending.delete(delivery));
+    });
+    return true;
+  };
+
+  /** Waits for every send started so far and for their outcomes to be written. */
+  const settleInFlight = async () => {
+    while (sending.size > 0) await Promise.all(sending);
+    await recorder.flush();
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (poked) {
+        poked = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        poked = false;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const run = async () => {
+    let failures = 0;
+    while (!stopped) {
+      try {
+        const busy = await dispatchBatch();
+        failures = 0;
+        if (!busy) {
+          await recorder.flush();
+          await sleep(IDLE_POLL_MS);
+        }
+      } catch (error) {
+        failures++;
+        const delay =
+          Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures) *
+          (0.5 + Math.random() / 2);
+        logger.error(
+          { err: error, failures, retryInMs: Math.round(delay) },
+          "delivery failed",
+        );
+        await sleep(delay);
+      }
+    }
+  };
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      stopping = false;
+      loop = run();
+    },
+    poke() {
+      poked = true;
+      wake?.();
+    },
+    async drain() {
+      stopping = false;
+      while (await dispatchBatch()) {
+        // Keep claiming while anything is due.
+      }
+      await settleInFlight();
+    },
+    async stop() {
+      stopped = true;
+      stopping = true;
+      wake?.();
+      lanes.wakeWaiters();
+      await loop;
+      loop = undefined;
+      await settleInFlight();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import PQueue from "p-queue";
+import type { ProviderLimits } from "../config.ts";
+import type { Platform } from "../db/schema.ts";
+import type { PushProvider } from "../providers/provider.ts";
+import type { ProviderSet } from "../providers/registry.ts";
+
+/** A provider and the queue that holds it to its rate and concurrency. */
+export type Lane = {
+  provider: PushProvider;
+  queue: PQueue;
+  backlogLimit: number;
+};
+
+export type Lanes = {
+  of(platform: Platform): Lane;
+  /** How many more pushes may be queued before some lane is full. */
+  room(): number;
+  /** Resolves when a full lane has room again (or `wakeWaiters` is called). */
+  onRoom(): Promise<void>;
+  wakeWaiters(): void;
+};
+
+/** Limits of a provider that has none configured: the log provider. */
+const UNLIMITED: ProviderLimits = { ratePerSec: undefined, concurrency: 100 };
+
+/**
+ * One lane per provider. A lane's backlog (pushes waiting, not yet started) is kept to
+ * about two seconds of its rate, or twice its concurrency: enough that the provider
+ * never waits for the next batch, little enough that a claim's lease outlives it.
+ */
+export function createLanes(
+  providers: ProviderSet,
+  limits: Readonly<Partial<Record<string, ProviderLimits>>>,
+): Lanes {
+  const byProvider = new Map<PushProvider, Lane>();
+  for (const provider of new Set(Object.values(providers))) {
+    const { ratePerSec, concurrency } = limits[provider.name] ?? UNLIMITED;
+    const queue = new PQueue({
+      concurrency,
+      ...(ratePerSec === undefined
+        ? {}
+        : { interval: 1000, intervalCap: Math.max(1, Math.round(ratePerSec)) }),
+    });
+    const backlogLimit = Math.max(
+      1,
+      ratePerSec === undefined
+        ? 2 * concurrency
+        : Math.min(2 * concurrency, Math.ceil(2 * ratePerSec)),
+    );
+    byProvider.set(provider, { provider, queue, backlogLimit });
+  }
+  const all = [...byProvider.values()];
+  let wake: (() => void) | undefined;
+  return {
+    of(platform) {
+      const lane = byProvider.get(providers[platform]);
+      if (lane === undefined) throw new Error(`no provider for ${platform}`);
+      return lane;
+    },
+    room: () =>
+      Math.min(...all.map((lane) => lane.backlogLimit - lane.queue.size)),
+    onRoom: () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+        for (const lane of all) {
+          if (lane.queue.size >= lane.backlogLimit)
+            void lane.queue.onSizeLessThan(lane.backlogLimit).then(resolve);
+        }
+      }),
+    wakeWaiters: () => wake?.(),
+  };
+}

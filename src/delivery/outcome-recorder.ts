@@ -1,0 +1,104 @@
+import type { Database } from "../db/database.ts";
+import type { Logger } from "../logger.ts";
+import {
+  recordOutcomes,
+  type DeliveryRecord,
+  type DeviceDisabling,
+  type NotificationUpdate,
+} from "./outbox.repository.ts";
+
+export type OutcomeRecorder = {
+  /** Queues one notification's outcome for the next write. */
+  record(outcome: {
+    update: NotificationUpdate;
+    deliveries?: readonly DeliveryRecord[];
+    disablings?: readonly DeviceDisabling[];
+  }): void;
+  /** Writes everything recorded so far. Never rejects. */
+  flush(): Promise<void>;
+};
+
+const FLUSH_AFTER_MS = 50;
+const FLUSH_AT = 500;
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Collects outcomes and writes them in batches, one write at a time and in order: a
+ * statement per few hundred sends instead of one per send.
+ */
+export function createOutcomeRecorder(deps: {
+  db: Database;
+  logger: Logger;
+  clock: () => Date;
+  config: { leaseMs: number };
+}): OutcomeRecorder {
+  const { logger } = deps;
+  let updates: NotificationUpdate[] = [];
+  let deliveries: DeliveryRecord[] = [];
+  let disablings: DeviceDisabling[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+
+  const write = async (
+    batch: {
+      notifications: NotificationUpdate[];
+      deliveries: DeliveryRecord[];
+      disablings: DeviceDisabling[];
+    },
+    startedAt: number,
+  ): Promise<void> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        await recordOutcomes(deps.db, batch, deps.clock());
+        for (const d of batch.disablings) {
+          logger.warn(
+            {
+              userId: d.userId,
+              deviceId: d.deviceId,
+              provider: d.provider,
+              reason: d.reason,
+            },
+            "device disabled: the provider refused its token",
+          );
+        }
+        return;
+      } catch (error) {
+        // The rows stay claimed until their lease lapses; writing before then keeps
+        // them from being sent again. After that, another process owns them.
+        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures);
+        const gaveUp = Date.now() + delay - startedAt > deps.config.leaseMs;
+        logger.error(
+          { err: error, failures: failures + 1, gaveUp },
+          "recording delivery outcomes failed",
+        );
+        if (gaveUp) return;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (updates.length > 0) {
+      const batch = { notifications: updates, deliveries, disablings };
+      updates = [];
+      deliveries = [];
+      disablings = [];
+      const startedAt = Date.now();
+      writing = writing.then(() => write(batch, startedAt));
+    }
+    return writing;
+  };
+
+  return {
+    record(outcome) {
+      updates.push(outcome.update);
+      deliveries.push(...(outcome.deliveries ?? []));
+      disablings.push(...(outcome.disablings ?? []));
+      if (updates.length >= FLUSH_AT) void flush();
+      else timer ??= setTimeout(() => void flush(), FLUSH_AFTER_MS);
+    },
+    flush,
+  };
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, type Config } from "../config.ts";
+import { Platform } from "../db/schema.ts";
+import type { Logger } from "../logger.ts";
+import { createApnsProvider } from "./apns.provider.ts";
+import { createFcmProvider, type FcmServiceAccount } from "./fcm.provider.ts";
+import { createLogProvider } from "./log.provider.ts";
+import type { PushProvider } from "./provider.ts";
+import { createWebPushProvider } from "./webpush.provider.ts";
+
+/** The provider that sends each platform's pushes (the log provider may serve several). */
+export type ProviderSet = Readonly<Record<Platform, PushProvider>>;
+
+export type Providers = {
+  byPlatform: ProviderSet;
+  /** Closes every provider's connections. */
+  close(): Promise<void>;
+};
+
+/**
+ * Creates one client per configured provider. With none configured, every platform
+ * goes to the log provider, so a demo shows its pushes without credentials; with some
+ * configured, the others' pushes are printed too, and a warning says so at startup.
+ */
+export function createProviders(config: Config, logger: Logger): Providers {
+  const created: PushProvider[] = [];
+  const make = <T extends PushProvider>(create: () => T): T => {
+    const provider = create();
+    created.push(provider);
+    return provider;
+  };
+  try {
+    const { apns, fcm, webPush } = config;
+    const configured: Partial<Record<Platform, PushProvider>> = {
+      ...(apns && {
+        apns: make(() =>
+          createApnsProvider({
+            key: apns.keyFile,
+            keyId: apns.keyId,
+            teamId: apns.teamId,
+            topic: apns.topic,
+            production: apns.production,
+            bothEnvironments: apns.bothEnvironments,
+            ...(apns.host !== undefined && { host: apns.host }),
+            ...(apns.port !== undefined && { port: apns.port }),
+          }),
+        ),
+      }),
+      ...(fcm && {
+        fcm: make(() =>
+          createFcmProvider({
+            baseUrl: fcm.baseUrl,
+            ...(fcm.projectId !== undefined && { projectId: fcm.projectId }),
+            ...(fcm.accessToken !== undefined
+              ? { accessToken: fcm.accessToken }
+              : { serviceAccount: readServiceAccount(fcm.serviceAccountFile) }),
+          }),
+        ),
+      }),
+      ...(webPush && {
+        webpush: make(() =>
+          createWebPushProvider({
+            vapidPublicKey: webPush.publicKey,
+            vapidPrivateKey: webPush.privateKey,
+            vapidSubject: webPush.subject,
+          }),
+        ),
+      }),
+    };
+    const missing = Object.values(Platform).filter(
+      (platform) => configured[platform] === undefined,
+    );
+    const log =
+      missing.length > 0 ? make(() => createLogProvider()) : undefined;
+    if (log !== undefined) {
+      logger.warn(
+        { platforms: missing },
+        "no push provider configured for these platforms: their pushes are printed, not sent",
+      );
+    }
+    const byPlatform = Object.fromEntries(
+      Object.values(Platform).map((p) => [p, configured[p] ?? log]),
+    ) as ProviderSet;
+    return {
+      byPlatform,
+      close: () => closeAll(created),
+    };
+  } catch (error) {
+    void closeAll(created);
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError([
+      `push provider: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+}
+
+async function closeAll(providers: readonly PushProvider[]): Promise<void> {
+  await Promise.allSettled(providers.map((p) => p.close()));
+}
+
+function readServiceAccount(file: string | undefined): FcmServiceAccount {
+  if (file === undefined)
+    throw new ConfigError([
+      "FCM_SERVICE_ACCOUNT_FILE: required to use FCM (or FCM_ACCESS_TOKEN)",
+    ]);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError([
+      `FCM_SERVICE_ACCOUNT_FILE: cannot read ${file} as JSON (${reason})`,
+    ]);
+  }
+  const account = parsed as Partial<FcmServiceAccount> | null;
+  if (
+    typeof account?.client_email !== "string" ||
+    typeof account.private_key !== "string"
+  ) {
+    throw new ConfigError([
+      `FCM_SERVICE_ACCOUNT_FILE: ${file} is not a service account key (it needs client_email and private_key)`,
+    ]);
+  }
+  return account as FcmServiceAccount;
+}

@@ -1,0 +1,237 @@
+import { createHash } from "node:crypto";
+import { Agent } from "node:https";
+import webpush from "web-push";
+import {
+  pushData,
+  type Push,
+  type PushProvider,
+  type SendOutcome,
+} from "./provider.ts";
+
+export type WebPushProviderOptions = {
+  /** The VAPID key pair (URL-safe base64), as made by `web-push generate-vapid-keys`. */
+  vapidPublicKey: string;
+  vapidPrivateKey: string;
+  /** Who push services contact about abuse: a `mailto:` or `https:` URL. */
+  vapidSubject: string;
+  /** CA certificates (PEM) trusted instead of the system's: for tests against a fake. */
+  ca?: string | string[];
+  /** Concurrent connections per push service origin (default 64). */
+  maxSockets?: number;
+  /** Socket idle time (ms) after which a request is abandoned and retried (default 10 s). */
+  timeoutMs?: number;
+  /** Now, for the TTL and `Retry-After` dates (default: the system clock). */
+  clock?: () => Date;
+};
+
+/**
+ * The JSON a service worker reads with `event.data.json()` in its `push` handler:
+ *
+ * ```js
+ * const { title, body, image, tag, data } = event.data.json();
+ * event.waitUntil(self.registration.showNotification(title, { body, image, tag, data }));
+ * ```
+ *
+ * `data` holds the rule's data plus `nudge_id` (report it back on click) and, when the
+ * push has one, `deep_link` (the URL to open in `notificationclick`). `tag` is the rule
+ * id, so a newer push of the same rule replaces the older one on screen.
+ */
+export type WebPushPayload = {
+  title: string;
+  body: string;
+  image?: string;
+  tag: string;
+  data: Record<string, string>;
+};
+
+/** Four weeks: web-push's default, and the longest that FCM keeps a message. */
+export const DEFAULT_TTL_SECONDS = 28 * 24 * 3600;
+
+// RFC 8291: one 4,096-byte record, less its header (86), tag (16) and delimiter (1).
+const MAX_PAYLOAD_BYTES = 4096 - 86 - 16 - 1;
+const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
+
+/**
+ * Sends to browsers through their push services (RFC 8030) with the `web-push` package:
+ * VAPID-signed, `aes128gcm`-encrypted, over one keep-alive agent shared by all sends.
+ * Outcomes are values; it never throws for a push service's answer.
+ */
+export function createWebPushProvider(
+  options: WebPushProviderOptions,
+): PushProvider {
+  const vapidDetails = {
+    subject: options.vapidSubject,
+    publicKey: options.vapidPublicKey,
+    privateKey: options.vapidPrivateKey,
+  };
+  // Fails at startup, not on every push, when a key or the subject is malformed.
+  webpush.getVapidHeaders(
+    "https://push.example",
+    vapidDetails.subject,
+    vapidDetails.publicKey,
+    vapidDetails.privateKey,
+    "aes128gcm",
+  );
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const clock = options.clock ?? (() => new Date());
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: options.maxSockets ?? 64,
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+  });
+
+  return {
+    name: "webpush",
+    async send(push: Push): Promise<SendOutcome> {
+      const subscription = subscriptionOf(push.subscription);
+      if (subscription === undefined)
+        return { kind: "invalid_token", reason: "malformed subscription" };
+      const now = clock();
+      const ttl = ttlSeconds(push.expiresAt, now);
+      if (ttl === undefined)
+        return { kind: "permanent", reason: "expired before it was sent" };
+      const payload = JSON.stringify(payloadOf(push));
+      if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES)
+        return {
+          kind: "permanent",
+          reason: `payload too large: ${Buffer.byteLength(payload)} bytes, at most ${MAX_PAYLOAD_BYTES}`,
+        };
+      try {
+        const result = await webpush.sendNotification(subscription, payload, {
+          vapidDetails,
+          TTL: ttl,
+          urgency: "high",
+          topic: topicOf(push.notificationId),
+          timeout: timeoutMs,
+          agent,
+        });
+        const location = result.headers.location;
+        return location === undefined
+          ? { kind: "sent" }
+          : { kind: "sent", providerMessageId: location };
+      } catch (error) {
+        return outcomeOfError(error, clock());
+      }
+    },
+    close() {
+      agent.destroy();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The service worker's view of a push: see {@link WebPushPayload}. */
+export function payloadOf(push: Push): WebPushPayload {
+  return {
+    title: push.title,
+    body: push.body,
+    ...(push.image === undefined ? {} : { image: push.image }),
+    tag: push.threadId,
+    data: pushData(push),
+  };
+}
+
+/**
+ * The `Topic` header: a retried or duplicated notification replaces the one still
+ * queued at the push service. A UUID without dashes fits (32 hex characters); any
+ * other id is hashed to fit.
+ */
+export function topicOf(notificationId: string): string {
+  const compact = notificationId.replaceAll("-", "");
+  return TOPIC.test(compact)
+    ? compact
+    : createHash("sha256")
+        .update(notificationId)
+        .digest("base64url")
+        .slice(0, 32);
+}
+
+/** Seconds left until `expiresAt`; undefined once it has passed. */
+export function ttlSeconds(
+  expiresAt: Date | undefined,
+  now: Date,
+): number | undefined {
+  if (expiresAt === undefined) return DEFAULT_TTL_SECONDS;
+  const seconds = Math.floor((expiresAt.getTime() - now.getTime()) / 1000);
+  return seconds > 0 ? seconds : undefined;
+}
+
+type Subscription = {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+};
+
+/** The browser's `PushSubscription.toJSON()`, checked so web-push cannot choke on it. */
+function subscriptionOf(value: unknown): Subscription | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { endpoint, keys } = value as { endpoint?: unknown; keys?: unknown };
+  if (typeof endpoint !== "string" || !URL.canParse(endpoint)) return undefined;
+  if (new URL(endpoint).protocol !== "https:") return undefined;
+  if (typeof keys !== "object" || keys === null) return undefined;
+  const { p256dh, auth } = keys as { p256dh?: unknown; auth?: unknown };
+  if (!isBase64Url(p256dh, 65) || !isBase64Url(auth, 16)) return undefined;
+  return { endpoint, keys: { p256dh, auth } };
+}
+
+function isBase64Url(value: unknown, bytes: number): value is string {
+  return (
+    typeof value === "string" &&
+    /^[A-Za-z0-9_-]+={0,2}$/.test(value) &&
+    Buffer.from(value, "base64url").length === bytes
+  );
+}
+
+function outcomeOfError(error: unknown, now: Date): SendOutcome {
+  if (error instanceof webpush.WebPushError) return outcomeOfStatus(error, now);
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  // web-push destroys the request with this message when the socket goes idle.
+  if (message === "Socket timeout")
+    return { kind: "retry", reason: "push service timed out" };
+  if (typeof code === "string")
+    return { kind: "retry", reason: `network error ${code}` };
+  return {
+    kind: "permanent",
+    reason: `web-push refused to send: ${String(message ?? error)}`,
+  };
+}
+
+function outcomeOfStatus(error: webpush.WebPushError, now: Date): SendOutcome {
+  const status = error.statusCode;
+  const detail = `${status}${error.body === "" ? "" : ` ${error.body.slice(0, 200)}`}`;
+  if (status === 404 || status === 410)
+    return { kind: "invalid_token", reason: `subscription gone (${detail})` };
+  if (status === 408 || status === 429 || status >= 500) {
+    const retryAfterMs = retryAfterMsOf(error.headers["retry-after"], now);
+    return retryAfterMs === undefined
+      ? { kind: "retry", reason: `push service busy (${detail})` }
+      : {
+          kind: "retry",
+          reason: `push service busy (${detail})`,
+          retryAfterMs,
+        };
+  }
+  if (status === 413)
+    return { kind: "permanent", reason: `payload too large (${detail})` };
+  if (status === 400)
+    return {
+      kind: "permanent",
+      reason: `push service rejected the request: check the VAPID subject and keys (${detail})`,
+    };
+  if (status === 401 || status === 403)
+    return {
+      kind: "permanent",
+      reason: `VAPID rejected: check the VAPID keys match the ones the browser subscribed with (${detail})`,
+    };
+  return { kind: "permanent", reason: `push service refused (${detail})` };
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date (RFC 9110), in ms from now. */
+export function retryAfterMsOf(
+  value: string | undefined,
+  now: Date,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now.getTime());
+}

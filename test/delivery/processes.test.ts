@@ -1,0 +1,211 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  generateApnsSigningKey,
+  startFakeApns,
+  type FakeApns,
+} from "../support/fake-apns.ts";
+import { startFakeFcm, type FakeFcm } from "../support/fake-fcm.ts";
+import {
+  startNudge,
+  waitFor,
+  type NudgeProcess,
+} from "../support/nudge-process.ts";
+import { startTestApp, type TestApp } from "../support/test-app.ts";
+import { testCertificates } from "../support/test-ca.ts";
+import {
+  apnsToken,
+  createTestDatabase,
+  fcmToken,
+  uniqueId,
+  type TestDatabase,
+} from "../support/test-database.ts";
+import { pingRules } from "./delivery-fixture.ts";
+
+/*
+ * Whole Nudge processes sharing one PostgreSQL, sending to fake APNs and FCM servers.
+ * PGlite is an embedded database of one process, so these run on real Postgres only.
+ */
+const postgres = Boolean(process.env.TEST_DATABASE_URL);
+
+describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
+  const team = { teamId: "TEAM123456", keyId: "KEY1234567" };
+  let dir: string;
+  let database: TestDatabase;
+  let app: TestApp;
+  let apns: FakeApns;
+  let fcm: FakeFcm;
+  let env: Record<string, string>;
+  const processes: NudgeProcess[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "nudge-processes-"));
+    const signing = generateApnsSigningKey();
+    apns = await startFakeApns({ ...team, publicKey: signing.publicKey });
+    fcm = await startFakeFcm();
+    await writeFile(join(dir, "key.p8"), signing.p8);
+    await writeFile(join(dir, "ca.pem"), testCertificates().ca);
+    await writeFile(join(dir, "rules.json"), JSON.stringify(pingRules));
+    database = await createTestDatabase();
+    // This process ingests and plans; the Nudge processes under test deliver.
+    app = await startTestApp(database, { rules: pingRules });
+    env = {
+      DATABASE_URL: database.url ?? "",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      LOG_LEVEL: "warn",
+      RULES_FILE: join(dir, "rules.json"),
+      NODE_EXTRA_CA_CERTS: join(dir, "ca.pem"),
+      APNS_KEY_FILE: join(dir, "key.p8"),
+      APNS_KEY_ID: team.keyId,
+      APNS_TEAM_ID: team.teamId,
+      APNS_TOPIC: "com.example.shop",
+      APNS_PRODUCTION: "false",
+      APNS_HOST: apns.host,
+      APNS_PORT: String(apns.port),
+      FCM_PROJECT_ID: fcm.projectId,
+      FCM_ACCESS_TOKEN: fcm.accessToken,
+      FCM_BASE_URL: fcm.origin,
+      DELIVERY_LEASE_SECONDS: "2",
+      DELIVERY_BATCH_SIZE: "100",
+      // Slow enough that a fan-out is still under way when a test kills a process.
+      APNS_RATE_PER_SEC: "400",
+      FCM_RATE_PER_SEC: "400",
+    };
+  });
+
+  afterAll(async () => {
+    for (const nudge of processes) nudge.child.kill("SIGKILL");
+    await Promise.all(processes.map((p) => p.exited));
+    await app.close();
+    await database.close();
+    await apns.close();
+    await fcm.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const spawnNudge = () => {
+    const nudge = startNudge(env);
+    processes.push(nudge);
+    return nudge;
+  };
+
+  /** Users with one phone each, half iOS, half Android, each with a planned ping. */
+  const fanOut = async (count: number) => {
+    const users = Array.from({ length: count }, (_, i) => ({
+      userId: uniqueId("user"),
+      platform: i % 2 === 0 ? "ios" : "android",
+      token: i % 2 === 0 ? apnsToken() : fcmToken(),
+    }));
+    for (let i = 0; i < users.length; i += 250) {
+      const response = await app.request("POST", "/v1/segment", {
+        body: users.slice(i, i + 250).flatMap((user) => [
+          {
+            type: "identify",
+            userId: user.userId,
+            messageId: uniqueId("msg"),
+            context: { device: { type: user.platform, token: user.token } },
+          },
+          {
+            type: "track",
+            event: "Ping",
+            userId: user.userId,
+            messageId: uniqueId("msg"),
+            properties: { title: "Ping", n: 1 },
+          },
+        ]),
+      });
+      expect(response.status).toBe(200);
+    }
+    await app.deps.planner.drain();
+    return users;
+  };
+
+  /** What the fakes accepted for these users, as (token, collapse id) pairs. */
+  const receivedBy = (tokens: Set<string>) => [
+    ...apns.received
+      .filter((p) => tokens.has(p.token))
+      .map((p) => ({ token: p.token, collapseId: p.collapseId })),
+    ...fcm.received
+      .filter((m) => tokens.has(m.message.token as string))
+      .map((m) => ({
+        token: m.message.token as string,
+        collapseId: m.message.android?.collapse_key as string | undefined,
+      })),
+  ];
+
+  const statuses = async (userIds: readonly string[]) => {
+    const rows = await database.db
+      .selectFrom("notifications")
+      .select("status")
+      .where("user_id", "in", userIds)
+      .execute();
+    return rows.map((r) => r.status);
+  };
+
+  it("when two Nudge processes deliver one fan-out, then every device gets its push exactly once", async () => {
+    const users = await fanOut(1_000);
+    const tokens = new Set(users.map((u) => u.token));
+    const sessionsBefore = apns.sessionCount() + fcm.sessionCount();
+    const [first, second] = [spawnNudge(), spawnNudge()];
+
+    await waitFor(() => receivedBy(tokens).length >= users.length, 60_000);
+    await waitFor(
+      async () =>
+        (await statuses(users.map((u) => u.userId))).every((s) => s === "sent"),
+      30_000,
+    );
+    const received = receivedBy(tokens);
+    expect(received).toHaveLength(users.length);
+    expect(new Set(received.map((r) => r.token))).toEqual(tokens);
+
+    // Both took part: providers connect on their first send, one connection per
+    // provider and process.
+    expect(
+      apns.sessionCount() + fcm.sessionCount() - sessionsBefore,
+    ).toBeGreaterThanOrEqual(4);
+    first.child.kill("SIGTERM");
+    second.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(await second.exited).toBe(0);
+  });
+
+  it("when a Nudge process is killed mid-fan-out, then a new one delivers the rest, repeating at most what was in flight, under the same collapse id", async () => {
+    const users = await fanOut(1_500);
+    const tokens = new Set(users.map((u) => u.token));
+    const victim = spawnNudge();
+    await waitFor(() => receivedBy(tokens).length >= 300, 60_000);
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    // What the dead process had claimed and not recorded: the in-flight batch.
+    const inFlight = (await statuses(users.map((u) => u.userId))).filter(
+      (s) => s === "sending",
+    ).length;
+    const deliveredBefore = receivedBy(tokens).length;
+    expect(deliveredBefore).toBeLessThan(users.length);
+
+    const successor = spawnNudge();
+    await waitFor(
+      async () =>
+        (await statuses(users.map((u) => u.userId))).every((s) => s === "sent"),
+      60_000,
+    );
+    const received = receivedBy(tokens);
+    expect(new Set(received.map((r) => r.token))).toEqual(tokens);
+    const repeats = received.length - users.length;
+    expect(repeats).toBeLessThanOrEqual(inFlight);
+    // A repeat carries the first push's collapse id: the device shows one.
+    const collapseIds = new Map<string, Set<string | undefined>>();
+    for (const { token, collapseId } of received) {
+      const ids = collapseIds.get(token) ?? new Set();
+      ids.add(collapseId);
+      collapseIds.set(token, ids);
+    }
+    expect([...collapseIds.values()].every((ids) => ids.size === 1)).toBe(true);
+
+    successor.child.kill("SIGTERM");
+    expect(await successor.exited).toBe(0);
+  });
+});

@@ -1,0 +1,314 @@
+import { randomUUID } from "node:crypto";
+import webpush from "web-push";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Push, PushProvider } from "../../src/providers/provider.ts";
+import {
+  createWebPushProvider,
+  DEFAULT_TTL_SECONDS,
+  retryAfterMsOf,
+  topicOf,
+} from "../../src/providers/webpush.provider.ts";
+import {
+  startFakeWebPush,
+  type FakeSubscription,
+  type FakeWebPush,
+} from "../support/fake-webpush.ts";
+import { testCertificates } from "../support/test-ca.ts";
+
+const NOW = new Date("2030-01-01T12:00:00Z");
+const SUBJECT = "mailto:ops@nudge.example";
+const vapid = webpush.generateVAPIDKeys();
+
+let fake: FakeWebPush;
+let provider: PushProvider;
+
+beforeAll(async () => {
+  fake = await startFakeWebPush();
+  provider = providerWith({});
+});
+
+afterAll(async () => {
+  await provider.close();
+  await fake.close();
+});
+
+function providerWith(
+  options: Partial<Parameters<typeof createWebPushProvider>[0]>,
+): PushProvider {
+  return createWebPushProvider({
+    vapidPublicKey: vapid.publicKey,
+    vapidPrivateKey: vapid.privateKey,
+    vapidSubject: SUBJECT,
+    ca: testCertificates().ca,
+    clock: () => NOW,
+    ...options,
+  });
+}
+
+function pushTo(
+  subscription: FakeSubscription | Record<string, unknown> | null,
+  overrides: Partial<Push> = {},
+): Push {
+  return {
+    notificationId: randomUUID(),
+    userId: "ada",
+    deviceId: "d1",
+    platform: "webpush",
+    token:
+      typeof subscription?.endpoint === "string" ? subscription.endpoint : "",
+    subscription,
+    title: "Price drop",
+    body: "The lamp you saved is now €39",
+    deepLink: "https://shop.example/product/1",
+    image: "https://shop.example/lamp.jpg",
+    sound: undefined,
+    badge: undefined,
+    data: { product_id: "1" },
+    threadId: "price-drop",
+    expiresAt: undefined,
+    ...overrides,
+  };
+}
+
+function idOf(subscription: FakeSubscription): string {
+  return subscription.endpoint.slice(
+    subscription.endpoint.lastIndexOf("/") + 1,
+  );
+}
+
+describe("webpush provider", () => {
+  it("when a push is sent, then the endpoint verifies VAPID and decrypts the payload", async () => {
+    const subscription = fake.subscribe({ vapidKey: vapid.publicKey });
+    const push = pushTo(subscription, {
+      expiresAt: new Date(NOW.getTime() + 3600_000),
+    });
+
+    const outcome = await provider.send(push);
+
+    expect(outcome).toMatchObject({ kind: "sent" });
+    expect(outcome.kind === "sent" && outcome.providerMessageId).toMatch(
+      `${fake.origin}/message/`,
+    );
+    const received = fake.received.find(
+      (r) => r.subscriptionId === idOf(subscription),
+    );
+    expect(received).toMatchObject({
+      payload: {
+        title: "Price drop",
+        body: "The lamp you saved is now €39",
+        image: "https://shop.example/lamp.jpg",
+        tag: "price-drop",
+        data: {
+          product_id: "1",
+          nudge_id: push.notificationId,
+          deep_link: "https://shop.example/product/1",
+        },
+      },
+      ttl: 3600,
+      urgency: "high",
+      topic: push.notificationId.replaceAll("-", ""),
+      vapid: { audience: fake.origin, subject: SUBJECT, key: vapid.publicKey },
+    });
+  });
+
+  it("when the push has no expiry, then it asks the service to keep it four weeks", async () => {
+    const subscription = fake.subscribe();
+
+    await provider.send(pushTo(subscription));
+
+    const received = fake.received.find(
+      (r) => r.subscriptionId === idOf(subscription),
+    );
+    expect(received?.ttl).toBe(DEFAULT_TTL_SECONDS);
+  });
+
+  it("when the push expired already, then it is not sent", async () => {
+    const before = fake.requestCount();
+    const outcome = await provider.send(
+      pushTo(fake.subscribe(), { expiresAt: new Date(NOW.getTime() - 1) }),
+    );
+    expect(outcome).toMatchObject({ kind: "permanent" });
+    expect(fake.requestCount()).toBe(before);
+  });
+
+  it.each([
+    ["missing", null],
+    ["without keys", { endpoint: "https://127.0.0.1:1/push/x" }],
+    [
+      "with a short auth",
+      {
+        endpoint: "https://127.0.0.1:1/push/x",
+        keys: { p256dh: "BA", auth: "AA" },
+      },
+    ],
+    [
+      "with an http endpoint",
+      {
+        endpoint: "http://127.0.0.1:1/push/x",
+        keys: { p256dh: "x", auth: "y" },
+      },
+    ],
+  ])(
+    "when the subscription is %s, then the token is invalid",
+    async (_, subscription) => {
+      const outcome = await provider.send(pushTo(subscription));
+      expect(outcome).toEqual({
+        kind: "invalid_token",
+        reason: "malformed subscription",
+      });
+    },
+  );
+
+  it.each([404, 410])(
+    "when the service answers %i, then the subscription is dead",
+    async (status) => {
+      const subscription = fake.subscribe();
+      fake.failSubscription(subscription.endpoint, { status });
+
+      const outcome = await provider.send(pushTo(subscription));
+
+      expect(outcome).toMatchObject({ kind: "invalid_token" });
+    },
+  );
+
+  it.each([
+    ["120", 120_000],
+    ["Tue, 01 Jan 2030 12:00:30 GMT", 30_000],
+  ])(
+    "when the service answers 429 with Retry-After %s, then it retries after it",
+    async (retryAfter, ms) => {
+      const subscription = fake.subscribe();
+      fake.failSubscription(subscription.endpoint, { status: 429, retryAfter });
+
+      const outcome = await provider.send(pushTo(subscription));
+
+      expect(outcome).toMatchObject({ kind: "retry", retryAfterMs: ms });
+    },
+  );
+
+  it.each([500, 503])(
+    "when the service answers %i, then it retries",
+    async (status) => {
+      const subscription = fake.subscribe();
+      fake.failSubscription(subscription.endpoint, { status });
+
+      const outcome = await provider.send(pushTo(subscription));
+
+      expect(outcome).toMatchObject({ kind: "retry" });
+      expect(outcome).not.toHaveProperty("retryAfterMs");
+    },
+  );
+
+  it("when the next request fails, then only that one is retried", async () => {
+    const subscription = fake.subscribe();
+    fake.failNext(1, { status: 502 });
+
+    expect(await provider.send(pushTo(subscription))).toMatchObject({
+      kind: "retry",
+    });
+    expect(await provider.send(pushTo(subscription))).toMatchObject({
+      kind: "sent",
+    });
+  });
+
+  it("when the service answers 413, then the push fails for good", async () => {
+    const subscription = fake.subscribe();
+    fake.failSubscription(subscription.endpoint, { status: 413 });
+
+    const outcome = await provider.send(pushTo(subscription));
+
+    expect(outcome).toMatchObject({
+      kind: "permanent",
+      reason: expect.stringContaining("payload too large"),
+    });
+  });
+
+  it("when the payload exceeds one record, then it fails for good without a request", async () => {
+    const before = fake.requestCount();
+    const outcome = await provider.send(
+      pushTo(fake.subscribe(), { body: "x".repeat(4000) }),
+    );
+    expect(outcome).toMatchObject({
+      kind: "permanent",
+      reason: expect.stringContaining("payload too large"),
+    });
+    expect(fake.requestCount()).toBe(before);
+  });
+
+  it("when the browser subscribed with other VAPID keys, then the push fails for good", async () => {
+    const subscription = fake.subscribe({
+      vapidKey: webpush.generateVAPIDKeys().publicKey,
+    });
+
+    const outcome = await provider.send(pushTo(subscription));
+
+    expect(outcome).toMatchObject({
+      kind: "permanent",
+      reason: expect.stringContaining("VAPID"),
+    });
+    expect(fake.rejections).toContain(
+      "vapid key differs from the subscription's",
+    );
+  });
+
+  it("when the connection is reset, then it retries", async () => {
+    const subscription = fake.subscribe();
+    fake.failSubscription(subscription.endpoint, { destroy: true });
+
+    const outcome = await provider.send(pushTo(subscription));
+
+    expect(outcome).toMatchObject({ kind: "retry" });
+  });
+
+  it("when the service does not answer in time, then it retries", async () => {
+    const impatient = providerWith({ timeoutMs: 100 });
+    const subscription = fake.subscribe();
+    fake.failSubscription(subscription.endpoint, { hang: true });
+
+    const outcome = await impatient.send(pushTo(subscription));
+
+    expect(outcome).toEqual({
+      kind: "retry",
+      reason: "push service timed out",
+    });
+    await impatient.close();
+  });
+
+  it("when 1,000 pushes are sent at once, then every one is delivered", async () => {
+    const subscriptions = Array.from({ length: 50 }, () => fake.subscribe());
+    const before = fake.received.length;
+    const pushes = Array.from({ length: 1000 }, (_, i) =>
+      pushTo(subscriptions[i % subscriptions.length] ?? null, {
+        data: { index: String(i) },
+      }),
+    );
+
+    const outcomes = await Promise.all(pushes.map((p) => provider.send(p)));
+
+    expect(outcomes.filter((o) => o.kind === "sent")).toHaveLength(1000);
+    await fake.waitForReceived(before + 1000);
+    const indexes = fake.received
+      .slice(before)
+      .map((r: any) => Number(r.payload.data.index));
+    expect(new Set(indexes).size).toBe(1000);
+  });
+});
+
+describe("topicOf", () => {
+  it("when the id is a UUID, then the topic is its 32 hex digits", () => {
+    expect(topicOf("0b6d3f52-6f0e-4c1e-9a43-52a1f3c2d001")).toBe(
+      "0b6d3f526f0e4c1e9a4352a1f3c2d001",
+    );
+  });
+
+  it("when the id is longer, then it is hashed to 32 URL-safe characters", () => {
+    expect(topicOf("x".repeat(40))).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+});
+
+describe("retryAfterMsOf", () => {
+  it("when Retry-After is a past date or garbage, then the delay is 0 or absent", () => {
+    expect(retryAfterMsOf("Tue, 01 Jan 2030 11:00:00 GMT", NOW)).toBe(0);
+    expect(retryAfterMsOf("soon", NOW)).toBeUndefined();
+  });
+});
