@@ -1,7 +1,9 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import { factsQuery } from "../planning/planner.service.ts";
-import { loadRecipientFacts } from "../planning/recipient.repository.ts";
+import {
+  factsQuery,
+  loadRecipientFacts,
+} from "../planning/recipient.repository.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import {

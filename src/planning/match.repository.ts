@@ -1,4 +1,5 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import { MatchStatus, type DB, type JsonObject } from "../db/schema.ts";
 
 export type NewMatch = {
@@ -46,23 +47,24 @@ export async function insertMatches(
 }
 
 /**
- * Takes the oldest pending match and locks it for the caller's transaction. Other
- * workers skip it, so one match is expanded by one worker at a time.
+ * Takes up to `limit` of the oldest pending matches and locks them for the caller's
+ * transaction. Other workers skip them, so a match is expanded by one worker at a time;
+ * those the caller leaves alone stay pending when its transaction ends.
  */
-export async function claimPendingMatch(
+export async function claimPendingMatches(
   db: Kysely<DB>,
-): Promise<Match | undefined> {
-  const row = await db
+  limit: number,
+): Promise<Match[]> {
+  const rows = await db
     .selectFrom("rule_matches")
     .selectAll()
     .where("status", "=", MatchStatus.pending)
     .orderBy("created_at")
-    .limit(1)
+    .limit(limit)
     .forUpdate()
     .skipLocked()
-    .executeTakeFirst();
-  if (row === undefined) return undefined;
-  return {
+    .execute();
+  return rows.map((row) => ({
     matchId: row.match_id,
     ruleId: row.rule_id,
     ruleVersion: row.rule_version,
@@ -74,7 +76,33 @@ export async function claimPendingMatch(
     triggeredAt: row.triggered_at,
     cursor: row.cursor,
     planned: row.planned,
-  };
+  }));
+}
+
+/** Records matches planned in one go: each expanded (or cancelled), with its count. */
+export async function finishMatches(
+  db: Kysely<DB>,
+  finished: readonly {
+    matchId: string;
+    status: MatchStatus;
+    planned: number;
+  }[],
+  now: Date,
+): Promise<void> {
+  if (finished.length === 0) return;
+  await sql`
+    update rule_matches m
+    set status = f.status, planned = f.planned, updated_at = ${now}
+    from ${jsonRows(
+      finished.map((f) => ({
+        match_id: f.matchId,
+        status: f.status,
+        planned: f.planned,
+      })),
+      { match_id: "text", status: "text", planned: "integer" },
+      "f",
+    )}
+    where m.match_id = f.match_id`.execute(db);
 }
 
 /** Records one expanded page: where to continue, and whether the audience is done. */

@@ -2,6 +2,10 @@ import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
 import { NotificationStatus, type DB, type JsonObject } from "../db/schema.ts";
+import type { Decision } from "../rules/policy.ts";
+import type { Rule } from "../rules/rule-book.ts";
+import type { Match } from "./match.repository.ts";
+import type { AudienceMember } from "./recipient.repository.ts";
 
 export type NewNotification = {
   userId: string;
@@ -116,6 +120,8 @@ export type NotificationView = {
   sendAt: Date;
   expiresAt: Date | null;
   content: JsonObject | null;
+  attempts: number;
+  sentAt: Date | null;
   createdAt: Date;
 };
 
@@ -147,6 +153,46 @@ export async function listUserNotifications(
     sendAt: row.send_at,
     expiresAt: row.expires_at,
     content: row.content,
+    attempts: row.attempts,
+    sentAt: row.sent_at,
     createdAt: row.created_at,
   }));
+}
+
+/** The notification row of one recipient's decision. */
+export function toNotification(
+  match: Match,
+  rule: Rule,
+  member: AudienceMember,
+  decision: Decision,
+): NewNotification {
+  const common = {
+    userId: member.userId,
+    matchId: match.matchId,
+    ruleId: rule.id,
+    ruleVersion: rule.version,
+    itemKey: match.itemKey,
+    variant: decision.variant,
+    category: rule.category,
+  };
+  if (decision.status === "suppressed") {
+    return {
+      ...common,
+      status: NotificationStatus.suppressed,
+      reason: decision.reason,
+      deferredBy: [],
+      sendAt: match.triggeredAt,
+      expiresAt: undefined,
+      content: undefined,
+    };
+  }
+  return {
+    ...common,
+    status: NotificationStatus.pending,
+    reason: undefined,
+    deferredBy: decision.deferredBy,
+    sendAt: decision.sendAt,
+    expiresAt: decision.expiresAt,
+    content: decision.content,
+  };
 }

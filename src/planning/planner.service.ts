@@ -1,10 +1,9 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/database.ts";
-import { MatchStatus, NotificationStatus, type DB } from "../db/schema.ts";
+import { MatchStatus, type DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Logger } from "../logger.ts";
 import { matchesCondition } from "../rules/condition.ts";
-import { parseDuration } from "../rules/duration.ts";
 import { decideEach, type Decision, type PlanInput } from "../rules/policy.ts";
 import { isKnownTimezone } from "../rules/quiet-hours.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
@@ -12,20 +11,21 @@ import type { Settings } from "../rules/rules-file.schema.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import {
   advanceMatch,
-  claimPendingMatch,
+  claimPendingMatches,
   type Match,
 } from "./match.repository.ts";
 import {
   insertNotifications,
-  type NewNotification,
+  toNotification,
 } from "./notification.repository.ts";
 import {
   listProfilesPage,
   listSaversPage,
+  factsQuery,
   loadRecipientFacts,
   type AudienceMember,
-  type FactsQuery,
 } from "./recipient.repository.ts";
+import { oneMatchPerUser, planUserMatches } from "./user-matches.ts";
 
 export type PlannerDeps = {
   db: Database;
@@ -36,6 +36,9 @@ export type PlannerDeps = {
 
 /** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
 export const PAGE_SIZE = 1_000;
+
+/** Matches of one user each (cart reminders…) planned together in one transaction. */
+const USER_MATCH_BATCH = 200;
 
 type AudiencePage = {
   members: AudienceMember[];
@@ -53,7 +56,8 @@ export async function expandNextPage(
   timezoneOf: (zone: string | null) => string,
 ): Promise<boolean> {
   return inTransaction(deps.db, async (trx) => {
-    const match = await claimPendingMatch(trx);
+    const matches = await claimPendingMatches(trx, USER_MATCH_BATCH);
+    const [match] = matches;
     if (match === undefined) return false;
     // A page's queries are short index lookups. While a fan-out grows the notifications
     // table faster than autovacuum analyses it, stale statistics inflate their cost
@@ -61,6 +65,20 @@ export async function expandNextPage(
     await sql`set local jit = off`.execute(trx);
     const now = deps.clock();
     const book = deps.rules.current();
+    if (match.userId !== null) {
+      // The oldest match is for its own user: plan it with the others like it.
+      const end = matches.findIndex((m) => m.userId === null);
+      const leading = end === -1 ? matches : matches.slice(0, end);
+      await planUserMatches(
+        trx,
+        deps.logger,
+        book,
+        oneMatchPerUser(leading),
+        now,
+        timezoneOf,
+      );
+      return true;
+    }
     const rule = book.rules.find((r) => r.id === match.ruleId);
     if (rule === undefined) {
       deps.logger.warn(
@@ -184,64 +202,6 @@ export async function audiencePage(
       };
     }
   }
-}
-
-/** The recipient facts a rule's policy needs, with its cap and dedupe windows ending `now`. */
-export function factsQuery(
-  rule: Rule,
-  settings: Settings,
-  itemKey: string | null,
-  now: Date,
-): FactsQuery {
-  const since = (duration: string | undefined) => {
-    const ms = duration === undefined ? undefined : parseDuration(duration);
-    return ms === undefined ? undefined : new Date(now.getTime() - ms);
-  };
-  return {
-    category: rule.category,
-    ruleId: rule.id,
-    itemKey,
-    globalCapSince: since(settings.frequencyCap?.per),
-    ruleCapSince: since(rule.delivery.frequencyCap?.per),
-    dedupeSince: since(rule.delivery.dedupe),
-  };
-}
-
-function toNotification(
-  match: Match,
-  rule: Rule,
-  member: AudienceMember,
-  decision: Decision,
-): NewNotification {
-  const common = {
-    userId: member.userId,
-    matchId: match.matchId,
-    ruleId: rule.id,
-    ruleVersion: rule.version,
-    itemKey: match.itemKey,
-    variant: decision.variant,
-    category: rule.category,
-  };
-  if (decision.status === "suppressed") {
-    return {
-      ...common,
-      status: NotificationStatus.suppressed,
-      reason: decision.reason,
-      deferredBy: [],
-      sendAt: match.triggeredAt,
-      expiresAt: undefined,
-      content: undefined,
-    };
-  }
-  return {
-    ...common,
-    status: NotificationStatus.pending,
-    reason: undefined,
-    deferredBy: decision.deferredBy,
-    sendAt: decision.sendAt,
-    expiresAt: decision.expiresAt,
-    content: decision.content,
-  };
 }
 
 /**

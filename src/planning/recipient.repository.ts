@@ -1,6 +1,9 @@
 import { sql, type Kysely } from "kysely";
 import { DeviceStatus, type DB, type JsonObject } from "../db/schema.ts";
+import { parseDuration } from "../rules/duration.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
+import type { Rule } from "../rules/rule-book.ts";
+import type { Settings } from "../rules/rules-file.schema.ts";
 import { COUNTED_STATUSES } from "./notification.repository.ts";
 
 export type AudienceMember = { userId: string; item: JsonObject | undefined };
@@ -194,4 +197,25 @@ function groupBy<T>(
     else group.push(item);
   }
   return groups;
+}
+
+/** The recipient facts a rule's policy needs, with its cap and dedupe windows ending `now`. */
+export function factsQuery(
+  rule: Rule,
+  settings: Settings,
+  itemKey: string | null,
+  now: Date,
+): FactsQuery {
+  const since = (duration: string | undefined) => {
+    const ms = duration === undefined ? undefined : parseDuration(duration);
+    return ms === undefined ? undefined : new Date(now.getTime() - ms);
+  };
+  return {
+    category: rule.category,
+    ruleId: rule.id,
+    itemKey,
+    globalCapSince: since(settings.frequencyCap?.per),
+    ruleCapSince: since(rule.delivery.frequencyCap?.per),
+    dedupeSince: since(rule.delivery.dedupe),
+  };
 }

@@ -305,6 +305,40 @@ describe("cart-abandoned", () => {
     expect(await notificationsOf(userId)).toEqual([]);
   });
 
+  it("when many shoppers fill carts at once, then each gets exactly one reminder", async () => {
+    ctx.app.setNow(NOON);
+    const users = Array.from({ length: 450 }, () => uniqueId("cart"));
+    await send(...users.map((id) => shopper(id, { device: "android" })));
+    await send(...users.map(added));
+    await plan();
+    const rows = await ctx.database.db
+      .selectFrom("notifications")
+      .select(["user_id", "status"])
+      .where("user_id", "in", users)
+      .execute();
+    expect(rows).toHaveLength(users.length);
+    expect(new Set(rows.map((r) => r.user_id)).size).toBe(users.length);
+    expect(rows.every((r) => r.status === "pending")).toBe(true);
+  });
+
+  it("when one shopper adds more products at once than the daily cap allows, then the cap holds: each is planned knowing the ones before", async () => {
+    ctx.app.setNow(NOON);
+    const userId = uniqueId("cart");
+    await send(shopper(userId, { device: "ios" }));
+    await send(added(userId), added(userId), added(userId), added(userId));
+    await plan();
+    const statuses = (await notificationsOf(userId)).map((n) =>
+      n.status === "suppressed" ? n.reason : n.status,
+    );
+    // settings.frequencyCap: 3 a day.
+    expect(statuses.sort()).toEqual([
+      "frequency_cap",
+      "pending",
+      "pending",
+      "pending",
+    ]);
+  });
+
   it("when the order came before the cart, then the reminder still stands", async () => {
     ctx.app.setNow(NOON);
     const userId = uniqueId("cart");

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
-import { settle, type PushResult } from "../../src/delivery/send-plan.ts";
+import {
+  planSend,
+  settle,
+  type PushResult,
+} from "../../src/delivery/send-plan.ts";
 import type { Push, SendOutcome } from "../../src/providers/provider.ts";
+import type { Rule } from "../../src/rules/rule-book.ts";
 
 const NOW = new Date("2026-07-01T12:00:00Z");
 const backoff = { baseMs: 10_000, maxMs: 3_600_000 };
@@ -130,5 +135,34 @@ describe("settle", () => {
       5,
     );
     expect(update.sendAt).toEqual(new Date(NOW.getTime() + 90_000));
+  });
+});
+
+describe("planSend", () => {
+  const context = {
+    settings: { categories: {} } as never,
+    facts: {} as never,
+    devices: [],
+    settled: new Map(),
+    now: NOW,
+  };
+
+  it("when the rule was removed while the notification waited, then it is cancelled as rule_removed", () => {
+    const plan = planSend(claimed(1), { ...context, rule: undefined });
+    expect(plan).toMatchObject({
+      kind: "skip",
+      update: { status: "cancelled", reason: "rule_removed" },
+    });
+  });
+
+  it("when the rule was disabled while the notification waited, then it is cancelled as rule_disabled", () => {
+    const plan = planSend(claimed(1), {
+      ...context,
+      rule: { enabled: false } as Rule,
+    });
+    expect(plan).toMatchObject({
+      kind: "skip",
+      update: { status: "cancelled", reason: "rule_disabled" },
+    });
   });
 });

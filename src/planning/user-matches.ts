@@ -1,0 +1,105 @@
+import type { Kysely } from "kysely";
+import { MatchStatus, type DB } from "../db/schema.ts";
+import type { Logger } from "../logger.ts";
+import { decideEach } from "../rules/policy.ts";
+import type { Rule, RuleBook } from "../rules/rule-book.ts";
+import { finishMatches, type Match } from "./match.repository.ts";
+import {
+  insertNotifications,
+  toNotification,
+  type NewNotification,
+} from "./notification.repository.ts";
+import { factsQuery, loadRecipientFacts } from "./recipient.repository.ts";
+
+/**
+ * Of matches whose audience is their own user, the ones that can be planned together:
+ * in order, one per user. A user's caps and dedupe count what was planned for them
+ * before, so a second match of the same user waits for the next batch, which sees the
+ * first one's notification.
+ */
+export function oneMatchPerUser(matches: readonly Match[]): Match[] {
+  const users = new Set<string>();
+  return matches.filter((match) => {
+    if (match.userId === null || users.has(match.userId)) return false;
+    users.add(match.userId);
+    return true;
+  });
+}
+
+/**
+ * Plans many matches of one user each in the caller's transaction: a cart reminder per
+ * `Product Added` arrives one match at a time, and planning each in a transaction of
+ * its own costs as many round trips as a page of a thousand recipients. The facts are
+ * loaded once per rule (and item, for rules with dedupe), the notifications written
+ * in one statement.
+ */
+export async function planUserMatches(
+  db: Kysely<DB>,
+  logger: Logger,
+  book: RuleBook,
+  matches: readonly Match[],
+  now: Date,
+  timezoneOf: (zone: string | null) => string,
+): Promise<void> {
+  const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
+  const groups = new Map<string, { rule: Rule; matches: Match[] }>();
+  const finished: { matchId: string; status: MatchStatus; planned: number }[] =
+    [];
+  for (const match of matches) {
+    const rule = rules.get(match.ruleId);
+    if (rule === undefined) {
+      logger.warn(
+        { ruleId: match.ruleId, matchId: match.matchId },
+        "rule removed before its match was planned",
+      );
+      finished.push({
+        matchId: match.matchId,
+        status: MatchStatus.cancelled,
+        planned: 0,
+      });
+      continue;
+    }
+    // Dedupe looks for notifications of the same item: one item per group.
+    const key = `${rule.id}\0${rule.delivery.dedupe === undefined ? "" : (match.itemKey ?? "")}`;
+    const group = groups.get(key) ?? { rule, matches: [] };
+    group.matches.push(match);
+    groups.set(key, group);
+  }
+
+  const notifications: NewNotification[] = [];
+  for (const { rule, matches: group } of groups.values()) {
+    const members = group.map((m) => ({
+      userId: m.userId ?? "",
+      item: undefined,
+    }));
+    const facts = await loadRecipientFacts(
+      db,
+      members,
+      factsQuery(rule, book.settings, group[0]?.itemKey ?? null, now),
+    );
+    group.forEach((match, index) => {
+      const member = members[index];
+      const recipient = facts[index];
+      if (member === undefined || recipient === undefined) return;
+      const [decision] = decideEach(
+        {
+          rule,
+          settings: book.settings,
+          event: match.event,
+          triggeredAt: match.triggeredAt,
+          timezoneOf,
+        },
+        [recipient],
+      );
+      if (decision === undefined) return;
+      notifications.push(toNotification(match, rule, member, decision));
+      finished.push({
+        matchId: match.matchId,
+        status: MatchStatus.expanded,
+        planned: 1,
+      });
+    });
+  }
+  await insertNotifications(db, notifications, now);
+  await finishMatches(db, finished, now);
+}
