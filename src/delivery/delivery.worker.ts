@@ -3,6 +3,7 @@ import type { Database } from "../db/database.ts";
 import type { Logger } from "../logger.ts";
 import type { Push, SendOutcome } from "../providers/provider.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
+import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {
   claimDueNotifications,
@@ -40,13 +41,12 @@ export type DeliveryWorker = {
 };
 
 const IDLE_POLL_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
 
 /**
  * Sends due notifications through per-provider lanes that hold each provider to its
  * rate and concurrency. A batch is claimed only when every lane has room, so a slow
  * provider slows the claiming instead of piling claimed rows up in memory while their
- * lease runs out. Outcomes are recorded in batches. The loop never throws.
+ * lease runs out. Outcomes are recorded in batches.
  */
 export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const logger = deps.logger.child({ module: "delivery" });
@@ -55,12 +55,8 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const recorder = createOutcomeRecorder({ ...deps, logger });
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
 
-  let stopped = true;
   // Once set, queued sends are given back instead of sent.
   let stopping = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  let poked = false;
   let lastReclaim = 0;
   const sending = new Set<Promise<void>>();
 
@@ -155,7 +151,15 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
         recorder.record({ update: plan.update });
         return;
       }
-      const delivery = deliver(notification, context, plan.pushes);
+      const delivery = deliver(notification, context, plan.pushes).catch(
+        (error: unknown) => {
+          // A bug, not a provider's answer: the claim lapses and the row is retried.
+          logger.error(
+            { err: error, notificationId: notification.notificationId },
+            "delivering a notification failed",
+          );
+        },
+      );
       sending.add(delivery);
       void delivery.finally(() => sending.delete(delivery));
     });
@@ -168,55 +172,24 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     await recorder.flush();
   };
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (poked) {
-        poked = false;
-        resolve();
-        return;
-      }
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        poked = false;
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
-  const run = async () => {
-    let failures = 0;
-    while (!stopped) {
-      try {
-        const busy = await dispatchBatch();
-        failures = 0;
-        if (!busy) {
-          await recorder.flush();
-          await sleep(IDLE_POLL_MS);
-        }
-      } catch (error) {
-        failures++;
-        const delay =
-          Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures) *
-          (0.5 + Math.random() / 2);
-        logger.error(
-          { err: error, failures, retryInMs: Math.round(delay) },
-          "delivery failed",
-        );
-        await sleep(delay);
-      }
-    }
-  };
+  const loop = createWorkerLoop({
+    logger,
+    step: async () => {
+      if (await dispatchBatch()) return true;
+      await recorder.flush();
+      return false;
+    },
+    idleMs: IDLE_POLL_MS,
+    failure: "delivery failed",
+  });
 
   return {
     start() {
-      if (!stopped) return;
-      stopped = false;
       stopping = false;
-      loop = run();
+      loop.start();
     },
-    poke() {
-      poked = true;
-      wake?.();
+    poke: () => {
+      loop.poke();
     },
     async drain() {
       stopping = false;
@@ -226,12 +199,9 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       await settleInFlight();
     },
     async stop() {
-      stopped = true;
       stopping = true;
-      wake?.();
       lanes.wakeWaiters();
-      await loop;
-      loop = undefined;
+      await loop.stop();
       await settleInFlight();
     },
   };

@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.ts";
+import { createWorkerLoop } from "../worker-loop.ts";
 import {
   createTimezoneResolver,
   expandNextPage,
@@ -15,12 +16,10 @@ export type Planner = {
 };
 
 const IDLE_POLL_MS = 1_000;
-const MAX_BACKOFF_MS = 30_000;
 
 /**
  * Expands pending rule matches into notifications in the background. Any number of
- * processes may run one: matches are claimed with SKIP LOCKED. Errors are logged and
- * retried with backoff; the loop never throws.
+ * processes may run one: matches are claimed with SKIP LOCKED.
  */
 export function createPlanner(
   deps: PlannerDeps,
@@ -32,72 +31,30 @@ export function createPlanner(
     logger,
     () => deps.rules.current().settings,
   );
-  let stopped = true;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  // A poke while planning is remembered, so the next sleep is skipped.
-  let poked = false;
-
-  /** Plans page after page until nothing is pending, or until `shouldStop` says so. */
-  const planUntilIdle = async (shouldStop: () => boolean) => {
-    while (!shouldStop() && (await expandNextPage(deps, timezoneOf))) {
-      // Each call plans one page in its own transaction.
-      onPlanned();
-    }
+  // Each step plans one page (or batch) in its own transaction.
+  const planOnePage = async () => {
+    const planned = await expandNextPage(deps, timezoneOf);
+    if (planned) onPlanned();
+    return planned;
   };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (poked) {
-        poked = false;
-        resolve();
-        return;
-      }
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        poked = false;
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
-  const run = async () => {
-    let failures = 0;
-    while (!stopped) {
-      try {
-        await planUntilIdle(() => stopped);
-        failures = 0;
-        await sleep(IDLE_POLL_MS);
-      } catch (error) {
-        failures++;
-        const delay =
-          Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures) *
-          (0.5 + Math.random() / 2);
-        logger.error(
-          { err: error, failures, retryInMs: Math.round(delay) },
-          "planning failed",
-        );
-        await sleep(delay);
-      }
-    }
-  };
-
+  const loop = createWorkerLoop({
+    logger,
+    step: planOnePage,
+    idleMs: IDLE_POLL_MS,
+    failure: "planning failed",
+  });
   return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      loop = run();
+    start: () => {
+      loop.start();
     },
-    poke() {
-      poked = true;
-      wake?.();
+    poke: () => {
+      loop.poke();
     },
-    drain: () => planUntilIdle(() => false),
-    async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
-      loop = undefined;
+    async drain() {
+      while (await planOnePage()) {
+        // Until no match is pending.
+      }
     },
+    stop: () => loop.stop(),
   };
 }
