@@ -28,17 +28,32 @@ const PRODUCT = {
   image_url: "https://img.example/sku-42.jpg",
 };
 
+/** How `createAudience` shapes its users beyond who saved what. */
+export type AudienceOptions = {
+  /**
+   * Every user can be sent to: an active device each, no push or category opt-out.
+   * Without it, every 50th device is disabled, every 101st user opted out of push and
+   * every 10th out of promotions (the planner's suppressions at work).
+   */
+  reachable?: boolean;
+  /** The rows' timestamps (default BENCH_NOW). */
+  now?: Date;
+};
+
 /**
  * N users who all saved PRODUCT in the wishlist, half of them another product too.
  * Every fifth has no first name (the body falls back to "there"), every third reads
- * German, timezones rotate through six (one unset), every 50th device is disabled (no
+ * German, timezones rotate through six (one unset). Even users have one APNs device,
+ * odd ones one FCM device. Unless `reachable`: every 50th device is disabled (no
  * device), every 101st user opted out of push, every 10th out of promotions.
  */
 export async function createAudience(
   db: Kysely<DB>,
   users: number,
+  options: AudienceOptions = {},
 ): Promise<void> {
-  const now = BENCH_NOW;
+  const now = options.now ?? BENCH_NOW;
+  const reachable = options.reachable === true;
   const userId = sql`'user-' || lpad(i::text, 7, '0')`;
   await sql`
     insert into profiles (user_id, traits, timezone, locale, push_opt_out, created_at, updated_at)
@@ -48,21 +63,23 @@ export async function createAudience(
       end,
       (array['Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'America/Los_Angeles', 'Australia/Sydney', null])[1 + i % 6],
       case when i % 3 = 0 then 'de-DE' else 'en-US' end,
-      i % 101 = 0, ${now}::timestamptz, ${now}::timestamptz
+      ${reachable ? sql`false` : sql`i % 101 = 0`}, ${now}::timestamptz, ${now}::timestamptz
     from generate_series(1, ${users}::int) as i`.execute(db);
   await sql`
     insert into devices (user_id, device_id, platform, token, status, created_at, updated_at)
     select ${userId}, 'device-' || i,
       case when i % 2 = 0 then 'apns' else 'fcm' end,
       case when i % 2 = 0 then md5(i::text) || md5('apns' || i) else 'fcm-' || md5(i::text) || ':APA91b' end,
-      case when i % 50 = 0 then 'disabled' else 'active' end,
+      case when i % 50 = 0 and not ${reachable} then 'disabled' else 'active' end,
       ${now}::timestamptz, ${now}::timestamptz
     from generate_series(1, ${users}::int) as i`.execute(db);
-  await sql`
-    insert into category_preferences (user_id, category, opted_in, updated_at)
-    select ${userId}, 'promotions', i % 10 = 3, ${now}::timestamptz
-    from generate_series(1, ${users}::int) as i
-    where i % 10 in (3, 7)`.execute(db);
+  if (!reachable) {
+    await sql`
+      insert into category_preferences (user_id, category, opted_in, updated_at)
+      select ${userId}, 'promotions', i % 10 = 3, ${now}::timestamptz
+      from generate_series(1, ${users}::int) as i
+      where i % 10 in (3, 7)`.execute(db);
+  }
   await sql`
     insert into saved_items (user_id, collection, item_key, properties, saved_at)
     select ${userId}, 'wishlist', ${PRODUCT.product_id}, jsonb_build_object('name', ${PRODUCT.name}::text), ${now}::timestamptz
@@ -75,6 +92,18 @@ export async function createAudience(
   await sql`vacuum analyze`.execute(db);
 }
 
+/** The Segment track call that puts PRODUCT on sale: the trigger of `wishlist-on-sale`. */
+export function saleEvent(at: Date): Record<string, unknown> {
+  return {
+    type: "track",
+    messageId: `bench-sale-${PRODUCT.product_id}-${at.getTime()}`,
+    userId: "merchant-1",
+    event: "Product Updated",
+    properties: { ...PRODUCT, on_sale: true },
+    timestamp: at.toISOString(),
+  };
+}
+
 /**
  * Records the sale of PRODUCT the way ingest does, through the rule book's trigger
  * index: exactly one match of the wishlist rule, pending expansion. Returns its id.
@@ -84,17 +113,7 @@ export async function recordSale(
   book: RuleBook,
   logger: Logger,
 ): Promise<string> {
-  const parsed = parseSegmentEvent(
-    {
-      type: "track",
-      messageId: "bench-sale-sku-42",
-      userId: "merchant-1",
-      event: "Product Updated",
-      properties: { ...PRODUCT, on_sale: true },
-      timestamp: BENCH_NOW.toISOString(),
-    },
-    BENCH_NOW,
-  );
+  const parsed = parseSegmentEvent(saleEvent(BENCH_NOW), BENCH_NOW);
   if (!parsed.ok) throw new Error("the sale event does not parse");
   const recorded = await recordRuleMatches(
     db,

@@ -1,0 +1,200 @@
+import {
+  accepted,
+  cpuOf,
+  distinct,
+  micros,
+  MiB,
+  mib,
+  perPush,
+  rate,
+  seconds,
+  sizeTable,
+  statusTable,
+  timelineTable,
+  type SizeRun,
+} from "./fanout-delivery-tables.ts";
+import { LANE_STREAMS } from "./fanout-run-support.ts";
+import {
+  formatNumber,
+  machineLines,
+  markdownTable,
+  textTable,
+  type Machine,
+} from "./support.ts";
+
+export type { SizeRun } from "./fanout-delivery-tables.ts";
+
+/** The goals of fan-out delivery, as fixed in the issue. */
+export const GOALS = {
+  pushesPerSecond: 10_000,
+  /** Nudge's pushes/s as a fraction of the bare client's. */
+  baselineFraction: 0.5,
+  /** Peak RSS of Nudge's process, in bytes (300 MB). */
+  peakRssBytes: 300e6,
+} as const;
+
+/** Cores kept busy, as a share of the machine's, above which a run is bound by CPU. */
+const CPU_BOUND = 0.8;
+
+/**
+ * Where the time went, from the CPU figures: whether the run was bound by the
+ * machine's cores, and what CPU per push the goal would allow.
+ */
+function timeBreakdown(large: SizeRun, cores: number): string {
+  const { nudge, baseline, users } = large;
+  const total = cpuOf(large);
+  const nudgeMicros = perPush(total.nudge, users);
+  const baseMicros = perPush(total.baseline, users);
+  if (nudgeMicros === undefined || baseMicros === undefined) return "";
+  const perProcess = (value: number | undefined) =>
+    micros(perPush(value, users));
+  const budget = (cores * 1e6) / GOALS.pushesPerSecond;
+  const busy = (total.nudge ?? Number.NaN) / nudge.seconds;
+  return (
+    `At ${formatNumber(users)} savers, Nudge's process used ${perProcess(nudge.cpu?.server)} µs of CPU per push, ` +
+    `the PostgreSQL backends serving it ${perProcess(nudge.cpu?.postgres)} µs and the fakes ${perProcess(nudge.fakesCpu)} µs: ` +
+    `${micros(nudgeMicros)} µs in all, against ${micros(baseMicros)} µs for the bare client and the fakes ` +
+    `(${perProcess(baseline.client.cpuSeconds)} + ${perProcess(baseline.fakesCpu)}). ` +
+    `They kept ${seconds(busy)} of the machine's ${formatNumber(cores)} cores busy on average` +
+    (busy >= CPU_BOUND * cores
+      ? ": the run is bound by CPU"
+      : ", so part of the time Nudge waited rather than worked") +
+    `; at this cost the cores allow at most about ${formatNumber((cores * 1e6) / nudgeMicros)} pushes/s. ` +
+    `${formatNumber(GOALS.pushesPerSecond)} pushes/s on ${formatNumber(cores)} cores leaves ` +
+    `${formatNumber(budget)} µs of CPU per push for Nudge, PostgreSQL and the fakes together.`
+  );
+}
+
+type Goal = { name: string; value: string; met: boolean };
+
+function evaluateGoals(large: SizeRun): Goal[] {
+  const { nudge, baseline, users } = large;
+  const nudgeRate = rate(users, nudge.seconds);
+  const fraction = nudgeRate / rate(users, baseline.seconds);
+  const sent = nudge.notifications.find((s) => s.status === "sent")?.count ?? 0;
+  const complete =
+    accepted(nudge.fakes) === users &&
+    distinct(nudge.fakes) === users &&
+    sent === users;
+  return [
+    {
+      name: `≥ ${formatNumber(GOALS.pushesPerSecond)} pushes/s end to end at ${formatNumber(users)} savers`,
+      value: formatNumber(nudgeRate),
+      met: nudgeRate >= GOALS.pushesPerSecond,
+    },
+    {
+      name: `≥ ${formatNumber(GOALS.baselineFraction * 100)}% of the bare client's pushes/s`,
+      value: `${formatNumber(fraction * 100)}%`,
+      met: fraction >= GOALS.baselineFraction,
+    },
+    {
+      name: `Nudge's peak RSS < ${formatNumber(GOALS.peakRssBytes / 1e6)} MB (${formatNumber(GOALS.peakRssBytes / MiB, 1)} MiB)`,
+      value: `${mib(nudge.peakRssBytes)} MiB`,
+      met:
+        nudge.peakRssBytes !== undefined &&
+        nudge.peakRssBytes < GOALS.peakRssBytes,
+    },
+    {
+      name: "Every device got its push once, every notification is sent",
+      value: `${formatNumber(distinct(nudge.fakes))} devices, ${formatNumber(sent)} sent`,
+      met: complete,
+    },
+  ];
+}
+
+const METHOD = `One sale, end to end. Each audience size gets a fresh PostgreSQL database, migrated
+and filled set-based in SQL (\`createAudience(…, { reachable: true })\` in
+\`bench/fanout-audience.ts\`): N users who all saved one product in the \`wishlist\`
+collection (half saved another product too), each with a profile (a first name for 4
+in 5, \`de-DE\` for 1 in 3) and ONE active device, APNs for even users and FCM for odd
+ones (half each); nobody opted out of push or of promotions. Nudge runs as its own,
+freshly started process (\`node src/main.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`,
+the default delivery settings: claims of up to 500, ${LANE_STREAMS.apns} APNs and ${LANE_STREAMS.fcm} FCM sends in
+flight, pool of 10 connections) with \`examples/rules.json\` minus its quiet hours and
+its 5% holdout, so that every saver is due at once whatever the time of the run
+(variants, locales, dedupe, frequency cap, ttl and the category stay in force). The
+benchmark posts ONE signed \`Product Updated\` (\`on_sale: true\`) to \`/v1/segment\`;
+Nudge records the match, plans a notification per saver page by page, and delivers
+them while it plans. Exactly N pushes are expected.
+
+- Push services: the test suite's protocol-level fakes (\`test/support/fake-apns.ts\`,
+  \`fake-fcm.ts\`: HTTP/2 over TLS with a CA made at start, provider-token and payload
+  checks) in one process of their own, reached over 127.0.0.1 (\`APNS_HOST\`/\`APNS_PORT\`,
+  \`FCM_BASE_URL\`, \`FCM_ACCESS_TOKEN\`, \`NODE_EXTRA_CA_CERTS\`). Told how many pushes to
+  expect, they report when the first and the last were accepted. Nudge's time runs from
+  the POST to the last push accepted; the stages after it are read from Nudge's rows
+  (\`created_at\` of the last notification, \`created_at\` of the deliveries).
+- Baseline: a bare \`node:http2\` client (\`bench/fanout-http2-client.ts\`, a process of
+  its own) sending as many pushes, same split, same tokens, bodies of the same shape
+  (FCM's built by Nudge's own \`fcmMessageOf\`) and the same auth headers, on one
+  connection to each fake with ${LANE_STREAMS.apns} and ${LANE_STREAMS.fcm} streams in flight. Its time runs from its
+  first connect to the last push accepted. It runs first at each size, after an
+  unreported warm-up of the fakes. It does nothing but send: no database, no planning.
+- CPU, from /proc: Nudge's process, the PostgreSQL backends connected to its database,
+  the fakes' process, the bare client. "Rest of the machine" is the machine's busy time
+  minus these: PostgreSQL's own background processes (WAL writer, checkpointer,
+  autovacuum), the benchmark itself, anything else running. Each measurement waits
+  for the machine to be idle before it starts. Peak RSS: Nudge's \`VmHWM\` (start-up
+  included), the client's \`maxRSS\`.
+- The machine's cores are shared by Nudge, PostgreSQL and the fakes (by the client and
+  the fakes for the baseline).`;
+
+/** The run as terminal tables and as the Markdown of BENCHMARKS.md's section. */
+export function formatDeliveryReport(run: {
+  machine: Machine;
+  date: Date;
+  command: string;
+  sizes: readonly SizeRun[];
+}): { text: string; markdown: string } {
+  const large = run.sizes.at(-1);
+  if (large === undefined) throw new Error("no audience size was measured");
+  const sizeTables = run.sizes.map((size) => ({
+    title: `${formatNumber(size.users)} savers (${formatNumber(size.users)} pushes):`,
+    rows: sizeTable(size),
+  }));
+  const timeline = timelineTable(run.sizes);
+  const statuses = statusTable(run.sizes);
+  const goalRows = [
+    ["Goal", "Result", "Met"],
+    ...evaluateGoals(large).map((g) => [g.name, g.value, g.met ? "yes" : "NO"]),
+  ];
+  const breakdown = timeBreakdown(large, run.machine.cores);
+  const text = [
+    ...sizeTables.flatMap(({ title, rows }) => [title, textTable(rows), ""]),
+    textTable(timeline),
+    "",
+    textTable(statuses),
+    "",
+    textTable(goalRows),
+    "",
+    breakdown,
+  ].join("\n");
+  const markdown = [
+    "## Fan-out delivery",
+    "",
+    METHOD,
+    "",
+    `Run on ${run.date.toISOString().slice(0, 10)} with \`${run.command}\`, on:`,
+    "",
+    ...machineLines(run.machine),
+    ...sizeTables.flatMap(({ title, rows }) => [
+      "",
+      title,
+      "",
+      markdownTable(rows),
+    ]),
+    "",
+    "Where Nudge's time went:",
+    "",
+    markdownTable(timeline),
+    "",
+    "Nudge's rows afterwards (the proof that it did the whole job):",
+    "",
+    markdownTable(statuses, ["left", "left"]),
+    "",
+    markdownTable(goalRows, ["left", "right", "left"]),
+    "",
+    breakdown,
+  ].join("\n");
+  return { text, markdown };
+}

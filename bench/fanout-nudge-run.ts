@@ -1,0 +1,260 @@
+/**
+ * Nudge's side of the fan-out benchmark at one audience size: its real process on a
+ * fresh database, delivering one sale to every saver of the product.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { openDatabase } from "../src/db/database.ts";
+import { migrateToLatest } from "../src/db/migrator.ts";
+import { segmentSignature } from "../src/ingest/signature.ts";
+import { startChildServer, type ChildServer } from "./child-server.ts";
+import {
+  processCpuSeconds,
+  startCpuMeter,
+  type CpuUsage,
+} from "./cpu-usage.ts";
+import { createAudience, saleEvent } from "./fanout-audience.ts";
+import { APNS_TEAM, epochNow, type FakeCounts } from "./fanout-fakes-client.ts";
+import {
+  APNS_TOPIC,
+  difference,
+  firstOf,
+  lastOf,
+  procStatusBytes,
+  pushesOf,
+  rest,
+  RUN_TIMEOUT_MS,
+  withTimeout,
+  type RunContext,
+} from "./fanout-run-support.ts";
+import { machineBusySeconds, waitForQuietMachine } from "./machine-load.ts";
+import { adminQuery, createScratchDatabase } from "./support.ts";
+
+const SHARED_SECRET = "bench-shared-secret";
+
+/** Seconds after the sale was posted (epoch ms in, seconds out). */
+export type NudgeTimeline = {
+  answered: number;
+  firstAccepted: number;
+  lastPlanned: number;
+  lastAccepted: number;
+  allRecorded: number;
+};
+
+export type StatusCount = { status: string; count: number };
+
+export type NudgeRun = {
+  /** From the POST of the sale to the last push accepted by the fakes. */
+  seconds: number;
+  timeline: NudgeTimeline;
+  /** Deliveries Nudge had recorded when it planned its last page. */
+  recordedWhilePlanning: number;
+  cpu: CpuUsage | undefined;
+  fakesCpu: number | undefined;
+  rssBeforeBytes: number | undefined;
+  peakRssBytes: number | undefined;
+  /** CPU the rest of the machine used meanwhile: other processes, Postgres' own. */
+  otherCpu: number | undefined;
+  fakes: FakeCounts;
+  notifications: StatusCount[];
+  deliveries: StatusCount[];
+};
+
+/** Nudge on a fresh database holding `users` savers of the product that goes on sale. */
+export async function measureNudge(
+  context: RunContext,
+  users: number,
+): Promise<NudgeRun> {
+  const database = await createScratchDatabase(
+    context.serverUrl,
+    "nudge_fanout_send",
+  );
+  try {
+    const db = await openDatabase({ url: database.url, poolSize: 2 });
+    try {
+      await migrateToLatest(db);
+      await createAudience(db, users, { reachable: true, now: new Date() });
+      await adminQuery(database.url, "checkpoint").catch(() => undefined);
+    } finally {
+      await db.destroy();
+    }
+    context.signal.throwIfAborted();
+    const nudge = await startChildServer({
+      name: "nudge",
+      script: "src/main.ts",
+      cwd: context.repoRoot,
+      env: nudgeEnvironment(context, database.url),
+      startTimeoutMs: 60_000,
+    });
+    try {
+      return await deliverSale(context, nudge, database, users);
+    } finally {
+      await nudge.stop();
+    }
+  } finally {
+    await database.drop();
+  }
+}
+
+function nudgeEnvironment(
+  context: RunContext,
+  databaseUrl: string,
+): Record<string, string> {
+  const { ready } = context.fakes;
+  return {
+    NODE_ENV: "production",
+    ADMIN_TOKEN: "bench-admin-token-0123456789",
+    LOG_LEVEL: "warn",
+    DATABASE_URL: databaseUrl,
+    RULES_FILE: context.files.rules,
+    SEGMENT_SHARED_SECRET: SHARED_SECRET,
+    NODE_EXTRA_CA_CERTS: context.files.ca,
+    APNS_KEY_FILE: context.files.apnsKey,
+    APNS_KEY_ID: APNS_TEAM.keyId,
+    APNS_TEAM_ID: APNS_TEAM.teamId,
+    APNS_TOPIC,
+    APNS_PRODUCTION: "false",
+    APNS_HOST: "127.0.0.1",
+    APNS_PORT: String(ready.apnsPort),
+    FCM_PROJECT_ID: ready.fcmProjectId,
+    FCM_ACCESS_TOKEN: ready.fcmAccessToken,
+    FCM_BASE_URL: ready.fcmOrigin,
+    ...(context.nudgeNodeOptions === undefined
+      ? {}
+      : { NODE_OPTIONS: context.nudgeNodeOptions }),
+  };
+}
+
+/** Posts the sale, then waits for the fakes to accept every push and for Nudge to record them. */
+async function deliverSale(
+  context: RunContext,
+  nudge: ChildServer,
+  database: { url: string; name: string },
+  users: number,
+): Promise<NudgeRun> {
+  const { fakes } = context;
+  const expected = pushesOf(users);
+  await waitForQuietMachine();
+  const rssBeforeBytes = await procStatusBytes(nudge.pid, "VmRSS");
+  const { arrived } = await fakes.expect(
+    expected.apns,
+    expected.fcm,
+    RUN_TIMEOUT_MS,
+  );
+  const meter = await startCpuMeter({
+    serverPid: nudge.pid,
+    serverUrl: context.serverUrl,
+    databaseName: database.name,
+  });
+  const fakesCpuBefore = await processCpuSeconds(fakes.pid);
+  const machineBefore = await machineBusySeconds();
+  const postedAt = epochNow();
+  await postSale(nudge.url, context.signal);
+  const answeredAt = epochNow();
+  const arrival = await withTimeout(arrived, "Nudge's last push");
+  await withTimeout(waitUntilRecorded(database.url, users), "recording");
+  const cpu = await meter.read();
+  const fakesCpuAfter = await processCpuSeconds(fakes.pid);
+  const machineAfter = await machineBusySeconds();
+  const fakesCpu = difference(fakesCpuAfter, fakesCpuBefore);
+  const peakRssBytes = await procStatusBytes(nudge.pid, "VmHWM");
+  const since = (at: number) => (at - postedAt) / 1000;
+  const times = await recordedTimes(database.url);
+  return {
+    seconds: since(lastOf(arrival)),
+    timeline: {
+      answered: since(answeredAt),
+      firstAccepted: since(firstOf(arrival)),
+      lastPlanned: since(times.lastPlanned),
+      lastAccepted: since(lastOf(arrival)),
+      allRecorded: since(times.allRecorded),
+    },
+    recordedWhilePlanning: times.recordedWhilePlanning,
+    cpu,
+    fakesCpu,
+    otherCpu: rest(difference(machineAfter, machineBefore), [
+      cpu?.server,
+      cpu?.postgres,
+      fakesCpu,
+    ]),
+    rssBeforeBytes,
+    peakRssBytes,
+    fakes: await fakes.counts(),
+    notifications: await countByStatus(database.url, "notifications"),
+    deliveries: await countByStatus(database.url, "deliveries"),
+  };
+}
+
+/** Posts the sale as Segment's webhook destination would: one signed track call. */
+async function postSale(nudgeUrl: string, signal: AbortSignal): Promise<void> {
+  const body = JSON.stringify(saleEvent(new Date()));
+  const response = await fetch(`${nudgeUrl}/v1/segment`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-signature": segmentSignature(SHARED_SECRET, body),
+    },
+    body,
+    signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+  });
+  const report = (await response.json()) as { accepted?: unknown };
+  if (response.status !== 200 || report.accepted !== 1)
+    throw new Error(
+      `the sale was not accepted: ${String(response.status)} ${JSON.stringify(report)}`,
+    );
+}
+
+/**
+ * Polls, on short-lived connections (so that the CPU meter does not count them), until
+ * every notification is planned and none is left pending or sending.
+ */
+async function waitUntilRecorded(url: string, users: number): Promise<void> {
+  for (;;) {
+    const [row] = await adminQuery<{ open: number; total: number }>(
+      url,
+      `select count(*)::int as total,
+        count(*) filter (where status in ('pending', 'sending'))::int as open
+      from notifications`,
+    );
+    if (row !== undefined && row.total >= users && row.open === 0) return;
+    await sleep(100);
+  }
+}
+
+/**
+ * When the last page was planned and the last outcome recorded, by Nudge's own clock
+ * (epoch ms), and how many deliveries were recorded by the time of that last page.
+ */
+async function recordedTimes(url: string): Promise<{
+  lastPlanned: number;
+  allRecorded: number;
+  recordedWhilePlanning: number;
+}> {
+  const [row] = await adminQuery<{
+    planned: number;
+    recorded: number;
+    early: number;
+  }>(
+    url,
+    `with n as (select max(created_at) as planned, max(updated_at) as recorded
+      from notifications)
+    select extract(epoch from n.planned)::float8 * 1000 as planned,
+      extract(epoch from n.recorded)::float8 * 1000 as recorded,
+      (select count(*)::int from deliveries d where d.created_at <= n.planned) as early
+    from n`,
+  );
+  return {
+    lastPlanned: row?.planned ?? Number.NaN,
+    allRecorded: row?.recorded ?? Number.NaN,
+    recordedWhilePlanning: row?.early ?? Number.NaN,
+  };
+}
+
+async function countByStatus(
+  url: string,
+  table: "notifications" | "deliveries",
+): Promise<StatusCount[]> {
+  return adminQuery<StatusCount>(
+    url,
+    `select status, count(*)::int as count from ${table} group by 1 order by 1`,
+  );
+}

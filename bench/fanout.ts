@@ -1,0 +1,137 @@
+/**
+ * Fan-out delivery benchmark: one "product on sale" event posted to Nudge's real process
+ * for a product saved by N users with an iPhone or an Android phone each, timed until
+ * the fake APNs and FCM (a process of their own) accepted every push; against a bare
+ * node:http2 client sending as many pushes to the same fakes in the same run (the
+ * machine's limit). At N/10 and N savers. Prints tables and rewrites the Fan-out
+ * delivery section of BENCHMARKS.md.
+ *
+ *   npm run bench:fanout            (BENCH_USERS=10000 npm run bench:fanout for a quick look)
+ *
+ * BENCH_NUDGE_NODE_OPTIONS passes Node flags to Nudge's process (e.g. "--cpu-prof
+ * --cpu-prof-dir=<dir>" to profile it); such a run leaves BENCHMARKS.md alone.
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { EXAMPLE_RULES, RULE_ID } from "./fanout-audience.ts";
+import { startFakes, type Fakes } from "./fanout-fakes-client.ts";
+import {
+  formatDeliveryReport,
+  type SizeRun,
+} from "./fanout-delivery-report.ts";
+import { measureBaseline } from "./fanout-baseline-run.ts";
+import { measureNudge } from "./fanout-nudge-run.ts";
+import type { RunContext } from "./fanout-run-support.ts";
+import {
+  describeCommand,
+  describeMachine,
+  envNumber,
+  publishReport,
+} from "./support.ts";
+
+const SETTING_KEYS = ["BENCH_USERS"] as const;
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** The smaller audience is this fraction of the larger. */
+const SMALL_FRACTION = 10;
+/** Pushes the bare client sends first, unreported, so that neither side meets cold fakes. */
+const WARMUP_USERS = 10_000;
+
+/**
+ * examples/rules.json without quiet hours and without the 5% holdout: every saver is
+ * sent the sale now, whatever the time of day of the run, so the count is exact.
+ */
+async function benchRules(): Promise<string> {
+  const rules = JSON.parse(await readFile(EXAMPLE_RULES, "utf8")) as {
+    $schema?: string;
+    settings: { quietHours?: unknown };
+    rules: { id: string; holdout?: number }[];
+  };
+  delete rules.$schema;
+  delete rules.settings.quietHours;
+  for (const rule of rules.rules) if (rule.id === RULE_ID) rule.holdout = 0;
+  return `${JSON.stringify(rules, null, 2)}\n`;
+}
+
+/** The CA, the APNs key and the rules, in a directory of their own for Nudge to read. */
+async function writeFiles(
+  dir: string,
+  fakes: Fakes,
+): Promise<RunContext["files"]> {
+  const files = {
+    ca: join(dir, "ca.pem"),
+    apnsKey: join(dir, "apns-key.p8"),
+    rules: join(dir, "rules.json"),
+  };
+  await writeFile(files.ca, fakes.ready.ca);
+  await writeFile(files.apnsKey, fakes.ready.apnsKeyP8);
+  await writeFile(files.rules, await benchRules());
+  return files;
+}
+
+/** Node flags for Nudge's process: for profiling and experiments, never for the record. */
+function nudgeNodeOptions(): string | undefined {
+  const options = process.env.BENCH_NUDGE_NODE_OPTIONS?.trim();
+  return options === undefined || options === "" ? undefined : options;
+}
+
+async function main(): Promise<void> {
+  const serverUrl =
+    process.env.BENCH_DATABASE_URL ??
+    "postgres://postgres@127.0.0.1:5432/postgres";
+  const users = Math.round(envNumber("BENCH_USERS", 100_000));
+  const sizes = [Math.max(2, Math.round(users / SMALL_FRACTION)), users];
+  const aborting = new AbortController();
+  // Ctrl-C stops the children and drops the databases; a second one exits at once.
+  process.on("SIGINT", () => {
+    if (aborting.signal.aborted) process.exit(130);
+    aborting.abort();
+  });
+  const machine = await describeMachine(serverUrl);
+  const dir = await mkdtemp(join(tmpdir(), "nudge-fanout-"));
+  const fakes = await startFakes(REPO_ROOT);
+  const runs: SizeRun[] = [];
+  try {
+    const context: RunContext = {
+      repoRoot: REPO_ROOT,
+      serverUrl,
+      fakes,
+      files: await writeFiles(dir, fakes),
+      nudgeNodeOptions: nudgeNodeOptions(),
+      signal: aborting.signal,
+    };
+    console.log("warming up the fakes…");
+    await measureBaseline(context, WARMUP_USERS);
+    for (const size of sizes) {
+      const label = `${size.toLocaleString("en-US")} savers`;
+      console.log(`${label}: bare HTTP/2 client…`);
+      const baseline = await measureBaseline(context, size);
+      console.log(`${label}: Nudge…`);
+      const nudge = await measureNudge(context, size);
+      runs.push({ users: size, nudge, baseline });
+    }
+  } catch (error) {
+    if (!aborting.signal.aborted) throw error;
+    console.log("interrupted: BENCHMARKS.md left as it was");
+    return;
+  } finally {
+    await fakes.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const report = formatDeliveryReport({
+    machine,
+    date: new Date(),
+    command: describeCommand("bench:fanout", SETTING_KEYS),
+    sizes: runs,
+  });
+  if (nudgeNodeOptions() !== undefined) {
+    console.log(
+      `\n${report.text}\n\nBENCH_NUDGE_NODE_OPTIONS is set: BENCHMARKS.md left as it was`,
+    );
+    return;
+  }
+  await publishReport("fanout", "Fan-out delivery", report);
+}
+
+await main();

@@ -1,0 +1,54 @@
+import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** Linux reports CPU times in clock ticks of 1/100 s (USER_HZ) on every common platform. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds the whole machine has spent busy (all cores: user, nice, system, irq,
+ * softirq, steal) since boot; undefined where /proc/stat is missing.
+ */
+export async function machineBusySeconds(): Promise<number | undefined> {
+  try {
+    const stat = await readFile("/proc/stat", "utf8");
+    const fields = /^cpu\s+(.*)$/m
+      .exec(stat)?.[1]
+      ?.trim()
+      .split(/\s+/)
+      .map(Number);
+    if (fields === undefined) return undefined;
+    const [
+      user = 0,
+      nice = 0,
+      system = 0,
+      ,
+      ,
+      irq = 0,
+      softirq = 0,
+      steal = 0,
+    ] = fields;
+    return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until the machine has been nearly idle for a second (below `maxBusyCores` of
+ * CPU), at most `timeoutMs`, so that a measurement does not start in the middle of
+ * someone else's work. Returns how busy the last second was, in cores.
+ */
+export async function waitForQuietMachine(
+  maxBusyCores = 0.25,
+  timeoutMs = 60_000,
+): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const before = await machineBusySeconds();
+    await sleep(1_000);
+    const after = await machineBusySeconds();
+    if (before === undefined || after === undefined) return undefined;
+    const busy = after - before;
+    if (busy <= maxBusyCores || Date.now() >= deadline) return busy;
+  }
+}
