@@ -86,7 +86,7 @@ const environmentSchema = z.object({
   FCM_BASE_URL: z.url().default("https://fcm.googleapis.com"),
   FCM_ACCESS_TOKEN: optionalString,
   FCM_RATE_PER_SEC: optionalRate,
-  FCM_CONCURRENCY: positiveInt(200),
+  FCM_CONCURRENCY: positiveInt(100),
 
   VAPID_PUBLIC_KEY: optionalString,
   VAPID_PRIVATE_KEY: optionalString,

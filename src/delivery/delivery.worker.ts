@@ -14,7 +14,7 @@ import type { ProviderSet } from "../providers/registry.ts";
 import { createLanes, type Lane } from "./lanes.ts";
 import { loadSendContexts } from "./send-context.ts";
 import {
-  planSend,
+  planBatch,
   releaseUpdate,
   settle,
   type PushResult,
@@ -51,7 +51,7 @@ const IDLE_POLL_MS = 1_000;
 export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const logger = deps.logger.child({ module: "delivery" });
   const { config } = deps;
-  const lanes = createLanes(deps.providers, config.limits);
+  const lanes = createLanes(deps.providers, config.limits, config.batchSize);
   const recorder = createOutcomeRecorder({ ...deps, logger });
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
 
@@ -144,9 +144,9 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       claimed,
       now,
     );
-    claimed.forEach((notification, index) => {
+    planBatch(claimed, contexts).forEach((plan, index) => {
+      const notification = claimed[index] as ClaimedNotification;
       const context = contexts[index] as SendContext;
-      const plan = planSend(notification, context);
       if (plan.kind === "skip") {
         recorder.record({ update: plan.update });
         return;

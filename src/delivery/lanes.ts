@@ -24,13 +24,15 @@ export type Lanes = {
 const UNLIMITED: ProviderLimits = { ratePerSec: undefined, concurrency: 100 };
 
 /**
- * One lane per provider. A lane's backlog (pushes waiting, not yet started) is kept to
- * about two seconds of its rate, or twice its concurrency: enough that the provider
- * never waits for the next batch, little enough that a claim's lease outlives it.
+ * One lane per provider. A lane's backlog (pushes waiting, not yet started) may hold a
+ * whole batch, or twice its concurrency, so that claims stay full-sized and the
+ * provider never waits for the next one; with a rate limit, no more than about two
+ * seconds of it, so that a claim's lease outlives its wait.
  */
 export function createLanes(
   providers: ProviderSet,
   limits: Readonly<Partial<Record<string, ProviderLimits>>>,
+  batchSize: number,
 ): Lanes {
   const byProvider = new Map<PushProvider, Lane>();
   for (const provider of new Set(Object.values(providers))) {
@@ -41,12 +43,11 @@ export function createLanes(
         ? {}
         : { interval: 1000, intervalCap: Math.max(1, Math.round(ratePerSec)) }),
     });
-    const backlogLimit = Math.max(
-      1,
+    const unlimited = Math.max(batchSize, 2 * concurrency);
+    const backlogLimit =
       ratePerSec === undefined
-        ? 2 * concurrency
-        : Math.min(2 * concurrency, Math.ceil(2 * ratePerSec)),
-    );
+        ? unlimited
+        : Math.max(1, Math.min(unlimited, Math.ceil(2 * ratePerSec)));
     byProvider.set(provider, { provider, queue, backlogLimit });
   }
   const all = [...byProvider.values()];

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { DB } from "../db/schema.ts";
+import { NotificationStatus, type DB } from "../db/schema.ts";
 import {
   factsQuery,
   loadRecipientFacts,
@@ -26,13 +26,13 @@ export async function loadSendContexts(
   now: Date,
 ): Promise<SendContext[]> {
   const userIds = [...new Set(claimed.map((c) => c.userId))];
-  const [devices, settled, facts] = await Promise.all([
-    listActiveDevices(db, userIds),
+  const devices = await listActiveDevices(db, userIds);
+  const [settled, facts] = await Promise.all([
     listSettledDeliveries(
       db,
       claimed.filter((c) => c.attempt > 1),
     ),
-    loadFacts(db, book, claimed, now),
+    loadFacts(db, book, claimed, devices, now),
   ]);
   const devicesOf = new Map<string, DeviceTarget[]>();
   for (const device of devices) {
@@ -41,57 +41,74 @@ export async function loadSendContexts(
     devicesOf.set(device.userId, list);
   }
   const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
-  return claimed.map((notification) => {
-    const targets = devicesOf.get(notification.userId) ?? [];
-    const known = facts.get(notification.notificationId);
-    return {
-      rule: rules.get(notification.ruleId),
-      settings: book.settings,
-      // The devices checked are the devices sent to.
-      facts: {
-        ...(known ?? emptyFacts(notification.userId)),
-        devices: targets.map((d) => ({
-          platform: d.platform,
-          locale: d.locale,
-        })),
-      },
-      devices: targets,
-      settled: settled.get(notification.notificationId) ?? new Map(),
-      now,
-    };
-  });
+  return claimed.map((notification) => ({
+    rule: rules.get(notification.ruleId),
+    settings: book.settings,
+    facts:
+      facts.get(notification.notificationId) ?? emptyFacts(notification.userId),
+    devices: devicesOf.get(notification.userId) ?? [],
+    settled: settled.get(notification.notificationId) ?? new Map(),
+    now,
+  }));
 }
 
 /**
- * The policy's facts per notification, one query set per rule in the batch. The batch
- * itself is not counted against the caps: each of its notifications was counted when
- * it was planned.
+ * A notification planned this recently has nothing new to count against its caps:
+ * whatever was planned for the user since was planned knowing about it. Caps are
+ * checked again for the ones that waited (a delay, quiet hours, a retry), when the
+ * rules may have changed.
+ */
+const CAPS_RECHECKED_AFTER_MS = 60_000;
+
+/**
+ * The policy's facts per notification, one query set per rule in the batch (and per
+ * whether caps are checked again). At send time the caps count what the user was sent;
+ * `planBatch` adds what the batch itself sends them.
  */
 async function loadFacts(
   db: Kysely<DB>,
   book: RuleBook,
   claimed: readonly ClaimedNotification[],
+  devices: readonly DeviceTarget[],
   now: Date,
 ): Promise<Map<string, RecipientFacts>> {
-  const byRule = new Map<string, ClaimedNotification[]>();
+  const groups = new Map<
+    string,
+    { waited: boolean; group: ClaimedNotification[] }
+  >();
   for (const notification of claimed) {
-    const group = byRule.get(notification.ruleId) ?? [];
-    group.push(notification);
-    byRule.set(notification.ruleId, group);
+    const waited =
+      now.getTime() - notification.createdAt.getTime() >
+      CAPS_RECHECKED_AFTER_MS;
+    const key = `${notification.ruleId}\0${String(waited)}`;
+    const entry = groups.get(key) ?? { waited, group: [] };
+    entry.group.push(notification);
+    groups.set(key, entry);
   }
+  // The devices checked are the devices sent to.
+  const active = devices.map((d) => ({
+    user_id: d.userId,
+    platform: d.platform,
+    locale: d.locale,
+  }));
   const facts = new Map<string, RecipientFacts>();
-  for (const [ruleId, group] of byRule) {
-    const rule = book.rules.find((r) => r.id === ruleId);
+  for (const { waited, group } of groups.values()) {
+    const rule = book.rules.find((r) => r.id === group[0]?.ruleId);
     if (rule === undefined) continue;
+    const query = factsQuery(rule, book.settings, null, now);
     const loaded = await loadRecipientFacts(
       db,
       group.map((n) => ({ userId: n.userId, item: undefined })),
       {
-        // Dedupe was settled when planning; caps are checked again.
-        ...factsQuery(rule, book.settings, null, now),
+        ...query,
+        ...(waited
+          ? {}
+          : { globalCapSince: undefined, ruleCapSince: undefined }),
+        // Dedupe was settled when planning.
         dedupeSince: undefined,
-        excluding: group.map((n) => n.notificationId),
+        counting: [NotificationStatus.sent],
       },
+      active,
     );
     group.forEach((notification, index) => {
       const found = loaded[index];

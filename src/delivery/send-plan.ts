@@ -78,6 +78,42 @@ export function planSend(
   return { kind: "send", pushes };
 }
 
+/**
+ * Plans a claimed batch in order. The caps' counts come from what users were sent
+ * before the batch; a notification the batch sends counts against the ones after it,
+ * as if they had been sent one by one.
+ */
+export function planBatch(
+  claimed: readonly ClaimedNotification[],
+  contexts: readonly SendContext[],
+): SendPlan[] {
+  const sentToUser = new Map<string, number>();
+  const sentForRule = new Map<string, number>();
+  return claimed.map((notification, index) => {
+    const context = contexts[index] as SendContext;
+    const ruleKey = `${notification.userId}\0${notification.ruleId}`;
+    const plan = planSend(notification, {
+      ...context,
+      facts: {
+        ...context.facts,
+        recentTotal:
+          context.facts.recentTotal +
+          (sentToUser.get(notification.userId) ?? 0),
+        recentForRule:
+          context.facts.recentForRule + (sentForRule.get(ruleKey) ?? 0),
+      },
+    });
+    if (plan.kind === "send") {
+      sentToUser.set(
+        notification.userId,
+        (sentToUser.get(notification.userId) ?? 0) + 1,
+      );
+      sentForRule.set(ruleKey, (sentForRule.get(ruleKey) ?? 0) + 1);
+    }
+    return plan;
+  });
+}
+
 function toPush(
   claimed: ClaimedNotification,
   device: DeviceTarget,

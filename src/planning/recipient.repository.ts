@@ -1,5 +1,11 @@
 import { sql, type Kysely } from "kysely";
-import { DeviceStatus, type DB, type JsonObject } from "../db/schema.ts";
+import {
+  DeviceStatus,
+  type DB,
+  type JsonObject,
+  type NotificationStatus,
+  type Platform,
+} from "../db/schema.ts";
 import { parseDuration } from "../rules/duration.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import type { Rule } from "../rules/rule-book.ts";
@@ -68,18 +74,26 @@ export type FactsQuery = {
   globalCapSince: Date | undefined;
   ruleCapSince: Date | undefined;
   dedupeSince: Date | undefined;
-  /** Notifications not to count: at send time, the ones being sent. */
-  excluding?: readonly string[];
+  /** The statuses counted: by default those of messages sent or to be sent. */
+  counting?: readonly NotificationStatus[];
+};
+
+export type ActiveDevice = {
+  user_id: string;
+  platform: Platform;
+  locale: string | null;
 };
 
 /**
  * Loads what the policy needs for a page of recipients: a handful of set-based queries
- * whatever the page size. Users without a profile get empty facts (no device).
+ * whatever the page size. Users without a profile get empty facts (no device). A caller
+ * that has read the members' active devices already passes them in.
  */
 export async function loadRecipientFacts(
   db: Kysely<DB>,
   members: readonly AudienceMember[],
   query: FactsQuery,
+  activeDevices?: readonly ActiveDevice[],
 ): Promise<RecipientFacts[]> {
   const ids = members.map((m) => m.userId);
   if (ids.length === 0) return [];
@@ -89,12 +103,13 @@ export async function loadRecipientFacts(
       .select(["user_id", "traits", "locale", "timezone", "push_opt_out"])
       .where("user_id", "=", anyOf(ids))
       .execute(),
-    db
-      .selectFrom("devices")
-      .select(["user_id", "platform", "locale"])
-      .where("user_id", "=", anyOf(ids))
-      .where("status", "=", DeviceStatus.active)
-      .execute(),
+    activeDevices ??
+      db
+        .selectFrom("devices")
+        .select(["user_id", "platform", "locale"])
+        .where("user_id", "=", anyOf(ids))
+        .where("status", "=", DeviceStatus.active)
+        .execute(),
     query.category === undefined
       ? Promise.resolve([])
       : db
@@ -178,8 +193,7 @@ async function recentHistory(
       select ${total} as total, ${rule} as rule, ${duplicate} as duplicate
       from notifications n
       where n.user_id = u.user_id and n.created_at > ${earliest}
-        and n.status in (${sql.join(COUNTED_STATUSES)})
-        and n.notification_id <> all(${query.excluding ?? []}::text[])
+        and n.status in (${sql.join(query.counting ?? COUNTED_STATUSES)})
     ) as r
     where r.total > 0 or r.rule > 0 or r.duplicate`.execute(db);
   return result.rows;

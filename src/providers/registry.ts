@@ -50,6 +50,8 @@ export function createProviders(config: Config, logger: Logger): Providers {
         fcm: make(() =>
           createFcmProvider({
             baseUrl: fcm.baseUrl,
+            // As many HTTP/2 streams as the lane lets sends be in flight.
+            maxStreams: config.delivery.limits.fcm.concurrency,
             ...(fcm.projectId !== undefined && { projectId: fcm.projectId }),
             ...(fcm.accessToken !== undefined
               ? { accessToken: fcm.accessToken }
@@ -63,6 +65,7 @@ export function createProviders(config: Config, logger: Logger): Providers {
             vapidPublicKey: webPush.publicKey,
             vapidPrivateKey: webPush.privateKey,
             vapidSubject: webPush.subject,
+            maxSockets: config.delivery.limits.webpush.concurrency,
           }),
         ),
       }),

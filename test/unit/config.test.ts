@@ -295,7 +295,7 @@ describe("loadConfig: push providers", () => {
       leaseMs: 60_000,
       limits: {
         apns: { ratePerSec: undefined, concurrency: 500 },
-        fcm: { ratePerSec: undefined, concurrency: 200 },
+        fcm: { ratePerSec: undefined, concurrency: 100 },
         webpush: { ratePerSec: undefined, concurrency: 50 },
       },
     });

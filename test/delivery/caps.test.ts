@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { pingRules, useDeliveryApp } from "./delivery-fixture.ts";
+
+const [ping] = pingRules.rules;
+const delayedPing = {
+  ...ping,
+  delivery: { quietHours: false, ttl: "1h", delay: "10m" },
+};
+
+// The rules live in the database, so a test can change them while messages wait.
+const ctx = useDeliveryApp({
+  rules: { ...pingRules, rules: [delayedPing] },
+  ruleStore: "database",
+});
+
+const NOON = new Date("2026-07-01T12:00:00Z");
+
+describe("delivery: caps at send time", () => {
+  it("when the rule's cap is lowered while two messages wait, then the first one goes and the second is suppressed", async () => {
+    ctx.app.setNow(NOON);
+    const { userId, devices } = await ctx.userWith("ios");
+    await ctx.ping(userId, { n: 1 });
+    await ctx.ping(userId, { n: 2 });
+
+    const response = await ctx.app.request("PUT", "/v1/rules/ping", {
+      admin: true,
+      body: {
+        ...delayedPing,
+        delivery: {
+          ...delayedPing.delivery,
+          frequencyCap: { max: 1, per: "1d" },
+        },
+      },
+    });
+    expect(response.status).toBe(200);
+
+    ctx.app.setNow(new Date(NOON.getTime() + 10 * 60_000));
+    await ctx.deliver();
+    const rows = await ctx.database.db
+      .selectFrom("notifications")
+      .select(["status", "reason"])
+      .where("user_id", "=", userId)
+      .execute();
+    expect(rows.map((r) => r.reason ?? r.status).sort()).toEqual([
+      "rule_frequency_cap",
+      "sent",
+    ]);
+    const token = devices[0]?.token;
+    expect(
+      ctx.fakes.apns.received.filter((p) => p.token === token),
+    ).toHaveLength(1);
+  });
+});
