@@ -196,3 +196,13 @@ export function toNotification(
     content: decision.content,
   };
 }
+
+/** Whether any of these notifications is pending and due at `now`. */
+export function anyDueNow(
+  notifications: readonly NewNotification[],
+  now: Date,
+): boolean {
+  return notifications.some(
+    (n) => n.status === NotificationStatus.pending && n.sendAt <= now,
+  );
+}

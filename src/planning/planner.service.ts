@@ -15,6 +15,7 @@ import {
   type Match,
 } from "./match.repository.ts";
 import {
+  anyDueNow,
   insertNotifications,
   toNotification,
 } from "./notification.repository.ts";
@@ -46,19 +47,25 @@ type AudiencePage = {
   done: boolean;
 };
 
+/** What one planning step did: nothing (no match waited), or planned, maybe due now. */
+export type PlanStep = { planned: false } | { planned: true; dueNow: boolean };
+
+const IDLE: PlanStep = { planned: false };
+
 /**
  * Expands one page of the oldest pending rule match into notifications, in one
  * transaction that also moves the match's cursor: a crash loses nothing and, with the
- * (match, user) key, doubles nothing. Returns false when no match was waiting.
+ * (match, user) key, doubles nothing. `dueNow` says whether any of them is to be sent
+ * at once, for delivery to look now rather than at its next poll.
  */
 export async function expandNextPage(
   deps: PlannerDeps,
   timezoneOf: (zone: string | null) => string,
-): Promise<boolean> {
-  return inTransaction(deps.db, async (trx) => {
+): Promise<PlanStep> {
+  return inTransaction(deps.db, async (trx): Promise<PlanStep> => {
     const matches = await claimPendingMatches(trx, USER_MATCH_BATCH);
     const [match] = matches;
-    if (match === undefined) return false;
+    if (match === undefined) return IDLE;
     // A page's queries are short index lookups. While a fan-out grows the notifications
     // table faster than autovacuum analyses it, stale statistics inflate their cost
     // estimates past jit_above_cost, and compiling them takes far longer than running them.
@@ -69,7 +76,7 @@ export async function expandNextPage(
       // The oldest match is for its own user: plan it with the others like it.
       const end = matches.findIndex((m) => m.userId === null);
       const leading = end === -1 ? matches : matches.slice(0, end);
-      await planUserMatches(
+      const dueNow = await planUserMatches(
         trx,
         deps.logger,
         book,
@@ -77,7 +84,7 @@ export async function expandNextPage(
         now,
         timezoneOf,
       );
-      return true;
+      return { planned: true, dueNow };
     }
     const rule = book.rules.find((r) => r.id === match.ruleId);
     if (rule === undefined) {
@@ -90,7 +97,7 @@ export async function expandNextPage(
         .set({ status: MatchStatus.cancelled, updated_at: now })
         .where("match_id", "=", match.matchId)
         .execute();
-      return true;
+      return { planned: true, dueNow: false };
     }
     const page = await audiencePage(trx, rule, match, match.cursor, PAGE_SIZE);
     const decisions = await planPage(
@@ -102,13 +109,10 @@ export async function expandNextPage(
       now,
       timezoneOf,
     );
-    const inserted = await insertNotifications(
-      trx,
-      page.members.map((member, index) =>
-        toNotification(match, rule, member, decisions[index] as Decision),
-      ),
-      now,
+    const notifications = page.members.map((member, index) =>
+      toNotification(match, rule, member, decisions[index] as Decision),
     );
+    const inserted = await insertNotifications(trx, notifications, now);
     await advanceMatch(
       trx,
       match.matchId,
@@ -119,7 +123,7 @@ export async function expandNextPage(
       },
       now,
     );
-    return true;
+    return { planned: true, dueNow: anyDueNow(notifications, now) };
   });
 }
 

@@ -23,8 +23,8 @@ const IDLE_POLL_MS = 1_000;
  */
 export function createPlanner(
   deps: PlannerDeps,
-  /** Called after each planned page: delivery may have new work. */
-  onPlanned: () => void = () => undefined,
+  /** Called after a page planned notifications due now: delivery has work. */
+  onDue: () => void = () => undefined,
 ): Planner {
   const logger: Logger = deps.logger.child({ module: "planner" });
   const timezoneOf = createTimezoneResolver(
@@ -33,9 +33,9 @@ export function createPlanner(
   );
   // Each step plans one page (or batch) in its own transaction.
   const planOnePage = async () => {
-    const planned = await expandNextPage(deps, timezoneOf);
-    if (planned) onPlanned();
-    return planned;
+    const step = await expandNextPage(deps, timezoneOf);
+    if (step.planned && step.dueNow) onDue();
+    return step.planned;
   };
   const loop = createWorkerLoop({
     logger,

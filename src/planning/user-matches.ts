@@ -5,6 +5,7 @@ import { decideEach } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { finishMatches, type Match } from "./match.repository.ts";
 import {
+  anyDueNow,
   insertNotifications,
   toNotification,
   type NewNotification,
@@ -31,7 +32,7 @@ export function oneMatchPerUser(matches: readonly Match[]): Match[] {
  * `Product Added` arrives one match at a time, and planning each in a transaction of
  * its own costs as many round trips as a page of a thousand recipients. The facts are
  * loaded once per rule (and item, for rules with dedupe), the notifications written
- * in one statement.
+ * in one statement. Returns whether any of them is due now.
  */
 export async function planUserMatches(
   db: Kysely<DB>,
@@ -40,7 +41,7 @@ export async function planUserMatches(
   matches: readonly Match[],
   now: Date,
   timezoneOf: (zone: string | null) => string,
-): Promise<void> {
+): Promise<boolean> {
   const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
   const groups = new Map<string, { rule: Rule; matches: Match[] }>();
   const finished: { matchId: string; status: MatchStatus; planned: number }[] =
@@ -102,4 +103,5 @@ export async function planUserMatches(
   }
   await insertNotifications(db, notifications, now);
   await finishMatches(db, finished, now);
+  return anyDueNow(notifications, now);
 }

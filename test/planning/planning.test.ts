@@ -372,7 +372,11 @@ describe("expansion", () => {
 
     // One page, then the process "dies": nothing of it is kept in memory.
     const resolveZone = (zone: string | null) => zone ?? "UTC";
-    expect(await expandNextPage(ctx.app.deps, resolveZone)).toBe(true);
+    // The savers have no device: everything planned is suppressed, nothing is due.
+    expect(await expandNextPage(ctx.app.deps, resolveZone)).toEqual({
+      planned: true,
+      dueNow: false,
+    });
     expect(Number((await planned()).count)).toBe(PAGE_SIZE);
 
     await createPlanner(ctx.app.deps).drain();

@@ -1,0 +1,88 @@
+import { Router } from "express";
+import { z } from "zod";
+import { NotificationStatus } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { AppError, ErrorCode } from "../errors.ts";
+import {
+  listNotifications,
+  type PageCursor,
+} from "../stats/notification-history.repository.ts";
+import { historyOf } from "../stats/notification-history.ts";
+import { parseQuery } from "./validation.ts";
+
+const query = z
+  .object({
+    userId: z.string().min(1).optional(),
+    ruleId: z.string().min(1).optional(),
+    status: z.enum(Object.values(NotificationStatus)).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    cursor: z.string().min(1).optional(),
+  })
+  .refine((q) => q.userId !== undefined || q.ruleId !== undefined, {
+    message: "give userId or ruleId (or both)",
+  });
+
+/** Admin API: notifications with their deliveries and history. Behind the admin token. */
+export function notificationsRoutes(deps: Deps): Router {
+  const router = Router();
+
+  router.get("/v1/notifications", async (req, res) => {
+    const { userId, ruleId, status, limit, cursor } = parseQuery(
+      query,
+      req.query,
+    );
+    const page = await listNotifications(
+      deps.db,
+      { userId, ruleId, status },
+      cursor === undefined ? undefined : decodeCursor(cursor),
+      limit,
+    );
+    const last = page.at(-1);
+    res.json({
+      notifications: page.map((n) => ({ ...n, history: historyOf(n) })),
+      nextCursor:
+        page.length === limit && last !== undefined
+          ? encodeCursor({
+              createdAt: last.createdAt,
+              userId: last.userId,
+              notificationId: last.notificationId,
+            })
+          : null,
+    });
+  });
+
+  return router;
+}
+
+function encodeCursor(cursor: PageCursor): string {
+  return Buffer.from(
+    JSON.stringify([
+      cursor.createdAt.toISOString(),
+      cursor.userId,
+      cursor.notificationId,
+    ]),
+  ).toString("base64url");
+}
+
+function decodeCursor(text: string): PageCursor {
+  try {
+    const [createdAt, userId, notificationId] = JSON.parse(
+      Buffer.from(text, "base64url").toString("utf8"),
+    ) as unknown[];
+    if (
+      typeof createdAt === "string" &&
+      typeof userId === "string" &&
+      typeof notificationId === "string" &&
+      !Number.isNaN(Date.parse(createdAt))
+    ) {
+      return { createdAt: new Date(createdAt), userId, notificationId };
+    }
+  } catch {
+    // Answered below.
+  }
+  throw new AppError(
+    ErrorCode.invalidQuery,
+    400,
+    "cursor: not a cursor this API gave out; pass nextCursor from the previous page as it is",
+  );
+}

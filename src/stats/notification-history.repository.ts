@@ -1,0 +1,122 @@
+import { sql, type Kysely } from "kysely";
+import type { DB, JsonObject } from "../db/schema.ts";
+
+export type NotificationFilter = {
+  userId: string | undefined;
+  ruleId: string | undefined;
+  status: string | undefined;
+};
+
+/** Where a page ends: the last row's creation time and key, newest first. */
+export type PageCursor = {
+  createdAt: Date;
+  userId: string;
+  notificationId: string;
+};
+
+export type DeliveryView = {
+  deviceId: string;
+  platform: string;
+  provider: string;
+  status: string;
+  reason: string | null;
+  attempts: number;
+  updatedAt: Date;
+};
+
+export type NotificationRecord = {
+  notificationId: string;
+  userId: string;
+  ruleId: string;
+  ruleVersion: string;
+  itemKey: string | null;
+  variant: string | null;
+  category: string | null;
+  status: string;
+  reason: string | null;
+  deferredBy: string[];
+  sendAt: Date;
+  expiresAt: Date | null;
+  attempts: number;
+  sentAt: Date | null;
+  content: JsonObject | null;
+  createdAt: Date;
+  updatedAt: Date;
+  deliveries: DeliveryView[];
+};
+
+/**
+ * One page of notifications, newest first, with each one's deliveries. Filtered by user
+ * or rule (at least one, each served by its own index), optionally by status; the page
+ * after `cursor` is found by keyset, not by offset, so deep pages cost what the first
+ * one does.
+ */
+export async function listNotifications(
+  db: Kysely<DB>,
+  filter: NotificationFilter,
+  after: PageCursor | undefined,
+  limit: number,
+): Promise<NotificationRecord[]> {
+  let query = db.selectFrom("notifications").selectAll();
+  if (filter.userId !== undefined)
+    query = query.where("user_id", "=", filter.userId);
+  if (filter.ruleId !== undefined)
+    query = query.where("rule_id", "=", filter.ruleId);
+  if (filter.status !== undefined)
+    query = query.where("status", "=", filter.status);
+  if (after !== undefined) {
+    query = query.where(
+      sql<boolean>`(created_at, user_id, notification_id) < (${after.createdAt}, ${after.userId}, ${after.notificationId})`,
+    );
+  }
+  const rows = await query
+    .orderBy("created_at", "desc")
+    .orderBy("user_id", "desc")
+    .orderBy("notification_id", "desc")
+    .limit(limit)
+    .execute();
+  if (rows.length === 0) return [];
+  const deliveries = await db
+    .selectFrom("deliveries")
+    .selectAll()
+    .where(
+      sql<boolean>`(user_id, notification_id) in (select * from unnest(${rows.map((r) => r.user_id)}::text[], ${rows.map((r) => r.notification_id)}::text[]))`,
+    )
+    .orderBy("platform")
+    .orderBy("device_id")
+    .execute();
+  const byNotification = new Map<string, DeliveryView[]>();
+  for (const d of deliveries) {
+    const list = byNotification.get(d.notification_id) ?? [];
+    list.push({
+      deviceId: d.device_id,
+      platform: d.platform,
+      provider: d.provider,
+      status: d.status,
+      reason: d.reason,
+      attempts: d.attempts,
+      updatedAt: d.updated_at,
+    });
+    byNotification.set(d.notification_id, list);
+  }
+  return rows.map((row) => ({
+    notificationId: row.notification_id,
+    userId: row.user_id,
+    ruleId: row.rule_id,
+    ruleVersion: row.rule_version,
+    itemKey: row.item_key,
+    variant: row.variant,
+    category: row.category,
+    status: row.status,
+    reason: row.reason,
+    deferredBy: row.deferred_by === null ? [] : row.deferred_by.split(","),
+    sendAt: row.send_at,
+    expiresAt: row.expires_at,
+    attempts: row.attempts,
+    sentAt: row.sent_at,
+    content: row.content,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deliveries: byNotification.get(row.notification_id) ?? [],
+  }));
+}

@@ -1,0 +1,60 @@
+import { NotificationStatus } from "../db/schema.ts";
+import type { NotificationRecord } from "./notification-history.repository.ts";
+
+/** One step in a notification's life, as far as its row tells it. */
+export type HistoryEntry = {
+  at: Date;
+  event:
+    | "created"
+    | "deferred"
+    | "suppressed"
+    | "cancelled"
+    | "sending"
+    | "retrying"
+    | "sent"
+    | "failed";
+  reason?: string;
+  /** For deferred and retrying: when it is (or was) due. */
+  until?: Date;
+  /** For deferred: what deferred it (delay, quiet_hours). */
+  by?: string[];
+};
+
+/**
+ * A notification's history in time order: planned, deferred until when and by what,
+ * then what became of it (suppressed or cancelled with the reason, retrying until
+ * when, sent, failed with the reason).
+ */
+export function historyOf(n: NotificationRecord): HistoryEntry[] {
+  const history: HistoryEntry[] = [{ at: n.createdAt, event: "created" }];
+  if (n.deferredBy.length > 0) {
+    history.push({
+      at: n.createdAt,
+      event: "deferred",
+      until: n.sendAt,
+      by: n.deferredBy,
+    });
+  }
+  if (n.sentAt !== null) history.push({ at: n.sentAt, event: "sent" });
+  const reason = n.reason === null ? {} : { reason: n.reason };
+  switch (n.status) {
+    case NotificationStatus.suppressed:
+    case NotificationStatus.cancelled:
+    case NotificationStatus.failed:
+      history.push({ at: n.updatedAt, event: n.status, ...reason });
+      break;
+    case NotificationStatus.sending:
+      history.push({ at: n.updatedAt, event: "sending" });
+      break;
+    case NotificationStatus.pending:
+      if (n.attempts > 0)
+        history.push({
+          at: n.updatedAt,
+          event: "retrying",
+          until: n.sendAt,
+          ...reason,
+        });
+      break;
+  }
+  return history.sort((a, b) => a.at.getTime() - b.at.getTime());
+}
