@@ -3,6 +3,7 @@ import * as initial from "./0001-initial.ts";
 import * as notifications from "./0002-notifications.ts";
 import * as rulesDocuments from "./0003-rules-documents.ts";
 import * as delivery from "./0004-delivery.ts";
+import * as feedback from "./0005-feedback.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   "0002-notifications": notifications,
   "0003-rules-documents": rulesDocuments,
   "0004-delivery": delivery,
+  "0005-feedback": feedback,
 };

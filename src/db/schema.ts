@@ -132,6 +132,11 @@ export interface NotificationsTable {
   attempts: Generated<number>;
   claimed_until: Timestamp | null;
   sent_at: Timestamp | null;
+  received_at: Timestamp | null;
+  opened_at: Timestamp | null;
+  bounced_at: Timestamp | null;
+  converted_at: Timestamp | null;
+  conversion_message_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -158,6 +163,12 @@ export interface DeliveriesTable {
   attempts: number;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface UnattributedFeedbackTable {
+  day: string;
+  event: string;
+  count: number;
 }
 
 /** The audit trail of devices disabled on a provider's answer. */
@@ -197,6 +208,7 @@ export interface DB {
   notifications: NotificationsTable;
   deliveries: DeliveriesTable;
   device_disablings: DeviceDisablingsTable;
+  unattributed_feedback: UnattributedFeedbackTable;
   rules_documents: RulesDocumentsTable;
 }
 

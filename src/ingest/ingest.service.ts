@@ -18,6 +18,7 @@ import {
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import { recordRuleMatches } from "../planning/match-recorder.ts";
+import { recordEventFeedback } from "../stats/feedback.service.ts";
 import { changesOfEvent } from "./event-changes.ts";
 import { insertNewEvents } from "./event.repository.ts";
 import {
@@ -161,6 +162,7 @@ async function storeEvents(
       receivedAt,
       deps.logger,
     );
+    await recordEventFeedback(trx, freshEvents, book, receivedAt);
     return { fresh, matches };
   });
   if (matches > 0) deps.planner.poke();

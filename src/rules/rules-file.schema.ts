@@ -151,7 +151,14 @@ export const ruleSchema = z.strictObject({
     })
     .default({ quietHours: true }),
   conversion: z
-    .strictObject({ event: z.string().min(1), within: duration })
+    .strictObject({
+      event: z.string().min(1),
+      within: duration,
+      after: z.enum(["open", "send"]).default("open").meta({
+        description:
+          "what the window counts from: the push being opened (default) or sent",
+      }),
+    })
     .optional(),
 });
 

@@ -39,6 +39,10 @@ export type NotificationRecord = {
   expiresAt: Date | null;
   attempts: number;
   sentAt: Date | null;
+  receivedAt: Date | null;
+  openedAt: Date | null;
+  bouncedAt: Date | null;
+  convertedAt: Date | null;
   content: JsonObject | null;
   createdAt: Date;
   updatedAt: Date;
@@ -114,6 +118,10 @@ export async function listNotifications(
     expiresAt: row.expires_at,
     attempts: row.attempts,
     sentAt: row.sent_at,
+    receivedAt: row.received_at,
+    openedAt: row.opened_at,
+    bouncedAt: row.bounced_at,
+    convertedAt: row.converted_at,
     content: row.content,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -12,7 +12,11 @@ export type HistoryEntry = {
     | "sending"
     | "retrying"
     | "sent"
-    | "failed";
+    | "failed"
+    | "received"
+    | "opened"
+    | "bounced"
+    | "converted";
   reason?: string;
   /** For deferred and retrying: when it is (or was) due. */
   until?: Date;
@@ -23,7 +27,8 @@ export type HistoryEntry = {
 /**
  * A notification's history in time order: planned, deferred until when and by what,
  * then what became of it (suppressed or cancelled with the reason, retrying until
- * when, sent, failed with the reason).
+ * when, sent, failed with the reason), and what the device and the user did with it
+ * (received, opened, bounced, converted).
  */
 export function historyOf(n: NotificationRecord): HistoryEntry[] {
   const history: HistoryEntry[] = [{ at: n.createdAt, event: "created" }];
@@ -36,6 +41,14 @@ export function historyOf(n: NotificationRecord): HistoryEntry[] {
     });
   }
   if (n.sentAt !== null) history.push({ at: n.sentAt, event: "sent" });
+  for (const [at, event] of [
+    [n.receivedAt, "received"],
+    [n.openedAt, "opened"],
+    [n.bouncedAt, "bounced"],
+    [n.convertedAt, "converted"],
+  ] as const) {
+    if (at !== null) history.push({ at, event });
+  }
   const reason = n.reason === null ? {} : { reason: n.reason };
   switch (n.status) {
     case NotificationStatus.suppressed:

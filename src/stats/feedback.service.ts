@@ -1,0 +1,81 @@
+import type { Kysely } from "kysely";
+import type { DB } from "../db/schema.ts";
+import type { SegmentEvent } from "../ingest/segment-event.schema.ts";
+import { parseDuration } from "../rules/duration.ts";
+import type { RuleBook } from "../rules/rule-book.ts";
+import { feedbackOf } from "./feedback.ts";
+import {
+  countUnattributed,
+  recordConversion,
+  recordFeedback,
+  type AttributedFeedback,
+} from "./feedback.repository.ts";
+
+/**
+ * Records, inside the ingest transaction, what new events say about notifications:
+ * push feedback (received, opened, bounced) on the notification it names, or counted
+ * as unattributed; then conversions, so that a tap and the order after it in one
+ * batch count together.
+ */
+export async function recordEventFeedback(
+  db: Kysely<DB>,
+  events: readonly { event: SegmentEvent; userId: string }[],
+  book: RuleBook,
+  now: Date,
+): Promise<void> {
+  const attributed: (AttributedFeedback & { event: string })[] = [];
+  const unattributed: { event: string; at: Date }[] = [];
+  for (const { event } of events) {
+    const feedback = feedbackOf(event);
+    if (feedback === undefined || event.event === undefined) continue;
+    const at = event.timestamp;
+    if (feedback.nudgeId === undefined)
+      unattributed.push({ event: event.event, at });
+    else
+      attributed.push({
+        nudgeId: feedback.nudgeId,
+        kind: feedback.kind,
+        at,
+        event: event.event,
+      });
+  }
+  const unknown = await recordFeedback(db, attributed, now);
+  unattributed.push(...attributed.filter((f) => unknown.has(f.nudgeId)));
+  await countUnattributed(db, unattributed);
+
+  const conversions = conversionRules(book);
+  if (conversions.size === 0) return;
+  for (const { event, userId } of events) {
+    const rules =
+      event.type === "track" && event.event !== undefined
+        ? conversions.get(event.event)
+        : undefined;
+    if (rules === undefined) continue;
+    await recordConversion(
+      db,
+      { userId, messageId: event.messageId, at: event.timestamp, rules },
+      now,
+    );
+  }
+}
+
+type ConversionRule = {
+  ruleId: string;
+  withinMs: number;
+  after: "open" | "send";
+};
+
+/** The rules that count conversions, by the event that converts. */
+function conversionRules(book: RuleBook): Map<string, ConversionRule[]> {
+  const byEvent = new Map<string, ConversionRule[]>();
+  for (const rule of book.rules) {
+    const { conversion } = rule;
+    if (conversion === undefined) continue;
+    const withinMs = parseDuration(conversion.within);
+    if (withinMs === undefined) continue;
+    const list = byEvent.get(conversion.event) ?? [];
+    list.push({ ruleId: rule.id, withinMs, after: conversion.after });
+    byEvent.set(conversion.event, list);
+  }
+  return byEvent;
+}

@@ -1,0 +1,198 @@
+import { describe, expect, it } from "vitest";
+import { useTestApp } from "../support/test-app.ts";
+import { apnsToken, uniqueId } from "../support/test-database.ts";
+
+const message = { title: "Hi", body: "There" };
+const rules = {
+  rules: [
+    {
+      id: "ping",
+      trigger: 'event = "Ping"',
+      delivery: { quietHours: false },
+      message,
+      conversion: { event: "Order Completed", within: "1h" },
+    },
+    {
+      id: "welcome",
+      trigger: 'event = "Signed Up"',
+      delivery: { quietHours: false },
+      message,
+      conversion: { event: "Order Completed", within: "1h", after: "send" },
+    },
+  ],
+};
+
+const ctx = useTestApp({ rules });
+
+const NOON = new Date("2026-07-01T12:00:00Z");
+const minutes = (n: number) => new Date(NOON.getTime() + n * 60_000);
+
+async function send(...events: Record<string, unknown>[]) {
+  const response = await ctx.app.request("POST", "/v1/segment", {
+    body: events.map((e) => ({ messageId: uniqueId("msg"), ...e })),
+  });
+  expect(response.status).toBe(200);
+  expect(response.body.rejected).toEqual([]);
+}
+
+/** A user with an iPhone who was sent one notification of `trigger` at noon. */
+async function sentTo(trigger = "Ping") {
+  ctx.app.setNow(NOON);
+  const userId = uniqueId("user");
+  await send(
+    {
+      type: "identify",
+      userId,
+      context: { device: { type: "ios", token: apnsToken() } },
+    },
+    { type: "track", userId, event: trigger, timestamp: NOON.toISOString() },
+  );
+  await ctx.app.deps.planner.drain();
+  await ctx.app.deps.delivery.drain();
+  const row = await notificationOf(userId);
+  expect(row.status).toBe("sent");
+  return { userId, nudgeId: row.notification_id };
+}
+
+function notificationOf(userId: string) {
+  return ctx.database.db
+    .selectFrom("notifications")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .executeTakeFirstOrThrow();
+}
+
+const track = (
+  userId: string,
+  event: string,
+  at: Date,
+  properties: Record<string, unknown> = {},
+) => ({
+  type: "track",
+  userId,
+  event,
+  timestamp: at.toISOString(),
+  properties,
+});
+
+async function unattributed(event: string): Promise<number> {
+  const row = await ctx.database.db
+    .selectFrom("unattributed_feedback")
+    .select("count")
+    .where("event", "=", event)
+    .where("day", "=", "2026-07-01")
+    .executeTakeFirst();
+  return row?.count ?? 0;
+}
+
+describe("push feedback", () => {
+  it("when a tap names the notification in properties.nudge_id, then it is opened (and so received) at the tap's time", async () => {
+    const { userId, nudgeId } = await sentTo();
+    await send(
+      track(userId, "Push Notification Tapped", minutes(1), {
+        nudge_id: nudgeId,
+      }),
+    );
+    expect(await notificationOf(userId)).toMatchObject({
+      opened_at: minutes(1),
+      received_at: minutes(1),
+      bounced_at: null,
+    });
+    const listed = await ctx.app.request(
+      "GET",
+      `/v1/notifications?userId=${userId}`,
+      { admin: true },
+    );
+    expect(
+      listed.body.notifications[0].history.map(
+        (h: { event: string }) => h.event,
+      ),
+    ).toEqual(["created", "sent", "received", "opened"]);
+  });
+
+  it("when the Engage plugin's Push Opened carries the id in properties.campaign, then it counts as opened", async () => {
+    const { userId, nudgeId } = await sentTo();
+    await send(
+      track(userId, "Push Opened", minutes(2), {
+        campaign: { nudge_id: nudgeId, name: "ping" },
+      }),
+    );
+    expect((await notificationOf(userId)).opened_at).toEqual(minutes(2));
+  });
+
+  it("when a classic SDK forwards the raw push payload as a receipt, then it is received, not opened, and a later receipt changes nothing", async () => {
+    const { userId, nudgeId } = await sentTo();
+    const payload = { aps: { alert: message }, nudge_id: nudgeId };
+    await send(
+      track(userId, "Push Notification Received", minutes(1), payload),
+    );
+    await send(
+      track(userId, "Push Notification Received", minutes(5), payload),
+    );
+    expect(await notificationOf(userId)).toMatchObject({
+      received_at: minutes(1),
+      opened_at: null,
+    });
+  });
+
+  it("when a push bounces, then the bounce is recorded", async () => {
+    const { userId, nudgeId } = await sentTo();
+    await send(
+      track(userId, "Push Notification Bounced", minutes(1), {
+        nudge_id: nudgeId,
+      }),
+    );
+    expect((await notificationOf(userId)).bounced_at).toEqual(minutes(1));
+  });
+
+  it("when feedback names no notification, or one Nudge does not know, then it is counted as unattributed, not lost", async () => {
+    const before = await unattributed("Push Notification Tapped");
+    const userId = uniqueId("user");
+    await send(
+      track(userId, "Push Notification Tapped", NOON),
+      track(userId, "Push Notification Tapped", NOON, {
+        nudge_id: "no-such-notification",
+      }),
+    );
+    expect(await unattributed("Push Notification Tapped")).toBe(before + 2);
+  });
+});
+
+describe("conversions", () => {
+  it("when the user orders within the window after opening, then the notification converts, once", async () => {
+    const { userId, nudgeId } = await sentTo();
+    const first = uniqueId("order");
+    await send(
+      track(userId, "Push Notification Tapped", minutes(1), {
+        nudge_id: nudgeId,
+      }),
+      { ...track(userId, "Order Completed", minutes(10)), messageId: first },
+    );
+    await send(track(userId, "Order Completed", minutes(20)));
+    expect(await notificationOf(userId)).toMatchObject({
+      converted_at: minutes(10),
+      conversion_message_id: first,
+    });
+  });
+
+  it("when the push was never opened, or the order comes after the window, then nothing converts", async () => {
+    const unopened = await sentTo();
+    await send(track(unopened.userId, "Order Completed", minutes(10)));
+    expect((await notificationOf(unopened.userId)).converted_at).toBeNull();
+
+    const late = await sentTo();
+    await send(
+      track(late.userId, "Push Notification Tapped", minutes(1), {
+        nudge_id: late.nudgeId,
+      }),
+    );
+    await send(track(late.userId, "Order Completed", minutes(62)));
+    expect((await notificationOf(late.userId)).converted_at).toBeNull();
+  });
+
+  it("when the rule counts from the send, then an order within the window converts without an open", async () => {
+    const { userId } = await sentTo("Signed Up");
+    await send(track(userId, "Order Completed", minutes(30)));
+    expect((await notificationOf(userId)).converted_at).toEqual(minutes(30));
+  });
+});
