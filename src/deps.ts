@@ -6,6 +6,7 @@ import {
   type DeliveryWorker,
 } from "./delivery/delivery.worker.ts";
 import type { Logger } from "./logger.ts";
+import { createMetrics, watchQueues, type Metrics } from "./metrics.ts";
 import { createPlanner, type Planner } from "./planning/planner.worker.ts";
 import { createProviders, type Providers } from "./providers/registry.ts";
 import { createRuleStore, type RuleStore } from "./rules/rule-store.ts";
@@ -23,6 +24,7 @@ export type Deps = {
   providers: Providers;
   /** Sends due notifications; started by main.ts when DELIVERY_ENABLED. */
   delivery: DeliveryWorker;
+  metrics: Metrics;
 };
 
 /** Creates the process's long-lived clients; `closeDeps` releases them in reverse order. */
@@ -49,6 +51,7 @@ export async function createDeps(
     throw error;
   }
   const clock = () => new Date();
+  const metrics = createMetrics();
   const delivery = createDeliveryWorker({
     db,
     logger,
@@ -56,7 +59,9 @@ export async function createDeps(
     rules,
     providers: providers.byPlatform,
     config: config.delivery,
+    metrics,
   });
+  watchQueues(metrics, { db, clock, laneDepths: () => delivery.depths() });
   return {
     config,
     logger,
@@ -68,6 +73,7 @@ export async function createDeps(
     }),
     providers,
     delivery,
+    metrics,
   };
 }
 

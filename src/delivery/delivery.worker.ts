@@ -2,6 +2,7 @@ import type { DeliveryConfig } from "../config.ts";
 import type { Database } from "../db/database.ts";
 import type { Logger } from "../logger.ts";
 import type { Push, SendOutcome } from "../providers/provider.ts";
+import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
@@ -28,6 +29,7 @@ export type DeliveryDeps = {
   rules: RuleStore;
   providers: ProviderSet;
   config: DeliveryConfig;
+  metrics: Pick<Metrics, "sends" | "sendSeconds">;
 };
 
 export type DeliveryWorker = {
@@ -38,6 +40,8 @@ export type DeliveryWorker = {
   drain(): Promise<void>;
   /** Stops claiming, finishes the sends in flight, gives back what was not sent. */
   stop(): Promise<void>;
+  /** Pushes queued or in flight in this process, by provider. */
+  depths(): Record<string, number>;
 };
 
 const IDLE_POLL_MS = 1_000;
@@ -62,6 +66,8 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
 
   const sendOne = async (lane: Lane, push: Push): Promise<PushResult> => {
     let outcome: SendOutcome;
+    const provider = lane.provider.name;
+    const timer = deps.metrics.sendSeconds.startTimer({ provider });
     try {
       outcome = await lane.provider.send(push);
     } catch (error) {
@@ -72,7 +78,9 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       );
       outcome = { kind: "retry", reason: "provider_error" };
     }
-    return { push, provider: lane.provider.name, outcome };
+    timer();
+    deps.metrics.sends.inc({ provider, outcome: outcome.kind });
+    return { push, provider, outcome };
   };
 
   /** Sends one notification's pushes through their lanes and records what came of it. */
@@ -198,6 +206,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       }
       await settleInFlight();
     },
+    depths: () => lanes.depths(),
     async stop() {
       stopping = true;
       lanes.wakeWaiters();

@@ -15,6 +15,8 @@ export type Lanes = {
   of(platform: Platform): Lane;
   /** How many more pushes may be queued before some lane is full. */
   room(): number;
+  /** Pushes queued or in flight, by provider. */
+  depths(): Record<string, number>;
   /** Resolves when a full lane has room again (or `wakeWaiters` is called). */
   onRoom(): Promise<void>;
   wakeWaiters(): void;
@@ -58,6 +60,13 @@ export function createLanes(
       if (lane === undefined) throw new Error(`no provider for ${platform}`);
       return lane;
     },
+    depths: () =>
+      Object.fromEntries(
+        all.map((lane) => [
+          lane.provider.name,
+          lane.queue.size + lane.queue.pending,
+        ]),
+      ),
     room: () =>
       Math.min(...all.map((lane) => lane.backlogLimit - lane.queue.size)),
     onRoom: () =>

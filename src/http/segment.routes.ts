@@ -39,10 +39,20 @@ export function segmentRoutes(deps: Deps): Router {
     lingerMs: 2,
     maxCalls: 1000,
   });
-  const ingest = (
+  const ingest = async (
+    api: "webhook" | "tracking",
     inputs: readonly unknown[],
     defaults: IngestRequest["defaults"] = {},
-  ) => batcher.ingest({ inputs, defaults });
+  ) => {
+    const timer = deps.metrics.ingestSeconds.startTimer({ api });
+    const report = await batcher.ingest({ inputs, defaults });
+    timer();
+    const { ingestedCalls } = deps.metrics;
+    ingestedCalls.inc({ api, result: "accepted" }, report.accepted);
+    ingestedCalls.inc({ api, result: "duplicate" }, report.duplicates);
+    ingestedCalls.inc({ api, result: "rejected" }, report.rejected.length);
+    return report;
+  };
 
   router.post("/v1/segment", rawBody, async (req, res) => {
     const body = parseJsonBody(req);
@@ -53,7 +63,7 @@ export function segmentRoutes(deps: Deps): Router {
       );
     }
     verifySignature(deps, req, body);
-    sendReport(res, await ingest(events));
+    sendReport(res, await ingest("webhook", events));
   });
 
   router.post(["/v1/batch", "/v1/b"], rawBody, async (req, res) => {
@@ -72,6 +82,7 @@ export function segmentRoutes(deps: Deps): Router {
     sendReport(
       res,
       await ingest(
+        "tracking",
         body.batch.map((call: unknown) =>
           isObject(call) ? withoutWriteKey(call) : call,
         ),
@@ -89,7 +100,10 @@ export function segmentRoutes(deps: Deps): Router {
         verifyWriteKey(deps, req, body);
         if (!isObject(body))
           throw invalidBody(`Expected one ${type} call as a JSON object.`);
-        sendReport(res, await ingest([{ ...withoutWriteKey(body), type }]));
+        sendReport(
+          res,
+          await ingest("tracking", [{ ...withoutWriteKey(body), type }]),
+        );
       },
     );
   }

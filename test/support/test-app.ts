@@ -13,6 +13,7 @@ import { createLogProvider } from "../../src/providers/log.provider.ts";
 import type { ProviderSet } from "../../src/providers/registry.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/logger.ts";
+import { createMetrics, watchQueues } from "../../src/metrics.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
 import {
   createRuleStore,
@@ -89,6 +90,7 @@ export async function startTestApp(
   const providers = options.providers ?? { apns: log, fcm: log, webpush: log };
   // Planner and delivery are not started: tests run them when they choose, with
   // deps.planner.drain() and deps.delivery.drain().
+  const metrics = createMetrics();
   const deps: Deps = {
     config,
     logger,
@@ -107,8 +109,15 @@ export async function startTestApp(
       rules,
       providers,
       config: config.delivery,
+      metrics,
     }),
+    metrics,
   };
+  watchQueues(metrics, {
+    db: database.db,
+    clock,
+    laneDepths: () => deps.delivery.depths(),
+  });
   const http = await startHttpServer(buildApp(deps), 0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${http.port}`;
   return {

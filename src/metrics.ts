@@ -1,0 +1,137 @@
+import { sql } from "kysely";
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+} from "prom-client";
+import type { Database } from "./db/database.ts";
+import { MatchStatus, NotificationStatus } from "./db/schema.ts";
+
+/** The process's Prometheus metrics, in a registry of its own (tests make several). */
+export type Metrics = {
+  registry: Registry;
+  /** Segment calls by what became of them: accepted, duplicate, rejected. */
+  ingestedCalls: Counter<"api" | "result">;
+  ingestSeconds: Histogram<"api">;
+  /** Pushes by provider and outcome (sent, retry, invalid_token, permanent). */
+  sends: Counter<"provider" | "outcome">;
+  sendSeconds: Histogram<"provider">;
+};
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "nudge_" });
+  return {
+    registry,
+    ingestedCalls: new Counter({
+      name: "nudge_ingested_calls_total",
+      help: "Segment calls received, by API (webhook, tracking) and result (accepted, duplicate, rejected)",
+      labelNames: ["api", "result"],
+      registers: [registry],
+    }),
+    ingestSeconds: new Histogram({
+      name: "nudge_ingest_duration_seconds",
+      help: "Time to store a request's calls, until the answer, by API",
+      labelNames: ["api"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    sends: new Counter({
+      name: "nudge_sends_total",
+      help: "Pushes sent to providers, by provider and outcome (sent, retry, invalid_token, permanent)",
+      labelNames: ["provider", "outcome"],
+      registers: [registry],
+    }),
+    sendSeconds: new Histogram({
+      name: "nudge_send_duration_seconds",
+      help: "Time from handing a push to its provider to the provider's answer",
+      labelNames: ["provider"],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * Gauges read when Prometheus scrapes: the delivery backlog (notifications due and
+ * not yet claimed, and how long the oldest has waited), the planning backlog (rule
+ * matches not yet expanded: the planner's lag), and each provider's queue in this
+ * process.
+ */
+export function watchQueues(
+  metrics: Metrics,
+  deps: {
+    db: Database;
+    clock: () => Date;
+    /** Pushes queued or in flight per provider in this process. */
+    laneDepths: () => Readonly<Record<string, number>>;
+  },
+): void {
+  const registers = [metrics.registry];
+  const ageOf = (oldest: Date | string | null) =>
+    oldest === null
+      ? 0
+      : Math.max(
+          0,
+          (deps.clock().getTime() - new Date(oldest).getTime()) / 1000,
+        );
+
+  // Each gauge asks on its own: prom-client collects them concurrently.
+  const dueBacklog = () =>
+    sql<{ count: number; oldest: Date | null }>`
+      select count(*)::int as count, min(send_at) as oldest from notifications
+      where status = ${NotificationStatus.pending} and send_at <= ${deps.clock()}`
+      .execute(deps.db)
+      .then(({ rows }) => rows[0]);
+  const planningBacklog = () =>
+    sql<{ count: number; oldest: Date | null }>`
+      select count(*)::int as count, min(created_at) as oldest from rule_matches
+      where status = ${MatchStatus.pending}`
+      .execute(deps.db)
+      .then(({ rows }) => rows[0]);
+
+  new Gauge({
+    name: "nudge_delivery_due",
+    help: "Notifications due and waiting to be claimed",
+    registers,
+    async collect() {
+      this.set((await dueBacklog())?.count ?? 0);
+    },
+  });
+  new Gauge({
+    name: "nudge_delivery_due_age_seconds",
+    help: "How long the oldest due notification has waited past its send time",
+    registers,
+    async collect() {
+      this.set(ageOf((await dueBacklog())?.oldest ?? null));
+    },
+  });
+  new Gauge({
+    name: "nudge_planner_pending_matches",
+    help: "Rule matches waiting to be planned into notifications",
+    registers,
+    async collect() {
+      this.set((await planningBacklog())?.count ?? 0);
+    },
+  });
+  new Gauge({
+    name: "nudge_planner_lag_seconds",
+    help: "How long the oldest rule match has waited to be planned",
+    registers,
+    async collect() {
+      this.set(ageOf((await planningBacklog())?.oldest ?? null));
+    },
+  });
+  new Gauge({
+    name: "nudge_provider_queue_depth",
+    help: "Pushes queued or in flight in this process, by provider",
+    labelNames: ["provider"],
+    registers,
+    collect() {
+      for (const [provider, depth] of Object.entries(deps.laneDepths()))
+        this.set({ provider }, depth);
+    },
+  });
+}
