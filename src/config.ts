@@ -8,6 +8,7 @@ export const SECRET_KEYS = [
   "SEGMENT_WRITE_KEYS",
   "FCM_ACCESS_TOKEN",
   "VAPID_PRIVATE_KEY",
+  "SEGMENT_OUTBOUND_WRITE_KEY",
 ] as const;
 
 const DEV_ADMIN_TOKEN = "nudge-dev-admin-token";
@@ -93,6 +94,9 @@ const environmentSchema = z.object({
   VAPID_SUBJECT: optionalString,
   WEBPUSH_RATE_PER_SEC: optionalRate,
   WEBPUSH_CONCURRENCY: positiveInt(50),
+
+  SEGMENT_OUTBOUND_WRITE_KEY: optionalString,
+  SEGMENT_OUTBOUND_HOST: z.url().default("https://api.segment.io"),
 });
 
 type Environment = z.output<typeof environmentSchema>;
@@ -121,6 +125,8 @@ export type Config = Readonly<{
   apns: ApnsConfig | undefined;
   fcm: FcmConfig | undefined;
   webPush: WebPushConfig | undefined;
+  /** Where outcomes are reported back to Segment; undefined: they are not. */
+  segmentOutbound: Readonly<{ writeKey: string; host: string }> | undefined;
 }>;
 
 export type ProviderLimits = Readonly<{
@@ -223,6 +229,13 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     eventRetentionDays: values.EVENT_RETENTION_DAYS,
     trustProxy: values.TRUST_PROXY,
     delivery: deliveryConfig(values),
+    segmentOutbound:
+      values.SEGMENT_OUTBOUND_WRITE_KEY === undefined
+        ? undefined
+        : Object.freeze({
+            writeKey: values.SEGMENT_OUTBOUND_WRITE_KEY,
+            host: values.SEGMENT_OUTBOUND_HOST,
+          }),
     ...providerConfigs(values, production),
   });
 }

@@ -7,6 +7,10 @@ import {
 } from "./delivery/delivery.worker.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, watchQueues, type Metrics } from "./metrics.ts";
+import {
+  createSegmentReporter,
+  type SegmentReporter,
+} from "./delivery/segment-reporter.ts";
 import { createPlanner, type Planner } from "./planning/planner.worker.ts";
 import { createProviders, type Providers } from "./providers/registry.ts";
 import { createRuleStore, type RuleStore } from "./rules/rule-store.ts";
@@ -25,6 +29,8 @@ export type Deps = {
   /** Sends due notifications; started by main.ts when DELIVERY_ENABLED. */
   delivery: DeliveryWorker;
   metrics: Metrics;
+  /** Reports outcomes back to Segment (SEGMENT_OUTBOUND_WRITE_KEY). */
+  reporter: SegmentReporter | undefined;
 };
 
 /** Creates the process's long-lived clients; `closeDeps` releases them in reverse order. */
@@ -52,6 +58,10 @@ export async function createDeps(
   }
   const clock = () => new Date();
   const metrics = createMetrics();
+  const reporter =
+    config.segmentOutbound === undefined
+      ? undefined
+      : createSegmentReporter({ ...config.segmentOutbound, logger });
   const delivery = createDeliveryWorker({
     db,
     logger,
@@ -60,6 +70,7 @@ export async function createDeps(
     providers: providers.byPlatform,
     config: config.delivery,
     metrics,
+    reporter,
   });
   watchQueues(metrics, { db, clock, laneDepths: () => delivery.depths() });
   return {
@@ -74,10 +85,12 @@ export async function createDeps(
     providers,
     delivery,
     metrics,
+    reporter,
   };
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.reporter?.close();
   await deps.providers.close();
   await deps.db.destroy();
 }

@@ -4,6 +4,7 @@ import type { Logger } from "../logger.ts";
 import type { Push, SendOutcome } from "../providers/provider.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
+import type { SegmentReporter } from "./segment-reporter.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {
@@ -30,6 +31,8 @@ export type DeliveryDeps = {
   providers: ProviderSet;
   config: DeliveryConfig;
   metrics: Pick<Metrics, "sends" | "sendSeconds">;
+  /** Reports final outcomes back to Segment, when configured. */
+  reporter?: SegmentReporter | undefined;
 };
 
 export type DeliveryWorker = {
@@ -110,16 +113,30 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
         provider: lanes.of(push.platform).provider.name,
         outcome: { kind: "retry", reason: "shutdown" },
       }));
-    recorder.record(
-      settle(
-        claimed,
-        [...done, ...interrupted],
-        context.settled,
-        deps.clock(),
-        backoff,
-        config.maxAttempts,
-      ),
+    const now = deps.clock();
+    const settlement = settle(
+      claimed,
+      [...done, ...interrupted],
+      context.settled,
+      now,
+      backoff,
+      config.maxAttempts,
     );
+    recorder.record(settlement);
+    const { status, reason } = settlement.update;
+    if (status === "sent" || status === "failed") {
+      deps.reporter?.report({
+        userId: claimed.userId,
+        notificationId: claimed.notificationId,
+        ruleId: claimed.ruleId,
+        status,
+        reason,
+        platforms: done
+          .filter((r) => r.outcome.kind === "sent")
+          .map((r) => r.push.platform),
+        at: now,
+      });
+    }
   };
 
   /** Claims one batch and starts its sends. False when nothing was due. */

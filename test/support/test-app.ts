@@ -14,6 +14,7 @@ import type { ProviderSet } from "../../src/providers/registry.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createMetrics, watchQueues } from "../../src/metrics.ts";
+import { createSegmentReporter } from "../../src/delivery/segment-reporter.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
 import {
   createRuleStore,
@@ -91,6 +92,14 @@ export async function startTestApp(
   // Planner and delivery are not started: tests run them when they choose, with
   // deps.planner.drain() and deps.delivery.drain().
   const metrics = createMetrics();
+  const reporter =
+    config.segmentOutbound === undefined
+      ? undefined
+      : createSegmentReporter({
+          ...config.segmentOutbound,
+          logger,
+          flushAt: 1,
+        });
   const deps: Deps = {
     config,
     logger,
@@ -110,8 +119,10 @@ export async function startTestApp(
       providers,
       config: config.delivery,
       metrics,
+      reporter,
     }),
     metrics,
+    reporter,
   };
   watchQueues(metrics, {
     db: database.db,
@@ -150,6 +161,7 @@ export async function startTestApp(
     },
     async close() {
       await http.stop();
+      await reporter?.close();
       await rules.stop();
       await cleanup();
     },
