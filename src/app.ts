@@ -6,10 +6,16 @@ import { healthRoutes } from "./http/health.routes.ts";
 import { notificationsRoutes } from "./http/notifications.routes.ts";
 import { rulesRoutes } from "./http/rules.routes.ts";
 import { segmentRoutes } from "./http/segment.routes.ts";
+import { statsRoutes } from "./http/stats.routes.ts";
 import { usersRoutes } from "./http/users.routes.ts";
 
 /** Path prefixes of the admin API: everything below them needs the admin token. */
-const ADMIN_PATHS = ["/v1/users", "/v1/rules", "/v1/notifications"];
+const ADMIN_PATHS = [
+  "/v1/users",
+  "/v1/rules",
+  "/v1/notifications",
+  "/v1/stats",
+];
 
 /** The HTTP application, without listening: tests and main.ts both start it. */
 export function buildApp(deps: Deps): Express {
@@ -28,6 +34,7 @@ export function buildApp(deps: Deps): Express {
   app.use(usersRoutes(deps));
   app.use(rulesRoutes(deps));
   app.use(notificationsRoutes(deps));
+  app.use(statsRoutes(deps));
 
   app.use(notFound);
   app.use(createErrorHandler(deps.logger));

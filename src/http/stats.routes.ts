@@ -1,0 +1,43 @@
+import { Router } from "express";
+import { z } from "zod";
+import type { Deps } from "../deps.ts";
+import { GroupBy } from "../stats/stats.repository.ts";
+import { ruleStats } from "../stats/stats.service.ts";
+import { parseQuery } from "./validation.ts";
+
+const WEEK_MS = 7 * 86_400_000;
+
+const instant = z.iso
+  .datetime({ offset: true })
+  .or(z.iso.date())
+  .transform((text) => new Date(text));
+
+const query = z
+  .object({
+    ruleId: z.string().min(1).optional(),
+    from: instant.optional(),
+    to: instant.optional(),
+    groupBy: z.enum(Object.values(GroupBy)).optional(),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
+    message: "from must be before to",
+  });
+
+/** Admin API: the funnel of a rule (or all rules) by variant, platform, day or category. */
+export function statsRoutes(deps: Deps): Router {
+  const router = Router();
+  router.get("/v1/stats", async (req, res) => {
+    const q = parseQuery(query, req.query);
+    const to = q.to ?? deps.clock();
+    const from = q.from ?? new Date(to.getTime() - WEEK_MS);
+    res.json(
+      await ruleStats(deps.db, deps.rules.current(), {
+        ruleId: q.ruleId,
+        from,
+        to,
+        groupBy: q.groupBy,
+      }),
+    );
+  });
+  return router;
+}
