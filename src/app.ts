@@ -2,6 +2,7 @@ import express, { type Express } from "express";
 import type { Deps } from "./deps.ts";
 import { requireAdminToken } from "./http/auth.middleware.ts";
 import { createErrorHandler, notFound } from "./http/error-handler.ts";
+import { dashboardRoutes } from "./http/dashboard.routes.ts";
 import { healthRoutes } from "./http/health.routes.ts";
 import { notificationsRoutes } from "./http/notifications.routes.ts";
 import { rulesRoutes } from "./http/rules.routes.ts";
@@ -24,6 +25,7 @@ export function buildApp(deps: Deps): Express {
   app.set("trust proxy", deps.config.trustProxy);
 
   app.use(healthRoutes(deps));
+  app.use(dashboardRoutes());
   app.use(segmentRoutes(deps));
 
   app.use(

@@ -1,0 +1,17 @@
+import express, { Router } from "express";
+
+const DASHBOARD_DIR = new URL("./dashboard/", import.meta.url).pathname;
+
+/**
+ * The dashboard at `/`: a page and its script, served as they are (no build step).
+ * They hold no data: the script asks for the admin token and reads the admin API
+ * with it, so everything shown stays behind the token.
+ */
+export function dashboardRoutes(): Router {
+  const router = Router();
+  router.get("/", (_req, res) => {
+    res.sendFile("index.html", { root: DASHBOARD_DIR });
+  });
+  router.use("/dashboard", express.static(DASHBOARD_DIR, { index: false }));
+  return router;
+}
