@@ -4,7 +4,6 @@ import { DeviceStatus, Platform } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import { isPushSubscription } from "../ingest/event-changes.ts";
-import { listUserNotifications } from "../planning/notification.repository.ts";
 import { deleteDevice } from "../profiles/device.repository.ts";
 import { eraseProfile } from "../profiles/profile.repository.ts";
 import {
@@ -13,6 +12,7 @@ import {
   resolveUserId,
   updatePreferences,
 } from "../profiles/profile.service.ts";
+import { listNotifications } from "../stats/notification-history.repository.ts";
 import { parseBody } from "./validation.ts";
 
 const choice = z
@@ -60,9 +60,10 @@ export function usersRoutes(deps: Deps): Router {
       deps.rules.current().settings,
     );
     if (view === undefined) throw userNotFound(req.params.userId);
-    const notifications = await listUserNotifications(
+    const notifications = await listNotifications(
       deps.db,
-      view.userId,
+      { userId: view.userId, ruleId: undefined, status: undefined },
+      undefined,
       RECENT_NOTIFICATIONS,
     );
     res.json({ ...view, notifications });

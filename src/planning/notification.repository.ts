@@ -106,59 +106,6 @@ export async function cancelPendingNotifications(
   return Number(result.numUpdatedRows);
 }
 
-export type NotificationView = {
-  notificationId: string;
-  userId: string;
-  ruleId: string;
-  ruleVersion: string;
-  itemKey: string | null;
-  variant: string | null;
-  category: string | null;
-  status: string;
-  reason: string | null;
-  deferredBy: string[];
-  sendAt: Date;
-  expiresAt: Date | null;
-  content: JsonObject | null;
-  attempts: number;
-  sentAt: Date | null;
-  createdAt: Date;
-};
-
-/** A user's notifications, newest first. */
-export async function listUserNotifications(
-  db: Kysely<DB>,
-  userId: string,
-  limit: number,
-): Promise<NotificationView[]> {
-  const rows = await db
-    .selectFrom("notifications")
-    .selectAll()
-    .where("user_id", "=", userId)
-    .orderBy("created_at", "desc")
-    .orderBy("notification_id")
-    .limit(limit)
-    .execute();
-  return rows.map((row) => ({
-    notificationId: row.notification_id,
-    userId: row.user_id,
-    ruleId: row.rule_id,
-    ruleVersion: row.rule_version,
-    itemKey: row.item_key,
-    variant: row.variant,
-    category: row.category,
-    status: row.status,
-    reason: row.reason,
-    deferredBy: row.deferred_by === null ? [] : row.deferred_by.split(","),
-    sendAt: row.send_at,
-    expiresAt: row.expires_at,
-    content: row.content,
-    attempts: row.attempts,
-    sentAt: row.sent_at,
-    createdAt: row.created_at,
-  }));
-}
-
 /** The notification row of one recipient's decision. */
 export function toNotification(
   match: Match,
