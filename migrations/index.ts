@@ -4,6 +4,7 @@ import * as notifications from "./0002-notifications.ts";
 import * as rulesDocuments from "./0003-rules-documents.ts";
 import * as delivery from "./0004-delivery.ts";
 import * as feedback from "./0005-feedback.ts";
+import * as statsIndexes from "./0006-stats-indexes.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "0003-rules-documents": rulesDocuments,
   "0004-delivery": delivery,
   "0005-feedback": feedback,
+  "0006-stats-indexes": statsIndexes,
 };

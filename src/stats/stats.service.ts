@@ -1,4 +1,6 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
+import type { Database } from "../db/database.ts";
+import { inTransaction } from "../db/transaction.ts";
 import type { DB } from "../db/schema.ts";
 import { parseDuration } from "../rules/duration.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
@@ -48,14 +50,20 @@ const ratio = (part: number, whole: number) =>
  * and the holdout's conversion as the baseline.
  */
 export async function ruleStats(
-  db: Kysely<DB>,
+  db: Database,
   book: RuleBook,
   query: StatsQuery,
 ): Promise<Stats> {
-  const [funnel, reasons] = await Promise.all([
-    countFunnel(db, query),
-    countReasons(db, query),
-  ]);
+  const { funnel, reasons, holdout } = await inTransaction(db, async (trx) => {
+    // These aggregates cost enough to trigger JIT compilation, which takes longer
+    // than running them (bench/stats.ts).
+    await sql`set local jit = off`.execute(trx);
+    return {
+      funnel: await countFunnel(trx, query),
+      reasons: await countReasons(trx, query),
+      holdout: await holdoutBaseline(trx, book, query),
+    };
+  });
   const groups = funnel.map((counts): GroupStats => {
     const tally = (status: string) => {
       const byReason: Record<string, number> = {};
@@ -108,24 +116,30 @@ export async function ruleStats(
         ) ?? null;
     }
   }
-  const withinMs =
-    rule?.conversion === undefined
-      ? undefined
-      : parseDuration(rule.conversion.within);
-  if (
-    rule?.conversion !== undefined &&
-    withinMs !== undefined &&
-    rule.holdout > 0
-  ) {
-    const holdout = await countHoldoutConversions(
-      db,
-      { ...query, ruleId: rule.id },
-      { event: rule.conversion.event, withinMs },
-    );
+  if (holdout !== undefined) {
     stats.holdout = {
       ...holdout,
       conversionRate: ratio(holdout.converted, holdout.held),
     };
   }
   return stats;
+}
+
+/** By variant, for a rule with a holdout and a conversion: the holdout's conversions. */
+async function holdoutBaseline(
+  db: Kysely<DB>,
+  book: RuleBook,
+  query: StatsQuery,
+): Promise<{ held: number; converted: number } | undefined> {
+  if (query.groupBy !== GroupBy.variant || query.ruleId === undefined)
+    return undefined;
+  const rule = book.rules.find((r) => r.id === query.ruleId);
+  if (rule?.conversion === undefined || rule.holdout === 0) return undefined;
+  const withinMs = parseDuration(rule.conversion.within);
+  if (withinMs === undefined) return undefined;
+  return countHoldoutConversions(
+    db,
+    { ...query, ruleId: rule.id },
+    { event: rule.conversion.event, withinMs },
+  );
 }
