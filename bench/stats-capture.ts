@@ -64,6 +64,8 @@ export function captureStatements(db: Kysely<DB>): StatementCapture {
       if (start !== undefined) {
         started.delete(queryId);
         const compiled = compiler.compileQuery(start.node, queryId);
+        // Session settings (ruleStats turns JIT off) are not statements to measure.
+        if (/^\s*set\b/i.test(compiled.sql)) return Promise.resolve(result);
         finished.push({
           order: start.at + order++ * 1e-9,
           statement: {
@@ -160,12 +162,16 @@ export async function explainStatement(
   statement: CapturedStatement,
   topNodes = 5,
 ): Promise<PlanSummary> {
-  const { rows } = await db.executeQuery<{ "QUERY PLAN": unknown }>(
-    CompiledQuery.raw(
-      `explain (analyze, buffers, format json) ${statement.sql}`,
-      [...statement.parameters],
-    ),
-  );
+  // With JIT off, as ruleStats runs its statements.
+  const { rows } = await db.transaction().execute(async (trx) => {
+    await trx.executeQuery(CompiledQuery.raw("set local jit = off"));
+    return trx.executeQuery<{ "QUERY PLAN": unknown }>(
+      CompiledQuery.raw(
+        `explain (analyze, buffers, format json) ${statement.sql}`,
+        [...statement.parameters],
+      ),
+    );
+  });
   const [result] = rows[0]?.["QUERY PLAN"] as [
     {
       Plan: PlanNode;
