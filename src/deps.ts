@@ -56,12 +56,39 @@ export async function createDeps(
     await db.destroy();
     throw error;
   }
-  const clock = () => new Date();
+  return wireDeps({
+    config,
+    logger,
+    db,
+    clock: () => new Date(),
+    rules,
+    providers,
+  });
+}
+
+/**
+ * Wires the workers and metrics around the clients: what createDeps does once it has
+ * them, and what tests do around a test database, their own clock and fake providers.
+ */
+export function wireDeps(
+  parts: Pick<
+    Deps,
+    "config" | "logger" | "db" | "clock" | "rules" | "providers"
+  >,
+  options: { reporterFlushAt?: number } = {},
+): Deps {
+  const { config, logger, db, clock, rules, providers } = parts;
   const metrics = createMetrics();
   const reporter =
     config.segmentOutbound === undefined
       ? undefined
-      : createSegmentReporter({ ...config.segmentOutbound, logger });
+      : createSegmentReporter({
+          ...config.segmentOutbound,
+          logger,
+          ...(options.reporterFlushAt !== undefined && {
+            flushAt: options.reporterFlushAt,
+          }),
+        });
   const delivery = createDeliveryWorker({
     db,
     logger,
@@ -74,15 +101,10 @@ export async function createDeps(
   });
   watchQueues(metrics, { db, clock, laneDepths: () => delivery.depths() });
   return {
-    config,
-    logger,
-    db,
-    clock,
-    rules,
+    ...parts,
     planner: createPlanner({ db, logger, clock, rules }, () => {
       delivery.poke();
     }),
-    providers,
     delivery,
     metrics,
     reporter,

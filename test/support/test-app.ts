@@ -6,15 +6,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
 import { buildApp } from "../../src/app.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
-import type { Deps } from "../../src/deps.ts";
-import { createDeliveryWorker } from "../../src/delivery/delivery.worker.ts";
-import { createPlanner } from "../../src/planning/planner.worker.ts";
+import { wireDeps, type Deps } from "../../src/deps.ts";
 import { createLogProvider } from "../../src/providers/log.provider.ts";
 import type { ProviderSet } from "../../src/providers/registry.ts";
 import { startHttpServer } from "../../src/http/server.ts";
 import { createLogger } from "../../src/logger.ts";
-import { createMetrics, watchQueues } from "../../src/metrics.ts";
-import { createSegmentReporter } from "../../src/delivery/segment-reporter.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
 import {
   createRuleStore,
@@ -90,45 +86,19 @@ export async function startTestApp(
   const log = createLogProvider({ write: (line) => printed.push(line) });
   const providers = options.providers ?? { apns: log, fcm: log, webpush: log };
   // Planner and delivery are not started: tests run them when they choose, with
-  // deps.planner.drain() and deps.delivery.drain().
-  const metrics = createMetrics();
-  const reporter =
-    config.segmentOutbound === undefined
-      ? undefined
-      : createSegmentReporter({
-          ...config.segmentOutbound,
-          logger,
-          flushAt: 1,
-        });
-  const deps: Deps = {
-    config,
-    logger,
-    db: database.db,
-    clock,
-    rules,
-    planner: createPlanner({ db: database.db, logger, clock, rules }),
-    providers: {
-      byPlatform: providers,
-      close: () => Promise.resolve(),
-    },
-    delivery: createDeliveryWorker({
-      db: database.db,
+  // deps.planner.drain() and deps.delivery.drain(). Reports to Segment go at once.
+  const deps = wireDeps(
+    {
+      config,
       logger,
+      db: database.db,
       clock,
       rules,
-      providers,
-      config: config.delivery,
-      metrics,
-      reporter,
-    }),
-    metrics,
-    reporter,
-  };
-  watchQueues(metrics, {
-    db: database.db,
-    clock,
-    laneDepths: () => deps.delivery.depths(),
-  });
+      providers: { byPlatform: providers, close: () => Promise.resolve() },
+    },
+    { reporterFlushAt: 1 },
+  );
+  const { reporter } = deps;
   const http = await startHttpServer(buildApp(deps), 0, "127.0.0.1");
   const baseUrl = `http://127.0.0.1:${http.port}`;
   return {
