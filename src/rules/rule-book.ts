@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseCondition, type Condition } from "./condition.ts";
+import { parseDuration } from "./duration.ts";
 import {
   createConditionIndex,
   type ConditionIndex,
@@ -52,7 +53,15 @@ export type RuleBook = Readonly<{
   triggers: ConditionIndex<Rule>;
   /** Rules by `delivery.cancelIf`, for cancelling delayed messages. */
   cancellations: ConditionIndex<Rule>;
+  /** Rules that count conversions, by the event name that converts. */
+  conversions: ReadonlyMap<string, readonly ConversionRule[]>;
 }>;
+
+export type ConversionRule = {
+  ruleId: string;
+  withinMs: number;
+  after: "open" | "send";
+};
 
 export class RulesFileError extends Error {
   readonly code = "invalid_rules";
@@ -127,7 +136,23 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
       rules,
       (rule) => rule.delivery.cancelIf,
     ),
+    conversions: conversionsByEvent(rules),
   });
+}
+
+function conversionsByEvent(
+  rules: readonly Rule[],
+): Map<string, ConversionRule[]> {
+  const byEvent = new Map<string, ConversionRule[]>();
+  for (const { id, conversion } of rules) {
+    if (conversion === undefined) continue;
+    const withinMs = parseDuration(conversion.within);
+    if (withinMs === undefined) continue;
+    const list = byEvent.get(conversion.event) ?? [];
+    list.push({ ruleId: id, withinMs, after: conversion.after });
+    byEvent.set(conversion.event, list);
+  }
+  return byEvent;
 }
 
 function compileRule(spec: RuleSpec): Rule {

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
+import type { ConversionRule } from "../rules/rule-book.ts";
 import type { FeedbackKind } from "./feedback.ts";
 
 export type AttributedFeedback = {
@@ -82,11 +83,7 @@ export async function recordConversion(
     userId: string;
     messageId: string;
     at: Date;
-    rules: readonly {
-      ruleId: string;
-      withinMs: number;
-      after: "open" | "send";
-    }[];
+    rules: readonly ConversionRule[];
   },
   now: Date,
 ): Promise<number> {

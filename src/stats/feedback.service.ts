@@ -1,7 +1,6 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { SegmentEvent } from "../ingest/segment-event.schema.ts";
-import { parseDuration } from "../rules/duration.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import { feedbackOf } from "./feedback.ts";
 import {
@@ -43,7 +42,7 @@ export async function recordEventFeedback(
   unattributed.push(...attributed.filter((f) => unknown.has(f.nudgeId)));
   await countUnattributed(db, unattributed);
 
-  const conversions = conversionRules(book);
+  const { conversions } = book;
   if (conversions.size === 0) return;
   for (const { event, userId } of events) {
     const rules =
@@ -57,25 +56,4 @@ export async function recordEventFeedback(
       now,
     );
   }
-}
-
-type ConversionRule = {
-  ruleId: string;
-  withinMs: number;
-  after: "open" | "send";
-};
-
-/** The rules that count conversions, by the event that converts. */
-function conversionRules(book: RuleBook): Map<string, ConversionRule[]> {
-  const byEvent = new Map<string, ConversionRule[]>();
-  for (const rule of book.rules) {
-    const { conversion } = rule;
-    if (conversion === undefined) continue;
-    const withinMs = parseDuration(conversion.within);
-    if (withinMs === undefined) continue;
-    const list = byEvent.get(conversion.event) ?? [];
-    list.push({ ruleId: rule.id, withinMs, after: conversion.after });
-    byEvent.set(conversion.event, list);
-  }
-  return byEvent;
 }
