@@ -16,7 +16,7 @@ import {
 import { LANE_STREAMS } from "./fanout-run-support.ts";
 import {
   formatNumber,
-  machineLines,
+  runLines,
   markdownTable,
   textTable,
   type Machine,
@@ -174,9 +174,7 @@ export function formatDeliveryReport(run: {
     "",
     METHOD,
     "",
-    `Run on ${run.date.toISOString().slice(0, 10)} with \`${run.command}\`, on:`,
-    "",
-    ...machineLines(run.machine),
+    ...runLines(run),
     ...sizeTables.flatMap(({ title, rows }) => [
       "",
       title,

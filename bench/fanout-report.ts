@@ -2,7 +2,7 @@ import type { OutcomeCount } from "./fanout-audience.ts";
 import type { PlannerRun } from "./fanout-plan-child.ts";
 import {
   formatNumber,
-  machineLines,
+  runLines,
   markdownTable,
   textTable,
   type Machine,
@@ -257,9 +257,7 @@ export function formatFanoutReport(run: {
     "",
     METHOD,
     "",
-    `Run on ${run.date.toISOString().slice(0, 10)} with \`${run.command}\`, on:`,
-    "",
-    ...machineLines(run.machine),
+    ...runLines(run),
     ...sizeTables.flatMap(({ title, rows }) => [
       "",
       `${title}:`,

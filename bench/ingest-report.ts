@@ -2,7 +2,7 @@ import type { CpuUsage } from "./cpu-usage.ts";
 import type { LoadResult } from "./load.ts";
 import {
   formatNumber,
-  machineLines,
+  runLines,
   markdownTable,
   textTable,
   type Machine,
@@ -199,9 +199,7 @@ export function formatIngestReport(run: {
     "",
     METHOD,
     "",
-    `Run on ${run.date.toISOString().slice(0, 10)} with \`${run.command}\` (${duration}), on:`,
-    "",
-    ...machineLines(run.machine),
+    ...runLines(run, duration),
     ...tables.flatMap(({ title, rows }) => [
       "",
       `${title}:`,

@@ -4,7 +4,7 @@ import type { DataShape } from "./stats-data.ts";
 import { shapeTables, type LoadedShape } from "./stats-shape.ts";
 import {
   formatNumber,
-  machineLines,
+  runLines,
   markdownTable,
   percentile,
   textTable,
@@ -189,9 +189,7 @@ function header(run: StatsRun): string[] {
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");
   return [
-    `Run on ${run.date.toISOString().slice(0, 10)} with \`${run.command}\` (loading took ${formatNumber(run.loadSeconds, 0)} s), on:`,
-    "",
-    ...machineLines(run.machine),
+    ...runLines(run, `loading took ${formatNumber(run.loadSeconds, 0)} s`),
     `- PostgreSQL settings: ${settings}`,
   ];
 }

@@ -88,13 +88,27 @@ async function describeOs(): Promise<string> {
   }
 }
 
-export function machineLines(machine: Machine): string[] {
+function machineLines(machine: Machine): string[] {
   return [
     `- CPU: ${machine.cpu}, ${machine.cores} cores`,
     `- Memory: ${machine.memoryGiB} GiB`,
     `- OS: ${machine.os}`,
     `- Node: ${machine.node}`,
     `- PostgreSQL: ${machine.postgres}`,
+  ];
+}
+
+/** Where a report says when, with what command and on what machine it ran. */
+export function runLines(
+  run: { date: Date; command: string; machine: Machine },
+  note?: string,
+): string[] {
+  const when = run.date.toISOString().slice(0, 10);
+  const how = note === undefined ? "" : ` (${note})`;
+  return [
+    `Run on ${when} with \`${run.command}\`${how}, on:`,
+    "",
+    ...machineLines(run.machine),
   ];
 }
 
