@@ -20,7 +20,7 @@ import type { DB } from "../src/db/schema.ts";
 
 /** One statement run by the code under measurement. */
 export type CapturedStatement = {
-  /** What the statement is, told from its SQL: funnel, reasons, holdout or other. */
+  /** What the statement is, told from its SQL: refresh, counts, holdout or other. */
   kind: string;
   sql: string;
   parameters: readonly unknown[];
@@ -36,8 +36,11 @@ export type StatementCapture = {
 
 /** The statements of src/stats/stats.repository.ts, told apart by a column they name. */
 const KINDS: readonly [string, RegExp][] = [
-  ["funnel", /as triggered/],
-  ["reasons", /as reason/],
+  [
+    "refresh",
+    /pg_advisory_xact_lock|notification_stats_stale|^\s*(delete from|insert into) notification_stats_hourly/,
+  ],
+  ["counts", /as "invalidToken"/],
   ["holdout", /as held/],
 ];
 

@@ -141,7 +141,7 @@ async function loadNotifications(
     insert into notifications (user_id, notification_id, match_id, rule_id, rule_version,
       item_key, variant, category, status, reason, deferred_by, send_at, expires_at, content,
       created_at, updated_at, attempts, claimed_until, sent_at, received_at, opened_at,
-      bounced_at, converted_at, conversion_message_id)
+      bounced_at, converted_at, conversion_message_id, platforms, invalid_token)
     select 'user-' || lpad(u::text, 7, '0'), gen_random_uuid()::text,
       rule_id || ':' || case when collection then block else i end, rule_id, rule_version,
       case when collection then 'sku-' || block % 997 end, variant, category, status,
@@ -161,7 +161,12 @@ async function loadNotifications(
       case when status in ('sent', 'failed') then case when failure like 'retries%' then 5 else 1 end else 0 end,
       null, case when status = 'sent' then sent_time end,
       ${future("received")}, ${future("opened")}, ${future("bounced")}, ${future("conversion")},
-      case when ${future("conversion")} is not null then 'order-' || i end
+      case when ${future("conversion")} is not null then 'order-' || i end,
+      -- What delivery records beside the deliveries loadDeliveries writes.
+      case when status in ('sent', 'failed') then (
+        select array_agg(distinct dv.platform order by dv.platform) from devices dv
+        where dv.user_id = 'user-' || lpad(u::text, 7, '0')) else '{}' end,
+      status = 'failed' and failure = 'invalid_token'
     from converted
     order by i`.execute(db);
 }

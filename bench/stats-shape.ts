@@ -35,7 +35,8 @@ export async function describeLoadedData(db: Kysely<DB>): Promise<LoadedShape> {
       ('notifications', (select count(*) from notifications)),
       ('deliveries', (select count(*) from deliveries)),
       ('devices', (select count(*) from devices)),
-      ('events', (select count(*) from events))
+      ('events', (select count(*) from events)),
+      ('notification_stats_hourly', (select count(*) from notification_stats_hourly))
     ) as t(name, rows)`.execute(db);
   const measured = sql`n.rule_id = ${MEASURED_RULE}`;
   return {

@@ -5,6 +5,7 @@ import * as rulesDocuments from "./0003-rules-documents.ts";
 import * as delivery from "./0004-delivery.ts";
 import * as feedback from "./0005-feedback.ts";
 import * as statsIndexes from "./0006-stats-indexes.ts";
+import * as statsRollup from "./0007-stats-rollup.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   "0004-delivery": delivery,
   "0005-feedback": feedback,
   "0006-stats-indexes": statsIndexes,
+  "0007-stats-rollup": statsRollup,
 };

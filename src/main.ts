@@ -6,6 +6,7 @@ import { startHttpServer } from "./http/server.ts";
 import { createEventRetention } from "./ingest/event-retention.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { RulesFileError } from "./rules/rule-book.ts";
+import { createStatsRollup } from "./stats/stats-rollup.ts";
 
 /** Process entry: config → deps → HTTP + background work → signals. */
 async function main(): Promise<void> {
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
     retentionDays: config.eventRetentionDays,
   });
   retention.start();
+  const statsRollup = createStatsRollup(deps);
+  statsRollup.start();
   deps.rules.start();
   deps.planner.start();
   if (config.delivery.enabled) deps.delivery.start();
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
       logger.info({ signal }, "shutting down");
       await http.stop();
       await retention.stop();
+      await statsRollup.stop();
       await deps.planner.stop();
       await deps.delivery.stop();
       await deps.rules.stop();

@@ -137,6 +137,10 @@ export interface NotificationsTable {
   bounced_at: Timestamp | null;
   converted_at: Timestamp | null;
   conversion_message_id: string | null;
+  /** The platforms its deliveries went to or tried, sorted (migration 0007). */
+  platforms: Generated<string[]>;
+  /** Whether any of its deliveries met a dead token. */
+  invalid_token: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -169,6 +173,33 @@ export interface UnattributedFeedbackTable {
   day: string;
   event: string;
   count: number;
+}
+
+/**
+ * Notifications counted per rule, UTC hour and outcome (migration 0007): what the
+ * stats API reads instead of the notifications.
+ */
+export interface NotificationStatsHourlyTable {
+  rule_id: string;
+  hour: Timestamp;
+  variant: string | null;
+  category: string | null;
+  platforms: string[];
+  status: string;
+  reason: string | null;
+  deferred: boolean;
+  invalid_token: boolean;
+  notifications: number;
+  received: number;
+  opened: number;
+  bounced: number;
+  converted: number;
+}
+
+/** (rule, hour) buckets written since their rollup was computed. */
+export interface NotificationStatsStaleTable {
+  rule_id: string;
+  hour: Timestamp;
 }
 
 /** The audit trail of devices disabled on a provider's answer. */
@@ -209,6 +240,8 @@ export interface DB {
   deliveries: DeliveriesTable;
   device_disablings: DeviceDisablingsTable;
   unattributed_feedback: UnattributedFeedbackTable;
+  notification_stats_hourly: NotificationStatsHourlyTable;
+  notification_stats_stale: NotificationStatsStaleTable;
   rules_documents: RulesDocumentsTable;
 }
 

@@ -221,7 +221,9 @@ export async function recordOutcomes(
 ): Promise<void> {
   const writes = [];
   if (outcomes.notifications.length > 0) {
-    writes.push(updateNotifications(outcomes.notifications, now));
+    writes.push(
+      updateNotifications(outcomes.notifications, outcomes.deliveries, now),
+    );
   }
   if (outcomes.deliveries.length > 0) {
     writes.push(upsertDeliveries(outcomes.deliveries, now));
@@ -235,26 +237,48 @@ export async function recordOutcomes(
   await executeTogether(db, writes);
 }
 
+/**
+ * Settles notifications. Each one also gathers the platforms its deliveries went to
+ * (or tried) and whether any met a dead token, across attempts: the stats read them
+ * from the notification.
+ */
 function updateNotifications(
   updates: readonly NotificationUpdate[],
+  deliveries: readonly DeliveryRecord[],
   now: Date,
 ) {
-  const rows = updates.map((u) => ({
-    user_id: u.userId,
-    notification_id: u.notificationId,
-    claimed_until: u.claimedUntil,
-    status: u.status,
-    reason: u.reason,
-    send_at: u.sendAt,
-    sent_at: u.sentAt,
-    released: u.releasedAttempt,
-  }));
+  const tried = new Map<string, { platforms: Set<string>; invalid: boolean }>();
+  for (const d of deliveries) {
+    const key = `${d.userId}\n${d.notificationId}`;
+    const seen = tried.get(key) ?? { platforms: new Set(), invalid: false };
+    seen.platforms.add(d.platform);
+    seen.invalid ||= d.status === DeliveryStatus.invalidToken;
+    tried.set(key, seen);
+  }
+  const rows = updates.map((u) => {
+    const seen = tried.get(`${u.userId}\n${u.notificationId}`);
+    return {
+      user_id: u.userId,
+      notification_id: u.notificationId,
+      claimed_until: u.claimedUntil,
+      status: u.status,
+      reason: u.reason,
+      send_at: u.sendAt,
+      sent_at: u.sentAt,
+      released: u.releasedAttempt,
+      platforms: [...(seen?.platforms ?? [])],
+      invalid_token: seen?.invalid ?? false,
+    };
+  });
   return sql`
     update notifications n
     set status = u.status, reason = u.reason, claimed_until = null,
       send_at = coalesce(u.send_at, n.send_at),
       sent_at = coalesce(n.sent_at, u.sent_at),
       attempts = case when u.released then n.attempts - 1 else n.attempts end,
+      platforms = array(
+        select distinct p from unnest(n.platforms || u.platforms) p order by p),
+      invalid_token = n.invalid_token or u.invalid_token,
       updated_at = ${now}
     from ${jsonRows(
       rows,
@@ -267,6 +291,8 @@ function updateNotifications(
         send_at: "timestamptz",
         sent_at: "timestamptz",
         released: "boolean",
+        platforms: "text[]",
+        invalid_token: "boolean",
       },
       "u",
     )}

@@ -1,4 +1,5 @@
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
+import { jsonRows } from "../db/bulk-sql.ts";
 import { NotificationStatus, type DB } from "../db/schema.ts";
 
 export const GroupBy = {
@@ -16,29 +17,131 @@ export type StatsQuery = {
   groupBy: GroupBy | undefined;
 };
 
-export type GroupCounts = {
+/**
+ * Notifications of one group counted by what happened to them: the rows the stats are
+ * folded from.
+ */
+export type OutcomeCount = {
   group: string;
-  triggered: number;
-  deferred: number;
-  queued: number;
-  sent: number;
-  cancelled: number;
-  invalidToken: number;
+  status: string;
+  reason: string | null;
+  deferred: boolean;
+  invalidToken: boolean;
+  notifications: number;
   received: number;
   opened: number;
   bounced: number;
   converted: number;
 };
 
-export type ReasonCount = {
-  group: string;
-  status: string;
-  reason: string;
-  count: number;
-};
+const HOUR_MS = 3_600_000;
+const floorHour = (at: Date) =>
+  new Date(Math.floor(at.getTime() / HOUR_MS) * HOUR_MS);
+const ceilHour = (at: Date) =>
+  new Date(Math.ceil(at.getTime() / HOUR_MS) * HOUR_MS);
+
+/** Any constant will do: it names the one lock that refreshes take turns on. */
+const REFRESH_LOCK = 7_106_053;
+
+const ROLLUP_COLUMNS = sql.raw(
+  [
+    "rule_id",
+    "hour",
+    "variant",
+    "category",
+    "platforms",
+    "status",
+    "reason",
+    "deferred",
+    "invalid_token",
+    "notifications",
+    "received",
+    "opened",
+    "bounced",
+    "converted",
+  ].join(", "),
+);
+
+/** Notifications of one rule created in [from, to). */
+type Range = { ruleId: string; from: Date; to: Date };
 
 /**
- * The group a notification falls in. By platform, a notification counts once for each
+ * The rollup's rows (in ROLLUP_COLUMNS order) of the notifications in `ranges`. Each
+ * range is an index range scan: a join on the ranges would be planned as a scan of
+ * every notification.
+ */
+function rollupOf(ranges: readonly Range[]): RawBuilder<unknown> {
+  const within = ranges.map(
+    (r) => sql`(n.rule_id = ${r.ruleId}
+      and n.created_at >= ${r.from} and n.created_at < ${r.to})`,
+  );
+  return sql`
+    select n.rule_id, date_trunc('hour', n.created_at, 'UTC') as hour, n.variant,
+      n.category, n.platforms, n.status, n.reason,
+      n.deferred_by is not null as deferred, n.invalid_token,
+      count(*)::int as notifications, count(n.received_at)::int as received,
+      count(n.opened_at)::int as opened, count(n.bounced_at)::int as bounced,
+      count(n.converted_at)::int as converted
+    from notifications n
+    where ${sql.join(within, sql` or `)}
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9`;
+}
+
+/**
+ * Takes up to `limit` stale buckets (of one rule and window, when given) off the stale
+ * marks and recomputes their rollup rows; returns how many it took. A bucket is a
+ * rule's notifications created in one UTC hour. Refreshes take turns: one waits for another
+ * to commit, so a stats query that refreshed its buckets never reads a rollup that a
+ * concurrent refresh is halfway through rewriting.
+ */
+export async function refreshStaleBuckets(
+  trx: Transaction<DB>,
+  scope: { ruleId?: string | undefined; from?: Date; to?: Date },
+  limit: number,
+): Promise<number> {
+  await sql`select pg_advisory_xact_lock(${REFRESH_LOCK})`.execute(trx);
+  const conditions = [sql`true`];
+  if (scope.ruleId !== undefined)
+    conditions.push(sql`rule_id = ${scope.ruleId}`);
+  if (scope.from !== undefined)
+    conditions.push(sql`hour >= ${floorHour(scope.from)}`);
+  if (scope.to !== undefined) conditions.push(sql`hour < ${scope.to}`);
+  const { rows } = await sql<{ rule_id: string; hour: Date }>`
+    with picked as (
+      select distinct rule_id, hour from notification_stats_stale
+      where ${sql.join(conditions, sql` and `)}
+      limit ${limit}
+    )
+    delete from notification_stats_stale s using picked p
+    where s.rule_id = p.rule_id and s.hour = p.hour
+    returning s.rule_id, s.hour`.execute(trx);
+  // A bucket marked many times comes back once per mark.
+  const buckets = new Map<string, { rule_id: string; hour: Date }>();
+  for (const row of rows)
+    buckets.set(`${row.rule_id}@${row.hour.toISOString()}`, row);
+  if (buckets.size === 0) return 0;
+
+  const b = jsonRows(
+    [...buckets.values()],
+    { rule_id: "text", hour: "timestamptz" },
+    "b",
+  );
+  await sql`
+    delete from notification_stats_hourly h using ${b}
+    where h.rule_id = b.rule_id and h.hour = b.hour`.execute(trx);
+  const ranges = [...buckets.values()].map(({ rule_id, hour }) => ({
+    ruleId: rule_id,
+    from: hour,
+    to: new Date(hour.getTime() + HOUR_MS),
+  }));
+  await sql`
+    insert into notification_stats_hourly (${ROLLUP_COLUMNS})
+    ${rollupOf(ranges)}`.execute(trx);
+  return buckets.size;
+}
+
+/**
+ * The group of a rollup row `o`. By platform, a notification counts once for each
  * platform it was delivered to (or tried), and under "none" when it reached no
  * device; the other groupings count each notification once.
  */
@@ -47,68 +150,75 @@ function groupKey(groupBy: GroupBy | undefined): RawBuilder<string> {
     case undefined:
       return sql<string>`'all'`;
     case GroupBy.variant:
-      return sql<string>`coalesce(n.variant, 'none')`;
+      return sql<string>`coalesce(o.variant, 'none')`;
     case GroupBy.category:
-      return sql<string>`coalesce(n.category, 'none')`;
+      return sql<string>`coalesce(o.category, 'none')`;
     case GroupBy.day:
-      return sql<string>`to_char(n.created_at at time zone 'UTC', 'YYYY-MM-DD')`;
+      return sql<string>`to_char(o.hour at time zone 'UTC', 'YYYY-MM-DD')`;
     case GroupBy.platform:
-      return sql<string>`coalesce(d.platform, 'none')`;
+      return sql<string>`p.platform`;
   }
 }
 
-function fromNotifications(query: StatsQuery): RawBuilder<unknown> {
+/**
+ * The notifications of the query's window counted by group and outcome: whole hours
+ * from the rollup, which must be fresh (refreshStaleBuckets), and the partial hours at
+ * either end from the notifications themselves.
+ */
+export async function countOutcomes(
+  db: Kysely<DB>,
+  query: StatsQuery,
+): Promise<OutcomeCount[]> {
+  const firstHour = ceilHour(query.from);
+  const endHour = floorHour(query.to);
+  const parts: RawBuilder<unknown>[] = [];
+  if (firstHour < endHour) {
+    const rule =
+      query.ruleId === undefined ? sql`true` : sql`h.rule_id = ${query.ruleId}`;
+    parts.push(sql`
+      select ${ROLLUP_COLUMNS} from notification_stats_hourly h
+      where ${rule} and h.hour >= ${firstHour} and h.hour < ${endHour}`);
+  }
+  // The partial hours at either end (or the one or two a short window touches),
+  // each within one bucket.
+  const edges = [
+    { from: query.from, to: new Date(Math.min(+firstHour, +query.to)) },
+    { from: new Date(Math.max(+endHour, +firstHour)), to: query.to },
+  ].filter((edge) => edge.from < edge.to);
+  const ranges: Range[] = [];
+  for (const edge of edges) {
+    const rules =
+      query.ruleId === undefined
+        ? await rulesOf(db, floorHour(edge.from))
+        : [query.ruleId];
+    for (const ruleId of rules) ranges.push({ ruleId, ...edge });
+  }
+  if (ranges.length > 0) parts.push(rollupOf(ranges));
+  if (parts.length === 0) return [];
   const platforms =
     query.groupBy === GroupBy.platform
-      ? sql`left join (select distinct user_id, notification_id, platform from deliveries) d
-          on d.user_id = n.user_id and d.notification_id = n.notification_id`
+      ? sql`cross join lateral unnest(case when cardinality(o.platforms) = 0
+          then array['none'] else o.platforms end) as p(platform)`
       : sql``;
-  const rule =
-    query.ruleId === undefined ? sql`true` : sql`n.rule_id = ${query.ruleId}`;
-  return sql`from notifications n ${platforms}
-    where ${rule} and n.created_at >= ${query.from} and n.created_at < ${query.to}`;
-}
-
-/** Per group, the funnel's counts, in one pass over the rule's notifications. */
-export async function countFunnel(
-  db: Kysely<DB>,
-  query: StatsQuery,
-): Promise<GroupCounts[]> {
-  const S = NotificationStatus;
-  const { rows } = await sql<GroupCounts>`
-    select ${groupKey(query.groupBy)} as "group",
-      count(*)::int as triggered,
-      count(*) filter (where n.deferred_by is not null)::int as deferred,
-      count(*) filter (where n.status in (${S.pending}, ${S.sending}))::int as queued,
-      count(*) filter (where n.status = ${S.sent})::int as sent,
-      count(*) filter (where n.status = ${S.cancelled})::int as cancelled,
-      -- The dead-token deliveries are read once (a hashed subplan on their partial
-      -- index), not probed once per notification as EXISTS would.
-      count(*) filter (where (n.user_id, n.notification_id) in (
-        select user_id, notification_id from deliveries
-        where status = 'invalid_token'))::int as "invalidToken",
-      count(n.received_at)::int as received,
-      count(n.opened_at)::int as opened,
-      count(n.bounced_at)::int as bounced,
-      count(n.converted_at)::int as converted
-    ${fromNotifications(query)}
-    group by 1 order by 1`.execute(db);
+  const { rows } = await sql<OutcomeCount>`
+    select ${groupKey(query.groupBy)} as "group", o.status, o.reason, o.deferred,
+      o.invalid_token as "invalidToken", sum(o.notifications)::int as notifications,
+      sum(o.received)::int as received, sum(o.opened)::int as opened,
+      sum(o.bounced)::int as bounced, sum(o.converted)::int as converted
+    from (${sql.join(parts, sql` union all `)}) o ${platforms}
+    group by 1, 2, 3, 4, 5 order by 1`.execute(db);
   return rows;
 }
 
-/** Per group, the notifications suppressed, cancelled or failed, by reason. */
-export async function countReasons(
-  db: Kysely<DB>,
-  query: StatsQuery,
-): Promise<ReasonCount[]> {
-  const S = NotificationStatus;
-  const { rows } = await sql<ReasonCount>`
-    select ${groupKey(query.groupBy)} as "group", n.status,
-      coalesce(n.reason, 'unknown') as reason, count(*)::int as count
-    ${fromNotifications(query)}
-      and n.status in (${S.suppressed}, ${S.failed})
-    group by 1, 2, 3 order by 1, 2, 3`.execute(db);
-  return rows;
+/** The rules with notifications in an hour, from its (fresh) rollup. */
+async function rulesOf(db: Kysely<DB>, hour: Date): Promise<string[]> {
+  const rows = await db
+    .selectFrom("notification_stats_hourly")
+    .select("rule_id")
+    .distinct()
+    .where("hour", "=", hour)
+    .execute();
+  return rows.map((r) => r.rule_id);
 }
 
 /**

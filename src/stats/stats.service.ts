@@ -1,21 +1,31 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/database.ts";
 import { inTransaction } from "../db/transaction.ts";
-import type { DB } from "../db/schema.ts";
+import { NotificationStatus, type DB } from "../db/schema.ts";
 import { parseDuration } from "../rules/duration.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import { twoProportionPValue } from "./significance.ts";
+import { refreshStats } from "./stats-rollup.ts";
 import {
-  countFunnel,
   countHoldoutConversions,
-  countReasons,
+  countOutcomes,
   GroupBy,
-  type GroupCounts,
+  type OutcomeCount,
   type StatsQuery,
 } from "./stats.repository.ts";
 
-export type GroupStats = Omit<GroupCounts, "group"> & {
+export type GroupStats = {
   group: string;
+  triggered: number;
+  deferred: number;
+  queued: number;
+  sent: number;
+  cancelled: number;
+  invalidToken: number;
+  received: number;
+  opened: number;
+  bounced: number;
+  converted: number;
   targeted: number;
   suppressed: { total: number; byReason: Record<string, number> };
   failed: { total: number; byReason: Record<string, number> };
@@ -54,39 +64,17 @@ export async function ruleStats(
   book: RuleBook,
   query: StatsQuery,
 ): Promise<Stats> {
-  const { funnel, reasons, holdout } = await inTransaction(db, async (trx) => {
-    // These aggregates cost enough to trigger JIT compilation, which takes longer
-    // than running them (bench/stats.ts).
+  await refreshStats(db, query);
+  const { outcomes, holdout } = await inTransaction(db, async (trx) => {
+    // The partial hours at the window's ends are counted from the notifications, which
+    // can cost enough to trigger JIT compilation, slower than running the query.
     await sql`set local jit = off`.execute(trx);
     return {
-      funnel: await countFunnel(trx, query),
-      reasons: await countReasons(trx, query),
+      outcomes: await countOutcomes(trx, query),
       holdout: await holdoutBaseline(trx, book, query),
     };
   });
-  const groups = funnel.map((counts): GroupStats => {
-    const tally = (status: string) => {
-      const byReason: Record<string, number> = {};
-      for (const r of reasons)
-        if (r.group === counts.group && r.status === status)
-          byReason[r.reason] = r.count;
-      const total = Object.values(byReason).reduce((a, b) => a + b, 0);
-      return { total, byReason };
-    };
-    const suppressed = tally("suppressed");
-    const targeted = counts.triggered - suppressed.total;
-    return {
-      ...counts,
-      targeted,
-      suppressed,
-      failed: tally("failed"),
-      rates: {
-        delivery: ratio(counts.sent, targeted),
-        open: ratio(counts.opened, counts.sent),
-        conversion: ratio(counts.converted, counts.sent),
-      },
-    };
-  });
+  const groups = foldGroups(outcomes);
   const stats: Stats = {
     ruleId: query.ruleId ?? null,
     from: query.from,
@@ -123,6 +111,72 @@ export async function ruleStats(
     };
   }
   return stats;
+}
+
+/** The funnel of each group, in the order the outcomes come in. */
+function foldGroups(outcomes: readonly OutcomeCount[]): GroupStats[] {
+  const S = NotificationStatus;
+  const groups = new Map<string, GroupStats>();
+  for (const o of outcomes) {
+    let g = groups.get(o.group);
+    if (g === undefined) {
+      g = {
+        group: o.group,
+        triggered: 0,
+        deferred: 0,
+        queued: 0,
+        sent: 0,
+        cancelled: 0,
+        invalidToken: 0,
+        received: 0,
+        opened: 0,
+        bounced: 0,
+        converted: 0,
+        targeted: 0,
+        suppressed: { total: 0, byReason: {} },
+        failed: { total: 0, byReason: {} },
+        rates: { delivery: null, open: null, conversion: null },
+      };
+      groups.set(o.group, g);
+    }
+    const n = o.notifications;
+    g.triggered += n;
+    if (o.deferred) g.deferred += n;
+    if (o.invalidToken) g.invalidToken += n;
+    g.received += o.received;
+    g.opened += o.opened;
+    g.bounced += o.bounced;
+    g.converted += o.converted;
+    switch (o.status) {
+      case S.pending:
+      case S.sending:
+        g.queued += n;
+        break;
+      case S.sent:
+        g.sent += n;
+        break;
+      case S.cancelled:
+        g.cancelled += n;
+        break;
+      case S.suppressed:
+      case S.failed: {
+        const tally = g[o.status];
+        const reason = o.reason ?? "unknown";
+        tally.byReason[reason] = (tally.byReason[reason] ?? 0) + n;
+        tally.total += n;
+        break;
+      }
+    }
+  }
+  for (const g of groups.values()) {
+    g.targeted = g.triggered - g.suppressed.total;
+    g.rates = {
+      delivery: ratio(g.sent, g.targeted),
+      open: ratio(g.opened, g.sent),
+      conversion: ratio(g.converted, g.sent),
+    };
+  }
+  return [...groups.values()];
 }
 
 /** By variant, for a rule with a holdout and a conversion: the holdout's conversions. */

@@ -62,6 +62,9 @@ describe("delivery: sent", () => {
       status: "sent",
       attempts: 1,
       claimed_until: null,
+      // For the stats: where it went, and no dead token on the way.
+      platforms: ["apns", "fcm", "webpush"],
+      invalid_token: false,
     });
     expect(notification.sent_at).toEqual(NOON);
     const deliveries = await ctx.deliveriesOf(id);
@@ -129,6 +132,10 @@ describe("delivery: dead tokens", () => {
       });
       const [delivery] = await ctx.deliveriesOf(first.notification_id);
       expect(delivery?.status).toBe("invalid_token");
+      expect(await ctx.notificationOf(userId)).toMatchObject({
+        platforms: [delivery?.platform],
+        invalid_token: true,
+      });
       const device = await ctx.database.db
         .selectFrom("devices")
         .selectAll()
@@ -239,9 +246,12 @@ describe("delivery: retries", () => {
 
     ctx.app.setNow(waiting.send_at);
     await ctx.deliver();
+    expect(waiting.platforms).toEqual(["apns", "fcm"]);
     expect(await ctx.notificationOf(userId)).toMatchObject({
       status: "sent",
       attempts: 2,
+      // The second attempt tried FCM alone; the first one's APNs still counts.
+      platforms: ["apns", "fcm"],
     });
     const [ios, android] = devices.map((d) => d.token);
     expect(ctx.fakes.apns.received.filter((p) => p.token === ios)).toHaveLength(
