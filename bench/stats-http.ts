@@ -44,6 +44,7 @@ export async function timeHttpStats(
         DELIVERY_ENABLED: "false",
         // The data is up to 30 days old: the retention sweep must leave it alone.
         EVENT_RETENTION_DAYS: "3650",
+        NOTIFICATION_RETENTION_DAYS: "3650",
       },
       startTimeoutMs: 60_000,
     });

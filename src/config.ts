@@ -62,6 +62,7 @@ const environmentSchema = z.object({
     .min(1024)
     .default(1024 * 1024),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  NOTIFICATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(180),
   TRUST_PROXY: booleanString.default(false),
 
   DELIVERY_ENABLED: booleanString.default(true),
@@ -120,6 +121,8 @@ export type Config = Readonly<{
   segmentWriteKeys: readonly string[];
   maxBodyBytes: number;
   eventRetentionDays: number;
+  /** Notifications and their deliveries are deleted after this; their stats stay. */
+  notificationRetentionDays: number;
   trustProxy: boolean;
   delivery: DeliveryConfig;
   apns: ApnsConfig | undefined;
@@ -227,6 +230,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     segmentWriteKeys: Object.freeze([...values.SEGMENT_WRITE_KEYS]),
     maxBodyBytes: values.MAX_BODY_BYTES,
     eventRetentionDays: values.EVENT_RETENTION_DAYS,
+    notificationRetentionDays: values.NOTIFICATION_RETENTION_DAYS,
     trustProxy: values.TRUST_PROXY,
     delivery: deliveryConfig(values),
     segmentOutbound:

@@ -3,8 +3,8 @@ import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { describeDatabase } from "./db/database.ts";
 import { closeDeps, createDeps } from "./deps.ts";
 import { startHttpServer } from "./http/server.ts";
-import { createEventRetention } from "./ingest/event-retention.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createRetention } from "./retention/retention.ts";
 import { RulesFileError } from "./rules/rule-book.ts";
 import { createStatsRollup } from "./stats/stats-rollup.ts";
 
@@ -13,9 +13,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const deps = await createDeps(config, logger);
-  const retention = createEventRetention({
+  const retention = createRetention({
     ...deps,
-    retentionDays: config.eventRetentionDays,
+    eventDays: config.eventRetentionDays,
+    notificationDays: config.notificationRetentionDays,
   });
   retention.start();
   const statsRollup = createStatsRollup(deps);

@@ -40,8 +40,16 @@ const floorHour = (at: Date) =>
 const ceilHour = (at: Date) =>
   new Date(Math.ceil(at.getTime() / HOUR_MS) * HOUR_MS);
 
-/** Any constant will do: it names the one lock that refreshes take turns on. */
-const REFRESH_LOCK = 7_106_053;
+/** Any constant will do: it names the one lock that rollup writers take turns on. */
+const ROLLUP_LOCK = 7_106_053;
+
+/**
+ * Waits for, then holds until the transaction ends, the lock that every writer of the
+ * rollup takes: refreshes and the retention sweep.
+ */
+export async function lockRollup(trx: Transaction<DB>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${ROLLUP_LOCK})`.execute(trx);
+}
 
 const ROLLUP_COLUMNS = sql.raw(
   [
@@ -99,7 +107,7 @@ export async function refreshStaleBuckets(
   scope: { ruleId?: string | undefined; from?: Date; to?: Date },
   limit: number,
 ): Promise<number> {
-  await sql`select pg_advisory_xact_lock(${REFRESH_LOCK})`.execute(trx);
+  await lockRollup(trx);
   const conditions = [sql`true`];
   if (scope.ruleId !== undefined)
     conditions.push(sql`rule_id = ${scope.ruleId}`);

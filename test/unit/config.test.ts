@@ -33,6 +33,7 @@ describe("loadConfig: defaults", () => {
       segmentWriteKeys: [],
       maxBodyBytes: 1024 * 1024,
       eventRetentionDays: 30,
+      notificationRetentionDays: 180,
       trustProxy: false,
     });
   });
@@ -113,6 +114,7 @@ describe("loadConfig: bad values", () => {
     ["PORT", "80.5"],
     ["MAX_BODY_BYTES", "10"],
     ["EVENT_RETENTION_DAYS", "0"],
+    ["NOTIFICATION_RETENTION_DAYS", "0"],
     ["NODE_ENV", "staging"],
   ])("when %s is %j, then it is reported", (key, value) => {
     expect(badKeys(configErrorOf({ [key]: value }))).toEqual([key]);
