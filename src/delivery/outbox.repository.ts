@@ -213,6 +213,9 @@ export type Outcomes = {
  * Records a batch of outcomes in one statement. A notification is updated only while
  * this process's claim on it stands (`claimed_until` is the fencing token): once the
  * lease lapsed and another process claimed it again, that process owns the row.
+ * Notifications and deliveries are found by the notification's id alone, which is
+ * unique: a profile merged into another while its push was in flight has moved them
+ * to the other user, and the outcome must follow, or the push would be sent again.
  */
 export async function recordOutcomes(
   db: Kysely<DB>,
@@ -296,7 +299,7 @@ function updateNotifications(
       },
       "u",
     )}
-    where n.user_id = u.user_id and n.notification_id = u.notification_id
+    where n.notification_id = u.notification_id
       and n.status = ${NotificationStatus.sending}
       and n.claimed_until = u.claimed_until`;
 }
@@ -316,7 +319,11 @@ function upsertDeliveries(records: readonly DeliveryRecord[], now: Date) {
   return sql`
     insert into deliveries (user_id, notification_id, device_id, platform, provider,
       status, reason, provider_message_id, attempts, created_at, updated_at)
-    select user_id, notification_id, device_id, platform, provider, status, reason,
+    select coalesce(
+        (select n.user_id from notifications n
+          where n.notification_id = r.notification_id),
+        r.user_id),
+      notification_id, device_id, platform, provider, status, reason,
       provider_message_id, attempts, ${now}::timestamptz, ${now}::timestamptz
     from ${jsonRows(rows, {
       user_id: "text",

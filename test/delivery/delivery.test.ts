@@ -1,4 +1,10 @@
 import { describe, expect, it } from "vitest";
+import {
+  claimDueNotifications,
+  listActiveDevices,
+  recordOutcomes,
+} from "../../src/delivery/outbox.repository.ts";
+import { apnsToken, uniqueId } from "../support/test-database.ts";
 import { useDeliveryApp } from "./delivery-fixture.ts";
 
 const ctx = useDeliveryApp({ env: { DELIVERY_MAX_ATTEMPTS: "3" } });
@@ -314,5 +320,87 @@ describe("delivery: permanent failures and the final check", () => {
       status: "suppressed",
       reason: "expired",
     });
+  });
+});
+
+describe("delivery: a profile merged while its push is in flight", () => {
+  it("when the anonymous profile is merged before the outcome is recorded, then the outcome follows the notification and nothing is sent again", async () => {
+    ctx.app.setNow(NOON);
+    const anonymousId = uniqueId("anon");
+    const userId = uniqueId("user");
+    const send = async (event: Record<string, unknown>) => {
+      const response = await ctx.app.request("POST", "/v1/segment", {
+        body: { messageId: uniqueId("msg"), anonymousId, ...event },
+      });
+      expect(response.status).toBe(200);
+    };
+    await send({
+      type: "identify",
+      context: { device: { type: "ios", token: apnsToken() } },
+    });
+    await send({
+      type: "track",
+      event: "Ping",
+      properties: { title: "Ping", n: 1 },
+    });
+    await ctx.app.deps.planner.drain();
+    const { db } = ctx.database;
+    // Claimed and pushed, as the worker does, but not yet recorded…
+    const [claimed] = await claimDueNotifications(db, NOON, 10, 60_000);
+    expect(claimed?.userId).toBe(anonymousId);
+    if (claimed === undefined) return;
+    // …when the user logs in: the anonymous profile is merged into theirs.
+    await send({ type: "identify", userId });
+    const [device] = await listActiveDevices(db, [userId]);
+    expect(device).toBeDefined();
+    if (device === undefined) return;
+    // What the worker records for it, still naming the anonymous user.
+    await recordOutcomes(
+      db,
+      {
+        notifications: [
+          {
+            userId: anonymousId,
+            notificationId: claimed.notificationId,
+            claimedUntil: claimed.claimedUntil,
+            status: "sent",
+            reason: null,
+            sendAt: null,
+            sentAt: NOON,
+            releasedAttempt: false,
+          },
+        ],
+        deliveries: [
+          {
+            userId: anonymousId,
+            notificationId: claimed.notificationId,
+            deviceId: device.deviceId,
+            platform: device.platform,
+            provider: "apns",
+            status: "sent",
+            reason: null,
+            providerMessageId: null,
+            attempts: 1,
+          },
+        ],
+        disablings: [],
+      },
+      NOON,
+    );
+
+    expect(await ctx.notificationOf(userId)).toMatchObject({
+      notification_id: claimed.notificationId,
+      status: "sent",
+      platforms: ["apns"],
+    });
+    const deliveries = await ctx.deliveriesOf(claimed.notificationId);
+    expect(deliveries.map((d) => [d.user_id, d.status])).toEqual([
+      [userId, "sent"],
+    ]);
+    // Long after the lease: nothing to reclaim, nothing sent again.
+    ctx.app.setNow(seconds(3600));
+    const before = ctx.fakes.apns.received.length;
+    await ctx.deliver();
+    expect(ctx.fakes.apns.received.length).toBe(before);
   });
 });
