@@ -20,28 +20,33 @@ export function createWorkerLoop(options: {
   /** One unit of work; true when there may be more right away. */
   step: () => Promise<boolean>;
   idleMs: number;
+  /** How long a poke waits before the step, so that pokes close together make one. */
+  pokeDelayMs?: number;
   /** The log message when a step fails, e.g. "planning failed". */
   failure: string;
 }): WorkerLoop {
-  const { logger, step } = options;
+  const { logger, step, pokeDelayMs = 0 } = options;
   let running = false;
   let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  // A poke while working is remembered, so the next sleep is skipped.
+  let wake: ((afterMs: number) => void) | undefined;
+  // A poke while working is remembered, so the next sleep is cut short.
   let poked = false;
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      if (poked) {
-        poked = false;
+      const done = () => {
+        wake = undefined;
         resolve();
-        return;
-      }
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        poked = false;
+      };
+      let shortened = poked;
+      let timer = setTimeout(done, poked ? pokeDelayMs : ms);
+      poked = false;
+      wake = (afterMs) => {
+        if (shortened && afterMs > 0) return;
+        shortened = true;
         clearTimeout(timer);
-        resolve();
+        if (afterMs > 0) timer = setTimeout(done, afterMs);
+        else done();
       };
     });
 
@@ -73,12 +78,12 @@ export function createWorkerLoop(options: {
       loop = run();
     },
     poke() {
-      poked = true;
-      wake?.();
+      if (wake === undefined) poked = true;
+      else wake(pokeDelayMs);
     },
     async stop() {
       running = false;
-      wake?.();
+      wake?.(0);
       await loop;
       loop = undefined;
     },

@@ -50,7 +50,11 @@ type AudiencePage = {
 /** What one planning step did: nothing (no match waited), or planned, maybe due now. */
 export type PlanStep = { planned: false } | { planned: true; dueNow: boolean };
 
-const IDLE: PlanStep = { planned: false };
+/** A step, and whether pending matches are known to be left for the next one. */
+type PlanStepWithBacklog = PlanStep & { more: boolean };
+
+const IDLE: PlanStepWithBacklog = { planned: false, more: false };
+const IDLE_STEP: PlanStep = { planned: false };
 
 /**
  * Expands one page of the oldest pending rule match into notifications, in one
@@ -62,10 +66,25 @@ export async function expandNextPage(
   deps: PlannerDeps,
   timezoneOf: (zone: string | null) => string,
 ): Promise<PlanStep> {
-  return inTransaction(deps.db, async (trx): Promise<PlanStep> => {
+  const step = await planNextStep(deps, timezoneOf);
+  return step.planned ? { planned: true, dueNow: step.dueNow } : IDLE_STEP;
+}
+
+/**
+ * `expandNextPage`, also telling whether pending matches were left behind: a full
+ * claim, a second match of one user, a match of another kind or an unfinished
+ * audience. The planner loops at once only then, and otherwise waits for new matches.
+ */
+export async function planNextStep(
+  deps: PlannerDeps,
+  timezoneOf: (zone: string | null) => string,
+): Promise<PlanStepWithBacklog> {
+  return inTransaction(deps.db, async (trx): Promise<PlanStepWithBacklog> => {
     const matches = await claimPendingMatches(trx, USER_MATCH_BATCH);
     const [match] = matches;
     if (match === undefined) return IDLE;
+    const leftBehind = (handled: number) =>
+      matches.length === USER_MATCH_BATCH || handled < matches.length;
     // A page's queries are short index lookups. While a fan-out grows the notifications
     // table faster than autovacuum analyses it, stale statistics inflate their cost
     // estimates past jit_above_cost, and compiling them takes far longer than running them.
@@ -76,15 +95,16 @@ export async function expandNextPage(
       // The oldest match is for its own user: plan it with the others like it.
       const end = matches.findIndex((m) => m.userId === null);
       const leading = end === -1 ? matches : matches.slice(0, end);
+      const batch = oneMatchPerUser(leading);
       const dueNow = await planUserMatches(
         trx,
         deps.logger,
         book,
-        oneMatchPerUser(leading),
+        batch,
         now,
         timezoneOf,
       );
-      return { planned: true, dueNow };
+      return { planned: true, dueNow, more: leftBehind(batch.length) };
     }
     const rule = book.rules.find((r) => r.id === match.ruleId);
     if (rule === undefined) {
@@ -97,7 +117,7 @@ export async function expandNextPage(
         .set({ status: MatchStatus.cancelled, updated_at: now })
         .where("match_id", "=", match.matchId)
         .execute();
-      return { planned: true, dueNow: false };
+      return { planned: true, dueNow: false, more: leftBehind(1) };
     }
     const page = await audiencePage(trx, rule, match, match.cursor, PAGE_SIZE);
     const decisions = await planPage(
@@ -123,7 +143,11 @@ export async function expandNextPage(
       },
       now,
     );
-    return { planned: true, dueNow: anyDueNow(notifications, now) };
+    return {
+      planned: true,
+      dueNow: anyDueNow(notifications, now),
+      more: leftBehind(page.done ? 1 : 0),
+    };
   });
 }
 

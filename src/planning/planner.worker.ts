@@ -2,7 +2,7 @@ import type { Logger } from "../logger.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import {
   createTimezoneResolver,
-  expandNextPage,
+  planNextStep,
   type PlannerDeps,
 } from "./planner.service.ts";
 
@@ -16,6 +16,13 @@ export type Planner = {
 };
 
 const IDLE_POLL_MS = 1_000;
+/**
+ * How long a poke waits for more: every ingest commit with a match pokes, and under
+ * load planning each commit's few matches alone cost a transaction of ten round trips
+ * per commit, as many as the ingest itself. A tenth of a second is nothing next to a
+ * push's delivery, and lets one transaction plan up to USER_MATCH_BATCH matches.
+ */
+const POKE_DELAY_MS = 100;
 
 /**
  * Expands pending rule matches into notifications in the background. Any number of
@@ -32,15 +39,16 @@ export function createPlanner(
     () => deps.rules.current().settings,
   );
   // Each step plans one page (or batch) in its own transaction.
-  const planOnePage = async () => {
-    const step = await expandNextPage(deps, timezoneOf);
+  const planStep = async () => {
+    const step = await planNextStep(deps, timezoneOf);
     if (step.planned && step.dueNow) onDue();
-    return step.planned;
+    return step;
   };
   const loop = createWorkerLoop({
     logger,
-    step: planOnePage,
+    step: async () => (await planStep()).more,
     idleMs: IDLE_POLL_MS,
+    pokeDelayMs: POKE_DELAY_MS,
     failure: "planning failed",
   });
   return {
@@ -51,7 +59,7 @@ export function createPlanner(
       loop.poke();
     },
     async drain() {
-      while (await planOnePage()) {
+      while ((await planStep()).planned) {
         // Until no match is pending.
       }
     },
