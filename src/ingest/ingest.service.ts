@@ -17,7 +17,12 @@ import {
 } from "../profiles/profile.repository.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
-import { recordRuleMatches } from "../planning/match-recorder.ts";
+import {
+  cancelEarlierMatches,
+  countPending,
+  findRuleMatches,
+} from "../planning/match-recorder.ts";
+import { insertMatchesSql } from "../planning/match.repository.ts";
 import { recordEventFeedback } from "../stats/feedback.service.ts";
 import { changesOfEvent } from "./event-changes.ts";
 import { insertNewEvents } from "./event.repository.ts";
@@ -154,16 +159,18 @@ async function storeEvents(
     const planned = await planEvents(trx, events);
     const fresh = await insertNewEvents(trx, planned, receivedAt);
     const freshEvents = planned.filter((p) => fresh.has(p.event.messageId));
-    await applyFreshEvents(trx, freshEvents, book, receivedAt);
-    const matches = await recordRuleMatches(
-      trx,
-      freshEvents,
-      book,
-      receivedAt,
-      deps.logger,
-    );
+    const last = await applyFreshEvents(trx, freshEvents, book, receivedAt);
+    const plan = findRuleMatches(freshEvents, book, receivedAt, deps.logger);
+    // After any merge of this batch has moved matches, before this batch's are written.
+    await cancelEarlierMatches(trx, plan, receivedAt);
+    const { changes, links } = last;
+    const matches =
+      plan.matches.length > 0
+        ? [insertMatchesSql(plan.matches, receivedAt)]
+        : [];
+    await applyProfileChanges(trx, changes, receivedAt, links, matches);
     await recordEventFeedback(trx, freshEvents, book, receivedAt);
-    return { fresh, matches };
+    return { fresh, matches: countPending(plan) };
   });
   if (matches > 0) deps.planner.poke();
   return fresh;
@@ -214,19 +221,26 @@ async function planEvents(
   });
 }
 
+/** Folded profile changes and alias links not written yet. */
+type PendingProfileWrites = {
+  changes: Map<string, ProfileChange>;
+  links: AliasLink[];
+};
+
 /**
  * Applies the events in order, folding the runs between barriers into one write per
  * table. Merging an id that owns nothing, as on the first call of every new user that
  * carries both an anonymousId and a userId, only records an alias: such merges are
  * written together at the next flush instead of each being a barrier, which keeps a
- * batch of new users to a handful of statements.
+ * batch of new users to a handful of statements. The run after the last barrier is
+ * returned unwritten, for the caller to write together with its own statements.
  */
 async function applyFreshEvents(
   db: Kysely<DB>,
   events: readonly PlannedEvent[],
   book: RuleBook,
   now: Date,
-): Promise<void> {
+): Promise<PendingProfileWrites> {
   const owners = await findIdsWithProfileData(
     db,
     events.flatMap(({ barrier }) =>
@@ -267,5 +281,5 @@ async function applyFreshEvents(
       earlier === undefined ? change : foldProfileChange(earlier, change),
     );
   }
-  await flush();
+  return { changes: pending, links };
 }

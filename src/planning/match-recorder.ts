@@ -16,13 +16,16 @@ export type IngestedEvent = { event: SegmentEvent; userId: string };
 
 type Cancellation = { userId: string; ruleIds: string[]; messageId: string };
 
+/** The matches new events make, and the earlier matches they cancel. */
+export type RuleMatchPlan = {
+  matches: NewMatch[];
+  cancellations: Cancellation[];
+};
+
 /**
  * Records, inside the ingest transaction, which rules the new events trigger and which
  * delayed messages they cancel. Expansion into notifications happens later, in workers,
- * so a large audience never holds up the request.
- *
- * Events apply in order: a cancelling event cancels what earlier events (in this batch
- * or before) scheduled for the same user, never what later ones do.
+ * so a large audience never holds up the request. Returns the count of pending matches.
  */
 export async function recordRuleMatches(
   db: Kysely<DB>,
@@ -31,6 +34,23 @@ export async function recordRuleMatches(
   now: Date,
   logger: Logger,
 ): Promise<number> {
+  const plan = findRuleMatches(events, book, now, logger);
+  await cancelEarlierMatches(db, plan, now);
+  await insertMatches(db, plan.matches, now);
+  return countPending(plan);
+}
+
+/**
+ * Which rules the new events trigger and which they cancel, without writing. Events
+ * apply in order: a cancelling event cancels what earlier events (in this batch or
+ * before) scheduled for the same user, never what later ones do.
+ */
+export function findRuleMatches(
+  events: readonly IngestedEvent[],
+  book: RuleBook,
+  now: Date,
+  logger: Logger,
+): RuleMatchPlan {
   const matches: NewMatch[] = [];
   const cancellations: Cancellation[] = [];
   for (const { event, userId } of events) {
@@ -73,7 +93,18 @@ export async function recordRuleMatches(
       });
     }
   }
-  // Earlier batches' matches and notifications first: everything of theirs is older.
+  return { matches, cancellations };
+}
+
+/**
+ * Cancels what earlier batches scheduled and the plan's events cancel: everything of
+ * theirs is older. Must run before the plan's own matches are written.
+ */
+export async function cancelEarlierMatches(
+  db: Kysely<DB>,
+  { cancellations }: RuleMatchPlan,
+  now: Date,
+): Promise<void> {
   for (const { userId, ruleIds, messageId } of cancellations) {
     await cancelPendingMatches(db, userId, ruleIds, now);
     await cancelPendingNotifications(
@@ -84,7 +115,10 @@ export async function recordRuleMatches(
       now,
     );
   }
-  await insertMatches(db, matches, now);
+}
+
+/** How many of the plan's matches wait for the planner. */
+export function countPending({ matches }: RuleMatchPlan): number {
   return matches.filter((m) => m.status === MatchStatus.pending).length;
 }
 

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
 import { MatchStatus, type DB, type JsonObject } from "../db/schema.ts";
 
@@ -16,34 +16,49 @@ export type NewMatch = {
 
 export type Match = NewMatch & { cursor: string | null; planned: number };
 
+const MATCH_COLUMNS = {
+  match_id: "text",
+  rule_id: "text",
+  rule_version: "text",
+  trigger_message_id: "text",
+  user_id: "text",
+  item_key: "text",
+  event: "jsonb",
+  status: "text",
+  triggered_at: "timestamptz",
+};
+
 /** Records rule matches; a match already recorded for the same event is skipped. */
 export async function insertMatches(
   db: Kysely<DB>,
   matches: readonly NewMatch[],
   now: Date,
 ): Promise<void> {
-  if (matches.length === 0) return;
-  await db
-    .insertInto("rule_matches")
-    .values(
-      matches.map((m) => ({
-        match_id: m.matchId,
-        rule_id: m.ruleId,
-        rule_version: m.ruleVersion,
-        trigger_message_id: m.triggerMessageId,
-        user_id: m.userId,
-        item_key: m.itemKey,
-        event: JSON.stringify(m.event),
-        status: m.status,
-        triggered_at: m.triggeredAt,
-        created_at: now,
-        updated_at: now,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.columns(["rule_id", "trigger_message_id"]).doNothing(),
-    )
-    .execute();
+  if (matches.length > 0) await insertMatchesSql(matches, now).execute(db);
+}
+
+/** `insertMatches` as a statement, for the ingest to write together with profiles. */
+export function insertMatchesSql(
+  matches: readonly NewMatch[],
+  now: Date,
+): RawBuilder<unknown> {
+  const records = matches.map((m) => ({
+    match_id: m.matchId,
+    rule_id: m.ruleId,
+    rule_version: m.ruleVersion,
+    trigger_message_id: m.triggerMessageId,
+    user_id: m.userId,
+    item_key: m.itemKey,
+    event: m.event,
+    status: m.status,
+    triggered_at: m.triggeredAt,
+  }));
+  return sql`
+    insert into rule_matches (match_id, rule_id, rule_version, trigger_message_id, user_id, item_key, event, status, triggered_at, created_at, updated_at)
+    select match_id, rule_id, rule_version, trigger_message_id, user_id, item_key, event, status, triggered_at, ${now}::timestamptz, ${now}::timestamptz
+    from ${jsonRows(records, MATCH_COLUMNS)}
+    order by ord
+    on conflict (rule_id, trigger_message_id) do nothing`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Kysely, RawBuilder } from "kysely";
 import type { DB, JsonObject } from "../db/schema.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
 import { executeTogether } from "../db/bulk-sql.ts";
@@ -37,13 +37,15 @@ import {
  * Writes the folded changes of many profiles, and the aliases to record with them, in
  * one statement with a clause per table (plus the rare opt-out and keyless Web Push
  * updates). Where the same device or item appears more than once, the last mention
- * wins, as it would had the events been applied one by one.
+ * wins, as it would had the events been applied one by one. `alongside` are writes of
+ * other tables to run in the same statement, saving their round trips.
  */
 export async function applyProfileChanges(
   db: Kysely<DB>,
   changes: ReadonlyMap<string, ProfileChange>,
   now: Date,
   aliases: readonly AliasLink[] = [],
+  alongside: readonly RawBuilder<unknown>[] = [],
 ): Promise<void> {
   const devices = new Map<string, DeviceUpsert>();
   const items = new Map<string, SavedItemWrite>();
@@ -84,6 +86,7 @@ export async function applyProfileChanges(
       : []),
     ...writeSavedItemsSql([...items.values()], now),
     ...(aliases.length > 0 ? [linkAliasesSql(aliases, now)] : []),
+    ...alongside,
   ]);
   // Both update rows the statement above may write, so they cannot be part of it.
   if (optOuts.size > 0) await setOptOut(db, optOuts, now);
