@@ -6,6 +6,7 @@ import * as delivery from "./0004-delivery.ts";
 import * as feedback from "./0005-feedback.ts";
 import * as statsIndexes from "./0006-stats-indexes.ts";
 import * as statsRollup from "./0007-stats-rollup.ts";
+import * as ruleMatchesUserIndex from "./0008-rule-matches-user-index.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "0005-feedback": feedback,
   "0006-stats-indexes": statsIndexes,
   "0007-stats-rollup": statsRollup,
+  "0008-rule-matches-user-index": ruleMatchesUserIndex,
 };
