@@ -1,6 +1,7 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
+import { sqlState } from "../db/transaction.ts";
 import type { SegmentEvent } from "./segment-event.schema.ts";
 
 export type EventRow = { event: SegmentEvent; userId: string };
@@ -25,6 +26,22 @@ export async function insertNewEvents(
   receivedAt: Date,
 ): Promise<Set<string>> {
   if (rows.length === 0) return new Set();
+  const { rows: inserted } = await sql<{ message_id: string }>`
+    ${insertEventsSql(rows, receivedAt)}
+    on conflict (message_id) do nothing
+    returning message_id`.execute(db);
+  return new Set(inserted.map((row) => row.message_id));
+}
+
+/**
+ * Stores events that must all be new: one whose messageId is stored already (or being
+ * stored by a concurrent transaction that commits) fails the whole statement with
+ * `isStoredEventConflict`. For writing events together with what they imply.
+ */
+export function insertEventsSql(
+  rows: readonly EventRow[],
+  receivedAt: Date,
+): RawBuilder<unknown> {
   // Sorted so that concurrent batches sharing messageIds take their locks in one order.
   const sorted = [...rows].sort((a, b) =>
     a.event.messageId < b.event.messageId
@@ -41,14 +58,21 @@ export async function insertNewEvents(
     payload: event.payload,
     timestamp: event.timestamp,
   }));
-  const { rows: inserted } = await sql<{ message_id: string }>`
+  return sql`
     insert into events (message_id, user_id, type, event, payload, timestamp, received_at)
     select message_id, user_id, type, event, payload, timestamp, ${receivedAt}::timestamptz
     from ${jsonRows(records, EVENT_COLUMNS)}
-    order by ord
-    on conflict (message_id) do nothing
-    returning message_id`.execute(db);
-  return new Set(inserted.map((row) => row.message_id));
+    order by ord`;
+}
+
+/** Whether `error` is the unique violation of an event stored twice (SQLSTATE 23505). */
+export function isStoredEventConflict(error: unknown): boolean {
+  if (sqlState(error) !== "23505") return false;
+  const constraint =
+    typeof error === "object" && error !== null && "constraint" in error
+      ? error.constraint
+      : undefined;
+  return constraint === undefined || constraint === "events_pkey";
 }
 
 /** Deletes events received before `cutoff`, at most `limit` at a time; returns how many. */

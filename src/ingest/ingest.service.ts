@@ -3,7 +3,10 @@ import type { DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Database } from "../db/database.ts";
 import type { Logger } from "../logger.ts";
-import { applyProfileChanges } from "../profiles/profile.service.ts";
+import {
+  applyProfileChanges,
+  fitOneStatement,
+} from "../profiles/profile.service.ts";
 import {
   foldProfileChange,
   type ProfileChange,
@@ -23,9 +26,17 @@ import {
   findRuleMatches,
 } from "../planning/match-recorder.ts";
 import { insertMatchesSql } from "../planning/match.repository.ts";
-import { recordEventFeedback } from "../stats/feedback.service.ts";
+import {
+  carriesFeedback,
+  recordEventFeedback,
+} from "../stats/feedback.service.ts";
 import { changesOfEvent } from "./event-changes.ts";
-import { insertNewEvents } from "./event.repository.ts";
+import {
+  insertEventsSql,
+  insertNewEvents,
+  isStoredEventConflict,
+} from "./event.repository.ts";
+import { sqlState } from "../db/transaction.ts";
 import {
   parseSegmentEvent,
   type EventProblem,
@@ -148,6 +159,8 @@ function validateCalls(
   return { events, duplicates, rejected };
 }
 
+type Stored = { fresh: Set<string>; matches: number };
+
 /** Stores distinct valid events and their profile changes; returns the new messageIds. */
 async function storeEvents(
   deps: IngestDeps,
@@ -155,25 +168,94 @@ async function storeEvents(
   receivedAt: Date,
 ): Promise<Set<string>> {
   const book = deps.rules.current();
-  const { fresh, matches } = await inTransaction(deps.db, async (trx) => {
-    const planned = await planEvents(trx, events);
-    const fresh = await insertNewEvents(trx, planned, receivedAt);
-    const freshEvents = planned.filter((p) => fresh.has(p.event.messageId));
-    const last = await applyFreshEvents(trx, freshEvents, book, receivedAt);
-    const plan = findRuleMatches(freshEvents, book, receivedAt, deps.logger);
-    // After any merge of this batch has moved matches, before this batch's are written.
-    await cancelEarlierMatches(trx, plan, receivedAt);
-    const { changes, links } = last;
-    const matches =
-      plan.matches.length > 0
-        ? [insertMatchesSql(plan.matches, receivedAt)]
-        : [];
-    await applyProfileChanges(trx, changes, receivedAt, links, matches);
-    await recordEventFeedback(trx, freshEvents, book, receivedAt);
-    return { fresh, matches: countPending(plan) };
-  });
+  const { fresh, matches } =
+    (await storeInOneStatement(deps, events, book, receivedAt)) ??
+    (await inTransaction(deps.db, (trx) =>
+      storeStepByStep(trx, events, book, receivedAt, deps.logger),
+    ));
   if (matches > 0) deps.planner.poke();
   return fresh;
+}
+
+/** SQLSTATEs after which the step-by-step path redoes what one statement could not. */
+const STEP_BY_STEP_AFTER = new Set(["40001", "40P01"]);
+
+/**
+ * The common case in two round trips instead of a transaction of five or more: with
+ * aliases read, new events of known profiles that merge, erase, cancel, opt out or
+ * report on nothing are written with everything they imply in one statement, which
+ * Postgres commits or rolls back as a whole. It assumes every event is new: a stored
+ * one fails the statement on the events' key, and the step-by-step path then sorts
+ * out the duplicates. Aliases are read outside a transaction, which under READ
+ * COMMITTED sees no less than reading them inside one would. Returns undefined, having
+ * written nothing, when the batch needs the step-by-step path.
+ */
+async function storeInOneStatement(
+  deps: IngestDeps,
+  events: readonly SegmentEvent[],
+  book: RuleBook,
+  receivedAt: Date,
+): Promise<Stored | undefined> {
+  const planned = await planEvents(deps.db, events);
+  if (planned.some((p) => p.barrier !== undefined)) return undefined;
+  if (carriesFeedback(planned, book)) return undefined;
+  const plan = findRuleMatches(planned, book, receivedAt, deps.logger);
+  if (plan.cancellations.length > 0) return undefined;
+  const changes = foldChanges(planned, book);
+  if (!fitOneStatement(changes)) return undefined;
+  const alongside = [insertEventsSql(planned, receivedAt)];
+  if (plan.matches.length > 0)
+    alongside.push(insertMatchesSql(plan.matches, receivedAt));
+  try {
+    await applyProfileChanges(deps.db, changes, receivedAt, [], alongside);
+  } catch (error) {
+    const state = sqlState(error);
+    if (isStoredEventConflict(error)) return undefined;
+    if (state !== undefined && STEP_BY_STEP_AFTER.has(state)) return undefined;
+    throw error;
+  }
+  const fresh = new Set(events.map((e) => e.messageId));
+  return { fresh, matches: countPending(plan) };
+}
+
+/** Any batch, in one transaction: merges, erasures, duplicates, feedback and all. */
+async function storeStepByStep(
+  trx: Kysely<DB>,
+  events: readonly SegmentEvent[],
+  book: RuleBook,
+  receivedAt: Date,
+  logger: Logger,
+): Promise<Stored> {
+  const planned = await planEvents(trx, events);
+  const fresh = await insertNewEvents(trx, planned, receivedAt);
+  const freshEvents = planned.filter((p) => fresh.has(p.event.messageId));
+  const last = await applyFreshEvents(trx, freshEvents, book, receivedAt);
+  const plan = findRuleMatches(freshEvents, book, receivedAt, logger);
+  // After any merge of this batch has moved matches, before this batch's are written.
+  await cancelEarlierMatches(trx, plan, receivedAt);
+  const { changes, links } = last;
+  const matches =
+    plan.matches.length > 0 ? [insertMatchesSql(plan.matches, receivedAt)] : [];
+  await applyProfileChanges(trx, changes, receivedAt, links, matches);
+  await recordEventFeedback(trx, freshEvents, book, receivedAt);
+  return { fresh, matches: countPending(plan) };
+}
+
+/** Each profile's changes from events without barriers, folded in event order. */
+function foldChanges(
+  events: readonly PlannedEvent[],
+  book: RuleBook,
+): Map<string, ProfileChange> {
+  const changes = new Map<string, ProfileChange>();
+  for (const { event, userId } of events) {
+    const change = changesOfEvent(event, book);
+    const earlier = changes.get(userId);
+    changes.set(
+      userId,
+      earlier === undefined ? change : foldProfileChange(earlier, change),
+    );
+  }
+  return changes;
 }
 
 /**

@@ -93,6 +93,22 @@ export async function applyProfileChanges(
   await updateDeviceStatuses(db, [...devices.values()], now);
 }
 
+/**
+ * Whether `applyProfileChanges` writes these changes in its one statement alone: no
+ * opt-out to set, no Web Push endpoint seen without its keys.
+ */
+export function fitOneStatement(
+  changes: ReadonlyMap<string, ProfileChange>,
+): boolean {
+  for (const change of changes.values()) {
+    if (change.optOut !== undefined) return false;
+    for (const d of change.devices)
+      if (d.platform === "webpush" && d.subscription === undefined)
+        return false;
+  }
+  return true;
+}
+
 /** The id a profile is known by now, following a merge (alias) if there was one. */
 export async function resolveUserId(
   db: Kysely<DB>,

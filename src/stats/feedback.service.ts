@@ -10,6 +10,20 @@ import {
   type AttributedFeedback,
 } from "./feedback.repository.ts";
 
+/** Whether `recordEventFeedback` would write anything for these events. */
+export function carriesFeedback(
+  events: readonly { event: SegmentEvent }[],
+  book: RuleBook,
+): boolean {
+  return events.some(
+    ({ event }) =>
+      (event.event !== undefined && feedbackOf(event) !== undefined) ||
+      (event.type === "track" &&
+        event.event !== undefined &&
+        book.conversions.has(event.event)),
+  );
+}
+
 /**
  * Records, inside the ingest transaction, what new events say about notifications:
  * push feedback (received, opened, bounced) on the notification it names, or counted
