@@ -1,23 +1,12 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import { inTransaction } from "../db/transaction.ts";
+import { inTransaction, sqlState } from "../db/transaction.ts";
 import type { Database } from "../db/database.ts";
 import type { Logger } from "../logger.ts";
 import {
   applyProfileChanges,
   fitOneStatement,
 } from "../profiles/profile.service.ts";
-import {
-  foldProfileChange,
-  type ProfileChange,
-} from "../profiles/profile-changes.ts";
-import {
-  eraseProfile,
-  findAliases,
-  findIdsWithProfileData,
-  mergeProfileInto,
-  type AliasLink,
-} from "../profiles/profile.repository.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import {
@@ -30,13 +19,12 @@ import {
   carriesFeedback,
   recordEventFeedback,
 } from "../stats/feedback.service.ts";
-import { changesOfEvent } from "./event-changes.ts";
+import { applyFreshEvents, foldChanges, planEvents } from "./event-plan.ts";
 import {
   insertEventsSql,
   insertNewEvents,
   isStoredEventConflict,
 } from "./event.repository.ts";
-import { sqlState } from "../db/transaction.ts";
 import {
   parseSegmentEvent,
   type EventProblem,
@@ -63,17 +51,6 @@ export type IngestReport = {
   accepted: number;
   duplicates: number;
   rejected: RejectedEvent[];
-};
-
-/** Work that must happen between two runs of folded profile writes, in event order. */
-type Barrier =
-  | { kind: "merge"; from: string; into: string }
-  | { kind: "erase"; userId: string; messageId: string };
-
-type PlannedEvent = {
-  event: SegmentEvent;
-  userId: string;
-  barrier: Barrier | undefined;
 };
 
 /** The calls of one HTTP request, with the batch-level defaults of the tracking API. */
@@ -239,129 +216,4 @@ async function storeStepByStep(
   await applyProfileChanges(trx, changes, receivedAt, links, matches);
   await recordEventFeedback(trx, freshEvents, book, receivedAt);
   return { fresh, matches: countPending(plan) };
-}
-
-/** Each profile's changes from events without barriers, folded in event order. */
-function foldChanges(
-  events: readonly PlannedEvent[],
-  book: RuleBook,
-): Map<string, ProfileChange> {
-  const changes = new Map<string, ProfileChange>();
-  for (const { event, userId } of events) {
-    const change = changesOfEvent(event, book);
-    const earlier = changes.get(userId);
-    changes.set(
-      userId,
-      earlier === undefined ? change : foldProfileChange(earlier, change),
-    );
-  }
-  return changes;
-}
-
-/**
- * Resolves every event to the profile it belongs to, following earlier merges and the
- * merges this batch itself makes. An anonymous profile is merged into a known one on
- * `alias`, and on any call carrying both ids whose anonymousId was never linked to a
- * user; an anonymousId already linked to another user is never used to merge two known
- * users (a shared device must not fuse two people).
- */
-async function planEvents(
-  db: Kysely<DB>,
-  events: readonly SegmentEvent[],
-): Promise<PlannedEvent[]> {
-  const ids = events
-    .flatMap((e) => [e.userId, e.anonymousId, e.previousId])
-    .filter((id) => id !== undefined);
-  const aliases = await findAliases(db, ids);
-  const resolve = (id: string) => aliases.get(id) ?? id;
-  const link = (from: string, into: string) => {
-    for (const [alias, target] of aliases)
-      if (target === from) aliases.set(alias, into);
-    aliases.set(from, into);
-  };
-
-  return events.map((event) => {
-    let barrier: Barrier | undefined;
-    const known =
-      event.userId === undefined ? undefined : resolve(event.userId);
-    const other = event.type === "alias" ? event.previousId : event.anonymousId;
-    if (known !== undefined && other !== undefined) {
-      const from = resolve(other);
-      const linkedElsewhere = event.type !== "alias" && aliases.has(other);
-      if (from !== known && !linkedElsewhere) {
-        barrier = { kind: "merge", from, into: known };
-        link(from, known);
-      }
-    }
-    const userId = known ?? resolve(event.anonymousId ?? "");
-    if (event.type === "delete") {
-      barrier = { kind: "erase", userId, messageId: event.messageId };
-      for (const [alias, target] of aliases)
-        if (target === userId) aliases.delete(alias);
-    }
-    return { event, userId, barrier };
-  });
-}
-
-/** Folded profile changes and alias links not written yet. */
-type PendingProfileWrites = {
-  changes: Map<string, ProfileChange>;
-  links: AliasLink[];
-};
-
-/**
- * Applies the events in order, folding the runs between barriers into one write per
- * table. Merging an id that owns nothing, as on the first call of every new user that
- * carries both an anonymousId and a userId, only records an alias: such merges are
- * written together at the next flush instead of each being a barrier, which keeps a
- * batch of new users to a handful of statements. The run after the last barrier is
- * returned unwritten, for the caller to write together with its own statements.
- */
-async function applyFreshEvents(
-  db: Kysely<DB>,
-  events: readonly PlannedEvent[],
-  book: RuleBook,
-  now: Date,
-): Promise<PendingProfileWrites> {
-  const owners = await findIdsWithProfileData(
-    db,
-    events.flatMap(({ barrier }) =>
-      barrier?.kind === "merge" ? [barrier.from] : [],
-    ),
-  );
-  // Ids this batch has written or will write: `owners` was read before any of it.
-  const touched = new Set<string>();
-  let pending = new Map<string, ProfileChange>();
-  let links: AliasLink[] = [];
-  const flush = async () => {
-    if (pending.size > 0 || links.length > 0)
-      await applyProfileChanges(db, pending, now, links);
-    pending = new Map();
-    links = [];
-  };
-  for (const { event, userId, barrier } of events) {
-    if (barrier?.kind === "merge") {
-      const { from, into } = barrier;
-      if (owners.has(from) || touched.has(from)) {
-        await flush();
-        await mergeProfileInto(db, from, into, now);
-      } else {
-        links.push({ from, into });
-      }
-      touched.add(from).add(into);
-    } else if (barrier?.kind === "erase") {
-      await flush();
-      await eraseProfile(db, barrier.userId, barrier.messageId);
-      touched.add(barrier.userId);
-      continue;
-    }
-    touched.add(userId);
-    const change = changesOfEvent(event, book);
-    const earlier = pending.get(userId);
-    pending.set(
-      userId,
-      earlier === undefined ? change : foldProfileChange(earlier, change),
-    );
-  }
-  return { changes: pending, links };
 }
