@@ -31,7 +31,11 @@ const object = z
   .nullish()
   .transform((value) => value ?? {});
 
-const eventSchema = z
+/**
+ * What a valid call is. The one source of truth: `parsePlainCall` is a fast path that
+ * must agree with it (test/unit/segment-event-plain.test.ts checks that it does).
+ */
+export const eventSchema = z
   .looseObject({
     type: z
       .string({ message: `is required: one of ${CALL_TYPES.join(", ")}` })
@@ -175,8 +179,9 @@ type Call = z.output<typeof eventSchema>;
  * zod then parses and explains. The schema cost ~8 us a call, more than the rest of
  * the ingest's JavaScript, mostly copying properties, traits and context key by key;
  * this keeps them as parsed (nothing changes them) and checks ids without a pipeline.
+ * Whatever it accepts, it must output as the schema would: change both together.
  */
-function parsePlainCall(input: unknown): Call | undefined {
+export function parsePlainCall(input: unknown): Call | undefined {
   if (!isRecord(input) || typeof input.type !== "string") return undefined;
   const type = input.type.toLowerCase();
   if (!isCallType(type)) return undefined;
