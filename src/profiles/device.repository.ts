@@ -78,6 +78,9 @@ function insertDevicesSql(
   const setStatus = explicit
     ? sql`, status = excluded.status, disabled_reason = null, disabled_at = null`
     : sql``;
+  const statusChanges = explicit
+    ? sql`or devices.status <> excluded.status or devices.disabled_at is not null`
+    : sql``;
   return sql`
     insert into devices (user_id, device_id, platform, token, subscription, status, locale, created_at, updated_at)
     select user_id, device_id, platform, token, subscription::jsonb, status, locale, ${now}::timestamptz, ${now}::timestamptz
@@ -87,7 +90,12 @@ function insertDevicesSql(
       user_id = excluded.user_id,
       locale = coalesce(excluded.locale, devices.locale),
       subscription = coalesce(excluded.subscription, devices.subscription),
-      updated_at = excluded.updated_at${setStatus}`;
+      updated_at = excluded.updated_at${setStatus}
+    -- A device the call leaves as it was is not rewritten: updated_at is its last change.
+    where devices.user_id <> excluded.user_id
+      or devices.locale is distinct from coalesce(excluded.locale, devices.locale)
+      or devices.subscription is distinct from coalesce(excluded.subscription, devices.subscription)
+      ${statusChanges}`;
 }
 
 /** Web Push endpoints seen without keys: their stated status, for subscriptions that exist. */

@@ -36,7 +36,9 @@ const PROFILE_COLUMNS = {
 
 /**
  * Creates or updates many profiles in one statement: traits and groups are shallow-merged,
- * timezone and locale replaced when given. Rows are sorted by key so that concurrent
+ * timezone and locale replaced when given. A profile the calls leave as it was is not
+ * rewritten, so `updated_at` is when it last changed (most calls change nothing: the
+ * same timezone and locale on every event). Rows are sorted by key so that concurrent
  * batches lock profiles in the same order and cannot deadlock each other.
  */
 export function upsertProfilesSql(
@@ -61,7 +63,11 @@ export function upsertProfilesSql(
       groups = profiles.groups || excluded.groups,
       timezone = coalesce(excluded.timezone, profiles.timezone),
       locale = coalesce(excluded.locale, profiles.locale),
-      updated_at = excluded.updated_at`;
+      updated_at = excluded.updated_at
+    where profiles.traits || excluded.traits <> profiles.traits
+      or profiles.groups || excluded.groups <> profiles.groups
+      or profiles.timezone is distinct from coalesce(excluded.timezone, profiles.timezone)
+      or profiles.locale is distinct from coalesce(excluded.locale, profiles.locale)`;
 }
 
 export async function setOptOut(

@@ -131,6 +131,52 @@ describe("timezone and locale", () => {
   });
 });
 
+describe("when a profile changed", () => {
+  it("when calls repeat what the profile and its device already say, then nothing is rewritten and updatedAt is the last change", async () => {
+    const userId = uniqueId("user");
+    const token = apnsToken();
+    const at = (minutes: number) => new Date(Date.UTC(2026, 6, 1, 12, minutes));
+    const seen = (fields: Fields = {}) =>
+      track("Product Viewed", {
+        userId,
+        context: {
+          timezone: "Europe/Berlin",
+          locale: "de-DE",
+          ...deviceContext("ios", token),
+        },
+        ...fields,
+      });
+    ctx.app.setNow(at(0));
+    await send(identify(userId, { plan: "pro" }), seen());
+    const first = await profile(userId);
+    expect(first.updatedAt).toBe(at(0).toISOString());
+    expect(first.devices[0].updatedAt).toBe(at(0).toISOString());
+
+    ctx.app.setNow(at(1));
+    await send(seen(), identify(userId, { plan: "pro" }));
+    expect(await profile(userId)).toEqual(first);
+
+    ctx.app.setNow(at(2));
+    await send(identify(userId, { plan: "team" }));
+    const changed = await profile(userId);
+    expect(changed.updatedAt).toBe(at(2).toISOString());
+    expect(changed.traits).toEqual({ plan: "team" });
+    expect(changed.devices[0].updatedAt).toBe(at(0).toISOString());
+
+    ctx.app.setNow(at(3));
+    await send(
+      seen({ context: { locale: "fr-FR", ...deviceContext("ios", token) } }),
+    );
+    const relocated = await profile(userId);
+    expect(relocated.locale).toBe("fr-FR");
+    expect(relocated.updatedAt).toBe(at(3).toISOString());
+    expect(relocated.devices[0]).toMatchObject({
+      locale: "fr-FR",
+      updatedAt: at(3).toISOString(),
+    });
+  });
+});
+
 describe("merging an anonymous profile into a known one", () => {
   /** An anonymous visitor with traits, a device, a saved item and preferences. */
   async function anonymousVisitor(anonymousId: string, token: string) {
