@@ -98,9 +98,9 @@ function rollupOf(ranges: readonly Range[]): RawBuilder<unknown> {
 /**
  * Takes up to `limit` stale buckets (of one rule and window, when given) off the stale
  * marks and recomputes their rollup rows; returns how many it took. A bucket is a
- * rule's notifications created in one UTC hour. Refreshes take turns: one waits for another
- * to commit, so a stats query that refreshed its buckets never reads a rollup that a
- * concurrent refresh is halfway through rewriting.
+ * rule's notifications created in one UTC hour. Refreshes take turns: one waits for
+ * another to commit, so a stats query that refreshed its buckets never reads a rollup
+ * that a concurrent refresh is halfway through rewriting.
  */
 export async function refreshStaleBuckets(
   trx: Transaction<DB>,
