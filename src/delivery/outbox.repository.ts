@@ -345,18 +345,19 @@ function upsertDeliveries(records: readonly DeliveryRecord[], now: Date) {
 
 /** Disables each device only while it still holds the token that was refused. */
 function disableDevices(disablings: readonly DeviceDisabling[], now: Date) {
+  // By token, whoever holds the device now: a merge or a newer owner moves it.
   const rows = uniqueByDevice(disablings).map((d) => ({
-    user_id: d.userId,
-    device_id: d.deviceId,
+    platform: d.platform,
     token: d.token,
+    device_id: d.deviceId,
     reason: `${d.provider}: ${d.reason}`,
   }));
   return sql`
     update devices d
     set status = ${DeviceStatus.disabled}, disabled_reason = r.reason,
       disabled_at = ${now}, updated_at = ${now}
-    from ${jsonRows(rows, { user_id: "text", device_id: "text", token: "text", reason: "text" })}
-    where d.user_id = r.user_id and d.device_id = r.device_id and d.token = r.token
+    from ${jsonRows(rows, { platform: "text", token: "text", device_id: "text", reason: "text" })}
+    where d.platform = r.platform and d.token = r.token and d.device_id = r.device_id
       and d.status = ${DeviceStatus.active}`;
 }
 

@@ -324,7 +324,11 @@ describe("delivery: permanent failures and the final check", () => {
 });
 
 describe("delivery: a profile merged while its push is in flight", () => {
-  it("when the anonymous profile is merged before the outcome is recorded, then the outcome follows the notification and nothing is sent again", async () => {
+  /**
+   * An anonymous user's push claimed and sent, as the worker does, but not yet
+   * recorded when the user logs in and the anonymous profile is merged into theirs.
+   */
+  async function inFlightThenMerged() {
     ctx.app.setNow(NOON);
     const anonymousId = uniqueId("anon");
     const userId = uniqueId("user");
@@ -345,48 +349,65 @@ describe("delivery: a profile merged while its push is in flight", () => {
     });
     await ctx.app.deps.planner.drain();
     const { db } = ctx.database;
-    // Claimed and pushed, as the worker does, but not yet recorded…
     const [claimed] = await claimDueNotifications(db, NOON, 10, 60_000);
-    expect(claimed?.userId).toBe(anonymousId);
-    if (claimed === undefined) return;
-    // …when the user logs in: the anonymous profile is merged into theirs.
+    if (claimed === undefined) throw new Error("nothing was due");
+    expect(claimed.userId).toBe(anonymousId);
     await send({ type: "identify", userId });
     const [device] = await listActiveDevices(db, [userId]);
-    expect(device).toBeDefined();
-    if (device === undefined) return;
-    // What the worker records for it, still naming the anonymous user.
-    await recordOutcomes(
-      db,
-      {
-        notifications: [
-          {
-            userId: anonymousId,
-            notificationId: claimed.notificationId,
-            claimedUntil: claimed.claimedUntil,
-            status: "sent",
-            reason: null,
-            sendAt: null,
-            sentAt: NOON,
-            releasedAttempt: false,
-          },
-        ],
-        deliveries: [
-          {
-            userId: anonymousId,
-            notificationId: claimed.notificationId,
-            deviceId: device.deviceId,
-            platform: device.platform,
-            provider: "apns",
-            status: "sent",
-            reason: null,
-            providerMessageId: null,
-            attempts: 1,
-          },
-        ],
-        disablings: [],
-      },
-      NOON,
-    );
+    if (device === undefined) throw new Error("the device did not move");
+    // What the worker records, still naming the anonymous user.
+    const record = (outcome: "sent" | "invalid_token") =>
+      recordOutcomes(
+        db,
+        {
+          notifications: [
+            {
+              userId: anonymousId,
+              notificationId: claimed.notificationId,
+              claimedUntil: claimed.claimedUntil,
+              status: outcome === "sent" ? "sent" : "failed",
+              reason: outcome === "sent" ? null : "invalid_token",
+              sendAt: null,
+              sentAt: outcome === "sent" ? NOON : null,
+              releasedAttempt: false,
+            },
+          ],
+          deliveries: [
+            {
+              userId: anonymousId,
+              notificationId: claimed.notificationId,
+              deviceId: device.deviceId,
+              platform: device.platform,
+              provider: "apns",
+              status: outcome,
+              reason: outcome === "sent" ? null : "Unregistered",
+              providerMessageId: null,
+              attempts: 1,
+            },
+          ],
+          disablings:
+            outcome === "sent"
+              ? []
+              : [
+                  {
+                    userId: anonymousId,
+                    deviceId: device.deviceId,
+                    platform: device.platform,
+                    token: device.token,
+                    provider: "apns",
+                    reason: "Unregistered",
+                    notificationId: claimed.notificationId,
+                  },
+                ],
+        },
+        NOON,
+      );
+    return { userId, claimed, device, record };
+  }
+
+  it("when the anonymous profile is merged before the outcome is recorded, then the outcome follows the notification and nothing is sent again", async () => {
+    const { userId, claimed, record } = await inFlightThenMerged();
+    await record("sent");
 
     expect(await ctx.notificationOf(userId)).toMatchObject({
       notification_id: claimed.notificationId,
@@ -402,5 +423,22 @@ describe("delivery: a profile merged while its push is in flight", () => {
     const before = ctx.fakes.apns.received.length;
     await ctx.deliver();
     expect(ctx.fakes.apns.received.length).toBe(before);
+  });
+
+  it("when the push met a dead token, then the device is disabled under the user it moved to", async () => {
+    const { userId, device, record } = await inFlightThenMerged();
+    await record("invalid_token");
+
+    expect(await ctx.notificationOf(userId)).toMatchObject({
+      status: "failed",
+      invalid_token: true,
+    });
+    expect(await listActiveDevices(ctx.database.db, [userId])).toEqual([]);
+    const disabled = await ctx.database.db
+      .selectFrom("devices")
+      .select(["user_id", "status"])
+      .where("device_id", "=", device.deviceId)
+      .executeTakeFirstOrThrow();
+    expect(disabled).toEqual({ user_id: userId, status: "disabled" });
   });
 });
