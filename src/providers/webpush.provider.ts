@@ -64,14 +64,9 @@ export function createWebPushProvider(
     publicKey: options.vapidPublicKey,
     privateKey: options.vapidPrivateKey,
   };
+  const vapidHeaders = createVapidSigner(vapidDetails);
   // Fails at startup, not on every push, when a key or the subject is malformed.
-  webpush.getVapidHeaders(
-    "https://push.example",
-    vapidDetails.subject,
-    vapidDetails.publicKey,
-    vapidDetails.privateKey,
-    "aes128gcm",
-  );
+  vapidHeaders("https://push.example");
   const timeoutMs = options.timeoutMs ?? 10_000;
   const clock = options.clock ?? (() => new Date());
   const agent = new Agent({
@@ -98,7 +93,7 @@ export function createWebPushProvider(
         };
       try {
         const result = await webpush.sendNotification(subscription, payload, {
-          vapidDetails,
+          headers: vapidHeaders(subscription.endpoint),
           TTL: ttl,
           urgency: "high",
           topic: topicOf(push.notificationId),
@@ -117,6 +112,48 @@ export function createWebPushProvider(
       agent.destroy();
       return Promise.resolve();
     },
+  };
+}
+
+/** How long a VAPID token is valid: web-push's default (at most 24 hours). */
+const VAPID_TOKEN_SECONDS = 12 * 3600;
+/** A token is signed anew once less than this is left of it. */
+const VAPID_RENEW_SECONDS = 3600;
+
+/**
+ * The VAPID `Authorization` header for a push service, signed once per service and
+ * reused until an hour before it expires: signing an ES256 JWT for every push cost
+ * ~200 µs of CPU. Tokens live in real time (push services check them against their
+ * clocks), whatever the provider's clock says.
+ */
+function createVapidSigner(vapid: {
+  subject: string;
+  publicKey: string;
+  privateKey: string;
+}): (endpoint: string) => Record<string, string> {
+  const tokens = new Map<
+    string,
+    { headers: Record<string, string>; expiresAt: number }
+  >();
+  return (endpoint) => {
+    // The audience is the push service's origin (RFC 8292).
+    const audience = new URL(endpoint).origin;
+    const now = Math.floor(Date.now() / 1000);
+    const cached = tokens.get(audience);
+    if (cached !== undefined && cached.expiresAt - now > VAPID_RENEW_SECONDS)
+      return cached.headers;
+    const expiresAt = now + VAPID_TOKEN_SECONDS;
+    const { Authorization } = webpush.getVapidHeaders(
+      audience,
+      vapid.subject,
+      vapid.publicKey,
+      vapid.privateKey,
+      "aes128gcm",
+      expiresAt,
+    );
+    const headers = { Authorization };
+    tokens.set(audience, { headers, expiresAt });
+    return headers;
   };
 }
 

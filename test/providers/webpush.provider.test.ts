@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import webpush from "web-push";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Push, PushProvider } from "../../src/providers/provider.ts";
 import {
   createWebPushProvider,
@@ -109,6 +109,36 @@ describe("webpush provider", () => {
       topic: push.notificationId.replaceAll("-", ""),
       vapid: { audience: fake.origin, subject: SUBJECT, key: vapid.publicKey },
     });
+  });
+
+  it("when pushes go to one push service, then one VAPID token signs them until an hour before it expires", async () => {
+    const signer = providerWith({});
+    const subscriptions = [
+      fake.subscribe(),
+      fake.subscribe(),
+      fake.subscribe(),
+    ];
+    const tokenOf = (subscription: FakeSubscription) =>
+      fake.received.find((r) => r.subscriptionId === idOf(subscription))?.vapid;
+    try {
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+      const [first, second, third] = subscriptions;
+      if (!first || !second || !third) throw new Error("three subscriptions");
+      await signer.send(pushTo(first));
+      vi.setSystemTime(Date.now() + 10 * 3600_000);
+      await signer.send(pushTo(second));
+      expect(tokenOf(second)?.token).toBe(tokenOf(first)?.token);
+      // Eleven hours and a bit in: less than an hour left, so a new token.
+      vi.setSystemTime(Date.now() + 3600_000 + 1000);
+      await signer.send(pushTo(third));
+      expect(tokenOf(third)?.token).not.toBe(tokenOf(first)?.token);
+      expect(tokenOf(third)?.expiresAt).toBeGreaterThan(
+        (tokenOf(first)?.expiresAt ?? 0) + 11 * 3600,
+      );
+    } finally {
+      vi.useRealTimers();
+      await signer.close();
+    }
   });
 
   it("when the push has no expiry, then it asks the service to keep it four weeks", async () => {

@@ -42,7 +42,14 @@ export type ReceivedPush = {
   ttl: number;
   urgency: string | undefined;
   topic: string | undefined;
-  vapid: { audience: string; subject: string; expiresAt: number; key: string };
+  vapid: {
+    audience: string;
+    subject: string;
+    expiresAt: number;
+    key: string;
+    /** The signed JWT itself: ECDSA signatures differ each time one is signed. */
+    token: string;
+  };
 };
 
 export type FakeWebPush = {
@@ -242,7 +249,13 @@ function verifyVapid(
     if (typeof exp !== "number" || exp * 1000 <= Date.now())
       return "vapid token expired";
     if (typeof sub !== "string" || sub === "") return "vapid sub missing";
-    return { audience: origin, subject: sub, expiresAt: exp, key: k };
+    return {
+      audience: origin,
+      subject: sub,
+      expiresAt: exp,
+      key: k,
+      token: `${signed}.${signature}`,
+    };
   } catch (error) {
     return `malformed vapid token: ${String(error)}`;
   }
