@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import { executeTogether, jsonRows } from "../db/bulk-sql.ts";
+import { jsonRows } from "../db/bulk-sql.ts";
 import {
   DeliveryStatus,
   DeviceStatus,
@@ -213,37 +213,38 @@ export type Outcomes = {
  * Records a batch of outcomes in one statement. A notification is updated only while
  * this process's claim on it stands (`claimed_until` is the fencing token): once the
  * lease lapsed and another process claimed it again, that process owns the row.
- * Notifications and deliveries are found by the notification's id alone, which is
- * unique: a profile merged into another while its push was in flight has moved them
- * to the other user, and the outcome must follow, or the push would be sent again.
+ * Notifications are found by their id alone, which is unique, and deliveries are
+ * recorded under the user the notification has now: a profile merged into another
+ * while its push was in flight has moved it, and the outcome must follow, or the push
+ * would be sent again.
  */
 export async function recordOutcomes(
   db: Kysely<DB>,
   outcomes: Outcomes,
   now: Date,
 ): Promise<void> {
-  const writes = [];
-  if (outcomes.notifications.length > 0) {
-    writes.push(
-      updateNotifications(outcomes.notifications, outcomes.deliveries, now),
+  const { notifications, deliveries, disablings } = outcomes;
+  if (notifications.length + deliveries.length + disablings.length === 0)
+    return;
+  const clauses = [
+    sql`settled as (${updateNotifications(notifications, deliveries, now)}
+      returning n.user_id, n.notification_id)`,
+  ];
+  if (deliveries.length > 0)
+    clauses.push(sql`delivered as (${upsertDeliveries(deliveries, now)})`);
+  if (disablings.length > 0) {
+    clauses.push(
+      sql`disabled as (${disableDevices(disablings, now)})`,
+      sql`audited as (${auditDisablings(disablings, now)})`,
     );
   }
-  if (outcomes.deliveries.length > 0) {
-    writes.push(upsertDeliveries(outcomes.deliveries, now));
-  }
-  if (outcomes.disablings.length > 0) {
-    writes.push(
-      disableDevices(outcomes.disablings, now),
-      auditDisablings(outcomes.disablings, now),
-    );
-  }
-  await executeTogether(db, writes);
+  await sql`with ${sql.join(clauses)} select 1`.execute(db);
 }
 
 /**
- * Settles notifications. Each one also gathers the platforms its deliveries went to
- * (or tried) and whether any met a dead token, across attempts: the stats read them
- * from the notification.
+ * Settles notifications, as the `settled` clause of recordOutcomes' statement. Each
+ * one also gathers the platforms its deliveries went to (or tried) and whether any met
+ * a dead token, across attempts: the stats read them from the notification.
  */
 function updateNotifications(
   updates: readonly NotificationUpdate[],
@@ -304,6 +305,10 @@ function updateNotifications(
       and n.claimed_until = u.claimed_until`;
 }
 
+/**
+ * Records deliveries beside the `settled` notifications of the same statement, under
+ * their user (under the claimed one when the claim had lapsed and nothing was settled).
+ */
 function upsertDeliveries(records: readonly DeliveryRecord[], now: Date) {
   const rows = records.map((d) => ({
     user_id: d.userId,
@@ -319,12 +324,9 @@ function upsertDeliveries(records: readonly DeliveryRecord[], now: Date) {
   return sql`
     insert into deliveries (user_id, notification_id, device_id, platform, provider,
       status, reason, provider_message_id, attempts, created_at, updated_at)
-    select coalesce(
-        (select n.user_id from notifications n
-          where n.notification_id = r.notification_id),
-        r.user_id),
-      notification_id, device_id, platform, provider, status, reason,
-      provider_message_id, attempts, ${now}::timestamptz, ${now}::timestamptz
+    select coalesce(s.user_id, r.user_id), r.notification_id, device_id, platform,
+      provider, status, reason, provider_message_id, attempts, ${now}::timestamptz,
+      ${now}::timestamptz
     from ${jsonRows(rows, {
       user_id: "text",
       notification_id: "text",
@@ -336,6 +338,7 @@ function upsertDeliveries(records: readonly DeliveryRecord[], now: Date) {
       provider_message_id: "text",
       attempts: "integer",
     })}
+    left join settled s on s.notification_id = r.notification_id
     order by ord
     on conflict (user_id, notification_id, device_id) do update
     set status = excluded.status, reason = excluded.reason,

@@ -47,39 +47,30 @@ type AudiencePage = {
   done: boolean;
 };
 
-/** What one planning step did: nothing (no match waited), or planned, maybe due now. */
-export type PlanStep = { planned: false } | { planned: true; dueNow: boolean };
+/**
+ * What one planning step did: nothing (no match waited), or planned, maybe due now;
+ * and whether pending matches are known to be left for the next step.
+ */
+export type PlanStep =
+  | { planned: false; more: false }
+  | { planned: true; dueNow: boolean; more: boolean };
 
-/** A step, and whether pending matches are known to be left for the next one. */
-type PlanStepWithBacklog = PlanStep & { more: boolean };
-
-const IDLE: PlanStepWithBacklog = { planned: false, more: false };
-const IDLE_STEP: PlanStep = { planned: false };
+const IDLE: PlanStep = { planned: false, more: false };
 
 /**
  * Expands one page of the oldest pending rule match into notifications, in one
  * transaction that also moves the match's cursor: a crash loses nothing and, with the
  * (match, user) key, doubles nothing. `dueNow` says whether any of them is to be sent
- * at once, for delivery to look now rather than at its next poll.
+ * at once, for delivery to look now rather than at its next poll. `more` says whether
+ * matches were left behind (a full claim, a second match of one user, a match of
+ * another kind or an unfinished audience): the planner loops at once only then, and
+ * otherwise waits for new matches.
  */
 export async function expandNextPage(
   deps: PlannerDeps,
   timezoneOf: (zone: string | null) => string,
 ): Promise<PlanStep> {
-  const step = await planNextStep(deps, timezoneOf);
-  return step.planned ? { planned: true, dueNow: step.dueNow } : IDLE_STEP;
-}
-
-/**
- * `expandNextPage`, also telling whether pending matches were left behind: a full
- * claim, a second match of one user, a match of another kind or an unfinished
- * audience. The planner loops at once only then, and otherwise waits for new matches.
- */
-export async function planNextStep(
-  deps: PlannerDeps,
-  timezoneOf: (zone: string | null) => string,
-): Promise<PlanStepWithBacklog> {
-  return inTransaction(deps.db, async (trx): Promise<PlanStepWithBacklog> => {
+  return inTransaction(deps.db, async (trx): Promise<PlanStep> => {
     const matches = await claimPendingMatches(trx, USER_MATCH_BATCH);
     const [match] = matches;
     if (match === undefined) return IDLE;

@@ -2,7 +2,7 @@ import type { Logger } from "../logger.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import {
   createTimezoneResolver,
-  planNextStep,
+  expandNextPage,
   type PlannerDeps,
 } from "./planner.service.ts";
 
@@ -40,7 +40,7 @@ export function createPlanner(
   );
   // Each step plans one page (or batch) in its own transaction.
   const planStep = async () => {
-    const step = await planNextStep(deps, timezoneOf);
+    const step = await expandNextPage(deps, timezoneOf);
     if (step.planned && step.dueNow) onDue();
     return step;
   };

@@ -3,6 +3,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { deleteEventsBefore } from "../ingest/event.repository.ts";
 import type { Logger } from "../logger.ts";
 import { refreshStats } from "../stats/stats-rollup.ts";
+import { floorHour } from "../stats/stats.repository.ts";
 import {
   deleteDisablingsBefore,
   deleteNotificationsBefore,
@@ -11,9 +12,8 @@ import {
   rulesWithNotifications,
 } from "./retention.repository.ts";
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
-const SWEEP_EVERY_MS = HOUR_MS;
+const DAY_MS = 86_400_000;
+const SWEEP_EVERY_MS = 3_600_000;
 const CHUNK = 5_000;
 
 /** What one sweep deleted. */
@@ -66,9 +66,7 @@ export function createRetention(deps: {
   const sweep = async (): Promise<SweepReport> => {
     const now = deps.clock().getTime();
     const eventCutoff = new Date(now - deps.eventDays * DAY_MS);
-    const cutoff = new Date(
-      Math.floor((now - deps.notificationDays * DAY_MS) / HOUR_MS) * HOUR_MS,
-    );
+    const cutoff = floorHour(new Date(now - deps.notificationDays * DAY_MS));
     const events = await inChunks(() =>
       deleteEventsBefore(db, eventCutoff, CHUNK),
     );

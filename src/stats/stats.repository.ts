@@ -35,7 +35,8 @@ export type OutcomeCount = {
 };
 
 const HOUR_MS = 3_600_000;
-const floorHour = (at: Date) =>
+/** The start of the UTC hour `at` is in: the rollup's buckets begin there. */
+export const floorHour = (at: Date) =>
   new Date(Math.floor(at.getTime() / HOUR_MS) * HOUR_MS);
 const ceilHour = (at: Date) =>
   new Date(Math.ceil(at.getTime() / HOUR_MS) * HOUR_MS);

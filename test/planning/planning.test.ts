@@ -376,6 +376,8 @@ describe("expansion", () => {
     expect(await expandNextPage(ctx.app.deps, resolveZone)).toEqual({
       planned: true,
       dueNow: false,
+      // The rest of the audience waits for the next step.
+      more: true,
     });
     expect(Number((await planned()).count)).toBe(PAGE_SIZE);
 

@@ -188,18 +188,22 @@ describe("APNs provider", () => {
     },
   );
 
+  /** One push through a provider with both environments on: production, then the sandbox. */
+  const sendInBothEnvironments = (token: string) =>
+    withProvider(
+      optionsFor(production, {
+        bothEnvironments: true,
+        otherHost: sandbox.host,
+        otherPort: sandbox.port,
+      }),
+      (both) => both.send(pushTo(token)),
+    );
+
   it("when production calls a token BadDeviceToken and both environments are on, then the sandbox gets it", async () => {
     const token = newToken();
     production.answerToken(token, { status: 400, reason: "BadDeviceToken" });
-    const options = optionsFor(production, {
-      bothEnvironments: true,
-      otherHost: sandbox.host,
-      otherPort: sandbox.port,
-    });
 
-    const outcome = await withProvider(options, (both) =>
-      both.send(pushTo(token)),
-    );
+    const outcome = await sendInBothEnvironments(token);
 
     expect(outcome).toMatchObject({ kind: "sent" });
     expect(sandbox.received.map((p) => p.token)).toContain(token);
@@ -209,15 +213,8 @@ describe("APNs provider", () => {
     const token = newToken();
     production.answerToken(token, { status: 400, reason: "BadDeviceToken" });
     sandbox.answerToken(token, { status: 400, reason: "BadDeviceToken" });
-    const options = optionsFor(production, {
-      bothEnvironments: true,
-      otherHost: sandbox.host,
-      otherPort: sandbox.port,
-    });
 
-    const outcome = await withProvider(options, (both) =>
-      both.send(pushTo(token)),
-    );
+    const outcome = await sendInBothEnvironments(token);
 
     expect(outcome).toEqual({
       kind: "invalid_token",
@@ -229,15 +226,8 @@ describe("APNs provider", () => {
     const token = newToken();
     production.answerToken(token, { status: 410, reason: "Unregistered" });
     const before = sandbox.requestCount();
-    const options = optionsFor(production, {
-      bothEnvironments: true,
-      otherHost: sandbox.host,
-      otherPort: sandbox.port,
-    });
 
-    const outcome = await withProvider(options, (both) =>
-      both.send(pushTo(token)),
-    );
+    const outcome = await sendInBothEnvironments(token);
 
     expect(outcome).toMatchObject({ kind: "invalid_token" });
     expect(sandbox.requestCount()).toBe(before);
