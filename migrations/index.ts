@@ -7,6 +7,7 @@ import * as feedback from "./0005-feedback.ts";
 import * as statsIndexes from "./0006-stats-indexes.ts";
 import * as statsRollup from "./0007-stats-rollup.ts";
 import * as ruleMatchesUserIndex from "./0008-rule-matches-user-index.ts";
+import * as uniqueNotificationId from "./0009-unique-notification-id.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "0006-stats-indexes": statsIndexes,
   "0007-stats-rollup": statsRollup,
   "0008-rule-matches-user-index": ruleMatchesUserIndex,
+  "0009-unique-notification-id": uniqueNotificationId,
 };

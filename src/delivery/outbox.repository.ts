@@ -28,6 +28,12 @@ export type ClaimedNotification = {
  * Claims up to `limit` due notifications, oldest due first, for `leaseMs`. SKIP LOCKED
  * lets any number of processes claim at once without waiting on or taking each
  * other's rows.
+ *
+ * The due rows are read in send_at order from the index, stopping at `limit`. A bitmap
+ * scan would read every entry of the index before sorting, and the planner picks one
+ * whenever its statistics think few rows are due, as they do while a fan-out fills the
+ * table faster than it is analysed: every claim would then read every entry left by
+ * the rows claimed since the last vacuum.
  */
 export async function claimDueNotifications(
   db: Kysely<DB>,
@@ -36,6 +42,30 @@ export async function claimDueNotifications(
   leaseMs: number,
 ): Promise<ClaimedNotification[]> {
   const claimedUntil = new Date(now.getTime() + leaseMs);
+  const rows = await db.transaction().execute(async (trx) => {
+    await sql`set local enable_bitmapscan = off`.execute(trx);
+    return claimDue(trx, now, limit, claimedUntil);
+  });
+  return rows.map((row) => ({
+    userId: row.user_id,
+    notificationId: row.notification_id,
+    ruleId: row.rule_id,
+    itemKey: row.item_key,
+    category: row.category,
+    attempt: row.attempts,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+    content: row.content,
+    createdAt: new Date(row.created_at),
+    claimedUntil,
+  }));
+}
+
+async function claimDue(
+  db: Kysely<DB>,
+  now: Date,
+  limit: number,
+  claimedUntil: Date,
+) {
   const result = await sql<{
     user_id: string;
     notification_id: string;
@@ -60,18 +90,7 @@ export async function claimDueNotifications(
     where n.user_id = due.user_id and n.notification_id = due.notification_id
     returning n.user_id, n.notification_id, n.rule_id, n.item_key, n.category,
       n.attempts, n.expires_at, n.content, n.created_at`.execute(db);
-  return result.rows.map((row) => ({
-    userId: row.user_id,
-    notificationId: row.notification_id,
-    ruleId: row.rule_id,
-    itemKey: row.item_key,
-    category: row.category,
-    attempt: row.attempts,
-    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
-    content: row.content,
-    createdAt: new Date(row.created_at),
-    claimedUntil,
-  }));
+  return result.rows;
 }
 
 /**
@@ -94,44 +113,6 @@ export async function reclaimLapsedClaims(
     .where("claimed_until", "<", now)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
-}
-
-export type DeviceTarget = {
-  userId: string;
-  deviceId: string;
-  platform: Platform;
-  token: string;
-  subscription: JsonObject | null;
-  locale: string | null;
-};
-
-/** The active devices of these users. */
-export async function listActiveDevices(
-  db: Kysely<DB>,
-  userIds: readonly string[],
-): Promise<DeviceTarget[]> {
-  if (userIds.length === 0) return [];
-  const rows = await db
-    .selectFrom("devices")
-    .select([
-      "user_id",
-      "device_id",
-      "platform",
-      "token",
-      "subscription",
-      "locale",
-    ])
-    .where("user_id", "=", sql<string>`any(${userIds}::text[])`)
-    .where("status", "=", DeviceStatus.active)
-    .execute();
-  return rows.map((row) => ({
-    userId: row.user_id,
-    deviceId: row.device_id,
-    platform: row.platform,
-    token: row.token,
-    subscription: row.subscription,
-    locale: row.locale,
-  }));
 }
 
 /**
@@ -230,8 +211,15 @@ export async function recordOutcomes(
     sql`settled as (${updateNotifications(notifications, deliveries, now)}
       returning n.user_id, n.notification_id)`,
   ];
-  if (deliveries.length > 0)
-    clauses.push(sql`delivered as (${upsertDeliveries(deliveries, now)})`);
+  if (deliveries.length > 0) {
+    clauses.push(
+      // One lookup object, not a join: the planner, guessing the settled rows
+      // few, would compare every delivery with every one of them.
+      sql`moved as (select jsonb_object_agg(notification_id, user_id) as users
+        from settled)`,
+      sql`delivered as (${upsertDeliveries(deliveries, now)})`,
+    );
+  }
   if (disablings.length > 0) {
     clauses.push(
       sql`disabled as (${disableDevices(disablings, now)})`,
@@ -245,6 +233,11 @@ export async function recordOutcomes(
  * Settles notifications, as the `settled` clause of recordOutcomes' statement. Each
  * one also gathers the platforms its deliveries went to (or tried) and whether any met
  * a dead token, across attempts: the stats read them from the notification.
+ *
+ * The claim is recognised by `claimed_until` alone, which only a "sending" row has.
+ * Saying `status = 'sending'` as well would offer the planner the partial index of
+ * claimed rows, which during a fan-out holds an entry for every row claimed since the
+ * last vacuum: each batch would read them all.
  */
 function updateNotifications(
   updates: readonly NotificationUpdate[],
@@ -301,7 +294,6 @@ function updateNotifications(
       "u",
     )}
     where n.notification_id = u.notification_id
-      and n.status = ${NotificationStatus.sending}
       and n.claimed_until = u.claimed_until`;
 }
 
@@ -324,9 +316,9 @@ function upsertDeliveries(records: readonly DeliveryRecord[], now: Date) {
   return sql`
     insert into deliveries (user_id, notification_id, device_id, platform, provider,
       status, reason, provider_message_id, attempts, created_at, updated_at)
-    select coalesce(s.user_id, r.user_id), r.notification_id, device_id, platform,
-      provider, status, reason, provider_message_id, attempts, ${now}::timestamptz,
-      ${now}::timestamptz
+    select coalesce((select users from moved) ->> r.notification_id, r.user_id),
+      r.notification_id, device_id, platform, provider, status, reason,
+      provider_message_id, attempts, ${now}::timestamptz, ${now}::timestamptz
     from ${jsonRows(rows, {
       user_id: "text",
       notification_id: "text",
@@ -338,7 +330,6 @@ function upsertDeliveries(records: readonly DeliveryRecord[], now: Date) {
       provider_message_id: "text",
       attempts: "integer",
     })}
-    left join settled s on s.notification_id = r.notification_id
     order by ord
     on conflict (user_id, notification_id, device_id) do update
     set status = excluded.status, reason = excluded.reason,

@@ -2,15 +2,15 @@ import type { Kysely } from "kysely";
 import { NotificationStatus, type DB } from "../db/schema.ts";
 import {
   factsQuery,
+  listActiveDevices,
   loadRecipientFacts,
+  type DeviceTarget,
 } from "../planning/recipient.repository.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import {
-  listActiveDevices,
   listSettledDeliveries,
   type ClaimedNotification,
-  type DeviceTarget,
 } from "./outbox.repository.ts";
 import type { SendContext } from "./send-plan.ts";
 
@@ -85,12 +85,6 @@ async function loadFacts(
     entry.group.push(notification);
     groups.set(key, entry);
   }
-  // The devices checked are the devices sent to.
-  const active = devices.map((d) => ({
-    user_id: d.userId,
-    platform: d.platform,
-    locale: d.locale,
-  }));
   const facts = new Map<string, RecipientFacts>();
   for (const { waited, group } of groups.values()) {
     const rule = book.rules.find((r) => r.id === group[0]?.ruleId);
@@ -108,7 +102,8 @@ async function loadFacts(
         dedupeSince: undefined,
         counting: [NotificationStatus.sent],
       },
-      active,
+      // The devices checked are the devices sent to.
+      devices,
     );
     group.forEach((notification, index) => {
       const found = loaded[index];

@@ -12,9 +12,9 @@ import type {
   ClaimedNotification,
   DeliveryRecord,
   DeviceDisabling,
-  DeviceTarget,
   NotificationUpdate,
 } from "./outbox.repository.ts";
+import type { DeviceTarget } from "../planning/recipient.repository.ts";
 
 /** Why a claimed notification was settled without a send. */
 export const SkipReason = {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   claimDueNotifications,
-  listActiveDevices,
   recordOutcomes,
 } from "../../src/delivery/outbox.repository.ts";
+import { listActiveDevices } from "../../src/planning/recipient.repository.ts";
 import { apnsToken, uniqueId } from "../support/test-database.ts";
 import { useDeliveryApp } from "./delivery-fixture.ts";
 
