@@ -102,9 +102,12 @@ export function wireDeps(
   watchQueues(metrics, { db, clock, laneDepths: () => delivery.depths() });
   return {
     ...parts,
-    planner: createPlanner({ db, logger, clock, rules }, () => {
-      delivery.poke();
-    }),
+    planner: createPlanner(
+      { db, logger, clock, rules, handoff: delivery },
+      () => {
+        delivery.poke();
+      },
+    ),
     delivery,
     metrics,
     reporter,

@@ -5,6 +5,7 @@ import type { Push, SendOutcome } from "../providers/provider.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
+import type { Handoff } from "../planning/planner.service.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {
@@ -35,7 +36,7 @@ export type DeliveryDeps = {
   reporter?: SegmentReporter | undefined;
 };
 
-export type DeliveryWorker = {
+export type DeliveryWorker = Handoff & {
   start(): void;
   /** Asks the worker to look for due notifications now (planning added some). */
   poke(): void;
@@ -64,6 +65,8 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
 
   // Once set, queued sends are given back instead of sent.
   let stopping = false;
+  // While set, the planner hands this worker the notifications due now.
+  let running = false;
   let lastReclaim = 0;
   const sending = new Set<Promise<void>>();
 
@@ -169,6 +172,15 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       claimed,
       now,
     );
+    startSends(claimed, contexts);
+    return true;
+  };
+
+  /** Checks a claimed batch against the policy once more and starts its sends. */
+  const startSends = (
+    claimed: readonly ClaimedNotification[],
+    contexts: readonly SendContext[],
+  ) => {
     planBatch(claimed, contexts).forEach((plan, index) => {
       const notification = claimed[index] as ClaimedNotification;
       const context = contexts[index] as SendContext;
@@ -188,7 +200,6 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       sending.add(delivery);
       void delivery.finally(() => sending.delete(delivery));
     });
-    return true;
   };
 
   /** Waits for every send started so far and for their outcomes to be written. */
@@ -211,8 +222,12 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   return {
     start() {
       stopping = false;
+      running = true;
       loop.start();
     },
+    budget: () => (running && !stopping ? lanes.budget() : () => false),
+    leaseUntil: (now) => new Date(now.getTime() + config.leaseMs),
+    take: startSends,
     poke: () => {
       loop.poke();
     },
@@ -226,6 +241,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     depths: () => lanes.depths(),
     async stop() {
       stopping = true;
+      running = false;
       lanes.wakeWaiters();
       await loop.stop();
       await settleInFlight();

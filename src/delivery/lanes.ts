@@ -15,6 +15,11 @@ export type Lanes = {
   of(platform: Platform): Lane;
   /** How many more pushes may be queued before some lane is full. */
   room(): number;
+  /**
+   * The room each lane has now, as a budget: whether one more notification to these
+   * platforms fits, counting it in when it does.
+   */
+  budget(): (platforms: readonly Platform[]) => boolean;
   /** Pushes queued or in flight, by provider. */
   depths(): Record<string, number>;
   /** Resolves when a full lane has room again (or `wakeWaiters` is called). */
@@ -54,12 +59,13 @@ export function createLanes(
   }
   const all = [...byProvider.values()];
   let wake: (() => void) | undefined;
+  const of = (platform: Platform): Lane => {
+    const lane = byProvider.get(providers[platform]);
+    if (lane === undefined) throw new Error(`no provider for ${platform}`);
+    return lane;
+  };
   return {
-    of(platform) {
-      const lane = byProvider.get(providers[platform]);
-      if (lane === undefined) throw new Error(`no provider for ${platform}`);
-      return lane;
-    },
+    of,
     depths: () =>
       Object.fromEntries(
         all.map((lane) => [
@@ -69,6 +75,17 @@ export function createLanes(
       ),
     room: () =>
       Math.min(...all.map((lane) => lane.backlogLimit - lane.queue.size)),
+    budget() {
+      const left = new Map(
+        all.map((lane) => [lane, lane.backlogLimit - lane.queue.size]),
+      );
+      return (platforms) => {
+        const needed = platforms.map(of);
+        if (needed.some((lane) => (left.get(lane) ?? 0) <= 0)) return false;
+        for (const lane of needed) left.set(lane, (left.get(lane) ?? 0) - 1);
+        return true;
+      };
+    },
     onRoom: () =>
       new Promise<void>((resolve) => {
         wake = resolve;

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import { NotificationStatus, type DB } from "../db/schema.ts";
 import {
   factsQuery,
+  groupBy,
   listActiveDevices,
   loadRecipientFacts,
   type DeviceTarget,
@@ -34,12 +35,7 @@ export async function loadSendContexts(
     ),
     loadFacts(db, book, claimed, devices, now),
   ]);
-  const devicesOf = new Map<string, DeviceTarget[]>();
-  for (const device of devices) {
-    const list = devicesOf.get(device.userId) ?? [];
-    list.push(device);
-    devicesOf.set(device.userId, list);
-  }
+  const devicesOf = groupBy(devices, (d) => d.userId);
   const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
   return claimed.map((notification) => ({
     rule: rules.get(notification.ruleId),

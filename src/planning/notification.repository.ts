@@ -9,6 +9,7 @@ import type { AudienceMember } from "./recipient.repository.ts";
 
 export type NewNotification = {
   userId: string;
+  notificationId: string;
   matchId: string;
   ruleId: string;
   ruleVersion: string;
@@ -21,6 +22,8 @@ export type NewNotification = {
   sendAt: Date;
   expiresAt: Date | undefined;
   content: JsonObject | undefined;
+  /** Set when it is written claimed by this process's delivery: its lease. */
+  claimedUntil?: Date | undefined;
 };
 
 /** Statuses of messages that were or will be sent: what caps and dedupe count. */
@@ -45,22 +48,24 @@ const NOTIFICATION_COLUMNS = {
   send_at: "timestamptz",
   expires_at: "timestamptz",
   content: "jsonb",
+  claimed_until: "timestamptz",
 };
 
 /**
  * Inserts a page of planned notifications in one statement, the page as one jsonb
- * parameter (see bulk-sql.ts). A (match, user) pair that already has one is skipped, so
- * re-expanding a page after a crash adds nobody twice.
+ * parameter (see bulk-sql.ts), and returns the ids of those inserted. A (match, user)
+ * pair that already has one is skipped, so re-expanding a page after a crash adds
+ * nobody twice. A claimed one is written as its first attempt, under its lease.
  */
 export async function insertNotifications(
   db: Kysely<DB>,
   rows: readonly NewNotification[],
   now: Date,
-): Promise<number> {
-  if (rows.length === 0) return 0;
+): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
   const records = rows.map((n) => ({
     user_id: n.userId,
-    notification_id: randomUUID(),
+    notification_id: n.notificationId,
     match_id: n.matchId,
     rule_id: n.ruleId,
     rule_version: n.ruleVersion,
@@ -73,19 +78,23 @@ export async function insertNotifications(
     send_at: n.sendAt,
     expires_at: n.expiresAt ?? null,
     content: n.content ?? null,
+    claimed_until: n.claimedUntil ?? null,
   }));
   // A suppressed row's content is the JSON null, as it always was, not SQL NULL.
-  const result = await sql`
+  const result = await sql<{ notification_id: string }>`
     insert into notifications (user_id, notification_id, match_id, rule_id, rule_version,
       item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
-      content, created_at, updated_at)
+      content, claimed_until, attempts, created_at, updated_at)
     select user_id, notification_id, match_id, rule_id, rule_version,
       item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
-      coalesce(content, 'null'::jsonb), ${now}::timestamptz, ${now}::timestamptz
+      coalesce(content, 'null'::jsonb), claimed_until,
+      case when claimed_until is null then 0 else 1 end,
+      ${now}::timestamptz, ${now}::timestamptz
     from ${jsonRows(records, NOTIFICATION_COLUMNS)}
     order by ord
-    on conflict (match_id, user_id) do nothing`.execute(db);
-  return Number(result.numAffectedRows ?? 0n);
+    on conflict (match_id, user_id) do nothing
+    returning notification_id`.execute(db);
+  return new Set(result.rows.map((row) => row.notification_id));
 }
 
 /** Cancels a user's pending notifications of the given rules (a `cancelIf` event arrived). */
@@ -115,6 +124,7 @@ export function toNotification(
 ): NewNotification {
   const common = {
     userId: member.userId,
+    notificationId: randomUUID(),
     matchId: match.matchId,
     ruleId: rule.id,
     ruleVersion: rule.version,
@@ -142,6 +152,14 @@ export function toNotification(
     expiresAt: decision.expiresAt,
     content: decision.content,
   };
+}
+
+/** The notification, claimed for delivery in this process as it is written. */
+export function claimedAs(
+  notification: NewNotification,
+  claimedUntil: Date,
+): NewNotification {
+  return { ...notification, status: NotificationStatus.sending, claimedUntil };
 }
 
 /** Whether any of these notifications is pending and due at `now`. */

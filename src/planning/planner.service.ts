@@ -1,10 +1,22 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/database.ts";
-import { MatchStatus, type DB } from "../db/schema.ts";
+import {
+  MatchStatus,
+  NotificationStatus,
+  type DB,
+  type Platform,
+} from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Logger } from "../logger.ts";
 import { matchesCondition } from "../rules/condition.ts";
-import { decideEach, type Decision, type PlanInput } from "../rules/policy.ts";
+import type { ClaimedNotification } from "../delivery/outbox.repository.ts";
+import type { SendContext } from "../delivery/send-plan.ts";
+import {
+  decideEach,
+  type Decision,
+  type PlanInput,
+  type RecipientFacts,
+} from "../rules/policy.ts";
 import { isKnownTimezone } from "../rules/quiet-hours.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
@@ -16,15 +28,20 @@ import {
 } from "./match.repository.ts";
 import {
   anyDueNow,
+  claimedAs,
   insertNotifications,
   toNotification,
+  type NewNotification,
 } from "./notification.repository.ts";
 import {
+  listActiveDevices,
   listProfilesPage,
   listSaversPage,
   factsQuery,
+  groupBy,
   loadRecipientFacts,
   type AudienceMember,
+  type DeviceTarget,
 } from "./recipient.repository.ts";
 import { oneMatchPerUser, planUserMatches } from "./user-matches.ts";
 
@@ -33,6 +50,29 @@ export type PlannerDeps = {
   logger: Logger;
   clock: () => Date;
   rules: RuleStore;
+  /** This process's delivery, when it runs: notifications due now go straight to it. */
+  handoff?: Handoff | undefined;
+};
+
+/**
+ * A delivery worker as the planner sees it. A notification it has room for is written
+ * already claimed for it, under its lease, and given to it once the page commits: no
+ * claim has to find the row again, and the devices and facts the page just read are
+ * the ones it sends with.
+ */
+export type Handoff = {
+  /**
+   * Its room now, as a budget: whether a notification to these platforms fits,
+   * counting it in when it does. Nothing fits while it is not running.
+   */
+  budget(): (platforms: readonly Platform[]) => boolean;
+  /** The lease of a notification claimed at `now`. */
+  leaseUntil(now: Date): Date;
+  /** Sends notifications written (and committed) claimed for it. */
+  take(
+    claimed: readonly ClaimedNotification[],
+    contexts: readonly SendContext[],
+  ): void;
 };
 
 /** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
@@ -70,77 +110,175 @@ export async function expandNextPage(
   deps: PlannerDeps,
   timezoneOf: (zone: string | null) => string,
 ): Promise<PlanStep> {
-  return inTransaction(deps.db, async (trx): Promise<PlanStep> => {
-    const matches = await claimPendingMatches(trx, USER_MATCH_BATCH);
-    const [match] = matches;
-    if (match === undefined) return IDLE;
-    const leftBehind = (handled: number) =>
-      matches.length === USER_MATCH_BATCH || handled < matches.length;
-    // A page's queries are short index lookups. While a fan-out grows the notifications
-    // table faster than autovacuum analyses it, stale statistics inflate their cost
-    // estimates past jit_above_cost, and compiling them takes far longer than running them.
-    await sql`set local jit = off`.execute(trx);
-    const now = deps.clock();
-    const book = deps.rules.current();
-    if (match.userId !== null) {
-      // The oldest match is for its own user: plan it with the others like it.
-      const end = matches.findIndex((m) => m.userId === null);
-      const leading = end === -1 ? matches : matches.slice(0, end);
-      const batch = oneMatchPerUser(leading);
-      const dueNow = await planUserMatches(
-        trx,
-        deps.logger,
-        book,
-        batch,
-        now,
-        timezoneOf,
-      );
-      return { planned: true, dueNow, more: leftBehind(batch.length) };
-    }
-    const rule = book.rules.find((r) => r.id === match.ruleId);
-    if (rule === undefined) {
-      deps.logger.warn(
-        { ruleId: match.ruleId, matchId: match.matchId },
-        "rule removed before its match was planned",
-      );
-      await trx
-        .updateTable("rule_matches")
-        .set({ status: MatchStatus.cancelled, updated_at: now })
-        .where("match_id", "=", match.matchId)
-        .execute();
-      return { planned: true, dueNow: false, more: leftBehind(1) };
-    }
-    const page = await audiencePage(trx, rule, match, match.cursor, PAGE_SIZE);
-    const decisions = await planPage(
+  const { step, handedOff } = await inTransaction(deps.db, (trx) =>
+    planNextPage(trx, deps, timezoneOf),
+  );
+  if (handedOff.claimed.length > 0)
+    deps.handoff?.take(handedOff.claimed, handedOff.contexts);
+  return step;
+}
+
+type HandedOff = {
+  claimed: ClaimedNotification[];
+  contexts: SendContext[];
+};
+
+const NOTHING_HANDED_OFF: HandedOff = { claimed: [], contexts: [] };
+
+async function planNextPage(
+  trx: Kysely<DB>,
+  deps: PlannerDeps,
+  timezoneOf: (zone: string | null) => string,
+): Promise<{ step: PlanStep; handedOff: HandedOff }> {
+  const only = (step: PlanStep) => ({ step, handedOff: NOTHING_HANDED_OFF });
+  const matches = await claimPendingMatches(trx, USER_MATCH_BATCH);
+  const [match] = matches;
+  if (match === undefined) return only(IDLE);
+  const leftBehind = (handled: number) =>
+    matches.length === USER_MATCH_BATCH || handled < matches.length;
+  // A page's queries are short index lookups. While a fan-out grows the notifications
+  // table faster than autovacuum analyses it, stale statistics inflate their cost
+  // estimates past jit_above_cost, and compiling them takes far longer than running them.
+  await sql`set local jit = off`.execute(trx);
+  const now = deps.clock();
+  const book = deps.rules.current();
+  if (match.userId !== null) {
+    // The oldest match is for its own user: plan it with the others like it.
+    const end = matches.findIndex((m) => m.userId === null);
+    const leading = end === -1 ? matches : matches.slice(0, end);
+    const batch = oneMatchPerUser(leading);
+    const dueNow = await planUserMatches(
       trx,
+      deps.logger,
       book,
-      rule,
-      match,
-      page.members,
+      batch,
       now,
       timezoneOf,
     );
-    const notifications = page.members.map((member, index) =>
-      toNotification(match, rule, member, decisions[index] as Decision),
+    return only({ planned: true, dueNow, more: leftBehind(batch.length) });
+  }
+  const rule = book.rules.find((r) => r.id === match.ruleId);
+  if (rule === undefined) {
+    deps.logger.warn(
+      { ruleId: match.ruleId, matchId: match.matchId },
+      "rule removed before its match was planned",
     );
-    const inserted = await insertNotifications(trx, notifications, now);
-    await advanceMatch(
-      trx,
-      match.matchId,
-      {
-        cursor: page.cursor,
-        planned: match.planned + inserted,
-        done: page.done,
-      },
-      now,
-    );
-    return {
+    await trx
+      .updateTable("rule_matches")
+      .set({ status: MatchStatus.cancelled, updated_at: now })
+      .where("match_id", "=", match.matchId)
+      .execute();
+    return only({ planned: true, dueNow: false, more: leftBehind(1) });
+  }
+  const page = await audiencePage(trx, rule, match, match.cursor, PAGE_SIZE);
+  const planned = await planPage(
+    trx,
+    book,
+    rule,
+    match,
+    page.members,
+    now,
+    timezoneOf,
+  );
+  const notifications = claimDueNow(
+    page.members.map((member, index) =>
+      toNotification(match, rule, member, planned.decisions[index] as Decision),
+    ),
+    planned.devices,
+    deps.handoff,
+    now,
+  );
+  const inserted = await insertNotifications(trx, notifications, now);
+  await advanceMatch(
+    trx,
+    match.matchId,
+    {
+      cursor: page.cursor,
+      planned: match.planned + inserted.size,
+      done: page.done,
+    },
+    now,
+  );
+  return {
+    step: {
       planned: true,
       dueNow: anyDueNow(notifications, now),
       more: leftBehind(page.done ? 1 : 0),
-    };
-  });
+    },
+    handedOff: handedOff(
+      notifications,
+      inserted,
+      { rule, settings: book.settings, now },
+      planned,
+    ),
+  };
 }
+
+/** Claims for the handoff the notifications due now that it has room for. */
+function claimDueNow(
+  notifications: NewNotification[],
+  devices: readonly DeviceTarget[],
+  handoff: Handoff | undefined,
+  now: Date,
+): NewNotification[] {
+  if (handoff === undefined) return notifications;
+  const fits = handoff.budget();
+  const claimedUntil = handoff.leaseUntil(now);
+  const devicesOf = groupBy(devices, (d) => d.userId);
+  return notifications.map((n) =>
+    n.status === NotificationStatus.pending &&
+    n.sendAt <= now &&
+    fits((devicesOf.get(n.userId) ?? []).map((d) => d.platform))
+      ? claimedAs(n, claimedUntil)
+      : n,
+  );
+}
+
+/** The claimed notifications the page wrote, as delivery takes them, with what it read. */
+function handedOff(
+  notifications: readonly NewNotification[],
+  inserted: ReadonlySet<string>,
+  common: Pick<SendContext, "rule" | "settings" | "now">,
+  planned: PlannedPage,
+): HandedOff {
+  const devicesOf = groupBy(planned.devices, (d) => d.userId);
+  const result: HandedOff = { claimed: [], contexts: [] };
+  notifications.forEach((n, index) => {
+    const facts = planned.facts[index];
+    if (
+      n.claimedUntil === undefined ||
+      facts === undefined ||
+      !inserted.has(n.notificationId)
+    )
+      return;
+    result.claimed.push({
+      userId: n.userId,
+      notificationId: n.notificationId,
+      ruleId: n.ruleId,
+      itemKey: n.itemKey,
+      category: n.category ?? null,
+      attempt: 1,
+      expiresAt: n.expiresAt ?? null,
+      content: n.content ?? null,
+      createdAt: common.now,
+      claimedUntil: n.claimedUntil,
+    });
+    result.contexts.push({
+      ...common,
+      facts,
+      devices: devicesOf.get(n.userId) ?? [],
+      settled: new Map(),
+    });
+  });
+  return result;
+}
+
+/** A page's decisions, member by member, with the facts and devices they rest on. */
+export type PlannedPage = {
+  decisions: Decision[];
+  facts: RecipientFacts[];
+  devices: DeviceTarget[];
+};
 
 /** Decides for each member of a page; used by expansion and by the dry-run preview. */
 export async function planPage(
@@ -151,11 +289,16 @@ export async function planPage(
   members: readonly AudienceMember[],
   now: Date,
   timezoneOf: (zone: string | null) => string,
-): Promise<Decision[]> {
+): Promise<PlannedPage> {
+  const devices = await listActiveDevices(
+    db,
+    members.map((m) => m.userId),
+  );
   const facts = await loadRecipientFacts(
     db,
     members,
     factsQuery(rule, book.settings, match.itemKey, now),
+    devices,
   );
   const input: PlanInput = {
     rule,
@@ -164,7 +307,7 @@ export async function planPage(
     triggeredAt: match.triggeredAt,
     timezoneOf,
   };
-  return decideEach(input, facts);
+  return { decisions: decideEach(input, facts), facts, devices };
 }
 
 /** The next page of a rule's audience after `cursor`, in user_id order. */

@@ -233,7 +233,8 @@ async function recentHistory(
   return result.rows;
 }
 
-function groupBy<T>(
+/** Items grouped by key, in their order. */
+export function groupBy<T>(
   items: readonly T[],
   keyOf: (item: T) => string,
 ): Map<string, T[]> {

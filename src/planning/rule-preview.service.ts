@@ -85,7 +85,7 @@ export async function previewRule(
     match,
     limit,
   );
-  const decisions = await planPage(
+  const { decisions } = await planPage(
     deps.db,
     book,
     rule,

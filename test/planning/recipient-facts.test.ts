@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   insertNotifications,
@@ -23,6 +24,7 @@ async function notified(
 ): Promise<void> {
   const row: NewNotification = {
     userId,
+    notificationId: randomUUID(),
     matchId: uniqueId("match"),
     ruleId: options.ruleId,
     ruleVersion: "v1",
@@ -36,9 +38,12 @@ async function notified(
     expiresAt: undefined,
     content: { title: "t", body: "b", data: {} },
   };
-  expect(
-    await insertNotifications(ctx.database.db, [row], hoursAgo(hours)),
-  ).toBe(1);
+  const inserted = await insertNotifications(
+    ctx.database.db,
+    [row],
+    hoursAgo(hours),
+  );
+  expect(inserted.size).toBe(1);
 }
 
 /** Loads facts in a transaction, on one connection, as the planner does. */
@@ -125,6 +130,7 @@ describe("insertNotifications", () => {
     const userId = uniqueId("h");
     const row: NewNotification = {
       userId,
+      notificationId: randomUUID(),
       matchId: uniqueId("match"),
       ruleId: uniqueId("rule"),
       ruleVersion: "v1",
@@ -138,8 +144,12 @@ describe("insertNotifications", () => {
       expiresAt: undefined,
       content: undefined,
     };
-    expect(await insertNotifications(ctx.database.db, [row], NOW)).toBe(1);
-    expect(await insertNotifications(ctx.database.db, [row], NOW)).toBe(0);
+    expect(await insertNotifications(ctx.database.db, [row], NOW)).toEqual(
+      new Set([row.notificationId]),
+    );
+    expect(await insertNotifications(ctx.database.db, [row], NOW)).toEqual(
+      new Set(),
+    );
     const stored = await ctx.database.db
       .selectFrom("notifications")
       .select(["status", "reason", "variant", "send_at", "expires_at"])
