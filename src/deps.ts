@@ -51,7 +51,7 @@ export async function createDeps(
       logger.info({ migrations: applied }, "database migrated");
     // The rules live in the database, shared by every process on it.
     rules = await createRuleStore({ db, logger, file: config.rulesFile });
-    providers = createProviders(config, logger);
+    providers = await createProviders(config, logger);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -70,19 +70,19 @@ export async function createDeps(
  * Wires the workers and metrics around the clients: what createDeps does once it has
  * them, and what tests do around a test database, their own clock and fake providers.
  */
-export function wireDeps(
+export async function wireDeps(
   parts: Pick<
     Deps,
     "config" | "logger" | "db" | "clock" | "rules" | "providers"
   >,
   options: { reporterFlushAt?: number } = {},
-): Deps {
+): Promise<Deps> {
   const { config, logger, db, clock, rules, providers } = parts;
   const metrics = createMetrics();
   const reporter =
     config.segmentOutbound === undefined
       ? undefined
-      : createSegmentReporter({
+      : await createSegmentReporter({
           ...config.segmentOutbound,
           logger,
           ...(options.reporterFlushAt !== undefined && {

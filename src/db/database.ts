@@ -1,7 +1,5 @@
 import { mkdir } from "node:fs/promises";
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PGliteDialect, PostgresDialect } from "kysely";
-import pg from "pg";
 import type { DB } from "./schema.ts";
 
 export type Database = Kysely<DB>;
@@ -14,11 +12,15 @@ export type DatabaseOptions = {
   poolSize?: number | undefined;
 };
 
-/** Opens Kysely over a real PostgreSQL (pg pool) or the embedded PGlite. */
+/**
+ * Opens Kysely over a real PostgreSQL (pg pool) or the embedded PGlite. Each driver is
+ * imported only when chosen: a process keeps in memory only the one it uses.
+ */
 export async function openDatabase(
   options: DatabaseOptions,
 ): Promise<Database> {
   if (options.url !== undefined) {
+    const { default: pg } = await import("pg");
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
@@ -27,6 +29,7 @@ export async function openDatabase(
   }
   const dataDir = options.dataDir ?? "memory://";
   if (!dataDir.includes("://")) await mkdir(dataDir, { recursive: true });
+  const { PGlite } = await import("@electric-sql/pglite");
   const pglite = await PGlite.create(dataDir);
   return new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
 }

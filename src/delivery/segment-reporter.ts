@@ -1,4 +1,3 @@
-import { Analytics } from "@segment/analytics-node";
 import type { Logger } from "../logger.ts";
 
 /** A notification's final outcome, as reported back to Segment. */
@@ -24,13 +23,16 @@ export type SegmentReporter = {
  * library batches, retries and never blocks delivery; the messageId is derived from
  * the notification, so a report repeated after a crash is deduplicated by Segment.
  */
-export function createSegmentReporter(options: {
+export async function createSegmentReporter(options: {
   writeKey: string;
   host: string;
   logger: Logger;
   /** Flush after this many events (default: the library's). */
   flushAt?: number;
-}): SegmentReporter {
+}): Promise<SegmentReporter> {
+  // Imported here, not at the top: the library costs ~21 MiB of resident memory, which
+  // a deployment that does not report to Segment would carry for nothing.
+  const { Analytics } = await import("@segment/analytics-node");
   const analytics = new Analytics({
     writeKey: options.writeKey,
     host: options.host,

@@ -1,4 +1,4 @@
-import { cert, type Credential } from "firebase-admin/app";
+import type { Credential } from "firebase-admin/app";
 import { Client } from "undici";
 import {
   pushData,
@@ -75,15 +75,18 @@ const TIMEOUT_CODES = new Set([
  * Sends through FCM HTTP v1 over one persistent HTTP/2 connection (undici), not
  * firebase-admin's messaging API: that one hard-codes its host and opens a session per
  * call. firebase-admin serves for the credential only. Outcomes are values; it never
- * throws for FCM's answer.
+ * throws for FCM's answer. Rejects when the options or the service account's key
+ * cannot be used.
  */
-export function createFcmProvider(options: FcmProviderOptions): PushProvider {
+export async function createFcmProvider(
+  options: FcmProviderOptions,
+): Promise<PushProvider> {
   const projectId = options.projectId ?? options.serviceAccount?.project_id;
   if (projectId === undefined || projectId === "")
     throw new Error("FCM needs a projectId or a service account's project_id");
   const clock = options.clock ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const tokens = createAccessTokens(options, clock);
+  const tokens = await createAccessTokens(options, clock);
   const base = new URL(options.baseUrl ?? "https://fcm.googleapis.com");
   const path = `${base.pathname.replace(/\/$/, "")}/v1/projects/${encodeURIComponent(projectId)}/messages:send`;
   const client = new Client(base.origin, {
@@ -279,10 +282,10 @@ type AccessTokens = {
   forget(): void;
 };
 
-function createAccessTokens(
+async function createAccessTokens(
   options: FcmProviderOptions,
   clock: () => Date,
-): AccessTokens {
+): Promise<AccessTokens> {
   const fixed = options.accessToken;
   if (fixed !== undefined)
     return {
@@ -292,7 +295,10 @@ function createAccessTokens(
     };
   if (options.serviceAccount === undefined)
     throw new Error("FCM needs an accessToken or a serviceAccount");
-  // cert() parses the key now, so a bad key fails at startup.
+  // firebase-admin costs ~24 MiB of resident memory, for a service account only: a
+  // fixed access token does without it. cert() parses the key now, so a bad key fails
+  // at startup.
+  const { cert } = await import("firebase-admin/app");
   const { project_id, client_email, private_key } = options.serviceAccount;
   const credential: Credential = cert({
     projectId: project_id,

@@ -2,11 +2,9 @@ import { readFileSync } from "node:fs";
 import { ConfigError, type Config } from "../config.ts";
 import { Platform } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
-import { createApnsProvider } from "./apns.provider.ts";
-import { createFcmProvider, type FcmServiceAccount } from "./fcm.provider.ts";
+import type { FcmServiceAccount } from "./fcm.provider.ts";
 import { createLogProvider } from "./log.provider.ts";
 import type { PushProvider } from "./provider.ts";
-import { createWebPushProvider } from "./webpush.provider.ts";
 
 /** The provider that sends each platform's pushes (the log provider may serve several). */
 export type ProviderSet = Readonly<Record<Platform, PushProvider>>;
@@ -22,60 +20,25 @@ export type Providers = {
  * goes to the log provider, so a demo shows its pushes without credentials; with some
  * configured, the others' pushes are printed too, and a warning says so at startup.
  */
-export function createProviders(config: Config, logger: Logger): Providers {
+export async function createProviders(
+  config: Config,
+  logger: Logger,
+): Promise<Providers> {
   const created: PushProvider[] = [];
-  const make = <T extends PushProvider>(create: () => T): T => {
-    const provider = create();
-    created.push(provider);
-    return provider;
-  };
   try {
-    const { apns, fcm, webPush } = config;
-    const configured: Partial<Record<Platform, PushProvider>> = {
-      ...(apns && {
-        apns: make(() =>
-          createApnsProvider({
-            key: apns.keyFile,
-            keyId: apns.keyId,
-            teamId: apns.teamId,
-            topic: apns.topic,
-            production: apns.production,
-            bothEnvironments: apns.bothEnvironments,
-            ...(apns.host !== undefined && { host: apns.host }),
-            ...(apns.port !== undefined && { port: apns.port }),
-          }),
-        ),
-      }),
-      ...(fcm && {
-        fcm: make(() =>
-          createFcmProvider({
-            baseUrl: fcm.baseUrl,
-            // As many HTTP/2 streams as the lane lets sends be in flight.
-            maxStreams: config.delivery.limits.fcm.concurrency,
-            ...(fcm.projectId !== undefined && { projectId: fcm.projectId }),
-            ...(fcm.accessToken !== undefined
-              ? { accessToken: fcm.accessToken }
-              : { serviceAccount: readServiceAccount(fcm.serviceAccountFile) }),
-          }),
-        ),
-      }),
-      ...(webPush && {
-        webpush: make(() =>
-          createWebPushProvider({
-            vapidPublicKey: webPush.publicKey,
-            vapidPrivateKey: webPush.privateKey,
-            vapidSubject: webPush.subject,
-            maxSockets: config.delivery.limits.webpush.concurrency,
-          }),
-        ),
-      }),
-    };
+    const configured: Partial<Record<Platform, PushProvider>> = {};
+    for (const platform of Object.values(Platform)) {
+      const provider = await createConfigured[platform](config);
+      if (provider === undefined) continue;
+      created.push(provider);
+      configured[platform] = provider;
+    }
     const missing = Object.values(Platform).filter(
       (platform) => configured[platform] === undefined,
     );
-    const log =
-      missing.length > 0 ? make(() => createLogProvider()) : undefined;
+    const log = missing.length > 0 ? createLogProvider() : undefined;
     if (log !== undefined) {
+      created.push(log);
       logger.warn(
         { platforms: missing },
         "no push provider configured for these platforms: their pushes are printed, not sent",
@@ -96,6 +59,53 @@ export function createProviders(config: Config, logger: Logger): Providers {
     ]);
   }
 }
+
+/**
+ * Each platform's provider when its settings are given. A provider's module, and the
+ * push library behind it, is imported only then: they are tens of MiB of resident
+ * memory that a deployment without the platform would carry for nothing.
+ */
+const createConfigured: Readonly<
+  Record<Platform, (config: Config) => Promise<PushProvider | undefined>>
+> = {
+  async apns({ apns }) {
+    if (apns === undefined) return undefined;
+    const { createApnsProvider } = await import("./apns.provider.ts");
+    return createApnsProvider({
+      key: apns.keyFile,
+      keyId: apns.keyId,
+      teamId: apns.teamId,
+      topic: apns.topic,
+      production: apns.production,
+      bothEnvironments: apns.bothEnvironments,
+      ...(apns.host !== undefined && { host: apns.host }),
+      ...(apns.port !== undefined && { port: apns.port }),
+    });
+  },
+  async fcm({ fcm, delivery }) {
+    if (fcm === undefined) return undefined;
+    const { createFcmProvider } = await import("./fcm.provider.ts");
+    return createFcmProvider({
+      baseUrl: fcm.baseUrl,
+      // As many HTTP/2 streams as the lane lets sends be in flight.
+      maxStreams: delivery.limits.fcm.concurrency,
+      ...(fcm.projectId !== undefined && { projectId: fcm.projectId }),
+      ...(fcm.accessToken !== undefined
+        ? { accessToken: fcm.accessToken }
+        : { serviceAccount: readServiceAccount(fcm.serviceAccountFile) }),
+    });
+  },
+  async webpush({ webPush, delivery }) {
+    if (webPush === undefined) return undefined;
+    const { createWebPushProvider } = await import("./webpush.provider.ts");
+    return createWebPushProvider({
+      vapidPublicKey: webPush.publicKey,
+      vapidPrivateKey: webPush.privateKey,
+      vapidSubject: webPush.subject,
+      maxSockets: delivery.limits.webpush.concurrency,
+    });
+  },
+};
 
 async function closeAll(providers: readonly PushProvider[]): Promise<void> {
   await Promise.allSettled(providers.map((p) => p.close()));

@@ -73,7 +73,7 @@ export function useDeliveryApp(options: TestAppOptions = {}) {
         ca,
         clock,
       }),
-      fcm: createFcmProvider({
+      fcm: await createFcmProvider({
         projectId: fcm.projectId,
         accessToken: fcm.accessToken,
         baseUrl: fcm.origin,

@@ -17,7 +17,7 @@ let provider: PushProvider;
 
 beforeAll(async () => {
   fake = await startFakeFcm();
-  provider = providerWith({});
+  provider = await providerWith({});
 });
 
 afterAll(async () => {
@@ -25,7 +25,9 @@ afterAll(async () => {
   await fake.close();
 });
 
-function providerWith(options: Partial<FcmProviderOptions>): PushProvider {
+function providerWith(
+  options: Partial<FcmProviderOptions>,
+): Promise<PushProvider> {
   return createFcmProvider({
     baseUrl: fake.origin,
     projectId: fake.projectId,
@@ -227,8 +229,8 @@ describe("fcm provider", () => {
   });
 
   it("when the credentials or the project are wrong, then it is permanent and says what to fix", async () => {
-    const badToken = providerWith({ accessToken: "not-a-token" });
-    const otherProject = providerWith({ projectId: "someone-else" });
+    const badToken = await providerWith({ accessToken: "not-a-token" });
+    const otherProject = await providerWith({ projectId: "someone-else" });
     try {
       expect(await badToken.send(pushTo(randomUUID()))).toEqual({
         kind: "permanent",
@@ -278,7 +280,7 @@ describe("fcm provider", () => {
   });
 
   it("when FCM does not answer in time, then it is a retry", async () => {
-    const impatient = providerWith({ timeoutMs: 100 });
+    const impatient = await providerWith({ timeoutMs: 100 });
     try {
       fake.failNext(1, "hang");
       expect(await impatient.send(pushTo(randomUUID()))).toEqual({
@@ -295,7 +297,7 @@ describe("fcm provider", () => {
     // 5 minutes early), so each refresh the provider makes shows at the fake.
     const google = await startFakeFcm({ tokenLifetimeSeconds: 200 });
     let now = NOW.getTime();
-    const viaAccount = createFcmProvider({
+    const viaAccount = await createFcmProvider({
       baseUrl: google.origin,
       serviceAccount: serviceAccountFor(google),
       ca: testCertificates().ca,
@@ -326,7 +328,7 @@ describe("fcm provider", () => {
 
   it("when Google refuses the service account's key, then it is permanent", async () => {
     const untrusted = { ...serviceAccountFor(fake), client_email: "a@b.iam" };
-    const viaAccount = providerWith({
+    const viaAccount = await providerWith({
       accessToken: undefined,
       serviceAccount: untrusted,
     });
@@ -345,7 +347,7 @@ describe("fcm provider", () => {
 
   it("when 2,000 pushes are sent 200 at a time, then all arrive over one connection", async () => {
     // 100 streams (the default) for 200 sends: undici queues the rest.
-    const fast = providerWith({});
+    const fast = await providerWith({});
     try {
       const sessionsBefore = fake.sessionCount();
       const receivedBefore = fake.received.length;

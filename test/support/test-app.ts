@@ -87,7 +87,7 @@ export async function startTestApp(
   const providers = options.providers ?? { apns: log, fcm: log, webpush: log };
   // Planner and delivery are not started: tests run them when they choose, with
   // deps.planner.drain() and deps.delivery.drain(). Reports to Segment go at once.
-  const deps = wireDeps(
+  const deps = await wireDeps(
     {
       config,
       logger,
