@@ -32,6 +32,7 @@ import {
   type BaselineRun,
   type SizeFigures,
 } from "./fanout-report.ts";
+import { startStealMeter } from "./machine-load.ts";
 import {
   createScratchDatabase,
   describeCommand,
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
     aborting.abort();
   });
   const machine = await describeMachine(serverUrl);
+  const stolen = await startStealMeter();
   const figures: SizeFigures[] = [];
   try {
     for (const size of sizes)
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
     return;
   }
   const report = formatFanoutReport({
-    machine,
+    machine: { ...machine, stolen: await stolen() },
     date: new Date(),
     command: describeCommand("bench:fanout-plan", SETTING_KEYS),
     sizes: figures,

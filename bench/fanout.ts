@@ -24,6 +24,7 @@ import {
 import { measureBaseline } from "./fanout-baseline-run.ts";
 import { measureNudge } from "./fanout-nudge-run.ts";
 import type { RunContext } from "./fanout-run-support.ts";
+import { startStealMeter } from "./machine-load.ts";
 import {
   describeCommand,
   describeMachine,
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
     aborting.abort();
   });
   const machine = await describeMachine(serverUrl);
+  const stolen = await startStealMeter();
   const dir = await mkdtemp(join(tmpdir(), "nudge-fanout-"));
   const fakes = await startFakes(REPO_ROOT);
   const runs: SizeRun[] = [];
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   const report = formatDeliveryReport({
-    machine,
+    machine: { ...machine, stolen: await stolen() },
     date: new Date(),
     command: describeCommand("bench:fanout", SETTING_KEYS),
     sizes: runs,

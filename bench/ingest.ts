@@ -23,6 +23,7 @@ import {
   webhookSender,
 } from "./ingest-traffic.ts";
 import { runClosedLoop, runOpenLoop, type LoadResult } from "./load.ts";
+import { startStealMeter } from "./machine-load.ts";
 import {
   createScratchDatabase,
   describeCommand,
@@ -210,6 +211,7 @@ async function main(): Promise<void> {
     aborting.abort();
   });
   const machine = await describeMachine(settings.databaseUrl);
+  const stolen = await startStealMeter();
   const figures = new Map<Target["name"], IngestFigures>();
   for (const target of TARGETS) {
     if (aborting.signal.aborted) break;
@@ -230,7 +232,7 @@ async function main(): Promise<void> {
   }
   const report = formatIngestReport({
     settings,
-    machine,
+    machine: { ...machine, stolen: await stolen() },
     date: new Date(),
     command: describeCommand("bench:ingest", SETTING_KEYS),
     nudge,

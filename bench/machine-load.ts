@@ -52,3 +52,42 @@ export async function waitForQuietMachine(
     if (busy <= maxBusyCores || Date.now() >= deadline) return busy;
   }
 }
+
+/**
+ * Starts measuring how much of the machine's CPU time the hypervisor took for other
+ * guests (steal): on a shared virtual machine, figures measured while much of it was
+ * stolen are slower than the code. Resolves to that share since the start, 0 to 1.
+ */
+export async function startStealMeter(): Promise<
+  () => Promise<number | undefined>
+> {
+  const before = await stealTicks();
+  return async () => {
+    const after = await stealTicks();
+    if (before === undefined || after === undefined) return undefined;
+    const total = after.total - before.total;
+    return total > 0 ? (after.steal - before.steal) / total : undefined;
+  };
+}
+
+async function stealTicks(): Promise<
+  { steal: number; total: number } | undefined
+> {
+  try {
+    const stat = await readFile("/proc/stat", "utf8");
+    const fields = /^cpu\s+(.*)$/m
+      .exec(stat)?.[1]
+      ?.trim()
+      .split(/\s+/)
+      .map(Number);
+    if (fields === undefined) return undefined;
+    // user nice system idle iowait irq softirq steal: guest time is inside user.
+    const counted = fields.slice(0, 8);
+    return {
+      steal: counted[7] ?? 0,
+      total: counted.reduce((sum, ticks) => sum + ticks, 0),
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -30,6 +30,7 @@ import {
   type FloorFigures,
 } from "./stats-report.ts";
 import { describeLoadedData } from "./stats-shape.ts";
+import { startStealMeter } from "./machine-load.ts";
 import {
   adminQuery,
   createScratchDatabase,
@@ -235,6 +236,7 @@ async function main(): Promise<void> {
   });
   const book = compileRuleBook(STATS_RULES, "bench/stats-rules.ts");
   const machine = await describeMachine(serverUrl);
+  const stolen = await startStealMeter();
   const database = await createScratchDatabase(serverUrl, "nudge_stats");
   try {
     const db = await openDatabase({ url: database.url, poolSize: 4 });
@@ -275,7 +277,7 @@ async function main(): Promise<void> {
         () => touchLastHour(db, httpQuery),
       );
       const report = formatStatsReport({
-        machine,
+        machine: { ...machine, stolen: await stolen() },
         settings: await readSettings(database.url),
         date: new Date(),
         command: describeCommand("bench:stats", SETTING_KEYS),

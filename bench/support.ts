@@ -59,6 +59,8 @@ export type Machine = {
   os: string;
   node: string;
   postgres: string;
+  /** The share of CPU time the hypervisor took during the runs (startStealMeter). */
+  stolen?: number | undefined;
 };
 
 /** What the figures were measured on; PostgreSQL's version is read from the server itself. */
@@ -95,6 +97,11 @@ function machineLines(machine: Machine): string[] {
     `- OS: ${machine.os}`,
     `- Node: ${machine.node}`,
     `- PostgreSQL: ${machine.postgres}`,
+    ...(machine.stolen === undefined
+      ? []
+      : [
+          `- CPU time taken by the hypervisor for other guests while it ran (steal): ${(100 * machine.stolen).toFixed(1)}%`,
+        ]),
   ];
 }
 
