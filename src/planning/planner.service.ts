@@ -205,7 +205,7 @@ async function planNextPage(
       dueNow: anyDueNow(notifications, now),
       more: leftBehind(page.done ? 1 : 0),
     },
-    handedOff: handedOff(
+    handedOff: toHandOver(
       notifications,
       inserted,
       { rule, settings: book.settings, now },
@@ -235,7 +235,7 @@ function claimDueNow(
 }
 
 /** The claimed notifications the page wrote, as delivery takes them, with what it read. */
-function handedOff(
+function toHandOver(
   notifications: readonly NewNotification[],
   inserted: ReadonlySet<string>,
   common: Pick<SendContext, "rule" | "settings" | "now">,
