@@ -9,25 +9,27 @@ const TICKS_PER_SECOND = 100;
  * softirq, steal) since boot; undefined where /proc/stat is missing.
  */
 export async function machineBusySeconds(): Promise<number | undefined> {
+  const ticks = await cpuTicks();
+  if (ticks === undefined) return undefined;
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] =
+    ticks;
+  return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+}
+
+/**
+ * The whole machine's CPU times since boot, in ticks, as /proc/stat's `cpu` line gives
+ * them: user nice system idle iowait irq softirq steal (guest time is inside user);
+ * undefined where it is missing.
+ */
+async function cpuTicks(): Promise<number[] | undefined> {
   try {
     const stat = await readFile("/proc/stat", "utf8");
-    const fields = /^cpu\s+(.*)$/m
+    return /^cpu\s+(.*)$/m
       .exec(stat)?.[1]
       ?.trim()
       .split(/\s+/)
+      .slice(0, 8)
       .map(Number);
-    if (fields === undefined) return undefined;
-    const [
-      user = 0,
-      nice = 0,
-      system = 0,
-      ,
-      ,
-      irq = 0,
-      softirq = 0,
-      steal = 0,
-    ] = fields;
-    return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
   } catch {
     return undefined;
   }
@@ -73,21 +75,10 @@ export async function startStealMeter(): Promise<
 async function stealTicks(): Promise<
   { steal: number; total: number } | undefined
 > {
-  try {
-    const stat = await readFile("/proc/stat", "utf8");
-    const fields = /^cpu\s+(.*)$/m
-      .exec(stat)?.[1]
-      ?.trim()
-      .split(/\s+/)
-      .map(Number);
-    if (fields === undefined) return undefined;
-    // user nice system idle iowait irq softirq steal: guest time is inside user.
-    const counted = fields.slice(0, 8);
-    return {
-      steal: counted[7] ?? 0,
-      total: counted.reduce((sum, ticks) => sum + ticks, 0),
-    };
-  } catch {
-    return undefined;
-  }
+  const ticks = await cpuTicks();
+  if (ticks === undefined) return undefined;
+  return {
+    steal: ticks[7] ?? 0,
+    total: ticks.reduce((sum, t) => sum + t, 0),
+  };
 }
