@@ -8,19 +8,29 @@ export function chooseLocale(
   available: readonly string[],
   preferred: readonly (string | null | undefined)[],
 ): string | undefined {
+  return localeChooser(available)(preferred);
+}
+
+/** chooseLocale for one list of available locales, prepared once for many users. */
+export function localeChooser(
+  available: readonly string[],
+): (preferred: readonly (string | null | undefined)[]) => string | undefined {
   const byTag = new Map(available.map((tag) => [normalize(tag), tag]));
-  for (const wanted of preferred) {
-    if (wanted === undefined || wanted === null || wanted.trim() === "")
-      continue;
-    const tag = normalize(wanted);
-    const language = tag.split("-")[0] ?? tag;
-    const match =
-      byTag.get(tag) ??
-      byTag.get(language) ??
-      [...byTag].find(([key]) => key.startsWith(`${language}-`))?.[1];
-    if (match !== undefined) return match;
-  }
-  return undefined;
+  return (preferred) => {
+    if (byTag.size === 0) return undefined;
+    for (const wanted of preferred) {
+      if (wanted === undefined || wanted === null || wanted.trim() === "")
+        continue;
+      const tag = normalize(wanted);
+      const language = tag.split("-")[0] ?? tag;
+      const match =
+        byTag.get(tag) ??
+        byTag.get(language) ??
+        [...byTag].find(([key]) => key.startsWith(`${language}-`))?.[1];
+      if (match !== undefined) return match;
+    }
+    return undefined;
+  };
 }
 
 function normalize(tag: string): string {

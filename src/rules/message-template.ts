@@ -1,5 +1,5 @@
 import { Liquid, type Template } from "liquidjs";
-import { chooseLocale } from "./locale.ts";
+import { localeChooser } from "./locale.ts";
 
 /** The fields a message may have; every string is a Liquid template. */
 export type MessageFields = {
@@ -44,8 +44,18 @@ export type RenderScope = {
   item?: unknown;
 };
 
-/** One field's parsed template, and whether it reads nothing but `event`. */
-type CompiledField = { template: Template[]; eventOnly: boolean };
+/** A variable path as far as it is fixed in the template: `a[b]` is read as `a`. */
+type Path = readonly (string | number)[];
+
+/**
+ * One field's parsed template, and the paths outside `event` that it reads: values
+ * that are equal at each of them render equal text for one event. Undefined when that
+ * cannot be known (a partial may read anything).
+ */
+type CompiledField = {
+  template: Template[];
+  reads: readonly Path[] | undefined;
+};
 
 type CompiledFields = {
   [K in keyof Required<Omit<MessageFields, "data">>]?: CompiledField;
@@ -73,9 +83,10 @@ export type CompiledMessage = {
     scope: RenderScope,
   ): RenderedMessage;
   /**
-   * A renderer for the many recipients of one event. A field whose template reads
-   * nothing but `event` (a product's name, its deep link) renders the same for all of
-   * them, so it is rendered once per variant and locale and reused.
+   * A renderer for the many recipients of one event. A field renders the same for
+   * every recipient who has the same values where its template reads (a product's
+   * name and deep link read only the event; a greeting reads a first name), so each
+   * text is rendered once and reused.
    */
   forEvent(event: unknown): MessageRenderer;
 };
@@ -120,28 +131,34 @@ export function compileMessage(
   };
   // A variant's users choose among the message's locales and their own variant's only:
   // a locale that only another variant has would hide their fallback ("de-AT" → "de").
-  const variantLocales = new Map<string | undefined, string[]>();
-  const localesOf = (variantId: string | undefined) => {
-    let available = variantLocales.get(variantId);
-    if (available === undefined) {
-      available = [
+  const variantLocales = new Map<
+    string | undefined,
+    ReturnType<typeof localeChooser>
+  >();
+  const chooseLocale = (
+    variantId: string | undefined,
+    preferredLocales: readonly (string | null | undefined)[],
+  ) => {
+    let choose = variantLocales.get(variantId);
+    if (choose === undefined) {
+      choose = localeChooser([
         ...Object.keys(message.locales ?? {}),
         ...Object.keys(
           variants.find((v) => v.id === variantId)?.message?.locales ?? {},
         ),
-      ];
-      variantLocales.set(variantId, available);
+      ]);
+      variantLocales.set(variantId, choose);
     }
-    return available;
+    return choose(preferredLocales);
   };
   const renderWith =
-    (rendered: Map<CompiledField, string> | undefined) =>
+    (rendered: RenderedTexts | undefined) =>
     (
       variantId: string | undefined,
       preferredLocales: readonly (string | null | undefined)[],
       scope: RenderScope,
     ) => {
-      const locale = chooseLocale(localesOf(variantId), preferredLocales);
+      const locale = chooseLocale(variantId, preferredLocales);
       return renderFields(compiled(variantId, locale), scope, locale, rendered);
     };
   return {
@@ -199,43 +216,86 @@ function compileField(source: string): CompiledField {
   const template = parseTemplate(source);
   return {
     template,
-    eventOnly: !MAY_LOAD_PARTIAL.test(source) && readsOnlyEvent(template),
+    reads: MAY_LOAD_PARTIAL.test(source) ? undefined : pathsRead(template),
   };
 }
 
-/** Whether every variable the template reads from its scope is under `event`. */
-function readsOnlyEvent(template: Template[]): boolean {
+/** The fixed part of every path the template reads from its scope, outside `event`. */
+function pathsRead(template: Template[]): Path[] | undefined {
   try {
-    return engine
-      .globalVariablesSync(template, { partials: false })
-      .every((name) => name === "event");
+    const paths = engine
+      .globalVariableSegmentsSync(template, { partials: false })
+      .map((segments) => {
+        // A computed segment (`a[b.c]`) ends the fixed part; `b.c` is a path of its own.
+        const end = segments.findIndex((s) => typeof s === "object");
+        return (end === -1 ? segments : segments.slice(0, end)) as Path;
+      });
+    return paths.filter((path) => path[0] !== "event");
   } catch {
     // What cannot be analysed is rendered for every recipient, as if it read them all.
-    return false;
+    return undefined;
   }
 }
 
 /**
- * Renders the fields for one recipient. With `rendered`, a field that reads only the
- * event is taken from it, or rendered once and kept there: callers pass one map per
+ * What a recipient's scope holds where the template reads, as text: two recipients
+ * with the same key get the same text. A path is followed through own properties as
+ * far as it goes, and the value it reaches is taken whole (a list for `.size`, the
+ * traits where `.first_name` is missing), so nothing the template could see is left
+ * out. The scope's values come from JSON, so JSON tells them apart.
+ */
+function keyOf(paths: readonly Path[], scope: RenderScope): string {
+  return paths
+    .map((path) => {
+      // A name the scope does not have reads as nothing, whatever follows it.
+      let value: unknown = Object.hasOwn(scope, path[0] ?? "")
+        ? scope
+        : undefined;
+      for (const segment of path) {
+        if (typeof value !== "object" || value === null) break;
+        if (!Object.hasOwn(value, segment)) break;
+        value = (value as Record<string | number, unknown>)[segment];
+      }
+      // Undefined (nothing there) gives no text, which `join` turns into "".
+      return JSON.stringify(value);
+    })
+    .join("\n");
+}
+
+/** Texts already rendered for one event, by field and then by the recipient's key. */
+type RenderedTexts = Map<CompiledField, Map<string, string>>;
+
+/** Distinct texts kept per field and event: past this, texts are rendered and not kept. */
+const MAX_TEXTS_PER_FIELD = 10_000;
+
+/**
+ * Renders the fields for one recipient. With `rendered`, a field's text for a key
+ * already seen is taken from it, or rendered and kept there: callers pass one map per
  * event.
  */
 function renderFields(
   fields: CompiledFields,
   scope: RenderScope,
   locale: string | undefined,
-  rendered?: Map<CompiledField, string>,
+  rendered?: RenderedTexts,
 ): RenderedMessage {
   // A missing variable renders as empty text (or the template's `default:`), never "undefined".
   const renderNow = (field: CompiledField) =>
     String(engine.renderSync(field.template, scope)).trim();
   const render = (field: CompiledField | undefined) => {
     if (field === undefined) return "";
-    if (rendered === undefined || !field.eventOnly) return renderNow(field);
-    let text = rendered.get(field);
+    if (rendered === undefined || field.reads === undefined)
+      return renderNow(field);
+    let texts = rendered.get(field);
+    if (texts === undefined) {
+      texts = new Map();
+      rendered.set(field, texts);
+    }
+    const key = keyOf(field.reads, scope);
+    let text = texts.get(key);
     if (text === undefined) {
       text = renderNow(field);
-      rendered.set(field, text);
+      if (texts.size < MAX_TEXTS_PER_FIELD) texts.set(key, text);
     }
     return text;
   };

@@ -306,13 +306,53 @@ describe("compileMessage: forEvent, many recipients of one event", () => {
     }
   });
 
-  it("when a field reads only the event, then it is rendered once per variant and locale; the others per recipient", () => {
+  it("when a field reads only the event, then it is rendered once per variant and locale; one reading each recipient, per recipient", () => {
     const renderSync = vi.spyOn(Liquid.prototype, "renderSync");
     const render = compileMessage(SALE).forEvent(SCOPE.event);
     for (const r of recipients) render(undefined, r.locales, r.scope);
     // Two locales (de, the default), each with its title, deep link and image once;
     // the body, which reads the profile and the item, once per recipient.
     expect(renderSync).toHaveBeenCalledTimes(2 * 3 + recipients.length);
+  });
+
+  it("when recipients have the same values where a field reads, then it is rendered once for them", () => {
+    const renderSync = vi.spyOn(Liquid.prototype, "renderSync");
+    const render = compileMessage(SALE).forEvent(SCOPE.event);
+    const names = ["Ana", "Bo", "Chloé"];
+    for (let n = 0; n < 30; n++) {
+      const scope = {
+        profile: { traits: { first_name: names[n % 3] } },
+        item: { size: "M" },
+      };
+      expect(render(undefined, ["en-US"], scope).body).toBe(
+        `Hi ${names[n % 3] ?? ""}, size M`,
+      );
+    }
+    // Title, deep link and image once; the body once per first name.
+    expect(renderSync).toHaveBeenCalledTimes(3 + names.length);
+  });
+
+  it("when values differ only past where a path stops, or in a computed key, then each recipient still gets their own text", () => {
+    const compiled = compileMessage({
+      title:
+        "{{ profile.traits.tags.size }} {{ profile.traits.tags.first }} {{ item[profile.traits.pick] }}",
+      body: "{% for t in profile.traits.tags %}{{ t }};{% endfor %}{{ profile.traits.missing.deep | default: 'none' }}{{ nobody.here | default: '-' }}",
+    });
+    const render = compiled.forEvent(SCOPE.event);
+    const scopes = [
+      { tags: ["a", "b"], pick: "x" },
+      { tags: ["a", "c"], pick: "x" },
+      { tags: ["a", "b", "c"], pick: "y" },
+      { tags: ["a", "b"], pick: "y" },
+      { tags: "ab", pick: "x" },
+      { tags: ["a", "b"], pick: "x", missing: { deep: "here" } },
+      { tags: ["a", "b"], pick: "x" },
+    ].map((traits) => ({ profile: { traits }, item: { x: "X", y: "Y" } }));
+    for (const scope of scopes) {
+      expect(render(undefined, [], scope)).toEqual(
+        compiled.render(undefined, [], { ...scope, event: SCOPE.event }),
+      );
+    }
   });
 
   it("when another event is rendered, then its own fields are rendered anew", () => {
