@@ -42,7 +42,8 @@ export type AudienceOptions = {
 
 /**
  * N users who all saved PRODUCT in the wishlist, half of them another product too.
- * Every fifth has no first name (the body falls back to "there"), every third reads
+ * Every fifth has no first name (the body falls back to "there"), the others each have
+ * their own ("Ana-12"), so no two greetings are alike; every third reads
  * German, timezones rotate through six (one unset). Even users have one APNs device,
  * odd ones one FCM device. Unless `reachable`: every 50th device is disabled (no
  * device), every 101st user opted out of push, every 10th out of promotions.
@@ -59,7 +60,7 @@ export async function createAudience(
     insert into profiles (user_id, traits, timezone, locale, push_opt_out, created_at, updated_at)
     select ${userId},
       case when i % 5 = 0 then '{}'::jsonb
-        else jsonb_build_object('first_name', (array['Ana', 'Bo', 'Chloé', 'Dev', 'Emre', 'Fumiko', 'Grace'])[1 + i % 7])
+        else jsonb_build_object('first_name', (array['Ana', 'Bo', 'Chloé', 'Dev', 'Emre', 'Fumiko', 'Grace'])[1 + i % 7] || '-' || i)
       end,
       (array['Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'America/Los_Angeles', 'Australia/Sydney', null])[1 + i % 6],
       case when i % 3 = 0 then 'de-DE' else 'en-US' end,

@@ -106,7 +106,7 @@ const METHOD = `One sale, end to end. Each audience size gets a fresh PostgreSQL
 and filled set-based in SQL (\`createAudience(…, { reachable: true })\` in
 \`bench/fanout-audience.ts\`): N users who all saved one product in the \`wishlist\`
 collection (half saved another product too), each with a profile (a first name for 4
-in 5, \`de-DE\` for 1 in 3) and ONE active device, APNs for even users and FCM for odd
+in 5, each different, so that every greeting is rendered anew; \`de-DE\` for 1 in 3) and ONE active device, APNs for even users and FCM for odd
 ones (half each); nobody opted out of push or of promotions. Nudge runs as its own,
 freshly started process (\`node src/main.ts\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`,
 the default delivery settings: claims of up to 500, ${LANE_STREAMS.apns} APNs and ${LANE_STREAMS.fcm} FCM sends in

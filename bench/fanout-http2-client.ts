@@ -60,7 +60,8 @@ const PRODUCT = { id: "sku-42", name: "Aurora Desk Lamp", price: 19.99 };
 /** User i's push, with the content Nudge renders for the sale (variant a). */
 function pushOf(i: number, expiresAt: Date): Push {
   const apns = i % 2 === 0;
-  const firstName = i % 5 === 0 ? "there" : (FIRST_NAMES[i % 7] ?? "there");
+  const firstName =
+    i % 5 === 0 ? "there" : `${FIRST_NAMES[i % 7] ?? ""}-${String(i)}`;
   return {
     notificationId: randomUUID(),
     userId: `user-${String(i).padStart(7, "0")}`,
