@@ -72,37 +72,91 @@ export async function countUnattributed(
   );
 }
 
+export type Conversion = {
+  userId: string;
+  messageId: string;
+  at: Date;
+  rules: readonly ConversionRule[];
+};
+
 /**
- * Counts a conversion for the user's most recent notification of each rule whose
- * window holds the conversion: opened (or, with `after: "send"`, sent) between
+ * Counts each conversion, in order, for its user's most recent notification of each of
+ * its rules whose window holds it: opened (or, with `after: "send"`, sent) between
  * `within` before it and it, and not converted yet. Returns how many were converted.
+ *
+ * One statement per round: a user's conversions for one rule depend on each other (a
+ * second order converts the notification before the one the first converted), but
+ * not on other users' or rules'. Round n takes every user's n-th conversion for each
+ * rule, so a batch usually needs one statement however many users it names.
  */
-export async function recordConversion(
+export async function recordConversions(
   db: Kysely<DB>,
-  conversion: {
-    userId: string;
-    messageId: string;
-    at: Date;
-    rules: readonly ConversionRule[];
-  },
+  conversions: readonly Conversion[],
   now: Date,
 ): Promise<number> {
-  let converted = 0;
-  for (const rule of conversion.rules) {
-    const anchor = sql.ref(rule.after === "open" ? "opened_at" : "sent_at");
-    const since = new Date(conversion.at.getTime() - rule.withinMs);
-    const result = await sql`
-      update notifications n
-      set converted_at = ${conversion.at},
-        conversion_message_id = ${conversion.messageId}, updated_at = ${now}
-      where (n.user_id, n.notification_id) = (
-        select user_id, notification_id from notifications
-        where user_id = ${conversion.userId} and rule_id = ${rule.ruleId}
-          and converted_at is null
-          and ${anchor} >= ${since} and ${anchor} <= ${conversion.at}
-        order by ${anchor} desc
-        limit 1)`.execute(db);
-    converted += Number(result.numAffectedRows ?? 0n);
+  const rounds: ConversionRow[][] = [];
+  const seen = new Map<string, number>();
+  for (const conversion of conversions) {
+    for (const rule of conversion.rules) {
+      const key = `${conversion.userId}\0${rule.ruleId}`;
+      const round = seen.get(key) ?? 0;
+      seen.set(key, round + 1);
+      (rounds[round] ??= []).push({
+        user_id: conversion.userId,
+        rule_id: rule.ruleId,
+        after_open: rule.after === "open",
+        since: new Date(conversion.at.getTime() - rule.withinMs),
+        at: conversion.at,
+        message_id: conversion.messageId,
+      });
+    }
   }
+  let converted = 0;
+  for (const round of rounds) converted += await convertRound(db, round, now);
   return converted;
+}
+
+type ConversionRow = {
+  user_id: string;
+  rule_id: string;
+  after_open: boolean;
+  since: Date;
+  at: Date;
+  message_id: string;
+};
+
+/** One round of recordConversions: at most one conversion per user and rule. */
+async function convertRound(
+  db: Kysely<DB>,
+  round: readonly ConversionRow[],
+  now: Date,
+): Promise<number> {
+  const result = await sql`
+    update notifications n
+    set converted_at = c.at, conversion_message_id = c.message_id,
+      updated_at = ${now}
+    from ${jsonRows(
+      round,
+      {
+        user_id: "text",
+        rule_id: "text",
+        after_open: "boolean",
+        since: "timestamptz",
+        at: "timestamptz",
+        message_id: "text",
+      },
+      "c",
+    )}
+    cross join lateral (
+      select x.notification_id from notifications x
+      where x.user_id = c.user_id and x.rule_id = c.rule_id
+        and x.converted_at is null
+        and case when c.after_open then x.opened_at else x.sent_at end
+          between c.since and c.at
+      order by case when c.after_open then x.opened_at else x.sent_at end desc
+      limit 1) as pick
+    where n.user_id = c.user_id and n.notification_id = pick.notification_id`.execute(
+    db,
+  );
+  return Number(result.numAffectedRows ?? 0n);
 }

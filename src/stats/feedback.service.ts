@@ -5,9 +5,10 @@ import type { RuleBook } from "../rules/rule-book.ts";
 import { feedbackOf } from "./feedback.ts";
 import {
   countUnattributed,
-  recordConversion,
+  recordConversions,
   recordFeedback,
   type AttributedFeedback,
+  type Conversion,
 } from "./feedback.repository.ts";
 
 /** Whether `recordEventFeedback` would write anything for these events. */
@@ -58,16 +59,19 @@ export async function recordEventFeedback(
 
   const { conversions } = book;
   if (conversions.size === 0) return;
+  const converting: Conversion[] = [];
   for (const { event, userId } of events) {
     const rules =
       event.type === "track" && event.event !== undefined
         ? conversions.get(event.event)
         : undefined;
     if (rules === undefined) continue;
-    await recordConversion(
-      db,
-      { userId, messageId: event.messageId, at: event.timestamp, rules },
-      now,
-    );
+    converting.push({
+      userId,
+      messageId: event.messageId,
+      at: event.timestamp,
+      rules,
+    });
   }
+  await recordConversions(db, converting, now);
 }

@@ -175,6 +175,74 @@ describe("conversions", () => {
     });
   });
 
+  it("when one batch carries the orders of several users, two of them from one user, then each opened notification converts once, on its user's first order", async () => {
+    const users = [await sentTo(), await sentTo(), await sentTo()];
+    const [twice, once, unopened] = users as [
+      (typeof users)[number],
+      (typeof users)[number],
+      (typeof users)[number],
+    ];
+    const firstOrder = uniqueId("order");
+    await send(
+      ...[twice, once].map((u) =>
+        track(u.userId, "Push Notification Tapped", minutes(1), {
+          nudge_id: u.nudgeId,
+        }),
+      ),
+      {
+        ...track(twice.userId, "Order Completed", minutes(5)),
+        messageId: firstOrder,
+      },
+      track(once.userId, "Order Completed", minutes(6)),
+      track(twice.userId, "Order Completed", minutes(7)),
+      track(unopened.userId, "Order Completed", minutes(8)),
+    );
+    expect(await notificationOf(twice.userId)).toMatchObject({
+      converted_at: minutes(5),
+      conversion_message_id: firstOrder,
+    });
+    expect((await notificationOf(once.userId)).converted_at).toEqual(
+      minutes(6),
+    );
+    expect((await notificationOf(unopened.userId)).converted_at).toBeNull();
+  });
+
+  it("when a user who was sent two notifications of a rule opens both and orders twice in one batch, then the later notification converts on the first order and the earlier one on the second", async () => {
+    const { userId, nudgeId: earlier } = await sentTo();
+    ctx.app.setNow(minutes(2));
+    await send(track(userId, "Ping", minutes(2)));
+    await ctx.app.deps.planner.drain();
+    await ctx.app.deps.delivery.drain();
+    const later = await ctx.database.db
+      .selectFrom("notifications")
+      .select(["notification_id", "status"])
+      .where("user_id", "=", userId)
+      .where("notification_id", "<>", earlier)
+      .executeTakeFirstOrThrow();
+    expect(later.status).toBe("sent");
+    const [first, second] = [uniqueId("order"), uniqueId("order")];
+    await send(
+      track(userId, "Push Notification Tapped", minutes(3), {
+        nudge_id: earlier,
+      }),
+      track(userId, "Push Notification Tapped", minutes(4), {
+        nudge_id: later.notification_id,
+      }),
+      { ...track(userId, "Order Completed", minutes(10)), messageId: first },
+      { ...track(userId, "Order Completed", minutes(11)), messageId: second },
+    );
+    const converted = await ctx.database.db
+      .selectFrom("notifications")
+      .select(["notification_id", "conversion_message_id"])
+      .where("user_id", "=", userId)
+      .execute();
+    expect(
+      Object.fromEntries(
+        converted.map((n) => [n.notification_id, n.conversion_message_id]),
+      ),
+    ).toEqual({ [later.notification_id]: first, [earlier]: second });
+  });
+
   it("when the push was never opened, or the order comes after the window, then nothing converts", async () => {
     const unopened = await sentTo();
     await send(track(unopened.userId, "Order Completed", minutes(10)));
