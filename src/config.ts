@@ -80,6 +80,8 @@ const environmentSchema = z.object({
   APNS_BOTH_ENVIRONMENTS: booleanString.default(false),
   APNS_HOST: optionalString,
   APNS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  APNS_OTHER_HOST: optionalString,
+  APNS_OTHER_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   APNS_RATE_PER_SEC: optionalRate,
   APNS_CONCURRENCY: positiveInt(500),
 
@@ -156,8 +158,12 @@ export type ApnsConfig = Readonly<{
   topic: string;
   production: boolean;
   bothEnvironments: boolean;
+  /** Another address for the environment of `production`. */
   host: string | undefined;
   port: number | undefined;
+  /** Another address for the other environment, tried when `bothEnvironments`. */
+  otherHost: string | undefined;
+  otherPort: number | undefined;
 }>;
 
 export type FcmConfig = Readonly<{
@@ -290,6 +296,8 @@ function providerConfigs(
             bothEnvironments: values.APNS_BOTH_ENVIRONMENTS,
             host: values.APNS_HOST,
             port: values.APNS_PORT,
+            otherHost: values.APNS_OTHER_HOST,
+            otherPort: values.APNS_OTHER_PORT,
           })
         : undefined,
     fcm: fcmSet

@@ -80,6 +80,8 @@ const createConfigured: Readonly<
       bothEnvironments: apns.bothEnvironments,
       ...(apns.host !== undefined && { host: apns.host }),
       ...(apns.port !== undefined && { port: apns.port }),
+      ...(apns.otherHost !== undefined && { otherHost: apns.otherHost }),
+      ...(apns.otherPort !== undefined && { otherPort: apns.otherPort }),
     });
   },
   async fcm({ fcm, delivery }) {

@@ -321,6 +321,28 @@ describe("loadConfig: push providers", () => {
     ).toBe(true);
   });
 
+  it("when APNs is redirected, then each environment has its own address", () => {
+    expect(
+      loadConfig({
+        ...apns,
+        APNS_BOTH_ENVIRONMENTS: "true",
+        APNS_HOST: "relay.internal",
+        APNS_PORT: "8443",
+        APNS_OTHER_HOST: "sandbox-relay.internal",
+        APNS_OTHER_PORT: "9443",
+      }).apns,
+    ).toMatchObject({
+      bothEnvironments: true,
+      host: "relay.internal",
+      port: 8443,
+      otherHost: "sandbox-relay.internal",
+      otherPort: 9443,
+    });
+    expect(
+      badKeys(configErrorOf({ ...apns, APNS_OTHER_PORT: "https" })),
+    ).toEqual(["APNS_OTHER_PORT"]);
+  });
+
   it("when only some keys of a provider are set, then each missing one is reported", () => {
     expect(
       badKeys(
