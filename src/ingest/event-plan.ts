@@ -94,6 +94,37 @@ export async function planEvents(
   });
 }
 
+/**
+ * The alias links that are all the barriers of these events amount to, when each one
+ * merges an id that owns nothing (the first call of a new user that carries both ids),
+ * as `applyFreshEvents` would find: such events can be written in one statement with
+ * their links. Undefined when a barrier needs writes of its own: an erasure, or a
+ * merge with profile data to move.
+ */
+export async function linksOnly(
+  db: Kysely<DB>,
+  events: readonly PlannedEvent[],
+): Promise<AliasLink[] | undefined> {
+  const links: AliasLink[] = [];
+  // Ids that events before the barrier write to: merging one moves what they wrote.
+  const touched = new Set<string>();
+  for (const { userId, barrier } of events) {
+    if (barrier?.kind === "erase") return undefined;
+    if (barrier?.kind === "merge") {
+      if (touched.has(barrier.from)) return undefined;
+      links.push({ from: barrier.from, into: barrier.into });
+      touched.add(barrier.from).add(barrier.into);
+    }
+    touched.add(userId);
+  }
+  if (links.length === 0) return links;
+  const owners = await findIdsWithProfileData(
+    db,
+    links.map((link) => link.from),
+  );
+  return links.some((link) => owners.has(link.from)) ? undefined : links;
+}
+
 /** Folded profile changes and alias links not written yet. */
 export type PendingProfileWrites = {
   changes: Map<string, ProfileChange>;

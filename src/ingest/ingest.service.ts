@@ -19,7 +19,12 @@ import {
   carriesFeedback,
   recordEventFeedback,
 } from "../stats/feedback.service.ts";
-import { applyFreshEvents, foldChanges, planEvents } from "./event-plan.ts";
+import {
+  applyFreshEvents,
+  foldChanges,
+  linksOnly,
+  planEvents,
+} from "./event-plan.ts";
 import {
   insertEventsSql,
   insertNewEvents,
@@ -158,14 +163,15 @@ async function storeEvents(
 const STEP_BY_STEP_AFTER = new Set(["40001", "40P01"]);
 
 /**
- * The common case in two round trips instead of a transaction of five or more: with
- * aliases read, new events of known profiles that merge, erase, cancel, opt out or
- * report on nothing are written with everything they imply in one statement, which
+ * The common case in two or three round trips instead of a transaction of five or
+ * more: with aliases read, new events that erase, cancel, opt out or report on nothing,
+ * and merge no profile that owns anything (a new user's first call, which only links
+ * its anonymousId), are written with everything they imply in one statement, which
  * Postgres commits or rolls back as a whole. It assumes every event is new: a stored
  * one fails the statement on the events' key, and the step-by-step path then sorts
- * out the duplicates. Aliases are read outside a transaction, which under READ
- * COMMITTED sees no less than reading them inside one would. Returns undefined, having
- * written nothing, when the batch needs the step-by-step path.
+ * out the duplicates. Aliases and the merged ids' data are read outside a transaction,
+ * which under READ COMMITTED sees no less than reading them inside one would. Returns
+ * undefined, having written nothing, when the batch needs the step-by-step path.
  */
 async function storeInOneStatement(
   deps: IngestDeps,
@@ -174,17 +180,19 @@ async function storeInOneStatement(
   receivedAt: Date,
 ): Promise<Stored | undefined> {
   const planned = await planEvents(deps.db, events);
-  if (planned.some((p) => p.barrier !== undefined)) return undefined;
   if (carriesFeedback(planned, book)) return undefined;
   const plan = findRuleMatches(planned, book, receivedAt, deps.logger);
   if (plan.cancellations.length > 0) return undefined;
   const changes = foldChanges(planned, book);
   if (!fitOneStatement(changes)) return undefined;
+  // Last, as it may cost a round trip: the merges of new users' first calls.
+  const links = await linksOnly(deps.db, planned);
+  if (links === undefined) return undefined;
   const alongside = [insertEventsSql(planned, receivedAt)];
   if (plan.matches.length > 0)
     alongside.push(insertMatchesSql(plan.matches, receivedAt));
   try {
-    await applyProfileChanges(deps.db, changes, receivedAt, [], alongside);
+    await applyProfileChanges(deps.db, changes, receivedAt, links, alongside);
   } catch (error) {
     const state = sqlState(error);
     if (isStoredEventConflict(error)) return undefined;

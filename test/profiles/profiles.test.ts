@@ -297,6 +297,53 @@ describe("merging an anonymous profile into a known one", () => {
     ).toEqual(["p-1", "p-2"]);
   });
 
+  it("when new users' first calls carry both ids in one batch, then each anonymousId is linked to its user, and their later anonymous calls land on the user", async () => {
+    const users = [0, 1, 2].map(() => ({
+      userId: uniqueId("user"),
+      anonymousId: uniqueId("anon"),
+      token: apnsToken(),
+    }));
+    await send(
+      ...users.map((u) =>
+        track("App Opened", {
+          userId: u.userId,
+          anonymousId: u.anonymousId,
+          context: deviceContext("ios", u.token),
+        }),
+      ),
+      wishlist("Added to", { userId: users[0]?.userId }, { product_id: "p-1" }),
+    );
+    const aliases = await ctx.database.db
+      .selectFrom("profile_aliases")
+      .select(["alias_id", "user_id"])
+      .where(
+        "alias_id",
+        "in",
+        users.map((u) => u.anonymousId),
+      )
+      .execute();
+    expect(
+      Object.fromEntries(aliases.map((a) => [a.alias_id, a.user_id])),
+    ).toEqual(Object.fromEntries(users.map((u) => [u.anonymousId, u.userId])));
+    for (const u of users) {
+      await send(
+        wishlist(
+          "Added to",
+          { anonymousId: u.anonymousId },
+          { product_id: "p-2" },
+        ),
+      );
+      const view = await profile(u.anonymousId);
+      expect(view.userId).toBe(u.userId);
+      expect(view.devices).toEqual([
+        expect.objectContaining({ token: u.token }),
+      ]);
+      expect(
+        view.savedItems.wishlist.map((item: any) => item.key).sort(),
+      ).toEqual(u === users[0] ? ["p-1", "p-2"] : ["p-2"]);
+    }
+  });
+
   it("when a second user identifies with an anonymousId already merged into another user, then the two users stay separate", async () => {
     const [anonymousId, first, second, token] = [
       uniqueId("anon"),
