@@ -128,8 +128,13 @@ them while it plans. Exactly N pushes are expected.
   its own) sending as many pushes, same split, same tokens, bodies of the same shape
   (FCM's built by Nudge's own \`fcmMessageOf\`) and the same auth headers, on one
   connection to each fake with ${LANE_STREAMS.apns} and ${LANE_STREAMS.fcm} streams in flight. Its time runs from its
-  first connect to the last push accepted. It runs first at each size, after an
-  unreported warm-up of the fakes. It does nothing but send: no database, no planning.
+  first connect to the last push accepted. An unreported warm-up of the fakes comes
+  first. It does nothing but send: no database, no planning.
+- Rounds: each size is measured in rounds (BENCH_ROUNDS, 3 by default), the client
+  and Nudge one right after the other, the client first in odd rounds and second in
+  even ones, since the machine's speed drifts from minute to minute. The tables show
+  the round in the middle by Nudge's share of the client's pushes/s (of an even
+  number, the worse of the two), and list that share for every round.
 - CPU, from /proc: Nudge's process, the PostgreSQL backends connected to its database,
   the fakes' process, the bare client. "Rest of the machine" is the machine's busy time
   minus these: PostgreSQL's own background processes (WAL writer, checkpointer,
@@ -151,6 +156,7 @@ export function formatDeliveryReport(run: {
   const sizeTables = run.sizes.map((size) => ({
     title: `${formatNumber(size.users)} savers (${formatNumber(size.users)} pushes):`,
     rows: sizeTable(size),
+    note: `Nudge / client pushes/s, round by round: ${size.shares.map((share) => `${formatNumber(share, 2)}×`).join(", ")}; the table and the rest of this section show the middle round.`,
   }));
   const timeline = timelineTable(run.sizes);
   const statuses = statusTable(run.sizes);
@@ -160,7 +166,12 @@ export function formatDeliveryReport(run: {
   ];
   const breakdown = timeBreakdown(large, run.machine.cores);
   const text = [
-    ...sizeTables.flatMap(({ title, rows }) => [title, textTable(rows), ""]),
+    ...sizeTables.flatMap(({ title, rows, note }) => [
+      title,
+      textTable(rows),
+      note,
+      "",
+    ]),
     textTable(timeline),
     "",
     textTable(statuses),
@@ -175,11 +186,13 @@ export function formatDeliveryReport(run: {
     METHOD,
     "",
     ...runLines(run),
-    ...sizeTables.flatMap(({ title, rows }) => [
+    ...sizeTables.flatMap(({ title, rows, note }) => [
       "",
       title,
       "",
       markdownTable(rows),
+      "",
+      note,
     ]),
     "",
     "Where Nudge's time went:",

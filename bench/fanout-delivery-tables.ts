@@ -4,7 +4,14 @@ import type { NudgeRun, StatusCount } from "./fanout-nudge-run.ts";
 import { formatNumber } from "./support.ts";
 
 /** Both measurements at one audience size. */
-export type SizeRun = { users: number; nudge: NudgeRun; baseline: BaselineRun };
+/** One round at one audience size: Nudge and the bare client, one after the other. */
+export type SizeRound = { nudge: NudgeRun; baseline: BaselineRun };
+
+/**
+ * One audience size: the round in the middle by Nudge's share of the client's
+ * pushes/s, and that share for every round in the order they ran.
+ */
+export type SizeRun = SizeRound & { users: number; shares: number[] };
 
 export const MiB = 2 ** 20;
 export const seconds = (value: number | undefined) =>

@@ -21,18 +21,21 @@ import {
   formatDeliveryReport,
   type SizeRun,
 } from "./fanout-delivery-report.ts";
+import type { SizeRound } from "./fanout-delivery-tables.ts";
 import { measureBaseline } from "./fanout-baseline-run.ts";
 import { measureNudge } from "./fanout-nudge-run.ts";
 import type { RunContext } from "./fanout-run-support.ts";
 import { startStealMeter } from "./machine-load.ts";
 import {
+  benchRounds,
   describeCommand,
   describeMachine,
   envNumber,
+  middleRound,
   publishReport,
 } from "./support.ts";
 
-const SETTING_KEYS = ["BENCH_USERS"] as const;
+const SETTING_KEYS = ["BENCH_USERS", "BENCH_ROUNDS"] as const;
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** The smaller audience is this fraction of the larger. */
 const SMALL_FRACTION = 10;
@@ -77,6 +80,37 @@ function nudgeNodeOptions(): string | undefined {
   return options === undefined || options === "" ? undefined : options;
 }
 
+/**
+ * Measures one audience size in rounds, the bare client and Nudge one after the other
+ * with the order alternating, and keeps the middle round by Nudge's share.
+ */
+async function measureSize(
+  context: RunContext,
+  users: number,
+): Promise<SizeRun> {
+  const rounds: SizeRound[] = [];
+  const count = benchRounds();
+  for (let round = 1; round <= count; round++) {
+    const label = `${users.toLocaleString("en-US")} savers, round ${String(round)} of ${String(count)}`;
+    const clientRun = () => {
+      console.log(`${label}: bare HTTP/2 client…`);
+      return measureBaseline(context, users);
+    };
+    let baseline = round % 2 === 1 ? await clientRun() : undefined;
+    console.log(`${label}: Nudge…`);
+    const nudge = await measureNudge(context, users);
+    baseline ??= await clientRun();
+    rounds.push({ nudge, baseline });
+  }
+  const share = ({ nudge, baseline }: SizeRound) =>
+    baseline.seconds / nudge.seconds;
+  return {
+    users,
+    ...middleRound(rounds, share, "higher"),
+    shares: rounds.map(share),
+  };
+}
+
 async function main(): Promise<void> {
   const serverUrl =
     process.env.BENCH_DATABASE_URL ??
@@ -105,14 +139,7 @@ async function main(): Promise<void> {
     };
     console.log("warming up the fakes…");
     await measureBaseline(context, WARMUP_USERS);
-    for (const size of sizes) {
-      const label = `${size.toLocaleString("en-US")} savers`;
-      console.log(`${label}: bare HTTP/2 client…`);
-      const baseline = await measureBaseline(context, size);
-      console.log(`${label}: Nudge…`);
-      const nudge = await measureNudge(context, size);
-      runs.push({ users: size, nudge, baseline });
-    }
+    for (const size of sizes) runs.push(await measureSize(context, size));
   } catch (error) {
     if (!aborting.signal.aborted) throw error;
     console.log("interrupted: BENCHMARKS.md left as it was");

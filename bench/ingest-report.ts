@@ -2,6 +2,7 @@ import type { CpuUsage } from "./cpu-usage.ts";
 import type { LoadResult } from "./load.ts";
 import {
   formatNumber,
+  middleRound,
   runLines,
   markdownTable,
   textTable,
@@ -43,26 +44,18 @@ const cpuPerEvent = (run: ScenarioFigures, part: keyof CpuUsage) =>
 /** Nudge and the baseline, measured one right after the other. */
 export type IngestRound = { nudge: IngestFigures; baseline: IngestFigures };
 
-/**
- * The round a scenario's table shows: the one in the middle by the figure its goal
- * reads (of an even number, the worse of the two in the middle), and that figure for
- * every round in the order they ran.
- */
+/** The round a scenario's table shows, and its figure for every round in run order. */
 type Representative = { round: IngestRound; each: number[] };
 
-function middleRound(
+function representative(
   rounds: readonly IngestRound[],
   figure: (round: IngestRound) => number,
   better: "higher" | "lower",
 ): Representative {
-  const each = rounds.map(figure);
-  const sign = better === "higher" ? 1 : -1;
-  const worstFirst = rounds
-    .map((round, i) => ({ round, value: sign * (each[i] ?? Number.NaN) }))
-    .sort((a, b) => a.value - b.value);
-  const middle = worstFirst[Math.floor((worstFirst.length - 1) / 2)];
-  if (middle === undefined) throw new Error("no round was measured");
-  return { round: middle.round, each };
+  return {
+    round: middleRound(rounds, figure, better),
+    each: rounds.map(figure),
+  };
 }
 
 /** Nudge's events/s on /v1/batch as a share of the baseline's in the same round. */
@@ -222,8 +215,8 @@ export function formatIngestReport(run: {
   rounds: readonly IngestRound[];
 }): { text: string; markdown: string } {
   const { settings, rounds } = run;
-  const batch = middleRound(rounds, batchShare, "higher");
-  const webhook = middleRound(rounds, webhookP99, "lower");
+  const batch = representative(rounds, batchShare, "higher");
+  const webhook = representative(rounds, webhookP99, "lower");
   const tables = scenarios(settings, batch.round, webhook.round).map(
     (table, i) => ({
       ...table,

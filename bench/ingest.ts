@@ -26,6 +26,7 @@ import {
 import { runClosedLoop, runOpenLoop, type LoadResult } from "./load.ts";
 import { startStealMeter } from "./machine-load.ts";
 import {
+  benchRounds,
   createScratchDatabase,
   describeCommand,
   describeMachine,
@@ -55,7 +56,7 @@ function readSettings(): IngestSettings {
     batchSize: Math.round(envNumber("BENCH_BATCH_SIZE", 100)),
     ratePerSecond: envNumber("BENCH_RATE", 1000),
     users: Math.round(envNumber("BENCH_USERS", 10_000)),
-    rounds: Math.max(1, Math.round(envNumber("BENCH_ROUNDS", 3))),
+    rounds: benchRounds(),
   };
 }
 

@@ -41,6 +41,28 @@ export function envNumber(name: string, fallback: number): number {
   return value;
 }
 
+/** Rounds each measurement is repeated (BENCH_ROUNDS, default 3): see `middleRound`. */
+export function benchRounds(): number {
+  return Math.max(1, Math.round(envNumber("BENCH_ROUNDS", 3)));
+}
+
+/**
+ * The round in the middle by `figure` (of an even number, the worse of the two in
+ * the middle), for the record of a machine whose speed drifts from minute to minute:
+ * one run could meet or miss a goal by luck.
+ */
+export function middleRound<T>(
+  rounds: readonly T[],
+  figure: (round: T) => number,
+  better: "higher" | "lower",
+): T {
+  const sign = better === "higher" ? 1 : -1;
+  const worstFirst = [...rounds].sort((a, b) => sign * (figure(a) - figure(b)));
+  const middle = worstFirst[Math.floor((worstFirst.length - 1) / 2)];
+  if (middle === undefined) throw new Error("no round was measured");
+  return middle;
+}
+
 /** The exact command that reproduces this run: the npm script with the bench keys that were set. */
 export function describeCommand(
   script: string,
