@@ -101,7 +101,7 @@ export async function planEvents(
  * their links. Undefined when a barrier needs writes of its own: an erasure, or a
  * merge with profile data to move.
  */
-export async function linksOnly(
+export async function findLinkOnlyMerges(
   db: Kysely<DB>,
   events: readonly PlannedEvent[],
 ): Promise<AliasLink[] | undefined> {

@@ -22,7 +22,7 @@ import {
 import {
   applyFreshEvents,
   foldChanges,
-  linksOnly,
+  findLinkOnlyMerges,
   planEvents,
 } from "./event-plan.ts";
 import {
@@ -186,7 +186,7 @@ async function storeInOneStatement(
   const changes = foldChanges(planned, book);
   if (!fitOneStatement(changes)) return undefined;
   // Last, as it may cost a round trip: the merges of new users' first calls.
-  const links = await linksOnly(deps.db, planned);
+  const links = await findLinkOnlyMerges(deps.db, planned);
   if (links === undefined) return undefined;
   const alongside = [insertEventsSql(planned, receivedAt)];
   if (plan.matches.length > 0)

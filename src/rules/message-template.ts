@@ -1,5 +1,6 @@
 import { Liquid, type Template } from "liquidjs";
 import { localeChooser } from "./locale.ts";
+import { keyOf, pathsRead, type Path } from "./template-reads.ts";
 
 /** The fields a message may have; every string is a Liquid template. */
 export type MessageFields = {
@@ -43,9 +44,6 @@ export type RenderScope = {
   profile: unknown;
   item?: unknown;
 };
-
-/** A variable path as far as it is fixed in the template: `a[b]` is read as `a`. */
-type Path = readonly (string | number)[];
 
 /**
  * One field's parsed template, and the paths outside `event` that it reads: values
@@ -216,50 +214,10 @@ function compileField(source: string): CompiledField {
   const template = parseTemplate(source);
   return {
     template,
-    reads: MAY_LOAD_PARTIAL.test(source) ? undefined : pathsRead(template),
+    reads: MAY_LOAD_PARTIAL.test(source)
+      ? undefined
+      : pathsRead(engine, template),
   };
-}
-
-/** The fixed part of every path the template reads from its scope, outside `event`. */
-function pathsRead(template: Template[]): Path[] | undefined {
-  try {
-    const paths = engine
-      .globalVariableSegmentsSync(template, { partials: false })
-      .map((segments) => {
-        // A computed segment (`a[b.c]`) ends the fixed part; `b.c` is a path of its own.
-        const end = segments.findIndex((s) => typeof s === "object");
-        return (end === -1 ? segments : segments.slice(0, end)) as Path;
-      });
-    return paths.filter((path) => path[0] !== "event");
-  } catch {
-    // What cannot be analysed is rendered for every recipient, as if it read them all.
-    return undefined;
-  }
-}
-
-/**
- * What a recipient's scope holds where the template reads, as text: two recipients
- * with the same key get the same text. A path is followed through own properties as
- * far as it goes, and the value it reaches is taken whole (a list for `.size`, the
- * traits where `.first_name` is missing), so nothing the template could see is left
- * out. The scope's values come from JSON, so JSON tells them apart.
- */
-function keyOf(paths: readonly Path[], scope: RenderScope): string {
-  return paths
-    .map((path) => {
-      // A name the scope does not have reads as nothing, whatever follows it.
-      let value: unknown = Object.hasOwn(scope, path[0] ?? "")
-        ? scope
-        : undefined;
-      for (const segment of path) {
-        if (typeof value !== "object" || value === null) break;
-        if (!Object.hasOwn(value, segment)) break;
-        value = (value as Record<string | number, unknown>)[segment];
-      }
-      // Undefined (nothing there) gives no text, which `join` turns into "".
-      return JSON.stringify(value);
-    })
-    .join("\n");
 }
 
 /** Texts already rendered for one event, by field and then by the recipient's key. */
