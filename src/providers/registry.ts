@@ -78,10 +78,10 @@ const createConfigured: Readonly<
       topic: apns.topic,
       production: apns.production,
       bothEnvironments: apns.bothEnvironments,
-      ...(apns.host !== undefined && { host: apns.host }),
-      ...(apns.port !== undefined && { port: apns.port }),
-      ...(apns.otherHost !== undefined && { otherHost: apns.otherHost }),
-      ...(apns.otherPort !== undefined && { otherPort: apns.otherPort }),
+      host: apns.host,
+      port: apns.port,
+      otherHost: apns.otherHost,
+      otherPort: apns.otherPort,
     });
   },
   async fcm({ fcm, delivery }) {

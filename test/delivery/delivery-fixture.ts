@@ -15,7 +15,11 @@ import {
   type FakeSubscription,
   type FakeWebPush,
 } from "../support/fake-webpush.ts";
-import { useTestApp, type TestAppOptions } from "../support/test-app.ts";
+import {
+  useTestApp,
+  type TestApp,
+  type TestAppOptions,
+} from "../support/test-app.ts";
 import { testCertificates } from "../support/test-ca.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
@@ -187,4 +191,34 @@ export function useDeliveryApp(options: TestAppOptions = {}) {
 
     deliver: () => ctx.app.deps.delivery.drain(),
   };
+}
+
+/**
+ * Posts one batch in which each of `count` new users registers an iPhone (with
+ * `traits`) and then sends the call `then` makes for them; returns the users.
+ */
+export async function postIphoneUsers(
+  app: TestApp,
+  count: number,
+  then: (userId: string) => Record<string, unknown>,
+  traits: Record<string, unknown> = {},
+): Promise<{ userId: string; token: string }[]> {
+  const users = Array.from({ length: count }, () => ({
+    userId: uniqueId("user"),
+    token: apnsToken(),
+  }));
+  const response = await app.request("POST", "/v1/segment", {
+    body: users.flatMap(({ userId, token }) => [
+      {
+        type: "identify",
+        userId,
+        messageId: uniqueId("msg"),
+        traits,
+        context: { device: { type: "ios", token } },
+      },
+      { userId, messageId: uniqueId("msg"), ...then(userId) },
+    ]),
+  });
+  expect(response.status).toBe(200);
+  return users;
 }

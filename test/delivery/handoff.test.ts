@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
 import type { SendContext } from "../../src/delivery/send-plan.ts";
-import type { Handoff } from "../../src/planning/planner.service.ts";
+import type { Handoff } from "../../src/planning/handoff.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
-import { apnsToken, uniqueId } from "../support/test-database.ts";
-import { useDeliveryApp } from "./delivery-fixture.ts";
+import { uniqueId } from "../support/test-database.ts";
+import { postIphoneUsers, useDeliveryApp } from "./delivery-fixture.ts";
 
 /** A sale for the savers of a product: a fan-out, planned page by page. */
 const saleRules = {
@@ -37,29 +37,16 @@ const ctx = useDeliveryApp({ rules: saleRules });
 /** Savers of one new product, each with an iPhone; returns them and the product. */
 async function savers(count: number) {
   const productId = uniqueId("product");
-  const users = Array.from({ length: count }, () => ({
-    userId: uniqueId("user"),
-    token: apnsToken(),
-  }));
-  const response = await ctx.app.request("POST", "/v1/segment", {
-    body: users.flatMap(({ userId, token }) => [
-      {
-        type: "identify",
-        userId,
-        messageId: uniqueId("msg"),
-        traits: { first_name: "Ana" },
-        context: { device: { type: "ios", token } },
-      },
-      {
-        type: "track",
-        event: "Product Added to Wishlist",
-        userId,
-        messageId: uniqueId("msg"),
-        properties: { product_id: productId },
-      },
-    ]),
-  });
-  expect(response.status).toBe(200);
+  const users = await postIphoneUsers(
+    ctx.app,
+    count,
+    () => ({
+      type: "track",
+      event: "Product Added to Wishlist",
+      properties: { product_id: productId },
+    }),
+    { first_name: "Ana" },
+  );
   return { users, productId };
 }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apnsToken, uniqueId } from "../support/test-database.ts";
-import { useDeliveryApp } from "./delivery-fixture.ts";
+import { postIphoneUsers, useDeliveryApp } from "./delivery-fixture.ts";
 
 // A narrow APNs lane, so that most pushes are still queued when the worker stops.
 const ctx = useDeliveryApp({
@@ -9,28 +8,11 @@ const ctx = useDeliveryApp({
 
 describe("delivery: shutdown", () => {
   it("when the worker stops mid-fan-out, then sends in flight finish, the rest are given back untouched, and a restart sends them once", async () => {
-    const users = Array.from({ length: 300 }, () => ({
-      userId: uniqueId("user"),
-      token: apnsToken(),
+    const users = await postIphoneUsers(ctx.app, 300, () => ({
+      type: "track",
+      event: "Ping",
+      properties: { title: "Ping", n: 1 },
     }));
-    const response = await ctx.app.request("POST", "/v1/segment", {
-      body: users.flatMap(({ userId, token }) => [
-        {
-          type: "identify",
-          userId,
-          messageId: uniqueId("msg"),
-          context: { device: { type: "ios", token } },
-        },
-        {
-          type: "track",
-          event: "Ping",
-          userId,
-          messageId: uniqueId("msg"),
-          properties: { title: "Ping", n: 1 },
-        },
-      ]),
-    });
-    expect(response.status).toBe(200);
     await ctx.app.deps.planner.drain();
 
     const { delivery } = ctx.app.deps;
