@@ -5,7 +5,7 @@ import type { Push, SendOutcome } from "../providers/provider.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
-import type { Handoff } from "../planning/planner.service.ts";
+import type { Handoff } from "../planning/handoff.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {

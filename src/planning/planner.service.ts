@@ -1,16 +1,9 @@
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/database.ts";
-import {
-  MatchStatus,
-  NotificationStatus,
-  type DB,
-  type Platform,
-} from "../db/schema.ts";
+import { MatchStatus, type DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Logger } from "../logger.ts";
 import { matchesCondition } from "../rules/condition.ts";
-import type { ClaimedNotification } from "../delivery/outbox.repository.ts";
-import type { SendContext } from "../delivery/send-plan.ts";
 import {
   decideEach,
   type Decision,
@@ -18,6 +11,13 @@ import {
   type RecipientFacts,
 } from "../rules/policy.ts";
 import { isKnownTimezone } from "../rules/quiet-hours.ts";
+import {
+  claimDueNow,
+  NOTHING_HANDED_OFF,
+  toHandOver,
+  type HandedOff,
+  type Handoff,
+} from "./handoff.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
@@ -28,10 +28,8 @@ import {
 } from "./match.repository.ts";
 import {
   anyDueNow,
-  claimedAs,
   insertNotifications,
   toNotification,
-  type NewNotification,
 } from "./notification.repository.ts";
 import {
   listActiveDevices,
@@ -52,27 +50,6 @@ export type PlannerDeps = {
   rules: RuleStore;
   /** This process's delivery, when it runs: notifications due now go straight to it. */
   handoff?: Handoff | undefined;
-};
-
-/**
- * A delivery worker as the planner sees it. A notification it has room for is written
- * already claimed for it, under its lease, and given to it once the page commits: no
- * claim has to find the row again, and the devices and facts the page just read are
- * the ones it sends with.
- */
-export type Handoff = {
-  /**
-   * Its room now, as a budget: whether a notification to these platforms fits,
-   * counting it in when it does. Nothing fits while it is not running.
-   */
-  budget(): (platforms: readonly Platform[]) => boolean;
-  /** The lease of a notification claimed at `now`. */
-  leaseUntil(now: Date): Date;
-  /** Sends notifications written (and committed) claimed for it. */
-  take(
-    claimed: readonly ClaimedNotification[],
-    contexts: readonly SendContext[],
-  ): void;
 };
 
 /** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
@@ -117,13 +94,6 @@ export async function expandNextPage(
     deps.handoff?.take(handedOff.claimed, handedOff.contexts);
   return step;
 }
-
-type HandedOff = {
-  claimed: ClaimedNotification[];
-  contexts: SendContext[];
-};
-
-const NOTHING_HANDED_OFF: HandedOff = { claimed: [], contexts: [] };
 
 async function planNextPage(
   trx: Kysely<DB>,
@@ -180,11 +150,12 @@ async function planNextPage(
     now,
     timezoneOf,
   );
+  const devicesOf = groupBy(planned.devices, (d) => d.userId);
   const notifications = claimDueNow(
     page.members.map((member, index) =>
       toNotification(match, rule, member, planned.decisions[index] as Decision),
     ),
-    planned.devices,
+    devicesOf,
     deps.handoff,
     now,
   );
@@ -209,68 +180,9 @@ async function planNextPage(
       notifications,
       inserted,
       { rule, settings: book.settings, now },
-      planned,
+      { facts: planned.facts, devicesOf },
     ),
   };
-}
-
-/** Claims for the handoff the notifications due now that it has room for. */
-function claimDueNow(
-  notifications: NewNotification[],
-  devices: readonly DeviceTarget[],
-  handoff: Handoff | undefined,
-  now: Date,
-): NewNotification[] {
-  if (handoff === undefined) return notifications;
-  const fits = handoff.budget();
-  const claimedUntil = handoff.leaseUntil(now);
-  const devicesOf = groupBy(devices, (d) => d.userId);
-  return notifications.map((n) =>
-    n.status === NotificationStatus.pending &&
-    n.sendAt <= now &&
-    fits((devicesOf.get(n.userId) ?? []).map((d) => d.platform))
-      ? claimedAs(n, claimedUntil)
-      : n,
-  );
-}
-
-/** The claimed notifications the page wrote, as delivery takes them, with what it read. */
-function toHandOver(
-  notifications: readonly NewNotification[],
-  inserted: ReadonlySet<string>,
-  common: Pick<SendContext, "rule" | "settings" | "now">,
-  planned: PlannedPage,
-): HandedOff {
-  const devicesOf = groupBy(planned.devices, (d) => d.userId);
-  const result: HandedOff = { claimed: [], contexts: [] };
-  notifications.forEach((n, index) => {
-    const facts = planned.facts[index];
-    if (
-      n.claimedUntil === undefined ||
-      facts === undefined ||
-      !inserted.has(n.notificationId)
-    )
-      return;
-    result.claimed.push({
-      userId: n.userId,
-      notificationId: n.notificationId,
-      ruleId: n.ruleId,
-      itemKey: n.itemKey,
-      category: n.category ?? null,
-      attempt: 1,
-      expiresAt: n.expiresAt ?? null,
-      content: n.content ?? null,
-      createdAt: common.now,
-      claimedUntil: n.claimedUntil,
-    });
-    result.contexts.push({
-      ...common,
-      facts,
-      devices: devicesOf.get(n.userId) ?? [],
-      settled: new Map(),
-    });
-  });
-  return result;
 }
 
 /** A page's decisions, member by member, with the facts and devices they rest on. */
