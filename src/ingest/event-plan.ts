@@ -94,6 +94,13 @@ export async function planEvents(
   });
 }
 
+/** The ids these events write under, merge from or merge into. */
+export function idsWritten(events: readonly PlannedEvent[]): string[] {
+  return events.flatMap(({ userId, barrier }) =>
+    barrier?.kind === "merge" ? [userId, barrier.from, barrier.into] : [userId],
+  );
+}
+
 /**
  * The alias links that are all the barriers of these events amount to, when each one
  * merges an id that owns nothing (the first call of a new user that carries both ids),

@@ -6,6 +6,7 @@ import type { Logger } from "../logger.ts";
 import {
   applyProfileChanges,
   fitOneStatement,
+  mergeStrandedProfiles,
 } from "../profiles/profile.service.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
@@ -23,6 +24,7 @@ import {
   applyFreshEvents,
   foldChanges,
   findLinkOnlyMerges,
+  idsWritten,
   planEvents,
 } from "./event-plan.ts";
 import {
@@ -141,20 +143,34 @@ function validateCalls(
   return { events, duplicates, rejected };
 }
 
-type Stored = { fresh: Set<string>; matches: number };
+type Stored = {
+  fresh: Set<string>;
+  matches: number;
+  /** The profiles the events belong to or merge: see `mergeStrandedProfiles`. */
+  profiles: string[];
+};
 
-/** Stores distinct valid events and their profile changes; returns the new messageIds. */
+/**
+ * Stores distinct valid events and their profile changes; returns the new messageIds.
+ * After the commit, moves what a concurrent merge left stranded under an alias.
+ */
 async function storeEvents(
   deps: IngestDeps,
   events: readonly SegmentEvent[],
   receivedAt: Date,
 ): Promise<Set<string>> {
   const book = deps.rules.current();
-  const { fresh, matches } =
+  const { fresh, matches, profiles } =
     (await storeInOneStatement(deps, events, book, receivedAt)) ??
     (await inTransaction(deps.db, (trx) =>
       storeStepByStep(trx, events, book, receivedAt, deps.logger),
     ));
+  const stranded = await mergeStrandedProfiles(deps.db, profiles, receivedAt);
+  if (stranded.length > 0)
+    deps.logger.info(
+      { merges: stranded },
+      "moved what was written under ids while they were being merged away",
+    );
   if (matches > 0) deps.planner.poke();
   return fresh;
 }
@@ -200,7 +216,7 @@ async function storeInOneStatement(
     throw error;
   }
   const fresh = new Set(events.map((e) => e.messageId));
-  return { fresh, matches: countPending(plan) };
+  return { fresh, matches: countPending(plan), profiles: idsWritten(planned) };
 }
 
 /** Any batch, in one transaction: merges, erasures, duplicates, feedback and all. */
@@ -223,5 +239,6 @@ async function storeStepByStep(
     plan.matches.length > 0 ? [insertMatchesSql(plan.matches, receivedAt)] : [];
   await applyProfileChanges(trx, changes, receivedAt, links, matches);
   await recordEventFeedback(trx, freshEvents, book, receivedAt);
-  return { fresh, matches: countPending(plan) };
+  // All of them, not only the fresh: a retry of a batch repeats the check after it.
+  return { fresh, matches: countPending(plan), profiles: idsWritten(planned) };
 }

@@ -128,11 +128,25 @@ export async function findAliases(
 }
 
 /**
- * Which of `ids` own anything that `mergeProfileInto` would move: a profile, aliases,
- * devices, preferences, saved items or events. Merging an id that owns nothing only
- * records the alias, which `linkAliasesSql` does for many at once. Keep this list in step
- * with the tables `mergeProfileInto` touches. One EXISTS over a UNION ALL, not six
- * ORed EXISTS: Postgres plans the latter as hashed subplans over whole tables.
+ * Whether the id in `ids.id` owns anything that `mergeProfileInto` would move: a
+ * profile, aliases, devices, preferences, saved items, events, notifications or rule
+ * matches. Keep this list in step with the tables `mergeProfileInto` touches. One
+ * EXISTS over a UNION ALL, not eight ORed EXISTS: Postgres plans the latter as hashed
+ * subplans over whole tables.
+ */
+const OWNS_PROFILE_DATA = sql`exists (
+  select from profiles where user_id = ids.id
+  union all select from profile_aliases where user_id = ids.id
+  union all select from devices where user_id = ids.id
+  union all select from category_preferences where user_id = ids.id
+  union all select from saved_items where user_id = ids.id
+  union all select from events where user_id = ids.id
+  union all select from notifications where user_id = ids.id
+  union all select from rule_matches where user_id = ids.id)`;
+
+/**
+ * Which of `ids` own anything: merging an id that owns nothing only records the
+ * alias, which `linkAliasesSql` does for many at once.
  */
 export async function findIdsWithProfileData(
   db: Kysely<DB>,
@@ -141,16 +155,28 @@ export async function findIdsWithProfileData(
   if (ids.length === 0) return new Set();
   const { rows } = await sql<{ id: string }>`
     select id from unnest(${[...new Set(ids)]}::text[]) as ids(id)
-    where exists (
-      select from profiles where user_id = ids.id
-      union all select from profile_aliases where user_id = ids.id
-      union all select from devices where user_id = ids.id
-      union all select from category_preferences where user_id = ids.id
-      union all select from saved_items where user_id = ids.id
-      union all select from events where user_id = ids.id
-      union all select from notifications where user_id = ids.id
-      union all select from rule_matches where user_id = ids.id)`.execute(db);
+    where ${OWNS_PROFILE_DATA}`.execute(db);
   return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * Which of `ids` are aliases of another profile and yet own something: data written
+ * under an id while it was being merged away (see `mergeStrandedProfiles`). One probe
+ * of the aliases' key per id; only an alias is looked at further.
+ */
+export async function findStrandedAliases(
+  db: Kysely<DB>,
+  ids: readonly string[],
+): Promise<AliasLink[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ alias_id: string; user_id: string }>`
+    select ids.id as alias_id, a.user_id
+    from unnest(${[...new Set(ids)]}::text[]) as ids(id)
+    cross join lateral (
+      select user_id from profile_aliases where alias_id = ids.id limit 1
+    ) as a
+    where ${OWNS_PROFILE_DATA}`.execute(db);
+  return rows.map((row) => ({ from: row.alias_id, into: row.user_id }));
 }
 
 /**

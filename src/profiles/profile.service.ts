@@ -1,5 +1,7 @@
 import type { Kysely, RawBuilder } from "kysely";
+import type { Database } from "../db/database.ts";
 import type { DB, JsonObject } from "../db/schema.ts";
+import { inTransaction } from "../db/transaction.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
 import { executeTogether } from "../db/bulk-sql.ts";
 import {
@@ -22,7 +24,9 @@ import {
 import {
   findAliases,
   findProfile,
+  findStrandedAliases,
   linkAliasesSql,
+  mergeProfileInto,
   setOptOut,
   upsertProfilesSql,
   type AliasLink,
@@ -107,6 +111,26 @@ export function fitOneStatement(
         return false;
   }
   return true;
+}
+
+/**
+ * Moves what was written under any of `ids` after it became an alias into the profile
+ * it is an alias of, and returns those merges. Ingest decides which profile an event
+ * belongs to, and whether a merge has anything to move, from reads made before it
+ * writes: a request writing under an id and another merging that id away can each
+ * miss the other's writes, and the first's data would stay under the alias, out of
+ * reach. Each of them calls this after it commits, and of two such requests the one
+ * that commits last sees what the other wrote, so one of them moves it.
+ */
+export async function mergeStrandedProfiles(
+  db: Database,
+  ids: readonly string[],
+  now: Date,
+): Promise<AliasLink[]> {
+  const stranded = await findStrandedAliases(db, ids);
+  for (const { from, into } of stranded)
+    await inTransaction(db, (trx) => mergeProfileInto(trx, from, into, now));
+  return stranded;
 }
 
 /** The id a profile is known by now, following a merge (alias) if there was one. */

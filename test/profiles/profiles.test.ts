@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { adminQuery } from "../support/global-setup.ts";
 import { useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
@@ -372,6 +375,110 @@ describe("merging an anonymous profile into a known one", () => {
     expect((await profile(anonymousId)).userId).toBe(first);
   });
 });
+
+/*
+ * Two requests at once, one writing under an anonymous id and one merging that id into
+ * a user, each deciding from reads made before the other commits. A transaction of the
+ * test's own holds a row that one of them must write, so that the other commits while
+ * it waits; only real PostgreSQL serves requests concurrently.
+ */
+describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
+  "a merge racing a write under the merged id (PostgreSQL)",
+  () => {
+    it("when the write commits while the merge waits to commit, then the merge moves what was written", async () => {
+      const [anonymousId, userId, token] = [
+        uniqueId("anon"),
+        uniqueId("user"),
+        apnsToken(),
+      ];
+      const held = await holdRow(
+        "insert into profile_aliases (alias_id, user_id, created_at) values ($1, 'holder', now())",
+        [anonymousId],
+      );
+      let merging: Promise<void> | undefined;
+      try {
+        // The new user's first call finds that the anonymous id owns nothing, and
+        // waits to record its alias.
+        merging = send(identify(userId, { name: "Known" }, { anonymousId }));
+        await untilOneWaitsForALock();
+        await send(appOpened(anonymousId, token));
+      } finally {
+        await held.release();
+      }
+      await merging;
+
+      expectDeviceMoved(await profile(userId), userId, token);
+      expect((await profile(anonymousId)).userId).toBe(userId);
+    });
+
+    it("when the merge commits while the write waits to commit, then the write moves what it wrote", async () => {
+      const [anonymousId, userId, token] = [
+        uniqueId("anon"),
+        uniqueId("user"),
+        apnsToken(),
+      ];
+      const held = await holdRow(
+        "insert into devices (user_id, device_id, platform, token, status) values ('holder', 'holder', 'apns', $1, 'active')",
+        [token],
+      );
+      let writing: Promise<void> | undefined;
+      try {
+        // The anonymous call resolves to its own id, and waits to write the device.
+        writing = send(appOpened(anonymousId, token));
+        await untilOneWaitsForALock();
+        await send(identify(userId, { name: "Known" }, { anonymousId }));
+      } finally {
+        await held.release();
+      }
+      await writing;
+
+      expectDeviceMoved(await profile(userId), userId, token);
+    });
+
+    function appOpened(anonymousId: string, token: string): Fields {
+      return track("App Opened", {
+        anonymousId,
+        context: deviceContext("ios", token),
+      });
+    }
+
+    function expectDeviceMoved(view: any, userId: string, token: string) {
+      expect(view.userId).toBe(userId);
+      expect(view.traits).toEqual({ name: "Known" });
+      expect(view.devices).toEqual([
+        expect.objectContaining({ platform: "apns", token, status: "active" }),
+      ]);
+    }
+
+    /** Inserts a row in a transaction left open until `release` rolls it back. */
+    async function holdRow(text: string, values: unknown[]) {
+      const client = new pg.Client({ connectionString: ctx.database.url });
+      await client.connect();
+      await client.query("begin");
+      await client.query(text, values);
+      return {
+        release: async () => {
+          await client.query("rollback");
+          await client.end();
+        },
+      };
+    }
+
+    async function untilOneWaitsForALock(): Promise<void> {
+      const url = ctx.database.url ?? "";
+      for (let attempt = 0; attempt < 250; attempt++) {
+        const [row] = await adminQuery(
+          url,
+          `select count(*)::int as waiting from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'`,
+        );
+        if (row?.waiting === 1) return;
+        await sleep(20);
+      }
+      throw new Error("no request came to wait for the held row");
+    }
+  },
+);
 
 describe("devices", () => {
   it("when context.device has a token and a type, then ios hex tokens are APNs, android and non-hex ios tokens FCM", async () => {
