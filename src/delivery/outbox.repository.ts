@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import { jsonRows } from "../db/bulk-sql.ts";
+import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import {
   DeliveryStatus,
   DeviceStatus,
@@ -257,11 +257,11 @@ function updateNotifications(
     return {
       user_id: u.userId,
       notification_id: u.notificationId,
-      claimed_until: u.claimedUntil,
+      claimed_until: isoTime(u.claimedUntil),
       status: u.status,
       reason: u.reason,
-      send_at: u.sendAt,
-      sent_at: u.sentAt,
+      send_at: isoTime(u.sendAt),
+      sent_at: isoTime(u.sentAt),
       released: u.releasedAttempt,
       platforms: [...(seen?.platforms ?? [])],
       invalid_token: seen?.invalid ?? false,

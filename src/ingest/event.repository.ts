@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
-import { jsonRows } from "../db/bulk-sql.ts";
+import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
 import { sqlState } from "../db/transaction.ts";
 import type { SegmentEvent } from "./segment-event.schema.ts";
@@ -56,7 +56,7 @@ export function insertEventsSql(
     type: event.type,
     event: event.event ?? event.name ?? null,
     payload: event.payload,
-    timestamp: event.timestamp,
+    timestamp: isoTime(event.timestamp),
   }));
   return sql`
     insert into events (message_id, user_id, type, event, payload, timestamp, received_at)

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
-import { jsonRows } from "../db/bulk-sql.ts";
+import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import { MatchStatus, type DB, type JsonObject } from "../db/schema.ts";
 
 export type NewMatch = {
@@ -51,7 +51,7 @@ export function insertMatchesSql(
     item_key: m.itemKey,
     event: m.event,
     status: m.status,
-    triggered_at: m.triggeredAt,
+    triggered_at: isoTime(m.triggeredAt),
   }));
   return sql`
     insert into rule_matches (match_id, rule_id, rule_version, trigger_message_id, user_id, item_key, event, status, triggered_at, created_at, updated_at)

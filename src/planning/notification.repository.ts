@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
-import { jsonRows } from "../db/bulk-sql.ts";
+import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import { NotificationStatus, type DB, type JsonObject } from "../db/schema.ts";
 import type { Decision } from "../rules/policy.ts";
 import type { Rule } from "../rules/rule-book.ts";
@@ -75,10 +75,10 @@ export async function insertNotifications(
     status: n.status,
     reason: n.reason ?? null,
     deferred_by: n.deferredBy.length === 0 ? null : n.deferredBy.join(","),
-    send_at: n.sendAt,
-    expires_at: n.expiresAt ?? null,
+    send_at: isoTime(n.sendAt),
+    expires_at: isoTime(n.expiresAt),
     content: n.content ?? null,
-    claimed_until: n.claimedUntil ?? null,
+    claimed_until: isoTime(n.claimedUntil),
   }));
   // A suppressed row's content is the JSON null, as it always was, not SQL NULL.
   const result = await sql<{ notification_id: string }>`

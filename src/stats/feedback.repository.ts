@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import { jsonRows } from "../db/bulk-sql.ts";
+import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
 import type { ConversionRule } from "../rules/rule-book.ts";
 import type { FeedbackKind } from "./feedback.ts";
@@ -23,7 +23,7 @@ export async function recordFeedback(
   const rows = feedback.map((f) => ({
     nudge_id: f.nudgeId,
     kind: f.kind,
-    at: f.at,
+    at: isoTime(f.at),
   }));
   const result = await sql<{ notification_id: string }>`
     update notifications n
@@ -105,8 +105,8 @@ export async function recordConversions(
         user_id: conversion.userId,
         rule_id: rule.ruleId,
         after_open: rule.after === "open",
-        since: new Date(conversion.at.getTime() - rule.withinMs),
-        at: conversion.at,
+        since: isoTime(new Date(conversion.at.getTime() - rule.withinMs)),
+        at: isoTime(conversion.at),
         message_id: conversion.messageId,
       });
     }
@@ -120,8 +120,8 @@ type ConversionRow = {
   user_id: string;
   rule_id: string;
   after_open: boolean;
-  since: Date;
-  at: Date;
+  since: string | null;
+  at: string | null;
   message_id: string;
 };
 

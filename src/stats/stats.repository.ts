@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
-import { jsonRows } from "../db/bulk-sql.ts";
+import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import { NotificationStatus, type DB } from "../db/schema.ts";
 
 export const GroupBy = {
@@ -131,7 +131,10 @@ export async function refreshStaleBuckets(
   if (buckets.size === 0) return 0;
 
   const b = jsonRows(
-    [...buckets.values()],
+    [...buckets.values()].map((bucket) => ({
+      rule_id: bucket.rule_id,
+      hour: isoTime(bucket.hour),
+    })),
     { rule_id: "text", hour: "timestamptz" },
     "b",
   );
