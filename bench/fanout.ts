@@ -32,6 +32,7 @@ import {
   describeMachine,
   envNumber,
   middleRound,
+  nudgeNodeOptions,
   publishReport,
 } from "./support.ts";
 
@@ -72,12 +73,6 @@ async function writeFiles(
   await writeFile(files.apnsKey, fakes.ready.apnsKeyP8);
   await writeFile(files.rules, await benchRules());
   return files;
-}
-
-/** Node flags for Nudge's process: for profiling and experiments, never for the record. */
-function nudgeNodeOptions(): string | undefined {
-  const options = process.env.BENCH_NUDGE_NODE_OPTIONS?.trim();
-  return options === undefined || options === "" ? undefined : options;
 }
 
 /**

@@ -4,6 +4,9 @@
  * this process. Prints a table and rewrites the Ingest section of BENCHMARKS.md.
  *
  *   npm run bench:ingest            (BENCH_SECONDS=3 npm run bench:ingest for a quick look)
+ *
+ * BENCH_NUDGE_NODE_OPTIONS passes Node flags to Nudge's process (e.g. "--cpu-prof
+ * --cpu-prof-dir=<dir>" to profile it); such a run leaves BENCHMARKS.md alone.
  */
 import { fileURLToPath } from "node:url";
 import { startChildServer, type ChildServer } from "./child-server.ts";
@@ -31,6 +34,7 @@ import {
   describeCommand,
   describeMachine,
   envNumber,
+  nudgeNodeOptions,
   publishReport,
   type ScratchDatabase,
 } from "./support.ts";
@@ -84,6 +88,7 @@ const TARGETS: readonly Target[] = [
       // Signed webhooks, as Segment sends them in production.
       SEGMENT_SHARED_SECRET: SHARED_SECRET,
       RULES_FILE: "examples/rules.json",
+      ...nodeOptions(),
     }),
   },
   {
@@ -92,6 +97,11 @@ const TARGETS: readonly Target[] = [
     env: (databaseUrl) => ({ DATABASE_URL: databaseUrl }),
   },
 ];
+
+function nodeOptions(): { NODE_OPTIONS?: string } {
+  const options = nudgeNodeOptions();
+  return options === undefined ? {} : { NODE_OPTIONS: options };
+}
 
 /** One timed run of a scenario: its load figures and the events the server accepted. */
 type Run = (seconds: number) => Promise<{ load: LoadResult; accepted: number }>;
@@ -245,6 +255,12 @@ async function main(): Promise<void> {
     command: describeCommand("bench:ingest", SETTING_KEYS),
     rounds,
   });
+  if (nudgeNodeOptions() !== undefined) {
+    console.log(
+      `\n${report.text}\n\nBENCH_NUDGE_NODE_OPTIONS is set: BENCHMARKS.md left as it was`,
+    );
+    return;
+  }
   await publishReport("ingest", "Ingest", report);
 }
 

@@ -41,6 +41,16 @@ export function envNumber(name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * Node flags for Nudge's process (BENCH_NUDGE_NODE_OPTIONS, e.g. "--cpu-prof
+ * --cpu-prof-dir=<dir>" to profile it): for profiling and experiments, never for the
+ * record, so a run with them leaves BENCHMARKS.md alone.
+ */
+export function nudgeNodeOptions(): string | undefined {
+  const options = process.env.BENCH_NUDGE_NODE_OPTIONS?.trim();
+  return options === undefined || options === "" ? undefined : options;
+}
+
 /** Rounds each measurement is repeated (BENCH_ROUNDS, default 3): see `middleRound`. */
 export function benchRounds(): number {
   return Math.max(1, Math.round(envNumber("BENCH_ROUNDS", 3)));
