@@ -133,6 +133,22 @@ export async function mergeStrandedProfiles(
   return stranded;
 }
 
+/**
+ * Writes one profile's change under the id it is known by now, and returns the id the
+ * change ended under: a merge of that id racing the write moves it on.
+ */
+async function writeProfileChange(
+  db: Database,
+  requestedId: string,
+  now: Date,
+  change: ProfileChange,
+): Promise<string> {
+  const userId = await resolveUserId(db, requestedId);
+  await applyProfileChanges(db, new Map([[userId, change]]), now);
+  const [moved] = await mergeStrandedProfiles(db, [userId], now);
+  return moved?.into ?? userId;
+}
+
 /** The id a profile is known by now, following a merge (alias) if there was one. */
 export async function resolveUserId(
   db: Kysely<DB>,
@@ -209,42 +225,29 @@ export type PreferencesUpdate = {
 
 /** Sets a user's preferences, creating the profile if Nudge has not seen the user yet. */
 export async function updatePreferences(
-  db: Kysely<DB>,
+  db: Database,
   requestedId: string,
   update: PreferencesUpdate,
   now: Date,
 ): Promise<string> {
-  const userId = await resolveUserId(db, requestedId);
-  await applyProfileChanges(
-    db,
-    new Map([
-      [
-        userId,
-        {
-          ...emptyProfileChange(),
-          optOut: update.optOut,
-          categories: update.categories ?? {},
-        },
-      ],
-    ]),
-    now,
-  );
-  return userId;
+  return writeProfileChange(db, requestedId, now, {
+    ...emptyProfileChange(),
+    optOut: update.optOut,
+    categories: update.categories ?? {},
+  });
 }
 
 /** Registers one device for a user (creating the profile) and returns it as stored. */
 export async function registerDevice(
-  db: Kysely<DB>,
+  db: Database,
   requestedId: string,
   device: DeviceChange,
   now: Date,
 ): Promise<{ userId: string; device: Device }> {
-  const userId = await resolveUserId(db, requestedId);
-  await applyProfileChanges(
-    db,
-    new Map([[userId, { ...emptyProfileChange(), devices: [device] }]]),
-    now,
-  );
+  const userId = await writeProfileChange(db, requestedId, now, {
+    ...emptyProfileChange(),
+    devices: [device],
+  });
   const stored = (await listDevices(db, userId)).find(
     (d) => d.platform === device.platform && d.token === device.token,
   );

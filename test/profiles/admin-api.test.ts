@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { whileOneWaits } from "../support/held-row.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
@@ -437,6 +438,41 @@ describe("devices", () => {
     ]);
   });
 });
+
+describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
+  "a device registered while its user is merged away (PostgreSQL)",
+  () => {
+    it("when the registration commits after the merge, then the device moves to the user merged into", async () => {
+      const [anonymousId, userId, token] = [
+        uniqueId("anon"),
+        uniqueId("user"),
+        apnsToken(),
+      ];
+      let registered: any;
+      await whileOneWaits(
+        ctx.database.url ?? "",
+        {
+          text: "insert into devices (user_id, device_id, platform, token, status) values ('holder', 'holder', 'apns', $1, 'active')",
+          values: [token],
+        },
+        // Resolved to the anonymous id, the registration waits to write the device.
+        async () => {
+          registered = await registerDevice(anonymousId, {
+            platform: "apns",
+            token,
+          });
+        },
+        () => ingest({ type: "identify", userId, anonymousId }),
+      );
+
+      const view = (await admin("GET", `/v1/users/${userId}`)).body;
+      expect(view.devices).toEqual([
+        expect.objectContaining({ platform: "apns", token, status: "active" }),
+      ]);
+      expect(registered).toEqual(view.devices[0]);
+    });
+  },
+);
 
 describe("DELETE /v1/users/:userId", () => {
   it("when a user is deleted, then 204, GET is 404, and their token can be registered by someone else", async () => {

@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { adminQuery } from "../support/global-setup.ts";
+import { whileOneWaits } from "../support/held-row.ts";
 import { useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
@@ -391,21 +389,17 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
         uniqueId("user"),
         apnsToken(),
       ];
-      const held = await holdRow(
-        "insert into profile_aliases (alias_id, user_id, created_at) values ($1, 'holder', now())",
-        [anonymousId],
-      );
-      let merging: Promise<void> | undefined;
-      try {
+      await whileOneWaits(
+        ctx.database.url ?? "",
+        {
+          text: "insert into profile_aliases (alias_id, user_id, created_at) values ($1, 'holder', now())",
+          values: [anonymousId],
+        },
         // The new user's first call finds that the anonymous id owns nothing, and
         // waits to record its alias.
-        merging = send(identify(userId, { name: "Known" }, { anonymousId }));
-        await untilOneWaitsForALock();
-        await send(appOpened(anonymousId, token));
-      } finally {
-        await held.release();
-      }
-      await merging;
+        () => send(identify(userId, { name: "Known" }, { anonymousId })),
+        () => send(appOpened(anonymousId, token)),
+      );
 
       expectDeviceMoved(await profile(userId), userId, token);
       expect((await profile(anonymousId)).userId).toBe(userId);
@@ -417,20 +411,16 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
         uniqueId("user"),
         apnsToken(),
       ];
-      const held = await holdRow(
-        "insert into devices (user_id, device_id, platform, token, status) values ('holder', 'holder', 'apns', $1, 'active')",
-        [token],
-      );
-      let writing: Promise<void> | undefined;
-      try {
+      await whileOneWaits(
+        ctx.database.url ?? "",
+        {
+          text: "insert into devices (user_id, device_id, platform, token, status) values ('holder', 'holder', 'apns', $1, 'active')",
+          values: [token],
+        },
         // The anonymous call resolves to its own id, and waits to write the device.
-        writing = send(appOpened(anonymousId, token));
-        await untilOneWaitsForALock();
-        await send(identify(userId, { name: "Known" }, { anonymousId }));
-      } finally {
-        await held.release();
-      }
-      await writing;
+        () => send(appOpened(anonymousId, token)),
+        () => send(identify(userId, { name: "Known" }, { anonymousId })),
+      );
 
       expectDeviceMoved(await profile(userId), userId, token);
     });
@@ -448,34 +438,6 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       expect(view.devices).toEqual([
         expect.objectContaining({ platform: "apns", token, status: "active" }),
       ]);
-    }
-
-    /** Inserts a row in a transaction left open until `release` rolls it back. */
-    async function holdRow(text: string, values: unknown[]) {
-      const client = new pg.Client({ connectionString: ctx.database.url });
-      await client.connect();
-      await client.query("begin");
-      await client.query(text, values);
-      return {
-        release: async () => {
-          await client.query("rollback");
-          await client.end();
-        },
-      };
-    }
-
-    async function untilOneWaitsForALock(): Promise<void> {
-      const url = ctx.database.url ?? "";
-      for (let attempt = 0; attempt < 250; attempt++) {
-        const [row] = await adminQuery(
-          url,
-          `select count(*)::int as waiting from pg_stat_activity
-          where datname = current_database() and wait_event_type = 'Lock'`,
-        );
-        if (row?.waiting === 1) return;
-        await sleep(20);
-      }
-      throw new Error("no request came to wait for the held row");
     }
   },
 );

@@ -1,0 +1,62 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import { adminQuery } from "./global-setup.ts";
+
+/*
+ * For tests of two requests racing on real PostgreSQL: a transaction of the test's own
+ * holds a row that one request must write, so that it waits while the other commits.
+ */
+
+/** Inserts a row in a transaction left open until `release` rolls it back. */
+async function holdRow(
+  url: string,
+  text: string,
+  values: unknown[],
+): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query("begin");
+  await client.query(text, values);
+  return {
+    release: async () => {
+      await client.query("rollback");
+      await client.end();
+    },
+  };
+}
+
+/** Resolves once one connection to the database waits for a lock: the held row. */
+async function untilOneWaitsForALock(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 250; attempt++) {
+    const [row] = await adminQuery(
+      url,
+      `select count(*)::int as waiting from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock'`,
+    );
+    if (row?.waiting === 1) return;
+    await sleep(20);
+  }
+  throw new Error("no request came to wait for the held row");
+}
+
+/**
+ * Runs `waiting` while `held` is held, then `meanwhile` once it waits for it; releases
+ * the row and resolves when both are done.
+ */
+export async function whileOneWaits(
+  url: string,
+  held: { text: string; values: unknown[] },
+  waiting: () => Promise<unknown>,
+  meanwhile: () => Promise<unknown>,
+): Promise<void> {
+  const row = await holdRow(url, held.text, held.values);
+  let first: Promise<unknown> | undefined;
+  try {
+    first = waiting();
+    await untilOneWaitsForALock(url);
+    await meanwhile();
+  } finally {
+    await row.release();
+  }
+  await first;
+}
