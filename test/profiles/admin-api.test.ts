@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { whileOneWaits } from "../support/held-row.ts";
+import { heldDevice, whileOneWaits } from "../support/held-row.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
@@ -451,10 +451,7 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       let registered: any;
       await whileOneWaits(
         ctx.database.url ?? "",
-        {
-          text: "insert into devices (user_id, device_id, platform, token, status) values ('holder', 'holder', 'apns', $1, 'active')",
-          values: [token],
-        },
+        heldDevice(token),
         // Resolved to the anonymous id, the registration waits to write the device.
         async () => {
           registered = await registerDevice(anonymousId, {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { whileOneWaits } from "../support/held-row.ts";
+import { heldAlias, heldDevice, whileOneWaits } from "../support/held-row.ts";
 import { useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
 
@@ -383,62 +383,51 @@ describe("merging an anonymous profile into a known one", () => {
 describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
   "a merge racing a write under the merged id (PostgreSQL)",
   () => {
-    it("when the write commits while the merge waits to commit, then the merge moves what was written", async () => {
-      const [anonymousId, userId, token] = [
-        uniqueId("anon"),
-        uniqueId("user"),
-        apnsToken(),
-      ];
-      await whileOneWaits(
-        ctx.database.url ?? "",
-        {
-          text: "insert into profile_aliases (alias_id, user_id, created_at) values ($1, 'holder', now())",
-          values: [anonymousId],
-        },
+    const races = [
+      {
+        name: "when the write commits while the merge waits to commit, then the merge moves what was written",
         // The new user's first call finds that the anonymous id owns nothing, and
         // waits to record its alias.
-        () => send(identify(userId, { name: "Known" }, { anonymousId })),
-        () => send(appOpened(anonymousId, token)),
-      );
+        held: (anonymousId: string) => heldAlias(anonymousId),
+        waits: "merge",
+      },
+      {
+        name: "when the merge commits while the write waits to commit, then the write moves what it wrote",
+        // The anonymous call resolves to its own id, and waits to write the device.
+        held: (_: string, token: string) => heldDevice(token),
+        waits: "write",
+      },
+    ] as const;
 
-      expectDeviceMoved(await profile(userId), userId, token);
-      expect((await profile(anonymousId)).userId).toBe(userId);
-    });
-
-    it("when the merge commits while the write waits to commit, then the write moves what it wrote", async () => {
+    it.each(races)("$name", async ({ held, waits }) => {
       const [anonymousId, userId, token] = [
         uniqueId("anon"),
         uniqueId("user"),
         apnsToken(),
       ];
+      const merge = () =>
+        send(identify(userId, { name: "Known" }, { anonymousId }));
+      const write = () =>
+        send(
+          track("App Opened", {
+            anonymousId,
+            context: deviceContext("ios", token),
+          }),
+        );
       await whileOneWaits(
         ctx.database.url ?? "",
-        {
-          text: "insert into devices (user_id, device_id, platform, token, status) values ('holder', 'holder', 'apns', $1, 'active')",
-          values: [token],
-        },
-        // The anonymous call resolves to its own id, and waits to write the device.
-        () => send(appOpened(anonymousId, token)),
-        () => send(identify(userId, { name: "Known" }, { anonymousId })),
+        held(anonymousId, token),
+        waits === "merge" ? merge : write,
+        waits === "merge" ? write : merge,
       );
 
-      expectDeviceMoved(await profile(userId), userId, token);
-    });
-
-    function appOpened(anonymousId: string, token: string): Fields {
-      return track("App Opened", {
-        anonymousId,
-        context: deviceContext("ios", token),
-      });
-    }
-
-    function expectDeviceMoved(view: any, userId: string, token: string) {
-      expect(view.userId).toBe(userId);
+      const view = await profile(userId);
       expect(view.traits).toEqual({ name: "Known" });
       expect(view.devices).toEqual([
         expect.objectContaining({ platform: "apns", token, status: "active" }),
       ]);
-    }
+      expect((await profile(anonymousId)).userId).toBe(userId);
+    });
   },
 );
 

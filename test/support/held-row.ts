@@ -7,16 +7,34 @@ import { adminQuery } from "./global-setup.ts";
  * holds a row that one request must write, so that it waits while the other commits.
  */
 
+/** A row to hold: an insert statement and its values. */
+export type RowToHold = { text: string; values: unknown[] };
+
+/** An APNs device holding `token`: a request writing that token waits for it. */
+export function heldDevice(token: string): RowToHold {
+  return {
+    text: "insert into devices (user_id, device_id, platform, token, status) values ('holder', 'holder', 'apns', $1, 'active')",
+    values: [token],
+  };
+}
+
+/** An alias of `aliasId`: a request linking that id to a user waits for it. */
+export function heldAlias(aliasId: string): RowToHold {
+  return {
+    text: "insert into profile_aliases (alias_id, user_id, created_at) values ($1, 'holder', now())",
+    values: [aliasId],
+  };
+}
+
 /** Inserts a row in a transaction left open until `release` rolls it back. */
 async function holdRow(
   url: string,
-  text: string,
-  values: unknown[],
+  row: RowToHold,
 ): Promise<{ release(): Promise<void> }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query("begin");
-  await client.query(text, values);
+  await client.query(row.text, row.values);
   return {
     release: async () => {
       await client.query("rollback");
@@ -45,11 +63,11 @@ async function untilOneWaitsForALock(url: string): Promise<void> {
  */
 export async function whileOneWaits(
   url: string,
-  held: { text: string; values: unknown[] },
+  held: RowToHold,
   waiting: () => Promise<unknown>,
   meanwhile: () => Promise<unknown>,
 ): Promise<void> {
-  const row = await holdRow(url, held.text, held.values);
+  const row = await holdRow(url, held);
   let first: Promise<unknown> | undefined;
   try {
     first = waiting();
