@@ -215,7 +215,9 @@ export async function insertBaselineNotifications(
         'title', case when locale like 'de%' then event->'properties'->>'name' || ' ist reduziert'
           when arm = 'b' then 'Price drop: ' || (event->'properties'->>'name')
           else event->'properties'->>'name' || ' is on sale' end,
-        'body', 'Hi ' || coalesce(nullif(traits->>'first_name', ''), 'there') || ', now ' || (event->'properties'->>'price'),
+        'body', case when locale like 'de%'
+          then 'Hallo ' || coalesce(nullif(traits->>'first_name', ''), 'zusammen') || ', jetzt ' || (event->'properties'->>'price')
+          else 'Hi ' || coalesce(nullif(traits->>'first_name', ''), 'there') || ', now ' || (event->'properties'->>'price') end,
         'deepLink', 'shop://product/' || (event->'properties'->>'product_id'),
         'image', event->'properties'->>'image_url',
         'data', '{}'::jsonb)

@@ -60,8 +60,9 @@ const PRODUCT = { id: "sku-42", name: "Aurora Desk Lamp", price: 19.99 };
 /** User i's push, with the content Nudge renders for the sale (variant a). */
 function pushOf(i: number, expiresAt: Date): Push {
   const apns = i % 2 === 0;
-  const firstName =
-    i % 5 === 0 ? "there" : `${FIRST_NAMES[i % 7] ?? ""}-${String(i)}`;
+  const german = i % 3 === 0;
+  const name =
+    i % 5 === 0 ? undefined : `${FIRST_NAMES[i % 7] ?? ""}-${String(i)}`;
   return {
     notificationId: randomUUID(),
     userId: `user-${String(i).padStart(7, "0")}`,
@@ -71,11 +72,12 @@ function pushOf(i: number, expiresAt: Date): Push {
       ? md5(String(i)) + md5(`apns${String(i)}`)
       : `fcm-${md5(String(i))}:APA91b`,
     subscription: null,
-    title:
-      i % 3 === 0
-        ? `${PRODUCT.name} ist reduziert`
-        : `${PRODUCT.name} is on sale`,
-    body: `Hi ${firstName}, now ${String(PRODUCT.price)}`,
+    title: german
+      ? `${PRODUCT.name} ist reduziert`
+      : `${PRODUCT.name} is on sale`,
+    body: german
+      ? `Hallo ${name ?? "zusammen"}, jetzt ${String(PRODUCT.price)}`
+      : `Hi ${name ?? "there"}, now ${String(PRODUCT.price)}`,
     deepLink: `shop://product/${PRODUCT.id}`,
     image: `https://img.example/${PRODUCT.id}.jpg`,
     sound: undefined,

@@ -148,7 +148,7 @@ describe("wishlist-on-sale", () => {
     expect(ada?.expires_at).toEqual(new Date(NOON.getTime() + 12 * 3_600_000));
     expect(ada?.content).toMatchObject({
       title: "Lamp ist reduziert",
-      body: "Hi Ada, now 19.99",
+      body: "Hallo Ada, jetzt 19.99",
       deepLink: `shop://product/${product}`,
       image: "https://img.example/lamp.jpg",
       locale: "de",
