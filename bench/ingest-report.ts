@@ -194,7 +194,8 @@ parsing the same JSON and storing the raw calls with one multi-row INSERT per re
 Per event, Nudge does more than the baseline: it validates the call, resolves the user
 through profile aliases, upserts the profile and any device, preference or saved item
 the call carries, records the rule matches (\`Product Added\` triggers the cart-abandoned
-rule) and keeps more indexes on its events table; its planner, in the same process,
+rule), keeps more indexes on its events table, and after each commit looks again for
+ids that a concurrent merge made aliases (one more query per write); its planner, in the same process,
 expands those matches into notifications while the load runs, and its CPU is counted.
 The baseline only stores the raw JSON under a unique messageId.
 
