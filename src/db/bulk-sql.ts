@@ -16,8 +16,9 @@ const recentTimes = new Map<number, string>();
 
 /** A timestamp as a `jsonRows` cell; null for an invalid one, as JSON makes it. */
 export function isoTime(time: Date | null | undefined): string | null {
-  const ms = time?.getTime() ?? Number.NaN;
-  if (time == null || Number.isNaN(ms)) return null;
+  if (time == null) return null;
+  const ms = time.getTime();
+  if (Number.isNaN(ms)) return null;
   let text = recentTimes.get(ms);
   if (text === undefined) {
     if (recentTimes.size >= 64) recentTimes.clear();

@@ -225,7 +225,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       running = true;
       loop.start();
     },
-    budget: () => (running && !stopping ? lanes.budget() : () => false),
+    budget: () => (running ? lanes.budget() : () => false),
     leaseUntil: (now) => new Date(now.getTime() + config.leaseMs),
     take: startSends,
     poke: () => {

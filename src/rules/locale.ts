@@ -1,21 +1,15 @@
 /**
- * Picks the best of `available` locales for a user: exact tag, then its language
- * ("de-AT" → "de"), then any regional variant of that language ("de" → "de-CH"), for
- * each preferred locale in turn. Undefined means the default message.
- * Matching ignores case and treats "_" like "-" (SDKs send both "de_AT" and "de-AT").
+ * A chooser of the best of `available` locales for a user, prepared once for many
+ * users: exact tag, then its language ("de-AT" → "de"), then any regional variant of
+ * that language ("de" → "de-CH"), for each preferred locale in turn. Undefined means
+ * the default message. Matching ignores case and treats "_" like "-" (SDKs send both
+ * "de_AT" and "de-AT").
  */
-export function chooseLocale(
-  available: readonly string[],
-  preferred: readonly (string | null | undefined)[],
-): string | undefined {
-  return localeChooser(available)(preferred);
-}
-
-/** chooseLocale for one list of available locales, prepared once for many users. */
 export function localeChooser(
   available: readonly string[],
 ): (preferred: readonly (string | null | undefined)[]) => string | undefined {
-  const byTag = new Map(available.map((tag) => [normalize(tag), tag]));
+  const entries = available.map((tag) => [normalize(tag), tag] as const);
+  const byTag = new Map(entries);
   return (preferred) => {
     if (byTag.size === 0) return undefined;
     for (const wanted of preferred) {
@@ -26,7 +20,7 @@ export function localeChooser(
       const match =
         byTag.get(tag) ??
         byTag.get(language) ??
-        [...byTag].find(([key]) => key.startsWith(`${language}-`))?.[1];
+        entries.find(([key]) => key.startsWith(`${language}-`))?.[1];
       if (match !== undefined) return match;
     }
     return undefined;

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { chooseLocale } from "../../src/rules/locale.ts";
+import { localeChooser } from "../../src/rules/locale.ts";
 
-describe("chooseLocale", () => {
+const chooseLocale = (
+  available: readonly string[],
+  preferred: readonly (string | null | undefined)[],
+) => localeChooser(available)(preferred);
+
+describe("localeChooser", () => {
   it("when the exact tag is available, then it is chosen over its language and other regions", () => {
     expect(chooseLocale(["de", "de-CH", "de-AT"], ["de-AT"])).toBe("de-AT");
   });
