@@ -18,6 +18,8 @@ export type ChildServerOptions = {
   name: string;
   /** The entry file, run by this same Node binary (type stripping included). */
   script: string;
+  /** Node's own flags, before the script. */
+  nodeFlags?: readonly string[];
   cwd: string;
   /** The child's whole environment besides PATH, HOST and PORT: nothing else leaks in. */
   env: Record<string, string>;
@@ -41,7 +43,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Spawns `node <script>` on a free loopback port and resolves once `GET /health`
+ * Spawns `node <flags> <script>` on a free loopback port and resolves once `GET /health`
  * answers 200. Its output is forwarded line by line, prefixed with its name. The child
  * is killed when this process exits, even on a crash, so no server outlives a run.
  */
@@ -49,7 +51,8 @@ export async function startChildServer(
   options: ChildServerOptions,
 ): Promise<ChildServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [options.script], {
+  const args = [...(options.nodeFlags ?? []), options.script];
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd,
     env: {
       PATH: process.env.PATH ?? "",

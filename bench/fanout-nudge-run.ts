@@ -80,7 +80,8 @@ export async function measureNudge(
     context.signal.throwIfAborted();
     const nudge = await startChildServer({
       name: "nudge",
-      script: "src/main.ts",
+      script: context.nudge.entry,
+      nodeFlags: context.nudge.nodeFlags,
       cwd: context.repoRoot,
       env: nudgeEnvironment(context, database.url),
       startTimeoutMs: 60_000,

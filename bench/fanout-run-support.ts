@@ -1,11 +1,14 @@
 /** What the fan-out benchmark's runs share: where the fakes are, timeouts, helpers. */
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { StartCommand } from "../scripts/start-command.ts";
 import type { Arrival, Fakes } from "./fanout-fakes-client.ts";
 
 /** Where a run finds the fakes and the files Nudge is configured with. */
 export type RunContext = {
   repoRoot: string;
+  /** How Nudge is started: as `npm start` starts it. */
+  nudge: StartCommand;
   serverUrl: string;
   fakes: Fakes;
   files: { ca: string; apnsKey: string; rules: string };

@@ -28,6 +28,7 @@ import type { RunContext } from "./fanout-run-support.ts";
 import { startStealMeter } from "./machine-load.ts";
 import {
   benchRounds,
+  buildNudge,
   describeCommand,
   describeMachine,
   envNumber,
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
   try {
     const context: RunContext = {
       repoRoot: REPO_ROOT,
+      nudge: buildNudge(),
       serverUrl,
       fakes,
       files: await writeFiles(dir, fakes),

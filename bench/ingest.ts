@@ -9,6 +9,7 @@
  * --cpu-prof-dir=<dir>" to profile it); such a run leaves BENCHMARKS.md alone.
  */
 import { fileURLToPath } from "node:url";
+import type { StartCommand } from "../scripts/start-command.ts";
 import { startChildServer, type ChildServer } from "./child-server.ts";
 import { startCpuMeter } from "./cpu-usage.ts";
 import {
@@ -30,6 +31,7 @@ import { runClosedLoop, runOpenLoop, type LoadResult } from "./load.ts";
 import { startStealMeter } from "./machine-load.ts";
 import {
   benchRounds,
+  buildNudge,
   createScratchDatabase,
   describeCommand,
   describeMachine,
@@ -72,13 +74,16 @@ const OPEN_LOOP_CONNECTIONS = 64;
 type Target = {
   name: "Nudge" | "baseline";
   script: string;
+  nodeFlags?: readonly string[];
   env(databaseUrl: string): Record<string, string>;
 };
 
-const TARGETS: readonly Target[] = [
+/** Nudge, started as `npm start` starts it, and the baseline. */
+const targets = ({ nodeFlags, entry }: StartCommand): readonly Target[] => [
   {
     name: "Nudge",
-    script: "src/main.ts",
+    script: entry,
+    nodeFlags,
     env: (databaseUrl) => ({
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: "warn",
@@ -198,6 +203,7 @@ async function measureTarget(
     const server = await startChildServer({
       name: target.name,
       script: target.script,
+      nodeFlags: target.nodeFlags,
       cwd: REPO_ROOT,
       env: target.env(database.url),
     });
@@ -224,12 +230,13 @@ async function main(): Promise<void> {
     if (aborting.signal.aborted) process.exit(130);
     aborting.abort();
   });
+  const servers = targets(buildNudge());
   const machine = await describeMachine(settings.databaseUrl);
   const stolen = await startStealMeter();
   const rounds: IngestRound[] = [];
   for (let round = 0; round < settings.rounds; round++) {
     // Alternating the order keeps a drift of the machine from favouring one side.
-    const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+    const order = round % 2 === 0 ? servers : [...servers].reverse();
     const figures = new Map<Target["name"], IngestFigures>();
     console.log(`round ${String(round + 1)} of ${String(settings.rounds)}:`);
     for (const target of order) {

@@ -1,5 +1,5 @@
 /**
- * The stats endpoint over HTTP: a freshly started Nudge (`node src/main.ts`) on the
+ * The stats endpoint over HTTP: a freshly started Nudge (as `npm start` runs it) on the
  * benchmark's database, with delivery off so that nothing it does changes the rows.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { GroupBy, StatsQuery } from "../src/stats/stats.repository.ts";
 import { startChildServer } from "./child-server.ts";
 import type { CaseFigures, HttpFigures } from "./stats-report.ts";
-import { percentile } from "./support.ts";
+import { buildNudge, percentile } from "./support.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
@@ -31,9 +31,11 @@ export async function timeHttpStats(
   try {
     const rulesFile = join(dir, "rules.json");
     await writeFile(rulesFile, JSON.stringify(rules));
+    const { entry, nodeFlags } = buildNudge();
     const nudge = await startChildServer({
       name: "nudge",
-      script: "src/main.ts",
+      script: entry,
+      nodeFlags,
       cwd: REPO_ROOT,
       env: {
         NODE_ENV: "production",

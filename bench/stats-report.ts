@@ -191,7 +191,7 @@ refresher would.
 
 function httpLine(http: HttpFigures | undefined): string {
   if (http === undefined) return "";
-  return `Over HTTP (\`GET /v1/stats\` of a freshly started \`node src/main.ts\`, delivery off, one warm-up, ${http.samples.length} timed requests, the last whole hour marked stale before each), ${windowOf(http.days)} by ${http.groupBy}: p50 ${ms(p50(http.samples))} ms, slowest ${ms(Math.max(...http.samples))} ms (in process: p50 ${ms(http.inProcessP50)} ms).`;
+  return `Over HTTP (\`GET /v1/stats\` of a freshly started Nudge, as \`npm start\` runs it, delivery off, one warm-up, ${http.samples.length} timed requests, the last whole hour marked stale before each), ${windowOf(http.days)} by ${http.groupBy}: p50 ${ms(p50(http.samples))} ms, slowest ${ms(Math.max(...http.samples))} ms (in process: p50 ${ms(http.inProcessP50)} ms).`;
 }
 
 function header(run: StatsRun): string[] {

@@ -1,8 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import * as prettier from "prettier";
+import { startCommand, type StartCommand } from "../scripts/start-command.ts";
 
 /** Latency figures of one measurement, in milliseconds. */
 export type LatencySummary = {
@@ -39,6 +41,18 @@ export function envNumber(name: string, fallback: number): number {
     throw new Error(`${name} must be a positive number, got ${raw}`);
   }
   return value;
+}
+
+/**
+ * Nudge as users run it: built as `npm start` builds it, then started with the same
+ * Node flags and compiled entry point. The build's output goes to stdout.
+ */
+export function buildNudge(): StartCommand {
+  execFileSync(process.execPath, ["scripts/build.ts"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    stdio: "inherit",
+  });
+  return startCommand();
 }
 
 /**

@@ -84,7 +84,7 @@ async function isUp(): Promise<boolean> {
 }
 
 async function startNudge(): Promise<ChildProcess> {
-  console.log(`demo: no Nudge at ${BASE_URL}; starting one (npm start)`);
+  console.log(`demo: no Nudge at ${BASE_URL}; starting one from its sources`);
   const child = spawn(
     process.execPath,
     [new URL("../src/main.ts", import.meta.url).pathname],

@@ -3,7 +3,8 @@ import express, { Router } from "express";
 const DASHBOARD_DIR = new URL("./dashboard/", import.meta.url).pathname;
 
 /**
- * The dashboard at `/`: a page and its script, served as they are (no build step).
+ * The dashboard at `/`: a page and its script, served as they are (the build copies
+ * them beside the compiled module).
  * They hold no data: the script asks for the admin token and reads the admin API
  * with it, so everything shown stays behind the token.
  */

@@ -11,9 +11,15 @@ export type NudgeProcess = {
   output(): string;
 };
 
-/** Runs `node src/main.ts` as its own process with only the given environment. */
-export function startNudge(env: Record<string, string>): NudgeProcess {
-  const child = spawn(process.execPath, [MAIN], {
+/**
+ * Runs Nudge as its own process with only the given environment: `node src/main.ts`,
+ * or Node with the arguments given.
+ */
+export function startNudge(
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [MAIN],
+): NudgeProcess {
+  const child = spawn(process.execPath, nodeArgs, {
     env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
