@@ -1,12 +1,16 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export const HOLDOUT = "holdout";
 
 export type VariantSpec = { id: string; weight: number };
 
-/** A stable number in [0, 1) for a (rule, user, purpose): the same inputs always agree. */
+/**
+ * A stable number in [0, 1) for a (rule, user, purpose): the same inputs always agree.
+ * One-shot `hash` is twice as fast as a `createHash` object, and this runs twice for
+ * every recipient of a rule with a holdout and variants.
+ */
 export function stableFraction(...parts: string[]): number {
-  const digest = createHash("sha256").update(parts.join("\u0000")).digest();
+  const digest = hash("sha256", parts.join("\u0000"), "buffer");
   return digest.readUInt32BE(0) / 2 ** 32;
 }
 
