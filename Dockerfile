@@ -1,6 +1,5 @@
 # Nudge: the TypeScript is compiled in a build stage, and the image runs the JavaScript
-# with production dependencies only, as `npm start` does (the same Node flags: see
-# README's "Memory").
+# with production dependencies only, as `npm start` does.
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -33,4 +32,4 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--max-old-space-size=1024", "dist/src/main.js"]
+CMD ["node", "dist/src/main.js"]

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 
 export type StartCommand = {
-  /** Node's own flags: the heap settings of README's "Memory" section. */
+  /** Node's own flags, if the start script gives any. */
   nodeFlags: string[];
   /** The compiled entry point, relative to the project's root. */
   entry: string;
