@@ -11,11 +11,9 @@ export type StartCommand = {
  * What `npm start` runs once its build is done, read from package.json so that the
  * benchmarks and the tests start Nudge exactly as users do: `node <flags> <entry>`.
  */
-export function startCommand(
-  root: URL = new URL("..", import.meta.url),
-): StartCommand {
+export function startCommand(): StartCommand {
   const manifest = JSON.parse(
-    readFileSync(new URL("package.json", root), "utf8"),
+    readFileSync(new URL("../package.json", import.meta.url), "utf8"),
   ) as { scripts: { start: string } };
   const [node, ...args] = manifest.scripts.start.split(/\s+/);
   const entry = args.pop();

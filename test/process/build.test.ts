@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCommand } from "../../scripts/start-command.ts";
 import { startNudge, waitFor } from "../support/nudge-process.ts";
@@ -27,7 +27,7 @@ describe("the build", () => {
     const { nodeFlags, entry } = startCommand();
     const nudge = startNudge(
       { PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir },
-      [...nodeFlags, join(OUT_DIR, entry.replace(/^dist\//, ""))],
+      [...nodeFlags, join(OUT_DIR, relative("dist", entry))],
     );
     await waitFor(() => nudge.output().includes("nudge listening"), 30_000);
     const port = Number(/"port":(\d+)/.exec(nudge.output())?.[1]);
