@@ -172,9 +172,7 @@ export async function findStrandedAliases(
   const { rows } = await sql<{ alias_id: string; user_id: string }>`
     select ids.id as alias_id, a.user_id
     from unnest(${[...new Set(ids)]}::text[]) as ids(id)
-    cross join lateral (
-      select user_id from profile_aliases where alias_id = ids.id limit 1
-    ) as a
+    join profile_aliases a on a.alias_id = ids.id
     where ${OWNS_PROFILE_DATA}`.execute(db);
   return rows.map((row) => ({ from: row.alias_id, into: row.user_id }));
 }
