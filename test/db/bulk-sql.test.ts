@@ -1,0 +1,71 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonRows } from "../../src/db/bulk-sql.ts";
+import {
+  createTestDatabase,
+  type TestDatabase,
+} from "../support/test-database.ts";
+
+/*
+ * jsonRows reads its document as json unless a column is jsonb. Either way every cell
+ * must come back as it was written, in the rows' order.
+ */
+
+const ROWS = [
+  {
+    label: 'quote " backslash \\ newline \n tab \t ünïcödé 🚀 \u0001',
+    amount: 42.5,
+    flag: true,
+    at: "2026-11-23T01:02:03.004Z",
+    doc: { b: [1, "two", null], a: { nested: '"x"' }, ключ: true },
+  },
+  { label: "", amount: -1, flag: false, at: null, doc: null },
+  { label: null, amount: null, flag: null, at: null, doc: [] },
+];
+
+type Row = {
+  label: string | null;
+  amount: number | null;
+  flag: boolean | null;
+  at: Date | null;
+  doc: unknown;
+  ord: string | number;
+};
+
+describe("jsonRows", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database.close();
+  });
+
+  it.each(["json", "jsonb"])(
+    "when a %s column is among the rows' columns, then every cell comes back as written, in order",
+    async (docType) => {
+      const columns = {
+        label: "text",
+        amount: "double precision",
+        flag: "boolean",
+        at: "timestamptz",
+        doc: docType,
+      };
+      const { rows } = await sql<Row>`
+        select label, amount, flag, at, doc, ord
+        from ${jsonRows(ROWS, columns)}
+        order by ord`.execute(database.db);
+
+      expect(
+        rows.map((row) => ({
+          label: row.label,
+          amount: row.amount,
+          flag: row.flag,
+          at: row.at?.toISOString() ?? null,
+          doc: row.doc,
+        })),
+      ).toEqual(ROWS);
+      expect(rows.map((row) => Number(row.ord))).toEqual([1, 2, 3]);
+    },
+  );
+});
