@@ -202,13 +202,13 @@ async function loadEvents(db: Kysely<DB>, shape: DataShape): Promise<void> {
   await sql`
     insert into events (message_id, user_id, type, event, payload, timestamp, received_at)
     select conversion_message_id, user_id, 'track', 'Order Completed',
-      jsonb_build_object('event', 'Order Completed', 'properties', jsonb_build_object('revenue', 42)),
+      json_build_object('event', 'Order Completed', 'properties', json_build_object('revenue', 42)),
       converted_at, converted_at
     from notifications where conversion_message_id is not null`.execute(db);
   await sql`
     insert into events (message_id, user_id, type, event, payload, timestamp, received_at)
     select 'order-held-' || notification_id, user_id, 'track', 'Order Completed',
-      jsonb_build_object('event', 'Order Completed', 'properties', jsonb_build_object('revenue', 42)),
+      json_build_object('event', 'Order Completed', 'properties', json_build_object('revenue', 42)),
       at, at
     from (
       select notification_id, user_id, r,

@@ -9,6 +9,7 @@ import * as statsRollup from "./0007-stats-rollup.ts";
 import * as ruleMatchesUserIndex from "./0008-rule-matches-user-index.ts";
 import * as uniqueNotificationId from "./0009-unique-notification-id.ts";
 import * as notificationIdKey from "./0010-notification-id-key.ts";
+import * as eventsPayloadJson from "./0011-events-payload-json.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   "0008-rule-matches-user-index": ruleMatchesUserIndex,
   "0009-unique-notification-id": uniqueNotificationId,
   "0010-notification-id-key": notificationIdKey,
+  "0011-events-payload-json": eventsPayloadJson,
 };

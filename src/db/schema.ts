@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 
-/** A jsonb column: written as a JSON string, read back as the parsed value. */
+/** A json or jsonb column: written as a JSON string, read back as the parsed value. */
 type Json<T> = ColumnType<T, string, string>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 

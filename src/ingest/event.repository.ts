@@ -11,7 +11,7 @@ const EVENT_COLUMNS = {
   user_id: "text",
   type: "text",
   event: "text",
-  payload: "jsonb",
+  payload: "json",
   timestamp: "timestamptz",
 };
 

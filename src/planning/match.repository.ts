@@ -23,7 +23,7 @@ const MATCH_COLUMNS = {
   trigger_message_id: "text",
   user_id: "text",
   item_key: "text",
-  event: "jsonb",
+  event: "json",
   status: "text",
   triggered_at: "timestamptz",
 };
