@@ -49,6 +49,7 @@ const environmentSchema = z.object({
       .optional(),
   ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(10),
+  DATABASE_PREPARED_STATEMENTS: booleanString.default(true),
   DATA_DIR: z.string().min(1).default("./data"),
   RULES_FILE: optionalString,
   ADMIN_TOKEN: optionalString.pipe(
@@ -114,6 +115,7 @@ export type Config = Readonly<{
   logLevel: string;
   databaseUrl: string | undefined;
   databasePoolSize: number;
+  databasePreparedStatements: boolean;
   dataDir: string;
   rulesFile: string | undefined;
   adminToken: string;
@@ -227,6 +229,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     logLevel: values.LOG_LEVEL,
     databaseUrl: values.DATABASE_URL,
     databasePoolSize: values.DATABASE_POOL_SIZE,
+    databasePreparedStatements: values.DATABASE_PREPARED_STATEMENTS,
     dataDir: values.DATA_DIR,
     rulesFile:
       values.RULES_FILE ?? (production ? undefined : "examples/rules.json"),

@@ -42,6 +42,7 @@ export async function createDeps(
     url: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements,
   });
   let rules: RuleStore;
   let providers: Providers;

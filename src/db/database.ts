@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { Kysely, PGliteDialect, PostgresDialect } from "kysely";
+import { prepareRepeatedStatements } from "./prepared-statements.ts";
 import type { DB } from "./schema.ts";
 
 export type Database = Kysely<DB>;
@@ -10,6 +11,8 @@ export type DatabaseOptions = {
   /** PGlite's data directory, or "memory://" for a throwaway database. */
   dataDir?: string | undefined;
   poolSize?: number | undefined;
+  /** Prepare the statements run over and over (real PostgreSQL only; default true). */
+  preparedStatements?: boolean | undefined;
 };
 
 /**
@@ -25,6 +28,7 @@ export async function openDatabase(
       connectionString: options.url,
       max: options.poolSize ?? 10,
     });
+    if (options.preparedStatements ?? true) prepareRepeatedStatements(pool);
     return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   }
   const dataDir = options.dataDir ?? "memory://";
