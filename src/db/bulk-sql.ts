@@ -1,4 +1,5 @@
 import { sql, type QueryExecutorProvider, type RawBuilder } from "kysely";
+import { PREPARE } from "./prepared-statements.ts";
 
 /**
  * A row for `jsonRows`: its cells as JSON carries them, timestamps as text (`isoTime`).
@@ -68,11 +69,11 @@ export async function executeTogether(
   const [first] = writes;
   if (first === undefined) return;
   if (writes.length === 1) {
-    await first.execute(db);
+    await sql`${PREPARE}${first}`.execute(db);
     return;
   }
   const clauses = writes.map(
     (write, i) => sql`${sql.raw(`w${String(i)}`)} as (${write})`,
   );
-  await sql`with ${sql.join(clauses)} select 1`.execute(db);
+  await sql`${PREPARE}with ${sql.join(clauses)} select 1`.execute(db);
 }

@@ -1,4 +1,15 @@
+import { sql } from "kysely";
 import type pg from "pg";
+
+/** How a statement that may be prepared begins: `PREPARE` as text. */
+export const PREPARE_MARK = "/* prepare */";
+
+/**
+ * Begins a statement that may be prepared: one whose plan cannot depend on its
+ * parameters' values, such as writes of rows passed as one document (`jsonRows`)
+ * and lookups that probe a key once per id. See `prepareRepeatedStatements`.
+ */
+export const PREPARE = sql.raw(`${PREPARE_MARK} `);
 
 /** Runs of a statement text in this process before it is prepared. */
 const RUNS_BEFORE_PREPARING = 3;
@@ -11,20 +22,23 @@ type Query = (text: unknown, values?: unknown, ...rest: unknown[]) => unknown;
 
 /**
  * Server-side prepared statements for the statements Nudge runs over and over, as
- * pgjdbc does it. A parameterized statement text that has run three times in this
- * process gets a name; each connection that runs it then parses it once under that
- * name, and afterwards only binds and executes it. After five runs of a prepared
- * statement Postgres also keeps a generic plan when that costs no more than planning
- * each run, so the hot statements (ingest's write of a batch, its alias lookups, the
- * planner's and the delivery's writes) are no longer parsed and planned every time.
- * In `bench:ingest` that took a third off Postgres's CPU per single-event webhook and
- * about a seventh off a `/v1/batch` event.
+ * pgjdbc does it. A statement that begins with `PREPARE`, has parameters and has run
+ * three times in this process gets a name; each connection that runs it then parses
+ * it once under that name, and afterwards only binds and executes it. After five runs
+ * Postgres also keeps a generic plan when that costs no more than planning each run,
+ * so ingest's write of a batch and its alias lookups are no longer parsed and planned
+ * every time. In `bench:ingest` that took a third off Postgres's CPU per single-event
+ * webhook and about a seventh off a `/v1/batch` event.
  *
- * A text without parameters (BEGIN, COMMIT, a migration's DDL) is left alone, and so
- * is every text after the first MAX_PREPARED: statements whose text varies with their
- * input (an IN list of each length) cannot fill a backend's memory. Behind a pooler
- * that hands each transaction to any server connection, such as PgBouncer before
- * 1.21 in transaction mode, named statements go missing: turn this off there.
+ * Only statements marked with `PREPARE`: a generic plan is planned without the
+ * values, and where they matter it can be far worse. Prepared everywhere, statements
+ * filtered by a time range or paged through an audience got such plans: the stats
+ * queries over 30 days took up to 235 ms (p95) instead of under 100, and the fan-out
+ * cost Postgres 60% more CPU per push. At most MAX_PREPARED texts are named, so a
+ * marked statement whose text varies with its input cannot fill a backend's memory.
+ * Behind a pooler that hands each transaction to any server connection, such as
+ * PgBouncer before 1.21 in transaction mode, named statements go missing: turn this
+ * off there.
  */
 export function prepareRepeatedStatements(pool: pg.Pool): void {
   const runs = new Map<string, number>();
@@ -50,7 +64,10 @@ export function prepareRepeatedStatements(pool: pg.Pool): void {
     // Only the text becomes a named one: values and a callback pass as they came.
     const prepared: Query = (text, values, ...rest) => {
       const name =
-        typeof text === "string" && Array.isArray(values) && values.length > 0
+        typeof text === "string" &&
+        text.startsWith(PREPARE_MARK) &&
+        Array.isArray(values) &&
+        values.length > 0
           ? nameOf(text)
           : undefined;
       return query(name === undefined ? text : { name, text }, values, ...rest);

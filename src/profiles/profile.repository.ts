@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
+import { PREPARE } from "../db/prepared-statements.ts";
 import type { DB, JsonObject } from "../db/schema.ts";
 
 export type ProfileUpsert = {
@@ -118,7 +119,7 @@ export async function findAliases(
   if (ids.length === 0) return new Map();
   // One probe of the primary key per id. A plain `alias_id = any(…)` is planned as a
   // scan of the whole table with a linear search of the array while the table is small.
-  const { rows } = await sql<{ alias_id: string; user_id: string }>`
+  const { rows } = await sql<{ alias_id: string; user_id: string }>`${PREPARE}
     select ids.id as alias_id, a.user_id
     from unnest(${[...new Set(ids)]}::text[]) as ids(id)
     cross join lateral (
@@ -153,7 +154,7 @@ export async function findIdsWithProfileData(
   ids: readonly string[],
 ): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const { rows } = await sql<{ id: string }>`
+  const { rows } = await sql<{ id: string }>`${PREPARE}
     select id from unnest(${[...new Set(ids)]}::text[]) as ids(id)
     where ${OWNS_PROFILE_DATA}`.execute(db);
   return new Set(rows.map((row) => row.id));

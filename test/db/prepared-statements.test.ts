@@ -1,6 +1,9 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { prepareRepeatedStatements } from "../../src/db/prepared-statements.ts";
+import {
+  PREPARE_MARK,
+  prepareRepeatedStatements,
+} from "../../src/db/prepared-statements.ts";
 import {
   createTestDatabase,
   type TestDatabase,
@@ -31,8 +34,8 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       return rows.map((row) => row.statement);
     };
 
-    it("when a parameterized statement runs a third time, then it is prepared, and every run answers as before", async () => {
-      const text = "select $1::int + 1 as next";
+    it("when a marked statement with parameters runs a third time, then it is prepared, and every run answers as before", async () => {
+      const text = `${PREPARE_MARK} select $1::int + 1 as next`;
       const answers: number[] = [];
       for (let run = 1; run <= 6; run++) {
         const { rows } = await pool.query<{ next: number }>(text, [run]);
@@ -42,8 +45,17 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       expect(answers).toEqual([2, 3, 4, 5, 6, 7]);
     });
 
-    it("when a statement has no parameters, then it is never prepared", async () => {
-      const text = "select 40 + 2 as answer";
+    it("when a statement is not marked, then it is never prepared, however often it runs", async () => {
+      const text = "select $1::int - 1 as previous";
+      for (let run = 1; run <= 6; run++) {
+        const { rows } = await pool.query<{ previous: number }>(text, [run]);
+        expect(rows[0]?.previous).toBe(run - 1);
+      }
+      expect(await prepared()).not.toContain(text);
+    });
+
+    it("when a marked statement has no parameters, then it is never prepared", async () => {
+      const text = `${PREPARE_MARK} select 40 + 2 as answer`;
       for (let run = 0; run < 5; run++) {
         const { rows } = await pool.query<{ answer: number }>(text, []);
         expect(rows[0]?.answer).toBe(42);
@@ -52,9 +64,9 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       expect(await prepared()).not.toContain(text);
     });
 
-    it("when many texts repeat, then at most 100 are prepared and the rest still run", async () => {
+    it("when many marked texts repeat, then at most 100 are prepared and the rest still run", async () => {
       for (let i = 0; i < 120; i++) {
-        const text = `select $1::int * ${String(i)} as product`;
+        const text = `${PREPARE_MARK} select $1::int * ${String(i)} as product`;
         for (let run = 0; run < 3; run++) {
           const { rows } = await pool.query<{ product: number }>(text, [2]);
           expect(rows[0]?.product).toBe(2 * i);
