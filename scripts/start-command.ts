@@ -23,3 +23,8 @@ export function startCommand(): StartCommand {
     );
   return { nodeFlags: args, entry };
 }
+
+/** The command line of a `StartCommand`, for reports: `node <flags> <entry>`. */
+export function formatStartCommand({ nodeFlags, entry }: StartCommand): string {
+  return ["node", ...nodeFlags, entry].join(" ");
+}
