@@ -61,6 +61,8 @@ export function jsonRows(
  * Runs writes that do not depend on each other as one statement, each in its own WITH
  * clause: one round trip instead of one per write. The writes see the same snapshot
  * and must not touch the same row; each runs to completion although nothing reads it.
+ * The statement is marked `PREPARE`: the writes must take their rows from `jsonRows`
+ * documents and filter on nothing else the values could change the plan of.
  */
 export async function executeTogether(
   db: QueryExecutorProvider,
