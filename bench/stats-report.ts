@@ -1,4 +1,4 @@
-import { formatStartCommand, startCommand } from "../scripts/start-command.ts";
+import { startCommandLine } from "../scripts/start-command.ts";
 import type { GroupBy } from "../src/stats/stats.repository.ts";
 import type { PlanSummary } from "./stats-capture.ts";
 import type { DataShape } from "./stats-data.ts";
@@ -11,9 +11,6 @@ import {
   textTable,
   type Machine,
 } from "./support.ts";
-
-/** How Nudge was started, as package.json's start script runs it. */
-const NUDGE_COMMAND = formatStartCommand(startCommand());
 
 /** The goal of the stats endpoint, as fixed in the issue: every query, warm, p95. */
 export const GOAL_MS = 100;
@@ -195,7 +192,7 @@ refresher would.
 
 function httpLine(http: HttpFigures | undefined): string {
   if (http === undefined) return "";
-  return `Over HTTP (\`GET /v1/stats\` of a freshly started Nudge, as \`npm start\` runs it (\`${NUDGE_COMMAND}\`), delivery off, one warm-up, ${http.samples.length} timed requests, the last whole hour marked stale before each), ${windowOf(http.days)} by ${http.groupBy}: p50 ${ms(p50(http.samples))} ms, slowest ${ms(Math.max(...http.samples))} ms (in process: p50 ${ms(http.inProcessP50)} ms).`;
+  return `Over HTTP (\`GET /v1/stats\` of a freshly started Nudge, as \`npm start\` runs it (\`${startCommandLine()}\`), delivery off, one warm-up, ${http.samples.length} timed requests, the last whole hour marked stale before each), ${windowOf(http.days)} by ${http.groupBy}: p50 ${ms(p50(http.samples))} ms, slowest ${ms(Math.max(...http.samples))} ms (in process: p50 ${ms(http.inProcessP50)} ms).`;
 }
 
 function header(run: StatsRun): string[] {

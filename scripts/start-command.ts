@@ -24,7 +24,8 @@ export function startCommand(): StartCommand {
   return { nodeFlags: args, entry };
 }
 
-/** The command line of a `StartCommand`, for reports: `node <flags> <entry>`. */
-export function formatStartCommand({ nodeFlags, entry }: StartCommand): string {
+/** What `npm start` runs once its build is done, as a command line, for reports. */
+export function startCommandLine(): string {
+  const { nodeFlags, entry } = startCommand();
   return ["node", ...nodeFlags, entry].join(" ");
 }
