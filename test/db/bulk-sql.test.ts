@@ -7,8 +7,9 @@ import {
 } from "../support/test-database.ts";
 
 /*
- * jsonRows reads its document as json unless a column is jsonb. Either way every cell
- * must come back as it was written, in the rows' order.
+ * jsonRows reads its document as json unless a column is jsonb, and carries the cells
+ * of json columns beside the document, placed by their UTF-8 bytes. However the columns
+ * are typed, every cell must come back as it was written, in the rows' order.
  */
 
 const ROWS = [
@@ -18,9 +19,10 @@ const ROWS = [
     flag: true,
     at: "2026-11-23T01:02:03.004Z",
     doc: { b: [1, "two", null], a: { nested: '"x"' }, ключ: true },
+    more: "🚀 after a multi-byte cell",
   },
-  { label: "", amount: -1, flag: false, at: null, doc: null },
-  { label: null, amount: null, flag: null, at: null, doc: [] },
+  { label: "", amount: -1, flag: false, at: null, doc: null, more: 0 },
+  { label: null, amount: null, flag: null, at: null, doc: [], more: null },
 ];
 
 type Row = {
@@ -29,6 +31,7 @@ type Row = {
   flag: boolean | null;
   at: Date | null;
   doc: unknown;
+  more: unknown;
   ord: string | number;
 };
 
@@ -41,18 +44,23 @@ describe("jsonRows", () => {
     await database.close();
   });
 
-  it.each(["json", "jsonb"])(
-    "when a %s column is among the rows' columns, then every cell comes back as written, in order",
-    async (docType) => {
+  it.each([
+    ["json", "json"],
+    ["jsonb", "jsonb"],
+    ["json", "jsonb"],
+  ])(
+    "when the documents' columns are %s and %s, then every cell comes back as written, in order",
+    async (docType, moreType) => {
       const columns = {
         label: "text",
         amount: "double precision",
         flag: "boolean",
         at: "timestamptz",
         doc: docType,
+        more: moreType,
       };
       const { rows } = await sql<Row>`
-        select label, amount, flag, at, doc, ord
+        select label, amount, flag, at, doc, more, ord
         from ${jsonRows(ROWS, columns)}
         order by ord`.execute(database.db);
 
@@ -63,6 +71,7 @@ describe("jsonRows", () => {
           flag: row.flag,
           at: row.at?.toISOString() ?? null,
           doc: row.doc,
+          more: row.more,
         })),
       ).toEqual(ROWS);
       expect(rows.map((row) => Number(row.ord))).toEqual([1, 2, 3]);
