@@ -8,6 +8,7 @@ import { notificationsRoutes } from "./http/notifications.routes.ts";
 import { rulesRoutes } from "./http/rules.routes.ts";
 import { segmentRoutes } from "./http/segment.routes.ts";
 import { statsRoutes } from "./http/stats.routes.ts";
+import { storableBody, storableUrl } from "./http/storable-input.ts";
 import { usersRoutes } from "./http/users.routes.ts";
 
 /** Path prefixes of the admin API: everything below them needs the admin token. */
@@ -23,6 +24,7 @@ export function buildApp(deps: Deps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", deps.config.trustProxy);
+  app.use(storableUrl);
 
   app.use(healthRoutes(deps));
   app.use(dashboardRoutes());
@@ -32,6 +34,7 @@ export function buildApp(deps: Deps): Express {
     ADMIN_PATHS,
     requireAdminToken(deps.config.adminToken),
     express.json({ limit: "256kb" }),
+    storableBody,
   );
   app.use(usersRoutes(deps));
   app.use(rulesRoutes(deps));

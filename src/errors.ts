@@ -3,6 +3,7 @@ export const ErrorCode = {
   invalidJson: "invalid_json",
   invalidBody: "invalid_body",
   invalidQuery: "invalid_query",
+  invalidPath: "invalid_path",
   invalidEvents: "invalid_events",
   payloadTooLarge: "payload_too_large",
   unsupportedMediaType: "unsupported_media_type",

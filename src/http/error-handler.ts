@@ -36,13 +36,24 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
   }
 }
 
+/** Express fails to route a path whose parameter is not percent-encoded UTF-8. */
+function fromPathDecoding(error: unknown, path: string): AppError | undefined {
+  if (!(error instanceof URIError)) return undefined;
+  return new AppError(
+    ErrorCode.invalidPath,
+    400,
+    `The path ${path} is not valid percent-encoded UTF-8: encode each parameter with encodeURIComponent.`,
+  );
+}
+
 /** The one place errors become HTTP responses: `{error: {code, message, details?}}`. */
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const known =
       error instanceof AppError
         ? error
-        : fromBodyParser(error as BodyParserError);
+        : (fromPathDecoding(error, req.path) ??
+          fromBodyParser(error as BodyParserError));
     if (known !== undefined) {
       res.status(known.status).json({
         error: {

@@ -6,6 +6,7 @@ import type { IngestReport, IngestRequest } from "../ingest/ingest.service.ts";
 import { CALL_TYPES } from "../ingest/segment-event.schema.ts";
 import { isValidSignature, signedPayload } from "../ingest/signature.ts";
 import { secretsEqual, writeKeyOf } from "./auth.middleware.ts";
+import { mayHoldUnstorable, storable } from "./storable-input.ts";
 
 const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
 
@@ -55,8 +56,12 @@ export function segmentRoutes(deps: Deps): Router {
   };
 
   router.post("/v1/segment", rawBody, async (req, res) => {
-    const body = parseJsonBody(req);
-    const events = Array.isArray(body) ? body : isObject(body) ? [body] : [];
+    const { body, stored } = parseJsonBody(req);
+    const events = Array.isArray(stored)
+      ? stored
+      : isObject(stored)
+        ? [stored]
+        : [];
     if (events.length === 0) {
       throw invalidBody(
         "Expected one Segment event (an object) or a non-empty array of events.",
@@ -67,23 +72,23 @@ export function segmentRoutes(deps: Deps): Router {
   });
 
   router.post(["/v1/batch", "/v1/b"], rawBody, async (req, res) => {
-    const body = parseJsonBody(req);
+    const { body, stored } = parseJsonBody(req);
     verifyWriteKey(deps, req, body);
     if (
-      !isObject(body) ||
-      !Array.isArray(body.batch) ||
-      body.batch.length === 0
+      !isObject(stored) ||
+      !Array.isArray(stored.batch) ||
+      stored.batch.length === 0
     ) {
       throw invalidBody(
         'Expected {"batch": [ …events ]} with at least one event.',
       );
     }
-    const context = isObject(body.context) ? body.context : undefined;
+    const context = isObject(stored.context) ? stored.context : undefined;
     sendReport(
       res,
       await ingest(
         "tracking",
-        body.batch.map((call: unknown) =>
+        stored.batch.map((call: unknown) =>
           isObject(call) ? withoutWriteKey(call) : call,
         ),
         context ? { context } : {},
@@ -96,13 +101,13 @@ export function segmentRoutes(deps: Deps): Router {
       [`/v1/${type}`, `/v1/${SHORT_PATH[type]}`],
       rawBody,
       async (req, res) => {
-        const body = parseJsonBody(req);
+        const { body, stored } = parseJsonBody(req);
         verifyWriteKey(deps, req, body);
-        if (!isObject(body))
+        if (!isObject(stored))
           throw invalidBody(`Expected one ${type} call as a JSON object.`);
         sendReport(
           res,
-          await ingest("tracking", [{ ...withoutWriteKey(body), type }]),
+          await ingest("tracking", [{ ...withoutWriteKey(stored), type }]),
         );
       },
     );
@@ -110,13 +115,19 @@ export function segmentRoutes(deps: Deps): Router {
   return router;
 }
 
-function parseJsonBody(req: Request): unknown {
+/**
+ * The body as received, which its signature or write key is checked against, and as
+ * it is stored: with what PostgreSQL cannot store replaced (see storable-input.ts).
+ */
+function parseJsonBody(req: Request): { body: unknown; stored: unknown } {
   const raw: unknown = req.body;
   if (!Buffer.isBuffer(raw) || raw.length === 0) {
     throw invalidBody("The request body is empty: send JSON.");
   }
+  const text = raw.toString("utf8");
   try {
-    return JSON.parse(raw.toString("utf8"));
+    const body: unknown = JSON.parse(text);
+    return { body, stored: mayHoldUnstorable(text) ? storable(body) : body };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new AppError(

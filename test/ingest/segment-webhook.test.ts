@@ -168,6 +168,52 @@ describe("POST /v1/segment", () => {
     expect(response.body.accepted).toBe(2);
   });
 
+  it("when calls hold a NUL or an unpaired surrogate, which PostgreSQL cannot store, then they are stored with U+FFFD in their place, beside the request's other calls", async () => {
+    const [a, b, token] = [uniqueId("user"), uniqueId("user"), uniqueId("fcm")];
+    // The first call, which the signature covers, is the one with the most to replace.
+    const response = await postSigned([
+      {
+        ...identify(`${a}\u0000`, {
+          "name\u0000": "Zoë\u0000",
+          city: "\ud800Köln",
+        }),
+        context: { device: { type: "android", token: `${token}\u0000` } },
+      },
+      {
+        type: "track",
+        event: "Seen \udc00",
+        messageId: uniqueId("msg"),
+        userId: b,
+        properties: { note: "\u0000" },
+      },
+      identify(b, { plan: "pro" }),
+    ]);
+    expect(response.body).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
+
+    const stored = `${a}\uFFFD`;
+    const first = await ctx.app.request(
+      "GET",
+      `/v1/users/${encodeURIComponent(stored)}`,
+      { admin: true },
+    );
+    expect(first.body.traits).toEqual({
+      "name\uFFFD": "Zoë\uFFFD",
+      city: "\uFFFDKöln",
+    });
+    expect(first.body.devices.map((d: { token: string }) => d.token)).toEqual([
+      `${token}\uFFFD`,
+    ]);
+    // The admin API reads a NUL in its path as the same replacement.
+    const byNul = await ctx.app.request("GET", `/v1/users/${a}%00`, {
+      admin: true,
+    });
+    expect(byNul.body.userId).toBe(stored);
+    const second = await ctx.app.request("GET", `/v1/users/${b}`, {
+      admin: true,
+    });
+    expect(second.body.traits).toEqual({ plan: "pro" });
+  });
+
   it("when a messageId repeats, then it is acknowledged and changes nothing", async () => {
     const userId = uniqueId("user");
     const first = identify(userId, { plan: "free" });

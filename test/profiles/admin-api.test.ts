@@ -362,6 +362,20 @@ describe("devices", () => {
     expect((await admin("GET", `/v1/users/${first}`)).body.devices).toEqual([]);
   });
 
+  it("when a token holds a NUL, which PostgreSQL cannot store, then it is stored with U+FFFD in its place", async () => {
+    const [userId, token] = [uniqueId("user"), fcmToken()];
+    const device = await registerDevice(userId, {
+      platform: "fcm",
+      token: `${token}\u0000`,
+    });
+    expect(device.token).toBe(`${token}\uFFFD`);
+    const again = await registerDevice(userId, {
+      platform: "fcm",
+      token: `${token}\uFFFD`,
+    });
+    expect(again.deviceId).toBe(device.deviceId);
+  });
+
   it("when the device body is invalid, then 400 invalid_body names the field", async () => {
     const userId = uniqueId("user");
     const cases: [unknown, string][] = [
@@ -507,6 +521,17 @@ describe("DELETE /v1/users/:userId", () => {
 });
 
 describe("unknown routes", () => {
+  it("when a path parameter is not percent-encoded UTF-8, then 400 invalid_path", async () => {
+    for (const [method, path] of [
+      ["GET", "/v1/users/a%ZZ"],
+      ["DELETE", "/v1/users/a%ED%A0%80/devices/x"],
+    ] as const) {
+      const response = await admin(method, path);
+      expect(response.status, path).toBe(400);
+      expect(response.body.error.code, path).toBe("invalid_path");
+    }
+  });
+
   it("when no route matches, then 404 not_found as JSON", async () => {
     const response = await ctx.app.request("GET", "/v1/nothing-here");
     expect(response.status).toBe(404);
