@@ -2,11 +2,11 @@ import express, { Router, type Request, type Response } from "express";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import { createIngestBatcher } from "../ingest/ingest-batcher.ts";
-import type { IngestReport, IngestRequest } from "../ingest/ingest.service.ts";
+import type { IngestReport } from "../ingest/ingest.service.ts";
 import { CALL_TYPES } from "../ingest/segment-event.schema.ts";
 import { isValidSignature, signedPayload } from "../ingest/signature.ts";
 import { secretsEqual, writeKeyOf } from "./auth.middleware.ts";
-import { mayHoldUnstorable, storable } from "./storable-input.ts";
+import { storableCalls } from "./storable-input.ts";
 
 const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
 
@@ -40,13 +40,24 @@ export function segmentRoutes(deps: Deps): Router {
     lingerMs: 2,
     maxCalls: 1000,
   });
+  /** Ingests a request's calls, as Nudge can store them (see storable-input.ts). */
   const ingest = async (
     api: "webhook" | "tracking",
-    inputs: readonly unknown[],
-    defaults: IngestRequest["defaults"] = {},
+    text: string,
+    calls: readonly unknown[],
+    context?: Record<string, unknown>,
   ) => {
     const timer = deps.metrics.ingestSeconds.startTimer({ api });
-    const report = await batcher.ingest({ inputs, defaults });
+    const {
+      inputs,
+      context: stored,
+      tooDeep,
+    } = storableCalls(text, calls, context);
+    const report = await batcher.ingest({
+      inputs,
+      defaults: stored === undefined ? {} : { context: stored },
+      ...(tooDeep !== undefined && { tooDeep }),
+    });
     timer();
     const { ingestedCalls } = deps.metrics;
     ingestedCalls.inc({ api, result: "accepted" }, report.accepted);
@@ -56,42 +67,38 @@ export function segmentRoutes(deps: Deps): Router {
   };
 
   router.post("/v1/segment", rawBody, async (req, res) => {
-    const { body, stored } = parseJsonBody(req);
-    const events = Array.isArray(stored)
-      ? stored
-      : isObject(stored)
-        ? [stored]
-        : [];
+    const { body, text } = parseJsonBody(req);
+    const events = Array.isArray(body) ? body : isObject(body) ? [body] : [];
     if (events.length === 0) {
       throw invalidBody(
         "Expected one Segment event (an object) or a non-empty array of events.",
       );
     }
     verifySignature(deps, req, body);
-    sendReport(res, await ingest("webhook", events));
+    sendReport(res, await ingest("webhook", text, events));
   });
 
   router.post(["/v1/batch", "/v1/b"], rawBody, async (req, res) => {
-    const { body, stored } = parseJsonBody(req);
+    const { body, text } = parseJsonBody(req);
     verifyWriteKey(deps, req, body);
     if (
-      !isObject(stored) ||
-      !Array.isArray(stored.batch) ||
-      stored.batch.length === 0
+      !isObject(body) ||
+      !Array.isArray(body.batch) ||
+      body.batch.length === 0
     ) {
       throw invalidBody(
         'Expected {"batch": [ …events ]} with at least one event.',
       );
     }
-    const context = isObject(stored.context) ? stored.context : undefined;
     sendReport(
       res,
       await ingest(
         "tracking",
-        stored.batch.map((call: unknown) =>
+        text,
+        body.batch.map((call: unknown) =>
           isObject(call) ? withoutWriteKey(call) : call,
         ),
-        context ? { context } : {},
+        isObject(body.context) ? body.context : undefined,
       ),
     );
   });
@@ -101,13 +108,13 @@ export function segmentRoutes(deps: Deps): Router {
       [`/v1/${type}`, `/v1/${SHORT_PATH[type]}`],
       rawBody,
       async (req, res) => {
-        const { body, stored } = parseJsonBody(req);
+        const { body, text } = parseJsonBody(req);
         verifyWriteKey(deps, req, body);
-        if (!isObject(stored))
+        if (!isObject(body))
           throw invalidBody(`Expected one ${type} call as a JSON object.`);
         sendReport(
           res,
-          await ingest("tracking", [{ ...withoutWriteKey(stored), type }]),
+          await ingest("tracking", text, [{ ...withoutWriteKey(body), type }]),
         );
       },
     );
@@ -115,19 +122,15 @@ export function segmentRoutes(deps: Deps): Router {
   return router;
 }
 
-/**
- * The body as received, which its signature or write key is checked against, and as
- * it is stored: with what PostgreSQL cannot store replaced (see storable-input.ts).
- */
-function parseJsonBody(req: Request): { body: unknown; stored: unknown } {
+/** The body as received, which its signature or write key is checked against, and its text. */
+function parseJsonBody(req: Request): { body: unknown; text: string } {
   const raw: unknown = req.body;
   if (!Buffer.isBuffer(raw) || raw.length === 0) {
     throw invalidBody("The request body is empty: send JSON.");
   }
   const text = raw.toString("utf8");
   try {
-    const body: unknown = JSON.parse(text);
-    return { body, stored: mayHoldUnstorable(text) ? storable(body) : body };
+    return { body: JSON.parse(text), text };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new AppError(

@@ -33,6 +33,7 @@ import {
   isStoredEventConflict,
 } from "./event.repository.ts";
 import {
+  nestedTooDeep,
   parseSegmentEvent,
   type EventProblem,
   type SegmentEvent,
@@ -64,6 +65,8 @@ export type IngestReport = {
 export type IngestRequest = {
   inputs: readonly unknown[];
   defaults?: { context?: Record<string, unknown> };
+  /** Positions of calls nested too deep to store: rejected unread. */
+  tooDeep?: ReadonlySet<number>;
 };
 
 /**
@@ -117,7 +120,7 @@ export async function ingestTogether(
 
 /** Parses one request's calls; a messageId already in `seen` counts as a duplicate. */
 function validateCalls(
-  { inputs, defaults = {} }: IngestRequest,
+  { inputs, defaults = {}, tooDeep }: IngestRequest,
   receivedAt: Date,
   seen: Set<string>,
 ): { events: SegmentEvent[]; duplicates: number; rejected: RejectedEvent[] } {
@@ -125,7 +128,9 @@ function validateCalls(
   const events: SegmentEvent[] = [];
   let duplicates = 0;
   inputs.forEach((input, index) => {
-    const parsed = parseSegmentEvent(input, receivedAt, defaults);
+    const parsed = tooDeep?.has(index)
+      ? nestedTooDeep(input)
+      : parseSegmentEvent(input, receivedAt, defaults);
     if (!parsed.ok) {
       rejected.push({
         index,

@@ -119,17 +119,9 @@ export function parseSegmentEvent(
       ? eventSchema.safeParse(input)
       : { success: true as const, data: plain };
   if (!result.success) {
-    const messageId =
-      typeof input === "object" &&
-      input !== null &&
-      "messageId" in input &&
-      (typeof input.messageId === "string" ||
-        typeof input.messageId === "number")
-        ? String(input.messageId)
-        : undefined;
     return {
       ok: false,
-      messageId,
+      messageId: receivedMessageId(input),
       problems: result.error.issues.map((issue) => ({
         path: issue.path.join(".") || "(event)",
         message: issue.message,
@@ -169,6 +161,37 @@ export function parseSegmentEvent(
       payload,
     },
   };
+}
+
+/**
+ * How deep a call may nest objects and arrays: far beyond any real payload, and far
+ * below the depth at which JSON.stringify and PostgreSQL's JSON parser, both recursive,
+ * give up (a few thousand levels) and fail the whole request.
+ */
+export const MAX_NESTING = 64;
+
+/** A call the intake found nested deeper than `MAX_NESTING`: rejected unread. */
+export function nestedTooDeep(input: unknown): ParsedEvent {
+  return {
+    ok: false,
+    messageId: receivedMessageId(input),
+    problems: [
+      {
+        path: "(event)",
+        message: `nests objects and arrays deeper than ${String(MAX_NESTING)} levels`,
+      },
+    ],
+  };
+}
+
+/** The messageId of a call that was not accepted, to name it in the report. */
+function receivedMessageId(input: unknown): string | undefined {
+  return typeof input === "object" &&
+    input !== null &&
+    "messageId" in input &&
+    (typeof input.messageId === "string" || typeof input.messageId === "number")
+    ? String(input.messageId)
+    : undefined;
 }
 
 type Call = z.output<typeof eventSchema>;

@@ -4,15 +4,16 @@ const LOOSE_ISO =
 /**
  * Parses a Segment timestamp. Real payloads (Segment's own docs among them) carry
  * unpadded dates such as "2015-2-02T00:30:08.276Z" that `Date.parse` rejects, so the
- * date parts are padded first. Returns undefined when nothing sensible can be read.
+ * date parts are padded first. Returns undefined when nothing sensible can be read,
+ * and for a year outside 1–9999, which ISO 8601 cannot write as it stands and
+ * PostgreSQL may not store (JavaScript reaches 271821 BC).
  */
 export function parseSegmentTimestamp(value: unknown): Date | undefined {
-  if (value instanceof Date)
-    return Number.isNaN(value.getTime()) ? undefined : value;
-  if (typeof value === "number") return finite(new Date(value));
+  if (value instanceof Date) return sensible(value);
+  if (typeof value === "number") return sensible(new Date(value));
   if (typeof value !== "string") return undefined;
   const match = LOOSE_ISO.exec(value.trim());
-  if (match === null) return finite(new Date(value));
+  if (match === null) return sensible(new Date(value));
   const [
     ,
     year,
@@ -26,13 +27,14 @@ export function parseSegmentTimestamp(value: unknown): Date | undefined {
   ] = match;
   const pad = (part: string) => part.padStart(2, "0");
   const offset = zone === undefined || zone.toUpperCase() === "Z" ? "Z" : zone;
-  return finite(
+  return sensible(
     new Date(
       `${year}-${pad(month ?? "")}-${pad(day ?? "")}T${pad(hour)}:${pad(minute)}:${pad(second)}${fraction}${offset}`,
     ),
   );
 }
 
-function finite(date: Date): Date | undefined {
-  return Number.isNaN(date.getTime()) ? undefined : date;
+function sensible(date: Date): Date | undefined {
+  const year = date.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? date : undefined;
 }

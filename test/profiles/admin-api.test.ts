@@ -521,6 +521,16 @@ describe("DELETE /v1/users/:userId", () => {
 });
 
 describe("unknown routes", () => {
+  it("when a body nests deeper than 64 levels, then 400 invalid_body", async () => {
+    const response = await admin(
+      "PUT",
+      `/v1/users/${uniqueId("user")}/preferences`,
+      '{"categories":' + '{"a":'.repeat(20_000) + "1" + "}".repeat(20_001),
+    );
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("invalid_body");
+  });
+
   it("when a path parameter is not percent-encoded UTF-8, then 400 invalid_path", async () => {
     for (const [method, path] of [
       ["GET", "/v1/users/a%ZZ"],

@@ -14,7 +14,9 @@ const ARRAY_SIGNATURE = "c702b94a2569dd8d2f7185ce0ae951021bef4706";
 
 function payloadOf(body: string): Buffer | string {
   const raw = Buffer.from(body);
-  return signedPayload(raw, JSON.parse(body));
+  const payload = signedPayload(raw, JSON.parse(body));
+  if (payload === undefined) throw new Error(`cannot sign ${body}`);
+  return payload;
 }
 
 describe("signedPayload", () => {

@@ -61,6 +61,12 @@ describe("parseSegmentTimestamp", () => {
     ["NaN", Number.NaN],
     ["Infinity", Number.POSITIVE_INFINITY],
     ["a number beyond the Date range", 8.64e15 + 1],
+    [
+      "a year before 1 (PostgreSQL stops at 4713 BC)",
+      "-000001-01-01T00:00:00Z",
+    ],
+    ["the earliest Date", -8.64e15],
+    ["a year after 9999", "+010000-01-01T00:00:00Z"],
     ["null", null],
     ["undefined", undefined],
     ["an object", {}],
