@@ -100,8 +100,8 @@ export const storableUrl: RequestHandler = (req, _res, next) => {
 
 /**
  * Whether JSON `text` nests deeper than `MAX_NESTING` anywhere, so that only such a
- * body pays for `nestedTooDeep`. Strings, most of a body, are skipped with indexOf: a
- * fifth of what parsing the body costs.
+ * body pays for `nestedTooDeep`. Strings, most of a body, are skipped with indexOf:
+ * about a third of what parsing the body costs.
  */
 function mayNestTooDeep(text: string): boolean {
   let depth = 0;

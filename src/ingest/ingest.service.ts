@@ -33,7 +33,7 @@ import {
   isStoredEventConflict,
 } from "./event.repository.ts";
 import {
-  nestedTooDeep,
+  rejectedAsTooDeep,
   parseSegmentEvent,
   type EventProblem,
   type SegmentEvent,
@@ -129,7 +129,7 @@ function validateCalls(
   let duplicates = 0;
   inputs.forEach((input, index) => {
     const parsed = tooDeep?.has(index)
-      ? nestedTooDeep(input)
+      ? rejectedAsTooDeep(input)
       : parseSegmentEvent(input, receivedAt, defaults);
     if (!parsed.ok) {
       rejected.push({

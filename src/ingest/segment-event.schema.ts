@@ -171,7 +171,7 @@ export function parseSegmentEvent(
 export const MAX_NESTING = 64;
 
 /** A call the intake found nested deeper than `MAX_NESTING`: rejected unread. */
-export function nestedTooDeep(input: unknown): ParsedEvent {
+export function rejectedAsTooDeep(input: unknown): ParsedEvent {
   return {
     ok: false,
     messageId: receivedMessageId(input),
