@@ -208,11 +208,11 @@ function notificationOf(
   notification.priority = 10;
   // A UUID: well within the 64 bytes APNs allows.
   notification.collapseId = push.notificationId;
-  // Seconds since the epoch; 0 means "now or never": APNs does not store the push.
-  notification.expiry =
-    push.expiresAt === undefined
-      ? 0
-      : Math.floor(push.expiresAt.getTime() / 1000);
+  // Seconds since the epoch. Without a ttl no apns-expiration is sent and Apple stores
+  // the push for a device that is offline, as FCM and Web Push keep theirs for weeks:
+  // 0 would mean "now or never", lost to any phone that is off when it is sent.
+  if (push.expiresAt !== undefined)
+    notification.expiry = Math.floor(push.expiresAt.getTime() / 1000);
   notification.alert = { title: push.title, body: push.body };
   if (push.sound !== undefined) notification.sound = push.sound;
   if (push.badge !== undefined) notification.badge = push.badge;

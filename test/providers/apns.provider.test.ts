@@ -145,14 +145,14 @@ describe("APNs provider", () => {
     });
   });
 
-  it("when a push has no expiry, image, sound or badge, then it expires at 0 and aps holds only the alert and thread", async () => {
+  it("when a push has no expiry, image, sound or badge, then it carries no apns-expiration (Apple stores it) and aps holds only the alert and thread", async () => {
     const token = newToken();
     const push = pushTo(token);
 
     expect(await provider.send(push)).toMatchObject({ kind: "sent" });
 
     const received = production.received.find((p) => p.token === token);
-    expect(received?.expiration).toBe("0");
+    expect(received?.expiration).toBeUndefined();
     expect(received?.payload).toEqual({
       aps: {
         alert: { title: push.title, body: push.body },
