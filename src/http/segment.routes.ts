@@ -1,4 +1,9 @@
-import express, { Router, type Request, type Response } from "express";
+import express, {
+  Router,
+  type NextFunction,
+  type Request,
+  type Response,
+} from "express";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import { createIngestBatcher } from "../ingest/ingest-batcher.ts";
@@ -78,7 +83,14 @@ export function segmentRoutes(deps: Deps): Router {
     sendReport(res, await ingest("webhook", text, events));
   });
 
-  router.post(["/v1/batch", "/v1/b"], rawBody, async (req, res) => {
+  const batchPaths = ["/v1/batch", "/v1/b"];
+  const callPaths = TRACKING_CALLS.flatMap((type) => [
+    `/v1/${type}`,
+    `/v1/${SHORT_PATH[type]}`,
+  ]);
+  router.options([...batchPaths, ...callPaths], allowPages);
+
+  router.post(batchPaths, allowPages, rawBody, async (req, res) => {
     const { body, text } = parseJsonBody(req);
     verifyWriteKey(deps, req, body);
     if (
@@ -106,6 +118,7 @@ export function segmentRoutes(deps: Deps): Router {
   for (const type of TRACKING_CALLS) {
     router.post(
       [`/v1/${type}`, `/v1/${SHORT_PATH[type]}`],
+      allowPages,
       rawBody,
       async (req, res) => {
         const { body, text } = parseJsonBody(req);
@@ -120,6 +133,29 @@ export function segmentRoutes(deps: Deps): Router {
     );
   }
   return router;
+}
+
+/**
+ * CORS for the tracking API. analytics.js posts from the site's own pages, another
+ * origin than Nudge's: without these headers the browser hides every answer, so
+ * analytics.js counts each call as failed and keeps sending it again, and a call with
+ * a header of its own (an Authorization, `additionalHeaders`) is never sent at all, as
+ * its preflight fails. Any origin may be answered: the write key travels in the body
+ * or a header, never in a cookie, so no page gets anything it did not send.
+ */
+function allowPages(req: Request, res: Response, next: NextFunction): void {
+  res.set("access-control-allow-origin", "*");
+  if (req.method !== "OPTIONS") {
+    next();
+    return;
+  }
+  res.set({
+    "access-control-allow-methods": "POST",
+    "access-control-allow-headers":
+      req.get("access-control-request-headers") ?? "content-type",
+    "access-control-max-age": "86400",
+  });
+  res.status(204).end();
 }
 
 /** The body as received, which its signature or write key is checked against, and its text. */

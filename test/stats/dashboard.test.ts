@@ -1,9 +1,9 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, runBrowserTests } from "../support/browser.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 import { apnsToken, uniqueId } from "../support/test-database.ts";
 
@@ -25,44 +25,12 @@ const rules = {
 
 const ctx = useTestApp({ rules });
 
-/** Debian's Chromium, found on PATH as the `chromium` command. */
-function findChromium(): string | undefined {
-  return (process.env.PATH ?? "")
-    .split(delimiter)
-    .map((dir) => join(dir, "chromium"))
-    .find((candidate) => existsSync(candidate));
-}
-
-// A newcomer's `npm test` runs without a browser installed; CI (CI=true) installs
-// Chromium and fails this test if it is missing.
-const browserPath = findChromium();
-const runBrowserTests = browserPath !== undefined || Boolean(process.env.CI);
-
-function chromiumExecutable(): string {
-  if (browserPath === undefined)
-    throw new Error(
-      "chromium is not installed: apt-get install chromium (.ci/run does)",
-    );
-  return browserPath;
-}
-
 let browser: Browser | undefined;
 let dir: string;
 beforeAll(async () => {
   if (!runBrowserTests) return;
   dir = await mkdtemp(join(tmpdir(), "nudge-dashboard-"));
-  browser = await chromium.launch({
-    executablePath: chromiumExecutable(),
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   if (!runBrowserTests) return;
