@@ -10,9 +10,12 @@ import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {
   claimDueNotifications,
+  deferClaimed,
   reclaimLapsedClaims,
   type ClaimedNotification,
+  type Deferral,
 } from "./outbox.repository.ts";
+import { createTimezoneResolver } from "../planning/planner.service.ts";
 import type { ProviderSet } from "../providers/registry.ts";
 import { createLanes, type Lane } from "./lanes.ts";
 import { loadSendContexts } from "./send-context.ts";
@@ -62,6 +65,10 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const lanes = createLanes(deps.providers, config.limits, config.batchSize);
   const recorder = createOutcomeRecorder({ ...deps, logger });
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
+  const timezoneOf = createTimezoneResolver(
+    logger,
+    () => deps.rules.current().settings,
+  );
 
   // Once set, queued sends are given back instead of sent.
   let stopping = false;
@@ -176,30 +183,49 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     return true;
   };
 
+  /** Keeps track of work on claimed rows, so that shutdown and drain wait for it. */
+  const track = (work: Promise<void>) => {
+    sending.add(work);
+    void work.finally(() => sending.delete(work));
+  };
+
   /** Checks a claimed batch against the policy once more and starts its sends. */
   const startSends = (
     claimed: readonly ClaimedNotification[],
     contexts: readonly SendContext[],
   ) => {
-    planBatch(claimed, contexts).forEach((plan, index) => {
+    const deferrals: Deferral[] = [];
+    planBatch(claimed, contexts, timezoneOf).forEach((plan, index) => {
       const notification = claimed[index] as ClaimedNotification;
       const context = contexts[index] as SendContext;
       if (plan.kind === "skip") {
         recorder.record({ update: plan.update });
         return;
       }
-      const delivery = deliver(notification, context, plan.pushes).catch(
-        (error: unknown) => {
+      if (plan.kind === "defer") {
+        deferrals.push(plan.deferral);
+        return;
+      }
+      track(
+        deliver(notification, context, plan.pushes).catch((error: unknown) => {
           // A bug, not a provider's answer: the claim lapses and the row is retried.
           logger.error(
             { err: error, notificationId: notification.notificationId },
             "delivering a notification failed",
           );
-        },
+        }),
       );
-      sending.add(delivery);
-      void delivery.finally(() => sending.delete(delivery));
     });
+    if (deferrals.length === 0) return;
+    track(
+      deferClaimed(deps.db, deferrals, deps.clock()).catch((error: unknown) => {
+        // The claims lapse, and the rows are claimed and checked again.
+        logger.error(
+          { err: error, deferred: deferrals.length },
+          "deferring notifications to the end of quiet hours failed",
+        );
+      }),
+    );
   };
 
   /** Waits for every send started so far and for their outcomes to be written. */

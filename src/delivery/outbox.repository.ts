@@ -148,6 +148,54 @@ export async function listSettledDeliveries(
   return settled;
 }
 
+/** A claimed notification that must wait for the end of its user's quiet hours. */
+export type Deferral = {
+  notificationId: string;
+  claimedUntil: Date;
+  until: Date;
+};
+
+/**
+ * Puts claimed notifications back in the queue until their user's quiet hours end,
+ * as quiet hours deferred them when they were planned: the claim's attempt is given
+ * back, and `deferred_by` names quiet hours. Like a settlement, only while this
+ * process's claim stands.
+ */
+export async function deferClaimed(
+  db: Kysely<DB>,
+  deferrals: readonly Deferral[],
+  now: Date,
+): Promise<void> {
+  if (deferrals.length === 0) return;
+  const rows = deferrals.map((d) => ({
+    notification_id: d.notificationId,
+    claimed_until: isoTime(d.claimedUntil),
+    send_at: isoTime(d.until),
+  }));
+  await sql`
+    update notifications n
+    set status = ${NotificationStatus.pending}, claimed_until = null,
+      send_at = u.send_at, attempts = n.attempts - 1,
+      deferred_by = case
+        when n.deferred_by is null then ${QUIET_HOURS}
+        when ${QUIET_HOURS} = any(string_to_array(n.deferred_by, ',')) then n.deferred_by
+        else n.deferred_by || ',' || ${QUIET_HOURS} end,
+      updated_at = ${now}
+    from ${jsonRows(
+      rows,
+      {
+        notification_id: "text",
+        claimed_until: "timestamptz",
+        send_at: "timestamptz",
+      },
+      "u",
+    )}
+    where n.notification_id = u.notification_id
+      and n.claimed_until = u.claimed_until`.execute(db);
+}
+
+const QUIET_HOURS = "quiet_hours";
+
 /** A claimed notification's new state: settled, or pending again for a retry. */
 export type NotificationUpdate = {
   userId: string;

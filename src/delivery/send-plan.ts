@@ -4,13 +4,18 @@ import {
   type JsonObject,
 } from "../db/schema.ts";
 import type { Push, SendOutcome } from "../providers/provider.ts";
-import { finalCheck, type RecipientFacts } from "../rules/policy.ts";
+import {
+  finalCheck,
+  quietUntil,
+  type RecipientFacts,
+} from "../rules/policy.ts";
 import type { Rule } from "../rules/rule-book.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
 import { retryDelay, type BackoffPolicy } from "./backoff.ts";
 import type {
   ClaimedNotification,
   DeliveryRecord,
+  Deferral,
   DeviceDisabling,
   NotificationUpdate,
 } from "./outbox.repository.ts";
@@ -24,6 +29,7 @@ export const SkipReason = {
 
 export type SendPlan =
   | { kind: "skip"; update: NotificationUpdate }
+  | { kind: "defer"; deferral: Deferral }
   | { kind: "send"; pushes: Push[] };
 
 export type SendContext = {
@@ -38,13 +44,15 @@ export type SendContext = {
 
 /**
  * Decides at send time what a claimed notification becomes: the policy is checked again
- * (opt-outs, caps and expiry may have changed while it waited), then one push per
- * active device that no earlier attempt settled. The message rendered at plan time is
+ * (opt-outs, caps and expiry may have changed while it waited), a message that would
+ * reach its user in their quiet hours waits for their end, then one push per active
+ * device that no earlier attempt settled. The message rendered at plan time is
  * reused: the profile it read is the one the policy approved.
  */
 export function planSend(
   claimed: ClaimedNotification,
   context: SendContext,
+  timezoneOf: (zone: string | null) => string,
 ): SendPlan {
   const { rule, facts, now } = context;
   const skip = (status: NotificationStatus, reason: string): SendPlan => ({
@@ -63,6 +71,16 @@ export function planSend(
     now,
   );
   if (stop !== undefined) return skip(NotificationStatus.suppressed, stop);
+  const until = quietUntil(
+    rule,
+    context.settings,
+    timezoneOf(facts.timezone),
+    now,
+  );
+  if (until !== undefined) {
+    const { notificationId, claimedUntil } = claimed;
+    return { kind: "defer", deferral: { notificationId, claimedUntil, until } };
+  }
 
   const content = claimed.content ?? {};
   const pushes = context.devices
@@ -86,23 +104,28 @@ export function planSend(
 export function planBatch(
   claimed: readonly ClaimedNotification[],
   contexts: readonly SendContext[],
+  timezoneOf: (zone: string | null) => string,
 ): SendPlan[] {
   const sentToUser = new Map<string, number>();
   const sentForRule = new Map<string, number>();
   return claimed.map((notification, index) => {
     const context = contexts[index] as SendContext;
     const ruleKey = `${notification.userId}\0${notification.ruleId}`;
-    const plan = planSend(notification, {
-      ...context,
-      facts: {
-        ...context.facts,
-        recentTotal:
-          context.facts.recentTotal +
-          (sentToUser.get(notification.userId) ?? 0),
-        recentForRule:
-          context.facts.recentForRule + (sentForRule.get(ruleKey) ?? 0),
+    const plan = planSend(
+      notification,
+      {
+        ...context,
+        facts: {
+          ...context.facts,
+          recentTotal:
+            context.facts.recentTotal +
+            (sentToUser.get(notification.userId) ?? 0),
+          recentForRule:
+            context.facts.recentForRule + (sentForRule.get(ruleKey) ?? 0),
+        },
       },
-    });
+      timezoneOf,
+    );
     if (plan.kind === "send") {
       sentToUser.set(
         notification.userId,

@@ -232,7 +232,7 @@ function capReason(
 }
 
 function schedule(input: PlanInput, timezone: string | null): Schedule {
-  const { rule, settings } = input;
+  const { rule } = input;
   const deferredBy: ("delay" | "quiet_hours")[] = [];
   const delay =
     rule.delivery.delay === undefined
@@ -240,13 +240,34 @@ function schedule(input: PlanInput, timezone: string | null): Schedule {
       : (parseDuration(rule.delivery.delay) ?? 0);
   let sendAt = new Date(input.triggeredAt.getTime() + delay);
   if (delay > 0) deferredBy.push("delay");
-  const quiet = rule.delivery.quietHours ? quietHoursOf(settings) : undefined;
-  const afterQuiet = endOfQuietHours(sendAt, quiet, input.timezoneOf(timezone));
-  if (afterQuiet > sendAt) {
+  const afterQuiet = quietUntil(
+    rule,
+    input.settings,
+    input.timezoneOf(timezone),
+    sendAt,
+  );
+  if (afterQuiet !== undefined) {
     sendAt = afterQuiet;
     deferredBy.push("quiet_hours");
   }
   return { sendAt, deferredBy };
+}
+
+/**
+ * The end of the quiet hours `at` falls in, in `timezone`, for a rule that keeps them;
+ * undefined when a message may go at `at`. Asked when a message is planned and again
+ * when it is sent: a retry's backoff or a provider's backlog can carry a message into
+ * the night, and a user can move to another timezone while it waits.
+ */
+export function quietUntil(
+  rule: Rule,
+  settings: Settings,
+  timezone: string,
+  at: Date,
+): Date | undefined {
+  if (!rule.delivery.quietHours) return undefined;
+  const end = endOfQuietHours(at, quietHoursOf(settings), timezone);
+  return end > at ? end : undefined;
 }
 
 function quietHoursOf(settings: Settings): QuietHours | undefined {

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
+import type { RecipientFacts } from "../../src/rules/policy.ts";
 import {
   planSend,
   settle,
   type PushResult,
+  type SendContext,
 } from "../../src/delivery/send-plan.ts";
 import type { Push, SendOutcome } from "../../src/providers/provider.ts";
-import type { Rule } from "../../src/rules/rule-book.ts";
+import { compileRuleBook, type Rule } from "../../src/rules/rule-book.ts";
 
 const NOW = new Date("2026-07-01T12:00:00Z");
 const backoff = { baseMs: 10_000, maxMs: 3_600_000 };
@@ -138,6 +140,8 @@ describe("settle", () => {
   });
 });
 
+const utc = (zone: string | null) => zone ?? "UTC";
+
 describe("planSend", () => {
   const context = {
     settings: { categories: {} } as never,
@@ -148,7 +152,7 @@ describe("planSend", () => {
   };
 
   it("when the rule was removed while the notification waited, then it is cancelled as rule_removed", () => {
-    const plan = planSend(claimed(1), { ...context, rule: undefined });
+    const plan = planSend(claimed(1), { ...context, rule: undefined }, utc);
     expect(plan).toMatchObject({
       kind: "skip",
       update: { status: "cancelled", reason: "rule_removed" },
@@ -156,13 +160,112 @@ describe("planSend", () => {
   });
 
   it("when the rule was disabled while the notification waited, then it is cancelled as rule_disabled", () => {
-    const plan = planSend(claimed(1), {
-      ...context,
-      rule: { enabled: false } as Rule,
-    });
+    const plan = planSend(
+      claimed(1),
+      { ...context, rule: { enabled: false } as Rule },
+      utc,
+    );
     expect(plan).toMatchObject({
       kind: "skip",
       update: { status: "cancelled", reason: "rule_disabled" },
+    });
+  });
+});
+
+describe("planSend: quiet hours at send time", () => {
+  /** A ping rule under 22:00–08:00 quiet hours, or one that ignores them. */
+  function contextWith(
+    quietHours: boolean,
+    facts: Partial<RecipientFacts>,
+  ): SendContext {
+    const book = compileRuleBook(
+      {
+        settings: { quietHours: { start: "22:00", end: "08:00" } },
+        rules: [
+          {
+            id: "ping",
+            trigger: 'event = "Ping"',
+            delivery: { quietHours },
+            message: { title: "t", body: "b" },
+          },
+        ],
+      },
+      "test rules",
+    );
+    return {
+      rule: book.rules[0],
+      settings: book.settings,
+      facts: {
+        userId: "ada",
+        traits: {},
+        locale: null,
+        timezone: null,
+        optedOut: false,
+        devices: [{ platform: "apns", locale: null }],
+        categoryChoice: undefined,
+        recentTotal: 0,
+        recentForRule: 0,
+        duplicate: false,
+        item: undefined,
+        ...facts,
+      },
+      devices: [
+        {
+          userId: "ada",
+          deviceId: "d1",
+          platform: "apns",
+          token: "ab",
+          subscription: null,
+          locale: null,
+        },
+      ],
+      settled: new Map(),
+      // 22:30 in Berlin (summer time), 20:30 in UTC.
+      now: new Date("2026-07-01T20:30:00Z"),
+    };
+  }
+
+  it("when a message would reach its user in their quiet hours, then it waits for their end, in the user's timezone", () => {
+    const plan = planSend(
+      claimed(2),
+      contextWith(true, { timezone: "Europe/Berlin" }),
+      utc,
+    );
+    expect(plan).toEqual({
+      kind: "defer",
+      deferral: {
+        notificationId: "n-1",
+        claimedUntil: claimed(2).claimedUntil,
+        // 08:00 in Berlin.
+        until: new Date("2026-07-02T06:00:00Z"),
+      },
+    });
+  });
+
+  it("when it is not night in the user's timezone, or the rule ignores quiet hours, then it is sent", () => {
+    const evening = planSend(
+      claimed(1),
+      contextWith(true, { timezone: null }),
+      utc,
+    );
+    const ignoring = planSend(
+      claimed(1),
+      contextWith(false, { timezone: "Europe/Berlin" }),
+      utc,
+    );
+    expect(evening.kind).toBe("send");
+    expect(ignoring.kind).toBe("send");
+  });
+
+  it("when the user opted out while the message waited, then it is suppressed, not deferred", () => {
+    const plan = planSend(
+      claimed(1),
+      contextWith(true, { timezone: "Europe/Berlin", optedOut: true }),
+      utc,
+    );
+    expect(plan).toMatchObject({
+      kind: "skip",
+      update: { status: "suppressed", reason: "opted_out" },
     });
   });
 });
