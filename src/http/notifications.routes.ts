@@ -3,6 +3,7 @@ import { z } from "zod";
 import { NotificationStatus } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
+import { resolveUserId } from "../profiles/profile.service.ts";
 import {
   listNotifications,
   type PageCursor,
@@ -31,9 +32,12 @@ export function notificationsRoutes(deps: Deps): Router {
       query,
       req.query,
     );
+    // An id merged into another profile (an anonymousId) lists that profile's.
+    const owner =
+      userId === undefined ? undefined : await resolveUserId(deps.db, userId);
     const page = await listNotifications(
       deps.db,
-      { userId, ruleId, status },
+      { userId: owner, ruleId, status },
       cursor === undefined ? undefined : decodeCursor(cursor),
       limit,
     );

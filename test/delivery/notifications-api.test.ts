@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { uniqueId } from "../support/test-database.ts";
 import { useDeliveryApp } from "./delivery-fixture.ts";
 
 const ctx = useDeliveryApp();
@@ -92,6 +93,28 @@ describe("GET /v1/notifications", () => {
     ).toBe(true);
     const pending = await list(`userId=${userId}&status=pending`);
     expect(pending.body.notifications).toEqual([]);
+  });
+
+  it("when asked by an anonymousId merged into a known user, then the user's notifications are listed", async () => {
+    ctx.app.setNow(NOON);
+    const { userId } = await ctx.userWith("ios");
+    const anonymousId = uniqueId("anon");
+    const merged = await ctx.app.request("POST", "/v1/segment", {
+      body: {
+        type: "alias",
+        previousId: anonymousId,
+        userId,
+        messageId: uniqueId("msg"),
+      },
+    });
+    expect(merged.status).toBe(200);
+    const { notification_id } = await ctx.ping(userId);
+
+    const listed = await list(`userId=${anonymousId}`);
+
+    expect(listed.body.notifications).toMatchObject([
+      { userId, notificationId: notification_id },
+    ]);
   });
 
   it("when the query is bad, then 400 invalid_query says what to fix", async () => {
