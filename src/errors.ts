@@ -17,6 +17,7 @@ export const ErrorCode = {
   unknownCategory: "unknown_category",
   invalidRules: "invalid_rules",
   ruleNotFound: "rule_not_found",
+  rulesChanged: "rules_changed",
   internal: "internal_error",
   unavailable: "service_unavailable",
 } as const;

@@ -41,7 +41,23 @@ export function rulesRoutes(deps: Deps): Router {
   );
 
   router.get("/v1/rules", async (_req, res) => {
-    res.json(documentView(await deps.rules.refresh()));
+    const book = await deps.rules.refresh();
+    res.set("etag", `"${book.version}"`).json(documentView(book));
+  });
+
+  router.put("/v1/rules", async (req, res) => {
+    const document = documentBody(req.body);
+    const expected = expectedVersion(req.get("if-match"));
+    const { book } = await rejectInvalidRules(
+      "The rules cannot be stored",
+      () =>
+        deps.rules.update((_current, version) => {
+          if (expected !== undefined && expected !== version)
+            throw rulesChanged(expected, version);
+          return { document, result: undefined };
+        }),
+    );
+    res.set("etag", `"${book.version}"`).json(documentView(book));
   });
 
   router.post("/v1/rules/validate", async (req, res) => {
@@ -128,6 +144,37 @@ function compiledRule(book: RuleBook, id: string): Rule {
   const rule = book.rules.find((candidate) => candidate.id === id);
   if (rule === undefined) throw ruleNotFound(id);
   return rule;
+}
+
+/** The body of a PUT of the whole rules: a document as a rules file holds it. */
+function documentBody(body: unknown): RulesDocument {
+  if (!isObject(body)) {
+    throw new AppError(
+      ErrorCode.invalidBody,
+      400,
+      'The request body must be a whole rules document, as RULES_FILE holds it: {"settings": {…}, "collections": […], "rules": […]}.',
+    );
+  }
+  return body;
+}
+
+/**
+ * The version an If-Match header names (`"version"`, as GET /v1/rules gives it in its
+ * ETag); undefined without the header, or for `*`.
+ */
+function expectedVersion(ifMatch: string | undefined): string | undefined {
+  const value = ifMatch?.trim();
+  if (value === undefined || value === "" || value === "*") return undefined;
+  return value.replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+}
+
+function rulesChanged(expected: string, version: string | undefined): AppError {
+  return new AppError(
+    ErrorCode.rulesChanged,
+    412,
+    `The rules are at version ${version ?? "(none stored)"}, not ${expected} as If-Match says: someone changed them since you read them. GET /v1/rules again, apply your change to what it answers, and PUT that with its ETag.`,
+    { version: version ?? null },
+  );
 }
 
 /** The body of a PUT: one rule, whose id is the path's. */

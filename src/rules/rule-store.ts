@@ -19,8 +19,14 @@ import {
   type StoredRules,
 } from "./rules-document.repository.ts";
 
-/** A change to the rules document: the new document, and what to tell the caller. */
-export type RulesEdit<T> = (document: RulesDocument) => {
+/**
+ * A change to the rules document in force (with its version; undefined while no rules
+ * are stored): the new document, and what to tell the caller.
+ */
+export type RulesEdit<T> = (
+  document: RulesDocument,
+  version: string | undefined,
+) => {
   document: RulesDocument;
   result: T;
 };
@@ -137,7 +143,7 @@ export function fixedRuleStore(initial: RuleBook): RuleStore {
     reload: () => Promise.resolve(book),
     update: (edit) =>
       Promise.resolve().then(() => {
-        const { document, result } = edit(book.document);
+        const { document, result } = edit(book.document, book.version);
         book = compileRuleBook(document, API_SOURCE);
         return { book, result };
       }),
@@ -177,7 +183,7 @@ async function applyEdit<T>(
   edit: RulesEdit<T>,
 ): Promise<{ next: RuleBook; result: T }> {
   const stored = await findCurrentRules(db);
-  const { document, result } = edit(stored?.document ?? {});
+  const { document, result } = edit(stored?.document ?? {}, stored?.version);
   const next = compileRuleBook(document, API_SOURCE);
   // Storing the document in force again would only move its timestamp.
   if (stored !== undefined && next.version === stored.version)

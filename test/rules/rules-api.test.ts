@@ -3,7 +3,7 @@ import { createLogger } from "../../src/logger.ts";
 import { createRuleStore } from "../../src/rules/rule-store.ts";
 import { putRule } from "../../src/rules/rules-document.ts";
 import { assignVariant, HOLDOUT } from "../../src/rules/variant.ts";
-import { exampleRules, useTestApp } from "../support/test-app.ts";
+import { ADMIN_TOKEN, exampleRules, useTestApp } from "../support/test-app.ts";
 import { apnsToken, connectAgain, uniqueId } from "../support/test-database.ts";
 
 const ctx = useTestApp({ ruleStore: "database" });
@@ -42,6 +42,7 @@ describe("admin authentication", () => {
     const before = await currentVersion();
     const routes: [string, string, unknown?][] = [
       ["GET", "/v1/rules"],
+      ["PUT", "/v1/rules", { rules: [] }],
       ["GET", "/v1/rules/wishlist-on-sale"],
       ["PUT", "/v1/rules/sneaky", newRule()],
       ["DELETE", "/v1/rules/cart-abandoned"],
@@ -192,6 +193,90 @@ describe("PUT and DELETE /v1/rules/:id", () => {
       expect.arrayContaining(ids),
     );
     for (const id of ids) await admin("DELETE", `/v1/rules/${id}`);
+  });
+});
+
+describe("PUT /v1/rules", () => {
+  /** GET /v1/rules with its ETag header. */
+  async function rulesWithEtag() {
+    const response = await fetch(`${ctx.app.baseUrl}/v1/rules`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const { version, ...document } = (await response.json()) as {
+      version: string;
+      rules: { id: string }[];
+    };
+    return { etag: response.headers.get("etag"), version, document };
+  }
+
+  function putRules(document: unknown, ifMatch?: string) {
+    return ctx.app.request("PUT", "/v1/rules", {
+      admin: true,
+      body: document,
+      ...(ifMatch !== undefined && { headers: { "if-match": ifMatch } }),
+    });
+  }
+
+  it("when the whole document is replaced with the ETag it was read with, then it is in force at once, under a new version and ETag", async () => {
+    const read = await rulesWithEtag();
+    expect(read.etag).toBe(`"${read.version}"`);
+    const id = uniqueId("rule");
+    const edited = {
+      ...read.document,
+      rules: [...read.document.rules, { id, ...newRule() }],
+    };
+
+    const replaced = await putRules(edited, read.etag ?? "");
+
+    expect(replaced.status).toBe(200);
+    expect(replaced.body.rules.map((rule: any) => rule.id)).toEqual([
+      "wishlist-on-sale",
+      "cart-abandoned",
+      id,
+    ]);
+    expect(replaced.body.version).not.toBe(read.version);
+    expect(ctx.app.deps.rules.current().version).toBe(replaced.body.version);
+    const after = await rulesWithEtag();
+    expect(after.etag).toBe(`"${replaced.body.version}"`);
+
+    // Putting the rules file's document back, without If-Match, returns to its version.
+    const restored = await putRules(example);
+    expect(restored.status).toBe(200);
+    expect(restored.body.version).toBe(read.version);
+  });
+
+  it("when If-Match names a version that is no longer in force, then 412 rules_changed names the current one, and nothing changes", async () => {
+    const read = await rulesWithEtag();
+    const id = uniqueId("rule");
+    expect((await admin("PUT", `/v1/rules/${id}`, newRule())).status).toBe(201);
+    const current = await currentVersion();
+
+    const stale = await putRules(read.document, read.etag ?? "");
+
+    expect(stale.status).toBe(412);
+    expect(stale.body.error).toMatchObject({
+      code: "rules_changed",
+      details: { version: current },
+    });
+    expect(stale.body.error.message).toContain("GET /v1/rules again");
+    expect(await currentVersion()).toBe(current);
+    await admin("DELETE", `/v1/rules/${id}`);
+  });
+
+  it("when the document is invalid or not a document, then 400 names what to fix, and nothing changes", async () => {
+    const before = await currentVersion();
+
+    const invalid = await putRules({
+      rules: [{ id: "broken", trigger: "event = ", message: {} }],
+    });
+    const notADocument = await putRules([example]);
+
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.code).toBe("invalid_rules");
+    expect(invalid.body.error.details.problems.join("\n")).toContain("broken");
+    expect(notADocument.status).toBe(400);
+    expect(notADocument.body.error.code).toBe("invalid_body");
+    expect(await currentVersion()).toBe(before);
   });
 });
 
