@@ -73,13 +73,14 @@ export function segmentRoutes(deps: Deps): Router {
 
   router.post("/v1/segment", rawBody, async (req, res) => {
     const { body, text } = parseJsonBody(req);
+    // First: a sender without the secret learns nothing, not even what a body should be.
+    verifySignature(deps, req, body);
     const events = Array.isArray(body) ? body : isObject(body) ? [body] : [];
     if (events.length === 0) {
       throw invalidBody(
         "Expected one Segment event (an object) or a non-empty array of events.",
       );
     }
-    verifySignature(deps, req, body);
     sendReport(res, await ingest("webhook", text, events));
   });
 

@@ -72,6 +72,14 @@ describe("POST /v1/segment", () => {
       signed(body, "not-hex"),
     );
     expect(garbage.status).toBe(401);
+    // Unsigned, a body of the wrong shape is refused for its missing signature first.
+    for (const shapeless of ["[]", "42"]) {
+      const unsigned = await ctx.app.request("POST", "/v1/segment", {
+        body: shapeless,
+      });
+      expect(unsigned.status, shapeless).toBe(401);
+      expect(unsigned.body.error.code, shapeless).toBe("missing_signature");
+    }
     expect(
       (await ctx.app.request("GET", `/v1/users/${userId}`, { admin: true }))
         .status,
@@ -90,11 +98,16 @@ describe("POST /v1/segment", () => {
   });
 
   it("when the body is empty, a scalar or an empty array, then 400 invalid_body", async () => {
-    for (const body of ["", "42", "[]"]) {
+    // An array is signed over its first element: an empty one over nothing.
+    for (const [body, signedOver] of [
+      ["", ""],
+      ["42", "42"],
+      ["[]", ""],
+    ] as const) {
       const response = await ctx.app.request(
         "POST",
         "/v1/segment",
-        signed(body),
+        signed(body, segmentSignature(SECRET, signedOver)),
       );
       expect(response.status, body).toBe(400);
       expect(response.body.error.code, body).toBe("invalid_body");
