@@ -85,11 +85,14 @@ export function segmentRoutes(deps: Deps): Router {
   });
 
   const batchPaths = ["/v1/batch", "/v1/b"];
-  const callPaths = TRACKING_CALLS.flatMap((type) => [
+  const callPaths = (type: (typeof TRACKING_CALLS)[number]) => [
     `/v1/${type}`,
     `/v1/${SHORT_PATH[type]}`,
-  ]);
-  router.options([...batchPaths, ...callPaths], allowPages);
+  ];
+  router.options(
+    [...batchPaths, ...TRACKING_CALLS.flatMap(callPaths)],
+    allowPages,
+  );
 
   router.post(batchPaths, allowPages, rawBody, async (req, res) => {
     const { body, text } = parseJsonBody(req);
@@ -117,21 +120,16 @@ export function segmentRoutes(deps: Deps): Router {
   });
 
   for (const type of TRACKING_CALLS) {
-    router.post(
-      [`/v1/${type}`, `/v1/${SHORT_PATH[type]}`],
-      allowPages,
-      rawBody,
-      async (req, res) => {
-        const { body, text } = parseJsonBody(req);
-        verifyWriteKey(deps, req, body);
-        if (!isObject(body))
-          throw invalidBody(`Expected one ${type} call as a JSON object.`);
-        sendReport(
-          res,
-          await ingest("tracking", text, [{ ...withoutWriteKey(body), type }]),
-        );
-      },
-    );
+    router.post(callPaths(type), allowPages, rawBody, async (req, res) => {
+      const { body, text } = parseJsonBody(req);
+      verifyWriteKey(deps, req, body);
+      if (!isObject(body))
+        throw invalidBody(`Expected one ${type} call as a JSON object.`);
+      sendReport(
+        res,
+        await ingest("tracking", text, [{ ...withoutWriteKey(body), type }]),
+      );
+    });
   }
   return router;
 }
