@@ -9,6 +9,7 @@ import {
 } from "../../src/rules/policy.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
 import { assignVariant, HOLDOUT } from "../../src/rules/variant.ts";
+import { factsOf } from "../support/recipient-facts.ts";
 
 /** Noon UTC: outside the 21:00–08:00 quiet hours in UTC and in Berlin. */
 const NOON = new Date("2026-06-01T12:00:00Z");
@@ -63,23 +64,6 @@ function planOf(
     event: EVENT,
     triggeredAt: NOON,
     timezoneOf: (zone) => zone ?? "UTC",
-    ...overrides,
-  };
-}
-
-function factsOf(overrides: Partial<RecipientFacts> = {}): RecipientFacts {
-  return {
-    userId: "user-1",
-    traits: { first_name: "Ada" },
-    locale: null,
-    timezone: null,
-    optedOut: false,
-    devices: [{ platform: "apns", locale: null }],
-    categoryChoice: undefined,
-    recentTotal: 0,
-    recentForRule: 0,
-    duplicate: false,
-    item: undefined,
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
 import type { RecipientFacts } from "../../src/rules/policy.ts";
+import { factsOf } from "../support/recipient-facts.ts";
 import {
   planSend,
   settle,
@@ -195,20 +196,7 @@ describe("planSend: quiet hours at send time", () => {
     return {
       rule: book.rules[0],
       settings: book.settings,
-      facts: {
-        userId: "ada",
-        traits: {},
-        locale: null,
-        timezone: null,
-        optedOut: false,
-        devices: [{ platform: "apns", locale: null }],
-        categoryChoice: undefined,
-        recentTotal: 0,
-        recentForRule: 0,
-        duplicate: false,
-        item: undefined,
-        ...facts,
-      },
+      facts: factsOf(facts),
       devices: [
         {
           userId: "ada",
