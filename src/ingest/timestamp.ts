@@ -5,8 +5,10 @@ const LOOSE_ISO =
  * Parses a Segment timestamp. Real payloads (Segment's own docs among them) carry
  * unpadded dates such as "2015-2-02T00:30:08.276Z" that `Date.parse` rejects, so the
  * date parts are padded first. Returns undefined when nothing sensible can be read,
- * and for a year outside 1–9999, which ISO 8601 cannot write as it stands and
- * PostgreSQL may not store (JavaScript reaches 271821 BC).
+ * and for a time before 1970 or after 2999: no event happens there, but clients send
+ * such times (Go's zero time is year 1, a reset clock says 1970 or earlier), and
+ * PostgreSQL refuses the dates the rules' windows would then reach (year 0 and before,
+ * or past 9999).
  */
 export function parseSegmentTimestamp(value: unknown): Date | undefined {
   if (value instanceof Date) return sensible(value);
@@ -36,5 +38,5 @@ export function parseSegmentTimestamp(value: unknown): Date | undefined {
 
 function sensible(date: Date): Date | undefined {
   const year = date.getUTCFullYear();
-  return year >= 1 && year <= 9999 ? date : undefined;
+  return year >= 1970 && year <= 2999 ? date : undefined;
 }

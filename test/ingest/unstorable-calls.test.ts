@@ -80,12 +80,13 @@ describe("POST /v1/segment with calls Nudge cannot store as they stand", () => {
     expect(unsigned.status).toBe(401);
   });
 
-  it("when a timestamp's year is outside 1–9999, then the call is kept, timed when it was received", async () => {
+  it("when a timestamp is before 1970 or after 2999, then the call is kept, timed when it was received", async () => {
     const userId = uniqueId("user");
     const response = await postSigned([
       { ...identify(userId), timestamp: "-000001-01-01T00:00:00Z" },
       { ...identify(userId), timestamp: -8.64e15 },
+      { ...identify(userId), timestamp: "0001-01-01T00:00:00Z" },
     ]);
-    expect(response.body).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+    expect(response.body).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
   });
 });

@@ -258,6 +258,24 @@ describe("conversions", () => {
     expect((await notificationOf(late.userId)).converted_at).toBeNull();
   });
 
+  it("when an order carries Go's zero time (year 1), then it counts when it was received, and the batch is stored", async () => {
+    const { userId } = await sentTo("Signed Up");
+    ctx.app.setNow(minutes(10));
+
+    await send(
+      { type: "identify", userId, traits: { plan: "pro" } },
+      {
+        type: "track",
+        userId,
+        event: "Order Completed",
+        timestamp: "0001-01-01T00:00:00Z",
+      },
+    );
+
+    const row = await notificationOf(userId);
+    expect(row.converted_at).toEqual(minutes(10));
+  });
+
   it("when the rule counts from the send, then an order within the window converts without an open", async () => {
     const { userId } = await sentTo("Signed Up");
     await send(track(userId, "Order Completed", minutes(30)));
