@@ -7,6 +7,13 @@ const UNIT_MS = {
 } as const;
 
 export const DURATION_PATTERN = /^(\d+)(s|m|h|d|w)$/;
+
+/**
+ * The longest duration a rule may name: a year. Longer windows and delays reach dates
+ * no one means (a typo's "999999w" ends past year 9999, where dates stop), and they
+ * stalled planning and failed intake when they were allowed.
+ */
+export const MAX_DURATION_MS = 366 * UNIT_MS.d;
 export const CLOCK_TIME_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 /** "90s", "30m", "12h", "1d", "2w" → milliseconds; undefined when malformed. */

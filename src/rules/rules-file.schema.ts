@@ -1,5 +1,10 @@
 import { z } from "zod";
-import { CLOCK_TIME_PATTERN, DURATION_PATTERN } from "./duration.ts";
+import {
+  CLOCK_TIME_PATTERN,
+  DURATION_PATTERN,
+  MAX_DURATION_MS,
+  parseDuration,
+} from "./duration.ts";
 import { parseCondition } from "./condition.ts";
 import { parseTemplate } from "./message-template.ts";
 import { isKnownTimezone } from "./quiet-hours.ts";
@@ -10,7 +15,13 @@ const duration = z
     DURATION_PATTERN,
     'must be a duration such as "90s", "30m", "12h", "1d" or "2w"',
   )
-  .meta({ examples: ["30m", "12h", "1d"] });
+  .refine((text) => (parseDuration(text) ?? 0) <= MAX_DURATION_MS, {
+    message: 'must be a year or less ("366d", "52w")',
+  })
+  .meta({
+    description: "A number and a unit (s, m, h, d or w), a year at most.",
+    examples: ["30m", "12h", "1d"],
+  });
 
 const clockTime = z
   .string()

@@ -149,6 +149,24 @@ describe("compileRuleBook: invalid documents", () => {
     expect(problems).toHaveLength(5);
   });
 
+  it("when a duration is longer than a year, then it is refused, wherever it stands", () => {
+    const document = example();
+    document.rules[0].delivery.dedupe = "999999999999999999999w";
+    document.rules[1].delivery.delay = "367d";
+    document.rules[0].conversion.within = "1000000w";
+    document.settings.frequencyCap.per = "53w";
+    const longest = example();
+    longest.rules[1].delivery.delay = "366d";
+
+    expect(problemsOf(document)).toEqual([
+      'settings.frequencyCap.per: must be a year or less ("366d", "52w")',
+      'rules[0] "wishlist-on-sale".delivery.dedupe: must be a year or less ("366d", "52w")',
+      'rules[0] "wishlist-on-sale".conversion.within: must be a year or less ("366d", "52w")',
+      'rules[1] "cart-abandoned".delivery.delay: must be a year or less ("366d", "52w")',
+    ]);
+    expect(compileRuleBook(longest, "rules.json").rules).toHaveLength(2);
+  });
+
   it("when references and trigger syntax are wrong in several places, then every problem is reported at once with its rule and field", () => {
     const document = example();
     document.rules[0].trigger = "event = ";
