@@ -33,7 +33,9 @@ export function buildApp(deps: Deps): Express {
   app.use(
     ADMIN_PATHS,
     requireAdminToken(deps.config.adminToken),
-    express.json({ limit: "256kb" }),
+    // JSON whatever the Content-Type: curl -d sends a form type, and a body left
+    // unread would let a change be answered 200 and dropped.
+    express.json({ limit: deps.config.maxBodyBytes, type: () => true }),
     storableBody,
   );
   app.use(usersRoutes(deps));

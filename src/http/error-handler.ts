@@ -30,9 +30,17 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
     case "request.aborted":
     case "request.size.invalid":
       return new AppError(ErrorCode.invalidBody, 400, error.message);
-    case undefined:
     default:
-      return undefined;
+      // The parsers' other refusals, such as a gzip body that does not inflate.
+      return error.status !== undefined &&
+        error.status >= 400 &&
+        error.status < 500
+        ? new AppError(
+            ErrorCode.invalidBody,
+            400,
+            `The request body cannot be read: ${error.message}`,
+          )
+        : undefined;
   }
 }
 

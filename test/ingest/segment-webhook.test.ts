@@ -114,6 +114,20 @@ describe("POST /v1/segment", () => {
     }
   });
 
+  it("when the body says it is gzip but does not inflate, then 400 invalid_body", async () => {
+    const body = JSON.stringify(identify(uniqueId("user")));
+    const response = await ctx.app.request("POST", "/v1/segment", {
+      body,
+      headers: {
+        "content-encoding": "gzip",
+        "x-signature": segmentSignature(SECRET, body),
+      },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("invalid_body");
+    expect(response.body.error.message).toMatch(/cannot be read/);
+  });
+
   it("when the body is over MAX_BODY_BYTES, then 413 names the limit", async () => {
     const big = identify(uniqueId("user"), { blob: "x".repeat(5000) });
     const response = await ctx.app.request(

@@ -249,6 +249,31 @@ describe("PUT /v1/users/:userId/preferences", () => {
     ).toEqual(third.body);
   });
 
+  it("when the body comes with another content type (curl -d sends a form's), then it is still read as JSON, or refused when it is not JSON", async () => {
+    const userId = uniqueId("user");
+    const path = `/v1/users/${userId}/preferences`;
+    const form = { "content-type": "application/x-www-form-urlencoded" };
+
+    const changed = await ctx.app.request("PUT", path, {
+      admin: true,
+      body: JSON.stringify({ optOut: true }),
+      headers: form,
+    });
+    const notJson = await ctx.app.request("PUT", path, {
+      admin: true,
+      body: "optOut=false",
+      headers: form,
+    });
+
+    expect(changed.status).toBe(200);
+    expect(changed.body.optedOut).toBe(true);
+    expect(notJson.status).toBe(400);
+    expect(notJson.body.error.code).toBe("invalid_json");
+    expect(
+      (await admin("GET", `/v1/users/${userId}`)).body.preferences,
+    ).toEqual(changed.body);
+  });
+
   it("when the user was never seen, then the profile is created with the preferences", async () => {
     const userId = uniqueId("user");
     const response = await admin("PUT", `/v1/users/${userId}/preferences`, {
