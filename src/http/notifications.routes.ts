@@ -3,6 +3,7 @@ import { z } from "zod";
 import { NotificationStatus } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
+import { isSensibleTime } from "../ingest/timestamp.ts";
 import { resolveUserId } from "../profiles/profile.service.ts";
 import {
   listNotifications,
@@ -73,11 +74,12 @@ function decodeCursor(text: string): PageCursor {
     const [createdAt, userId, notificationId] = JSON.parse(
       Buffer.from(text, "base64url").toString("utf8"),
     ) as unknown[];
+    // Only what a cursor of ours can hold: a time Nudge stores, ids PostgreSQL can.
     if (
       typeof createdAt === "string" &&
-      typeof userId === "string" &&
-      typeof notificationId === "string" &&
-      !Number.isNaN(Date.parse(createdAt))
+      isStorableId(userId) &&
+      isStorableId(notificationId) &&
+      isSensibleTime(new Date(createdAt))
     ) {
       return { createdAt: new Date(createdAt), userId, notificationId };
     }
@@ -89,4 +91,8 @@ function decodeCursor(text: string): PageCursor {
     400,
     "cursor: not a cursor this API gave out; pass nextCursor from the previous page as it is",
   );
+}
+
+function isStorableId(id: unknown): id is string {
+  return typeof id === "string" && id.isWellFormed() && !id.includes("\0");
 }

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
+import { isSensibleTime } from "../ingest/timestamp.ts";
 import { GroupBy } from "../stats/stats.repository.ts";
 import { ruleStats } from "../stats/stats.service.ts";
 import { parseQuery } from "./validation.ts";
@@ -10,7 +11,8 @@ const WEEK_MS = 7 * 86_400_000;
 const instant = z.iso
   .datetime({ offset: true })
   .or(z.iso.date())
-  .transform((text) => new Date(text));
+  .transform((text) => new Date(text))
+  .refine(isSensibleTime, { message: "must be a time in 1970–2999" });
 
 const query = z
   .object({

@@ -37,6 +37,14 @@ export function parseSegmentTimestamp(value: unknown): Date | undefined {
 }
 
 function sensible(date: Date): Date | undefined {
+  return isSensibleTime(date) ? date : undefined;
+}
+
+/**
+ * Whether a time lies in 1970–2999, where Nudge reads and stores times: the intake's
+ * timestamps, and the times the admin API is asked about.
+ */
+export function isSensibleTime(date: Date): boolean {
   const year = date.getUTCFullYear();
-  return year >= 1970 && year <= 2999 ? date : undefined;
+  return year >= 1970 && year <= 2999;
 }

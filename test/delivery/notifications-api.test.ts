@@ -6,6 +6,9 @@ const ctx = useDeliveryApp();
 
 const NOON = new Date("2026-07-01T12:00:00Z");
 
+const cursorOf = (parts: unknown[]) =>
+  Buffer.from(JSON.stringify(parts)).toString("base64url");
+
 async function list(query: string) {
   return ctx.app.request("GET", `/v1/notifications?${query}`, { admin: true });
 }
@@ -123,6 +126,10 @@ describe("GET /v1/notifications", () => {
       "userId=ada&status=lost",
       "userId=ada&limit=0",
       "userId=ada&cursor=not-a-cursor",
+      // Cursors no page gave out: a time PostgreSQL cannot hold, an id with a NUL.
+      `ruleId=x&cursor=${cursorOf(["99999-12-04", "a", "b"])}`,
+      `ruleId=x&cursor=${cursorOf(["0000-12-04T00:00:00Z", "a", "b"])}`,
+      `ruleId=x&cursor=${cursorOf(["2026-12-04T00:00:00Z", "a\u0000", "b"])}`,
     ]) {
       const response = await list(query);
       expect(response.status).toBe(400);

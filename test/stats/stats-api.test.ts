@@ -177,6 +177,10 @@ describe("GET /v1/stats", () => {
       "groupBy=colour",
       "from=yesterday",
       "from=2026-07-02&to=2026-07-01",
+      // Times PostgreSQL cannot be asked about (year 0), or the week before them.
+      "from=0000-01-01",
+      "to=0001-01-02",
+      "from=0001-01-01T00:00:00%2B01:00&to=2026-01-01",
     ]) {
       const response = await ctx.app.request("GET", `/v1/stats?${query}`, {
         admin: true,
