@@ -46,13 +46,16 @@ export function rulesRoutes(deps: Deps): Router {
   });
 
   router.put("/v1/rules", async (req, res) => {
-    const document = documentBody(req.body);
-    const expected = expectedVersion(req.get("if-match"));
+    const { document, version: read } = documentBody(req.body);
+    const expected = expectedVersions(req.get("if-match")) ?? read;
     const { book } = await rejectInvalidRules(
       "The rules cannot be stored",
       () =>
         deps.rules.update((_current, version) => {
-          if (expected !== undefined && expected !== version)
+          if (
+            expected !== undefined &&
+            (version === undefined || !expected.includes(version))
+          )
             throw rulesChanged(expected, version);
           return { document, result: undefined };
         }),
@@ -146,8 +149,14 @@ function compiledRule(book: RuleBook, id: string): Rule {
   return rule;
 }
 
-/** The body of a PUT of the whole rules: a document as a rules file holds it. */
-function documentBody(body: unknown): RulesDocument {
+/**
+ * The body of a PUT of the whole rules: a document as a rules file holds it, or as GET
+ * /v1/rules answers it, whose `version` then names the version it was read at.
+ */
+function documentBody(body: unknown): {
+  document: RulesDocument;
+  version: string[] | undefined;
+} {
   if (!isObject(body)) {
     throw new AppError(
       ErrorCode.invalidBody,
@@ -155,24 +164,36 @@ function documentBody(body: unknown): RulesDocument {
       'The request body must be a whole rules document, as RULES_FILE holds it: {"settings": {…}, "collections": […], "rules": […]}.',
     );
   }
-  return body;
+  const { version, ...document } = body;
+  return {
+    document,
+    version: typeof version === "string" ? [version] : undefined,
+  };
 }
 
 /**
- * The version an If-Match header names (`"version"`, as GET /v1/rules gives it in its
- * ETag); undefined without the header, or for `*`.
+ * The versions an If-Match header names, as GET /v1/rules gives them in its ETag
+ * (`"version"`, or a list of them); undefined without the header or for `*`. A weak
+ * tag (`W/"…"`) names none: If-Match compares strongly.
  */
-function expectedVersion(ifMatch: string | undefined): string | undefined {
+function expectedVersions(ifMatch: string | undefined): string[] | undefined {
   const value = ifMatch?.trim();
   if (value === undefined || value === "" || value === "*") return undefined;
-  return value.replace(/^W\//, "").replace(/^"(.*)"$/, "$1");
+  return value
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter((tag) => !tag.startsWith("W/"))
+    .map((tag) => tag.replace(/^"(.*)"$/, "$1"));
 }
 
-function rulesChanged(expected: string, version: string | undefined): AppError {
+function rulesChanged(
+  expected: readonly string[],
+  version: string | undefined,
+): AppError {
   return new AppError(
     ErrorCode.rulesChanged,
     412,
-    `The rules are at version ${version ?? "(none stored)"}, not ${expected} as If-Match says: someone changed them since you read them. GET /v1/rules again, apply your change to what it answers, and PUT that with its ETag.`,
+    `The rules are at version ${version ?? "(none stored)"}, not ${expected.join(" or ") || "the one"} the request was made from: someone changed them since you read them. GET /v1/rules again, apply your change to what it answers, and PUT that with its ETag.`,
     { version: version ?? null },
   );
 }

@@ -263,6 +263,31 @@ describe("PUT /v1/rules", () => {
     await admin("DELETE", `/v1/rules/${id}`);
   });
 
+  it("when GET /v1/rules's answer is edited and sent back whole, then its version guards it as If-Match would", async () => {
+    const read = (await admin("GET", "/v1/rules")).body;
+    const id = uniqueId("rule");
+    const edited = { ...read, rules: [...read.rules, { id, ...newRule() }] };
+
+    const stored = await putRules(edited);
+    const again = await putRules(edited);
+
+    expect(stored.status).toBe(200);
+    expect(stored.body.rules.at(-1).id).toBe(id);
+    expect(again.status).toBe(412);
+    expect(again.body.error.details.version).toBe(stored.body.version);
+    expect((await putRules(example)).status).toBe(200);
+  });
+
+  it("when If-Match lists several versions, then one in force lets the document through; a weak tag never does", async () => {
+    const read = await rulesWithEtag();
+
+    const weak = await putRules(example, `W/${read.etag ?? ""}`);
+    const listed = await putRules(example, `"0ld", ${read.etag ?? ""}`);
+
+    expect(weak.status).toBe(412);
+    expect(listed.status).toBe(200);
+  });
+
   it("when the document is invalid or not a document, then 400 names what to fix, and nothing changes", async () => {
     const before = await currentVersion();
 
