@@ -30,6 +30,7 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
     case "request.aborted":
     case "request.size.invalid":
       return new AppError(ErrorCode.invalidBody, 400, error.message);
+    case undefined:
     default:
       // The parsers' other refusals, such as a gzip body that does not inflate.
       return error.status !== undefined &&
