@@ -72,8 +72,16 @@ export function segmentRoutes(deps: Deps): Router {
   };
 
   router.post("/v1/segment", rawBody, async (req, res) => {
-    const { body, text } = parseJsonBody(req);
-    // First: a sender without the secret learns nothing, not even what a body should be.
+    // The signature first: a sender without the secret learns nothing, not even what
+    // a body should be. A body that is not JSON is signed, if at all, as it is.
+    let parsed: { body: unknown; text: string };
+    try {
+      parsed = parseJsonBody(req);
+    } catch (error) {
+      verifySignature(deps, req, undefined);
+      throw error;
+    }
+    const { body, text } = parsed;
     verifySignature(deps, req, body);
     const events = Array.isArray(body) ? body : isObject(body) ? [body] : [];
     if (events.length === 0) {

@@ -73,7 +73,7 @@ describe("POST /v1/segment", () => {
     );
     expect(garbage.status).toBe(401);
     // Unsigned, a body of the wrong shape is refused for its missing signature first.
-    for (const shapeless of ["[]", "42"]) {
+    for (const shapeless of ["[]", "42", "{not json", ""]) {
       const unsigned = await ctx.app.request("POST", "/v1/segment", {
         body: shapeless,
       });
