@@ -19,7 +19,9 @@ const MAX_MESSAGE_ID_LENGTH = 200;
 /** Segment ids arrive as strings and, from some libraries, as numbers. Empty means absent. */
 const id = (max: number) =>
   z
-    .union([z.string(), z.number()])
+    .union([z.string(), z.number()], {
+      message: "must be a string (or a number)",
+    })
     .transform((value) => String(value).trim())
     .pipe(z.string().max(max, `must be at most ${max} characters`))
     .transform((value) => (value === "" ? undefined : value))
@@ -57,7 +59,11 @@ export const eventSchema = z
     context: object,
     timestamp: z.unknown().optional(),
     receivedAt: z.unknown().optional(),
-    version: z.union([z.number(), z.string()]).nullish(),
+    version: z
+      .union([z.number(), z.string()], {
+        message: "must be a number or a string",
+      })
+      .nullish(),
   })
   .superRefine((event, ctx) => {
     const need = (path: string, message: string) => {

@@ -139,6 +139,21 @@ describe("parseSegmentEvent: ids", () => {
     expect(event.userId).toBeUndefined();
   });
 
+  it.each([true, ["u1"], { id: "u1" }])(
+    "when userId is %j, then it is reported as what it must be",
+    (userId) => {
+      expect(problemsOf({ ...MINIMAL.track, userId })).toEqual([
+        { path: "userId", message: "must be a string (or a number)" },
+      ]);
+    },
+  );
+
+  it("when version is neither a number nor a string, then it is reported as what it must be", () => {
+    expect(problemsOf({ ...MINIMAL.track, version: {} })).toEqual([
+      { path: "version", message: "must be a number or a string" },
+    ]);
+  });
+
   it("when userId is longer than 255 characters, then it is reported", () => {
     expect(problemsOf({ ...MINIMAL.track, userId: "x".repeat(256) })).toEqual([
       { path: "userId", message: "must be at most 255 characters" },
