@@ -8,9 +8,11 @@ import { parseQuery } from "./validation.ts";
 
 const WEEK_MS = 7 * 86_400_000;
 
-const instant = z.iso
-  .datetime({ offset: true })
-  .or(z.iso.date())
+const instant = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], {
+    message:
+      "must be an ISO date or instant, e.g. 2026-07-01 or 2026-07-01T12:00:00Z",
+  })
   .transform((text) => new Date(text))
   .refine(isSensibleTime, { message: "must be a time in 1970–2999" });
 

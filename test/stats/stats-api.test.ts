@@ -188,5 +188,11 @@ describe("GET /v1/stats", () => {
       expect(response.status).toBe(400);
       expect(response.body.error.code).toBe("invalid_query");
     }
+    const garbage = await ctx.app.request("GET", "/v1/stats?from=garbage", {
+      admin: true,
+    });
+    expect(garbage.body.error.message).toContain(
+      "from: must be an ISO date or instant",
+    );
   });
 });
