@@ -194,8 +194,10 @@ export async function getUserView(
   for (const [name, category] of Object.entries(settings.categories)) {
     categories[name] = category.default;
   }
+  // Only the categories the rules declare: a choice of another name, which Segment
+  // can send in messaging_subscriptions groups, is kept for when it is declared.
   for (const [name, optedIn] of chosen)
-    categories[name] = optedIn ? "in" : "out";
+    if (name in categories) categories[name] = optedIn ? "in" : "out";
   const savedItems: UserView["savedItems"] = {};
   for (const item of saved) {
     (savedItems[item.collection] ??= []).push({

@@ -196,7 +196,11 @@ describe("merging an anonymous profile into a known one", () => {
               key: token,
               type: "IOS_PUSH",
               status: "SUBSCRIBED",
-              groups: [{ name: "orders", status: "UNSUBSCRIBED" }],
+              groups: [
+                { name: "orders", status: "UNSUBSCRIBED" },
+                // Not declared in the rules: kept, but no preference of the profile.
+                { name: "nope", status: "SUBSCRIBED" },
+              ],
             },
           ],
         },
