@@ -185,6 +185,30 @@ describe("compileRuleBook: invalid documents", () => {
     expect(problems).toHaveLength(4);
   });
 
+  it.each([
+    ["a second value", 'event = "A" "B"'],
+    ["a dangling and", 'event = "A" and'],
+    ["an operator for a value", "event = = "],
+    ["an unclosed group", '(event = "A" or event = "B"'],
+    ["a function without its value", "contains(properties.tags)"],
+  ])(
+    "when a trigger has %s, which Segment's parser would drop, then it is refused",
+    (_, trigger) => {
+      const document = example();
+      document.rules[1].trigger = trigger;
+      expect(problemsOf(document)).toEqual([
+        `rules[1] "cart-abandoned".trigger: ${SYNTAX}`,
+      ]);
+    },
+  );
+
+  it("when a trigger uses groups, negation, functions and nulls, then it is accepted", () => {
+    const document = example();
+    document.rules[1].trigger =
+      '!(event = "A" or properties.sku != null) and contains(properties.tags, "x") and !match(context.page.path, "/cart*") and properties.total >= 10.5 and traits.vip = true';
+    expect(compileRuleBook(document, "rules.json").rules).toHaveLength(2);
+  });
+
   it("when cancelIf, audience.where or a collection condition is not valid syntax, then each is named", () => {
     const document = example();
     document.rules[1].delivery.cancelIf = "event =";
