@@ -280,6 +280,13 @@ export async function mergeProfileInto(
   await eraseProfileData(db, from);
 }
 
+/**
+ * The owner of an erased user's events: what is left of them is their messageId, so
+ * that a retry of one, which Segment may send after the erasure, is still a duplicate
+ * and brings nothing back. They go with the retention sweep, like any event.
+ */
+export const ERASED_USER = "";
+
 /** Deletes a profile and everything keyed by it, including the aliases that lead to it. */
 export async function eraseProfile(
   db: Kysely<DB>,
@@ -287,7 +294,10 @@ export async function eraseProfile(
   keepEvent?: string,
 ): Promise<void> {
   await eraseProfileData(db, userId);
-  let events = db.deleteFrom("events").where("user_id", "=", userId);
+  let events = db
+    .updateTable("events")
+    .set({ user_id: ERASED_USER, event: null, payload: sql`'{}'::json` })
+    .where("user_id", "=", userId);
   if (keepEvent !== undefined)
     events = events.where("message_id", "!=", keepEvent);
   await events.execute();

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { heldDevice, whileOneWaits } from "../support/held-row.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
+import { ERASED_USER } from "../../src/profiles/profile.repository.ts";
 
 const ctx = useTestApp();
 
@@ -542,6 +543,32 @@ describe("DELETE /v1/users/:userId", () => {
     expect((await admin("GET", `/v1/users/${other}`)).body.devices).toEqual([
       device,
     ]);
+  });
+});
+
+describe("erasure and retries", () => {
+  it("when a call sent before the erasure is retried after it, then it is a duplicate and nothing comes back, and only its messageId is kept", async () => {
+    const userId = uniqueId("user");
+    const call = {
+      type: "identify",
+      userId,
+      messageId: uniqueId("msg"),
+      traits: { name: "Gone", email: "gone@example.com" },
+    };
+    const post = () => ctx.app.request("POST", "/v1/segment", { body: call });
+    expect((await post()).body.accepted).toBe(1);
+    expect((await admin("DELETE", `/v1/users/${userId}`)).status).toBe(204);
+
+    const retried = await post();
+
+    expect(retried.body).toEqual({ accepted: 0, duplicates: 1, rejected: [] });
+    expect((await admin("GET", `/v1/users/${userId}`)).status).toBe(404);
+    const kept = await ctx.database.db
+      .selectFrom("events")
+      .select(["user_id", "event", "payload"])
+      .where("message_id", "=", call.messageId)
+      .execute();
+    expect(kept).toEqual([{ user_id: ERASED_USER, event: null, payload: {} }]);
   });
 });
 
