@@ -1,7 +1,6 @@
 import {
   parseFql,
   validate,
-  type Condition as AstNode,
   type Subscription,
 } from "@segment/destination-subscriptions";
 import { lex, types as TokenType } from "@segment/fql-ts";
@@ -23,12 +22,7 @@ const EXAMPLE =
  */
 export function parseCondition(source: string): ConditionResult {
   const ast = parseFql(source);
-  // The parser turns a missing value into the literal end-of-stream token "eos".
-  if (
-    "error" in ast ||
-    (!source.includes("eos") && mentionsEndOfStream(ast)) ||
-    !isWellFormed(source)
-  ) {
+  if ("error" in ast || !isWellFormed(source)) {
     return {
       ok: false,
       message: `is not valid Segment trigger syntax (${EXAMPLE})`,
@@ -89,11 +83,6 @@ function isWellFormed(source: string): boolean {
     return true;
   };
   return condition() && take(TokenType.EOS);
-}
-
-function mentionsEndOfStream(node: AstNode): boolean {
-  if (node.type === "group") return node.children.some(mentionsEndOfStream);
-  return node.value === "eos";
 }
 
 /** Evaluates a condition against a Segment event payload. */
