@@ -52,7 +52,7 @@ export type SendContext = {
 export function planSend(
   claimed: ClaimedNotification,
   context: SendContext,
-  timezoneOf: (zone: string | null) => string,
+  quietEnd: QuietEnd,
 ): SendPlan {
   const { rule, facts, now } = context;
   const skip = (status: NotificationStatus, reason: string): SendPlan => ({
@@ -71,12 +71,7 @@ export function planSend(
     now,
   );
   if (stop !== undefined) return skip(NotificationStatus.suppressed, stop);
-  const until = quietUntil(
-    rule,
-    context.settings,
-    timezoneOf(facts.timezone),
-    now,
-  );
+  const until = quietEnd(rule, context.settings, facts.timezone, now);
   if (until !== undefined) {
     const { notificationId, claimedUntil } = claimed;
     return { kind: "defer", deferral: { notificationId, claimedUntil, until } };
@@ -106,6 +101,7 @@ export function planBatch(
   contexts: readonly SendContext[],
   timezoneOf: (zone: string | null) => string,
 ): SendPlan[] {
+  const quietEnd = quietEnds(timezoneOf);
   const sentToUser = new Map<string, number>();
   const sentForRule = new Map<string, number>();
   return claimed.map((notification, index) => {
@@ -124,7 +120,7 @@ export function planBatch(
             context.facts.recentForRule + (sentForRule.get(ruleKey) ?? 0),
         },
       },
-      timezoneOf,
+      quietEnd,
     );
     if (plan.kind === "send") {
       sentToUser.set(
@@ -135,6 +131,32 @@ export function planBatch(
     }
     return plan;
   });
+}
+
+/** The end of the user's quiet hours if a message sent at `now` would fall in them. */
+export type QuietEnd = (
+  rule: Rule,
+  settings: Settings,
+  zone: string | null,
+  now: Date,
+) => Date | undefined;
+
+/**
+ * `quietUntil` in the user's timezone, worked out once per rule version, zone and
+ * time: a batch's users share a few zones, and formatting a time in a zone costs some
+ * microseconds a push. One per batch, whose rules and settings do not change under it.
+ */
+export function quietEnds(
+  timezoneOf: (zone: string | null) => string,
+): QuietEnd {
+  const known = new Map<string, Date | undefined>();
+  return (rule, settings, zone, now) => {
+    const timezone = timezoneOf(zone);
+    const key = `${rule.version}\0${timezone}\0${String(now.getTime())}`;
+    if (!known.has(key))
+      known.set(key, quietUntil(rule, settings, timezone, now));
+    return known.get(key);
+  };
 }
 
 function toPush(

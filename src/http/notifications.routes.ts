@@ -10,6 +10,7 @@ import {
   type PageCursor,
 } from "../stats/notification-history.repository.ts";
 import { historyOf } from "../stats/notification-history.ts";
+import { storableText } from "./storable-input.ts";
 import { parseQuery } from "./validation.ts";
 
 const query = z
@@ -93,6 +94,7 @@ function decodeCursor(text: string): PageCursor {
   );
 }
 
+/** An id as Nudge stores ids: one that `storableText` leaves as it is. */
 function isStorableId(id: unknown): id is string {
-  return typeof id === "string" && id.isWellFormed() && !id.includes("\0");
+  return typeof id === "string" && storableText(id) === id;
 }

@@ -146,7 +146,8 @@ function nestedTooDeep(value: unknown): boolean {
   return false;
 }
 
-function storableText(text: string): string {
+/** `text` with a NUL or an unpaired surrogate replaced by U+FFFD. */
+export function storableText(text: string): string {
   return (
     text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text
   ).toWellFormed();

@@ -4,6 +4,7 @@ import type { RecipientFacts } from "../../src/rules/policy.ts";
 import { factsOf } from "../support/recipient-facts.ts";
 import {
   planSend,
+  quietEnds,
   settle,
   type PushResult,
   type SendContext,
@@ -141,7 +142,7 @@ describe("settle", () => {
   });
 });
 
-const utc = (zone: string | null) => zone ?? "UTC";
+const utc = quietEnds((zone) => zone ?? "UTC");
 
 describe("planSend", () => {
   const context = {
