@@ -34,7 +34,9 @@ export function upsertCategoryPreferencesSql(
     order by ord
     on conflict (user_id, category) do update set
       opted_in = excluded.opted_in,
-      updated_at = excluded.updated_at`;
+      updated_at = excluded.updated_at
+    -- A choice repeated (every identify carries the opt-in traits) is not rewritten.
+    where category_preferences.opted_in <> excluded.opted_in`;
 }
 
 /** The categories a user chose explicitly, by name. */

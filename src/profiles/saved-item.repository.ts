@@ -58,7 +58,9 @@ export function writeSavedItemsSql(
       from ${jsonRows(adds, SAVED_ITEM_COLUMNS)}
       order by ord
       on conflict (user_id, collection, item_key) do update set
-        properties = excluded.properties`);
+        properties = excluded.properties
+      -- An item saved again as it was is not rewritten.
+      where saved_items.properties <> excluded.properties`);
   }
   if (removes.length > 0) {
     statements.push(sql`

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { heldAlias, heldDevice, whileOneWaits } from "../support/held-row.ts";
 import { useTestApp } from "../support/test-app.ts";
@@ -175,6 +176,49 @@ describe("when a profile changed", () => {
       locale: "fr-FR",
       updatedAt: at(3).toISOString(),
     });
+  });
+});
+
+describe("when a call repeats a preference or a saved item", () => {
+  /** Each row's version (xmin): a rewrite of the row gives it a new one. */
+  async function rowVersions(userId: string): Promise<string[]> {
+    const { rows } = await sql<{ version: string }>`
+      select xmin::text as version from category_preferences where user_id = ${userId}
+      union all
+      select xmin::text from saved_items where user_id = ${userId}`.execute(
+      ctx.app.deps.db,
+    );
+    return rows.map((row) => row.version);
+  }
+
+  it("then their rows are not rewritten, and a change still is", async () => {
+    const userId = uniqueId("user");
+    const item = { product_id: "p-1", name: "Lamp", price: 30 };
+    await send(
+      identify(userId, { promotions_opt_in: true }),
+      wishlist("Added to", { userId }, item),
+    );
+    const written = await rowVersions(userId);
+    expect(written).toHaveLength(2);
+
+    await send(
+      identify(userId, { promotions_opt_in: true }),
+      wishlist("Added to", { userId }, item),
+    );
+    expect(await rowVersions(userId)).toEqual(written);
+
+    await send(
+      identify(userId, { promotions_opt_in: false }),
+      wishlist("Added to", { userId }, { ...item, price: 25 }),
+    );
+    const changed = await rowVersions(userId);
+    expect(changed).toHaveLength(2);
+    expect(changed.filter((v) => written.includes(v))).toEqual([]);
+    const user = await profile(userId);
+    expect(user.preferences.categories.promotions).toBe("out");
+    expect(user.savedItems.wishlist).toMatchObject([
+      { key: "p-1", properties: { price: 25 } },
+    ]);
   });
 });
 
