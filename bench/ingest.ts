@@ -5,6 +5,9 @@
  *
  *   npm run bench:ingest            (BENCH_SECONDS=3 npm run bench:ingest for a quick look)
  *
+ * BENCH_CONCURRENCY lists the numbers of connections /v1/batch is measured with
+ * (default "8,32"); the goal compares each server at its best of them.
+ *
  * BENCH_NUDGE_NODE_OPTIONS passes Node flags to Nudge's process (e.g. "--cpu-prof
  * --cpu-prof-dir=<dir>" to profile it); such a run leaves BENCHMARKS.md alone.
  */
@@ -36,6 +39,7 @@ import {
   describeCommand,
   describeMachine,
   envNumber,
+  envNumbers,
   nudgeNodeOptions,
   publishReport,
   type ScratchDatabase,
@@ -58,7 +62,7 @@ function readSettings(): IngestSettings {
       "postgres://postgres@127.0.0.1:5432/postgres",
     seconds: envNumber("BENCH_SECONDS", 10),
     warmupSeconds: envNumber("BENCH_WARMUP_SECONDS", 2),
-    concurrency: Math.round(envNumber("BENCH_CONCURRENCY", 8)),
+    connections: envNumbers("BENCH_CONCURRENCY", [8, 32]).map(Math.round),
     batchSize: Math.round(envNumber("BENCH_BATCH_SIZE", 100)),
     ratePerSecond: envNumber("BENCH_RATE", 1000),
     users: Math.round(envNumber("BENCH_USERS", 10_000)),
@@ -133,15 +137,16 @@ async function measureBatches(
   server: ChildServer,
   database: ScratchDatabase,
   settings: IngestSettings,
+  concurrency: number,
   signal: AbortSignal,
 ): Promise<ScenarioFigures> {
-  const client = createClient(server.url, settings.concurrency);
+  const client = createClient(server.url, concurrency);
   const events = createIngestEvents(settings.users, 0);
   const run: Run = async (seconds) => {
     const counter = { accepted: 0 };
     const load = await runClosedLoop({
       send: batchSender(client, events, settings.batchSize, counter),
-      concurrency: settings.concurrency,
+      concurrency,
       seconds,
       // A ceiling far above any plausible rate, so the loop is bounded in count too.
       maxRequests: Math.ceil(seconds * 100_000),
@@ -208,8 +213,15 @@ async function measureTarget(
       env: target.env(database.url),
     });
     try {
-      console.log(`measuring ${target.name}: /v1/batch…`);
-      const batch = await measureBatches(server, database, settings, signal);
+      const batch: ScenarioFigures[] = [];
+      for (const connections of settings.connections) {
+        console.log(
+          `measuring ${target.name}: /v1/batch, ${String(connections)} connections…`,
+        );
+        batch.push(
+          await measureBatches(server, database, settings, connections, signal),
+        );
+      }
       console.log(`measuring ${target.name}: /v1/segment…`);
       const webhook = await measureWebhooks(server, database, settings, signal);
       return { batch, webhook };

@@ -43,6 +43,22 @@ export function envNumber(name: string, fallback: number): number {
   return value;
 }
 
+/** A comma-separated list of positive numbers from the environment, e.g. "8,32". */
+export function envNumbers(
+  name: string,
+  fallback: readonly number[],
+): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return [...fallback];
+  const values = raw.split(",").map((part) => Number(part.trim()));
+  if (values.some((value) => !Number.isFinite(value) || value <= 0)) {
+    throw new Error(
+      `${name} must be positive numbers separated by commas, got ${raw}`,
+    );
+  }
+  return values;
+}
+
 /**
  * Nudge as users run it: built as `npm start` builds it, then started with the same
  * Node flags and compiled entry point. The build's output goes to stdout.
