@@ -226,6 +226,7 @@ The baseline only stores the raw JSON under a unique messageId.
   request on its own (the baseline) already keeps the cores busy, while one that gathers
   concurrent requests into shared transactions (Nudge) spends much of its time waiting
   for commits, and only more requests in flight let it use the cores the same way.
+  Each server takes the first number of connections, then the webhooks, then the rest.
 - \`/v1/segment\`: open loop at a fixed rate; latency counts from each request's scheduled
   send time, so time spent queueing behind a slow server is included.
 - CPU µs/event: CPU time of the server's process and of the PostgreSQL backends serving
