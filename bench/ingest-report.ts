@@ -164,19 +164,21 @@ function firstErrors(
   rounds: readonly IngestRound[],
 ): string[] {
   return rounds.flatMap(({ nudge, baseline }, i) => {
-    const named = [nudge, baseline].flatMap((figures) => {
-      const name = figures === nudge ? "Nudge" : "baseline";
-      return [
-        ...figures.batch.map(
-          (run, level) =>
-            [
-              `${name} /v1/batch at ${String(settings.connections[level])} connections`,
-              run.load,
-            ] as const,
-        ),
-        [`${name} /v1/segment`, figures.webhook.load] as const,
-      ];
-    });
+    const named = (
+      [
+        ["Nudge", nudge],
+        ["baseline", baseline],
+      ] as const
+    ).flatMap(([name, figures]) => [
+      ...figures.batch.map(
+        (run, level) =>
+          [
+            `${name} /v1/batch at ${String(settings.connections[level])} connections`,
+            run.load,
+          ] as const,
+      ),
+      [`${name} /v1/segment`, figures.webhook.load] as const,
+    ]);
     return named
       .filter(([, load]) => load.firstError !== undefined)
       .map(
