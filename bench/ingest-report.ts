@@ -102,13 +102,17 @@ function ratio(nudge: number, baseline: number): string {
   return baseline > 0 ? `${formatNumber(nudge / baseline, 2)}×` : "n/a";
 }
 
-type Scenario = { title: string; rows: string[][] };
+type Scenario = { title: string; rows: string[][]; note?: string };
 
-/** One table per scenario: Nudge and the baseline side by side, and their ratio. */
+/**
+ * One table per scenario: Nudge and the baseline side by side, and their ratio. The
+ * batch note follows the last batch table, the one of the goal it reads.
+ */
 function scenarios(
   settings: IngestSettings,
   batch: IngestRound,
   webhook: IngestRound,
+  notes: { batch: string; webhook: string },
 ): Scenario[] {
   const rowOf =
     ({ nudge, baseline }: IngestRound) =>
@@ -136,6 +140,7 @@ function scenarios(
           cpuPerEvent(at(f), "postgres"),
         ),
       ],
+      note: i === settings.connections.length - 1 ? notes.batch : undefined,
     };
   };
   return [
@@ -155,6 +160,7 @@ function scenarios(
           cpuPerEvent(f.webhook, "postgres"),
         ),
       ],
+      note: notes.webhook,
     },
   ];
 }
@@ -246,26 +252,18 @@ export function formatIngestReport(run: {
   const { settings, rounds } = run;
   const batch = representative(rounds, batchShare, "higher");
   const webhook = representative(rounds, webhookP99, "lower");
-  const lastBatchTable = settings.connections.length - 1;
-  const tables = scenarios(settings, batch.round, webhook.round).map(
-    (table, i) => ({
-      ...table,
-      note:
-        i < lastBatchTable
-          ? undefined
-          : i === lastBatchTable
-            ? roundsLine(
-                "Nudge / baseline events/s, each at its best number of connections",
-                batch,
-                (share) => `${formatNumber(share, 2)}×`,
-              )
-            : roundsLine(
-                "Nudge's p99",
-                webhook,
-                (ms) => `${formatNumber(ms, 1)} ms`,
-              ),
-    }),
-  );
+  const tables = scenarios(settings, batch.round, webhook.round, {
+    batch: roundsLine(
+      "Nudge / baseline events/s, each at its best number of connections",
+      batch,
+      (share) => `${formatNumber(share, 2)}×`,
+    ),
+    webhook: roundsLine(
+      "Nudge's p99",
+      webhook,
+      (ms) => `${formatNumber(ms, 1)} ms`,
+    ),
+  });
   const goalRows = [
     ["Goal", "Result", "Met"],
     ...evaluateGoals(settings, batch.round, webhook.round).map((goal) => [

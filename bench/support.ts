@@ -36,11 +36,7 @@ export function summarizeLatencies(samples: readonly number[]): LatencySummary {
 export function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new Error(`${name} must be a positive number, got ${raw}`);
-  }
-  return value;
+  return positiveNumber(name, raw);
 }
 
 /** A comma-separated list of positive numbers from the environment, e.g. "8,32". */
@@ -50,13 +46,15 @@ export function envNumbers(
 ): number[] {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === "") return [...fallback];
-  const values = raw.split(",").map((part) => Number(part.trim()));
-  if (values.some((value) => !Number.isFinite(value) || value <= 0)) {
-    throw new Error(
-      `${name} must be positive numbers separated by commas, got ${raw}`,
-    );
+  return raw.split(",").map((part) => positiveNumber(name, part));
+}
+
+function positiveNumber(name: string, text: string): number {
+  const value = Number(text.trim());
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new Error(`${name} must be a positive number, got ${text}`);
   }
-  return values;
+  return value;
 }
 
 /**
