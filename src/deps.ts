@@ -43,6 +43,9 @@ export async function createDeps(
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
     preparedStatements: config.databasePreparedStatements,
+    onConnectionLost: (error) => {
+      logger.warn({ err: error }, "database connection lost");
+    },
   });
   let rules: RuleStore;
   let providers: Providers;

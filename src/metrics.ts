@@ -54,11 +54,15 @@ export function createMetrics(): Metrics {
   };
 }
 
+/** While the database is away a backlog is unknown: its gauge keeps its last value. */
+const unknownWhileAway = (): undefined => undefined;
+
 /**
- * Gauges read when Prometheus scrapes: the delivery backlog (notifications due and
- * not yet claimed, and how long the oldest has waited), the planning backlog (rule
- * matches not yet expanded: the planner's lag), and each provider's queue in this
- * process.
+ * Gauges read when Prometheus scrapes: whether the database answers, the delivery
+ * backlog (notifications due and not yet claimed, and how long the oldest has
+ * waited), the planning backlog (rule matches not yet expanded: the planner's lag),
+ * and each provider's queue in this process. A scrape while the database is away
+ * still answers.
  */
 export function watchQueues(
   metrics: Metrics,
@@ -84,20 +88,34 @@ export function watchQueues(
       select count(*)::int as count, min(send_at) as oldest from notifications
       where status = ${NotificationStatus.pending} and send_at <= ${deps.clock()}`
       .execute(deps.db)
-      .then(({ rows }) => rows[0]);
+      .then(({ rows }) => rows[0], unknownWhileAway);
   const planningBacklog = () =>
     sql<{ count: number; oldest: Date | null }>`
       select count(*)::int as count, min(created_at) as oldest from rule_matches
       where status = ${MatchStatus.pending}`
       .execute(deps.db)
-      .then(({ rows }) => rows[0]);
+      .then(({ rows }) => rows[0], unknownWhileAway);
 
+  new Gauge({
+    name: "nudge_database_up",
+    help: "1 when the database answered this scrape, 0 when it did not",
+    registers,
+    async collect() {
+      this.set(
+        await sql`select 1`.execute(deps.db).then(
+          () => 1,
+          () => 0,
+        ),
+      );
+    },
+  });
   new Gauge({
     name: "nudge_delivery_due",
     help: "Notifications due and waiting to be claimed",
     registers,
     async collect() {
-      this.set((await dueBacklog())?.count ?? 0);
+      const backlog = await dueBacklog();
+      if (backlog !== undefined) this.set(backlog.count);
     },
   });
   new Gauge({
@@ -105,7 +123,8 @@ export function watchQueues(
     help: "How long the oldest due notification has waited past its send time",
     registers,
     async collect() {
-      this.set(ageOf((await dueBacklog())?.oldest ?? null));
+      const backlog = await dueBacklog();
+      if (backlog !== undefined) this.set(ageOf(backlog.oldest));
     },
   });
   new Gauge({
@@ -113,7 +132,8 @@ export function watchQueues(
     help: "Rule matches waiting to be planned into notifications",
     registers,
     async collect() {
-      this.set((await planningBacklog())?.count ?? 0);
+      const backlog = await planningBacklog();
+      if (backlog !== undefined) this.set(backlog.count);
     },
   });
   new Gauge({
@@ -121,7 +141,8 @@ export function watchQueues(
     help: "How long the oldest rule match has waited to be planned",
     registers,
     async collect() {
-      this.set(ageOf((await planningBacklog())?.oldest ?? null));
+      const backlog = await planningBacklog();
+      if (backlog !== undefined) this.set(ageOf(backlog.oldest));
     },
   });
   new Gauge({

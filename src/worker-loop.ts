@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from "./db/availability.ts";
 import type { Logger } from "./logger.ts";
 
 export type WorkerLoop = {
@@ -9,11 +10,36 @@ export type WorkerLoop = {
 };
 
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * The longest wait while the database is away: short enough that work resumes within
+ * seconds of its return, long enough that a long outage costs nothing.
+ */
+const MAX_UNAVAILABLE_BACKOFF_MS = 4_000;
+
+/**
+ * The wait before the next try after `failures` failures in a row: exponential with
+ * jitter, capped lower while the database is merely away than for any other error.
+ */
+export function backoffAfterFailure(failures: number, error: unknown): number {
+  const cap = isDatabaseUnavailable(error)
+    ? MAX_UNAVAILABLE_BACKOFF_MS
+    : MAX_BACKOFF_MS;
+  return Math.min(cap, 250 * 2 ** failures) * (0.5 + Math.random() / 2);
+}
+
+/**
+ * Whether the `failures`-th failure in a row is logged: the 1st, 2nd, 4th, 8th… so an
+ * outage of an hour writes a dozen lines, not a thousand.
+ */
+export function logsFailure(failures: number): boolean {
+  return (failures & (failures - 1)) === 0;
+}
 
 /**
  * Runs `step` over and over in the background: at once while it says there may be more
- * work, otherwise after `idleMs` or a poke. A failed step is logged and retried with
- * backoff and jitter; the loop never throws.
+ * work, otherwise after `idleMs` or a poke. A failed step is retried with backoff and
+ * jitter (see `backoffAfterFailure`), logged sparsely (`logsFailure`), and the first
+ * success after failures is logged too; the loop never throws.
  */
 export function createWorkerLoop(options: {
   logger: Logger;
@@ -55,17 +81,17 @@ export function createWorkerLoop(options: {
     while (running) {
       try {
         const more = await step();
+        if (failures > 0) logger.info({ failures }, "recovered");
         failures = 0;
         if (!more) await sleep(options.idleMs);
       } catch (error) {
         failures++;
-        const delay =
-          Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures) *
-          (0.5 + Math.random() / 2);
-        logger.error(
-          { err: error, failures, retryInMs: Math.round(delay) },
-          options.failure,
-        );
+        const delay = backoffAfterFailure(failures, error);
+        if (logsFailure(failures))
+          logger.error(
+            { err: error, failures, retryInMs: Math.round(delay) },
+            options.failure,
+          );
         await sleep(delay);
       }
     }

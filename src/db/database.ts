@@ -13,7 +13,15 @@ export type DatabaseOptions = {
   poolSize?: number | undefined;
   /** Prepare the statements run over and over (real PostgreSQL only; default true). */
   preparedStatements?: boolean | undefined;
+  /**
+   * Told when a pooled connection dies outside a query (a server restart, failover,
+   * `pg_terminate_backend`): the pool drops it and opens another when one is needed.
+   */
+  onConnectionLost?: ((error: Error) => void) | undefined;
 };
+
+/** How long a query waits for a connection before it fails as unavailable. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Opens Kysely over a real PostgreSQL (pg pool) or the embedded PGlite. Each driver is
@@ -27,7 +35,17 @@ export async function openDatabase(
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // Finds a connection whose server vanished without closing it (a failover).
+      keepAlive: true,
     });
+    // Without listeners, a dead connection's error is thrown and ends the process:
+    // the pool re-emits an idle connection's, and a connection checked out between
+    // queries (inside a transaction) emits its own, whose next query then fails and
+    // is retried. Each client's listener hears both cases, so it alone reports.
+    const lost = options.onConnectionLost ?? (() => undefined);
+    pool.on("error", () => undefined);
+    pool.on("connect", (client) => client.on("error", lost));
     if (options.preparedStatements ?? true) prepareRepeatedStatements(pool);
     return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   }

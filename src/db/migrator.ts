@@ -19,3 +19,15 @@ export async function migrateToLatest(db: Database): Promise<string[]> {
   }
   return (results ?? []).map((result) => result.migrationName);
 }
+
+/** The migrations this code knows that the database has not applied yet. */
+export async function pendingMigrations(db: Database): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+  });
+  const known = await migrator.getMigrations();
+  return known
+    .filter((migration) => migration.executedAt === undefined)
+    .map((migration) => migration.name);
+}

@@ -1,6 +1,21 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
+import { isDatabaseUnavailable } from "../db/availability.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+
+/** Seconds a client is asked to wait while the database is away (Segment retries 503s). */
+export const RETRY_AFTER_SECONDS = 5;
+/** While the database is away, one log line per this many ms however many requests fail. */
+const UNAVAILABLE_LOG_EVERY_MS = 10_000;
+
+/** The answer to a request that failed only because the database is away. */
+export function databaseUnavailable(): AppError {
+  return new AppError(
+    ErrorCode.unavailable,
+    503,
+    "The database is unavailable; nothing was stored. Retry after the Retry-After seconds.",
+  );
+}
 
 /** Errors raised by express's body parsers carry a `type` and an HTTP status. */
 type BodyParserError = Error & {
@@ -57,13 +72,38 @@ function fromPathDecoding(error: unknown, path: string): AppError | undefined {
 
 /** The one place errors become HTTP responses: `{error: {code, message, details?}}`. */
 export function createErrorHandler(logger: Logger): ErrorRequestHandler {
+  let unavailableSince: number | undefined;
+  let unavailableCount = 0;
+  const noteUnavailable = (error: unknown) => {
+    unavailableCount++;
+    const now = Date.now();
+    if (
+      unavailableSince !== undefined &&
+      now - unavailableSince < UNAVAILABLE_LOG_EVERY_MS
+    )
+      return;
+    logger.warn(
+      { err: error, requests: unavailableCount },
+      "requests refused: the database is unavailable",
+    );
+    unavailableSince = now;
+    unavailableCount = 0;
+  };
+  const recognise = (error: unknown, path: string): AppError | undefined => {
+    if (error instanceof AppError) return error;
+    if (isDatabaseUnavailable(error)) {
+      noteUnavailable(error);
+      return databaseUnavailable();
+    }
+    return (
+      fromPathDecoding(error, path) ?? fromBodyParser(error as BodyParserError)
+    );
+  };
   return (error: unknown, req, res, _next) => {
-    const known =
-      error instanceof AppError
-        ? error
-        : (fromPathDecoding(error, req.path) ??
-          fromBodyParser(error as BodyParserError));
+    const known = recognise(error, req.path);
     if (known !== undefined) {
+      if (known.status === 503)
+        res.set("Retry-After", String(RETRY_AFTER_SECONDS));
       res.status(known.status).json({
         error: {
           code: known.code,

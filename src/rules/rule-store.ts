@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { RulesSource, type DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
+import { logsFailure } from "../worker-loop.ts";
 import type { Logger } from "../logger.ts";
 import {
   compileRuleBook,
@@ -229,11 +230,19 @@ function createPoller(
 ): { start: () => void; stop: () => Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
   let polling: Promise<unknown> | undefined;
+  let failures = 0;
   const tick = () => {
     polling ??= poll()
-      .catch((error: unknown) => {
-        logger.warn({ err: error }, "polling for rules failed");
-      })
+      .then(
+        () => {
+          failures = 0;
+        },
+        (error: unknown) => {
+          failures++;
+          if (logsFailure(failures))
+            logger.warn({ err: error, failures }, "polling for rules failed");
+        },
+      )
       .finally(() => {
         polling = undefined;
       });

@@ -41,3 +41,14 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** The port a Nudge process listens on, once it says so (it logs at info). */
+export async function listeningPort(
+  nudge: NudgeProcess,
+  timeoutMs = 30_000,
+): Promise<number> {
+  await waitFor(() => nudge.output().includes("nudge listening"), timeoutMs);
+  const port = /"port":(\d+)/.exec(nudge.output())?.[1];
+  if (port === undefined) throw new Error("no port in the listening line");
+  return Number(port);
+}
