@@ -1,4 +1,4 @@
-import { startCommandLine } from "../scripts/start-command.ts";
+import { imageCommandLine } from "../scripts/start-command.ts";
 import {
   accepted,
   cpuOf,
@@ -109,7 +109,7 @@ and filled set-based in SQL (\`createAudience(…, { reachable: true })\` in
 collection (half saved another product too), each with a profile (a first name for 4
 in 5, each different, so that every greeting is rendered anew; \`de-DE\` for 1 in 3) and ONE active device, APNs for even users and FCM for odd
 ones (half each); nobody opted out of push or of promotions. Nudge runs as its own,
-freshly started process (as \`npm start\` runs it: \`${startCommandLine()}\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`,
+freshly started process (as the Docker image runs it: \`${imageCommandLine()}\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`,
 the default delivery settings: claims of up to 500, ${LANE_STREAMS.apns} APNs and ${LANE_STREAMS.fcm} FCM sends in
 flight, pool of 10 connections) with \`examples/rules.json\` minus its quiet hours and
 its 5% holdout, so that every saver is due at once whatever the time of the run

@@ -7,7 +7,7 @@ import type { Arrival, Fakes } from "./fanout-fakes-client.ts";
 /** Where a run finds the fakes and the files Nudge is configured with. */
 export type RunContext = {
   repoRoot: string;
-  /** How Nudge is started: as `npm start` starts it. */
+  /** How Nudge is started: as the Docker image starts it. */
   nudge: StartCommand;
   serverUrl: string;
   fakes: Fakes;

@@ -1,4 +1,4 @@
-import { startCommandLine } from "../scripts/start-command.ts";
+import { imageCommandLine } from "../scripts/start-command.ts";
 import type { CpuUsage } from "./cpu-usage.ts";
 import type { LoadResult } from "./load.ts";
 import {
@@ -215,7 +215,7 @@ Calls are mobile-app Segment calls of 0.7–1.1 KB with unique messageIds, from 
 of users each with one device: 20% identify (traits, timezone, locale), 10% screen,
 45% \`Product Viewed\`, 15% \`Product Added to Wishlist\` (filling the wishlist collection
 of \`examples/rules.json\`), 10% \`Product Added\`; 30% carry a push token in
-\`context.device\`. Nudge runs as \`npm start\` runs it (\`${startCommandLine()}\`), with \`NODE_ENV=production\`, \`examples/rules.json\`, HTTP
+\`context.device\`. Nudge runs as the Docker image runs it (\`${imageCommandLine()}\`), with \`NODE_ENV=production\`, \`examples/rules.json\`, HTTP
 Basic write-key auth on \`/v1/batch\` and signed \`/v1/segment\` webhooks. The baseline (\`bench/baseline-server.ts\`) is node:http
 parsing the same JSON and storing the raw calls with one multi-row INSERT per request.
 

@@ -82,7 +82,7 @@ type Target = {
   env(databaseUrl: string): Record<string, string>;
 };
 
-/** Nudge, started as `npm start` starts it, and the baseline. */
+/** Nudge, started as the Docker image starts it, and the baseline. */
 const targets = ({ nodeFlags, entry }: StartCommand): readonly Target[] => [
   {
     name: "Nudge",

@@ -1,5 +1,5 @@
 /**
- * The stats endpoint over HTTP: a freshly started Nudge (as `npm start` runs it) on the
+ * The stats endpoint over HTTP: a freshly started Nudge (as the Docker image runs it) on the
  * benchmark's database, with delivery off so that nothing it does changes the rows.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

@@ -1,4 +1,4 @@
-import { startCommandLine } from "../scripts/start-command.ts";
+import { imageCommandLine } from "../scripts/start-command.ts";
 import type { GroupBy } from "../src/stats/stats.repository.ts";
 import type { PlanSummary } from "./stats-capture.ts";
 import type { DataShape } from "./stats-data.ts";
@@ -192,7 +192,7 @@ refresher would.
 
 function httpLine(http: HttpFigures | undefined): string {
   if (http === undefined) return "";
-  return `Over HTTP (\`GET /v1/stats\` of a freshly started Nudge, as \`npm start\` runs it (\`${startCommandLine()}\`), delivery off, one warm-up, ${http.samples.length} timed requests, the last whole hour marked stale before each), ${windowOf(http.days)} by ${http.groupBy}: p50 ${ms(p50(http.samples))} ms, slowest ${ms(Math.max(...http.samples))} ms (in process: p50 ${ms(http.inProcessP50)} ms).`;
+  return `Over HTTP (\`GET /v1/stats\` of a freshly started Nudge, as the Docker image runs it (\`${imageCommandLine()}\`), delivery off, one warm-up, ${http.samples.length} timed requests, the last whole hour marked stale before each), ${windowOf(http.days)} by ${http.groupBy}: p50 ${ms(p50(http.samples))} ms, slowest ${ms(Math.max(...http.samples))} ms (in process: p50 ${ms(http.inProcessP50)} ms).`;
 }
 
 function header(run: StatsRun): string[] {

@@ -4,7 +4,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import * as prettier from "prettier";
-import { startCommand, type StartCommand } from "../scripts/start-command.ts";
+import { imageCommand, type StartCommand } from "../scripts/start-command.ts";
 
 /** Latency figures of one measurement, in milliseconds. */
 export type LatencySummary = {
@@ -58,7 +58,7 @@ function positiveNumber(name: string, text: string): number {
 }
 
 /**
- * Nudge as users run it: built as `npm start` builds it, then started with the same
+ * Nudge as production runs it: built as the Docker image builds it, then started with the same
  * Node flags and compiled entry point. The build's output goes to stdout.
  */
 export function buildNudge(): StartCommand {
@@ -66,7 +66,7 @@ export function buildNudge(): StartCommand {
     cwd: fileURLToPath(new URL("..", import.meta.url)),
     stdio: "inherit",
   });
-  return startCommand();
+  return imageCommand();
 }
 
 /**

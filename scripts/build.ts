@@ -4,8 +4,9 @@ import { createRequire } from "node:module";
 
 /*
  * Compiles Nudge into plain JavaScript (`dist/`, or the directory given), which is what
- * `npm start` and the Docker image run: a process that strips types from TypeScript as
- * it loads it keeps the stripper in memory, about 30 MiB for its whole life.
+ * the Docker image runs: a process that strips types from TypeScript as it loads it
+ * keeps the stripper in memory, about 30 MiB for its whole life. `npm start` runs the
+ * sources instead, so that it needs no compiler and starts at once.
  */
 const outDir = process.argv[2] ?? "dist";
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");

@@ -1,31 +1,34 @@
 import { readFileSync } from "node:fs";
 
 export type StartCommand = {
-  /** Node's own flags, if the start script gives any. */
+  /** Node's own flags. */
   nodeFlags: string[];
   /** The compiled entry point, relative to the project's root. */
   entry: string;
 };
 
 /**
- * What `npm start` runs once its build is done, read from package.json so that the
- * benchmarks and the tests start Nudge exactly as users do: `node <flags> <entry>`.
+ * What the Docker image runs, read from the Dockerfile's CMD so that the benchmarks
+ * and the tests start Nudge exactly as production does: `node <flags> <entry>.js`,
+ * compiled by `npm run build`. `npm start` runs the sources with the same flags.
  */
-export function startCommand(): StartCommand {
-  const manifest = JSON.parse(
-    readFileSync(new URL("../package.json", import.meta.url), "utf8"),
-  ) as { scripts: { start: string } };
-  const [node, ...args] = manifest.scripts.start.split(/\s+/);
+export function imageCommand(): StartCommand {
+  const dockerfile = readFileSync(
+    new URL("../Dockerfile", import.meta.url),
+    "utf8",
+  );
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+  const [node, ...args] = JSON.parse(cmd ?? "[]") as string[];
   const entry = args.pop();
   if (node !== "node" || entry?.endsWith(".js") !== true)
     throw new Error(
-      `package.json's start script is not "node <flags> <entry>.js": ${manifest.scripts.start}`,
+      `the Dockerfile's CMD is not ["node", <flags>, "<entry>.js"]: ${String(cmd)}`,
     );
   return { nodeFlags: args, entry };
 }
 
-/** What `npm start` runs once its build is done, as a command line, for reports. */
-export function startCommandLine(): string {
-  const { nodeFlags, entry } = startCommand();
+/** What the Docker image runs, as a command line, for reports. */
+export function imageCommandLine(): string {
+  const { nodeFlags, entry } = imageCommand();
   return ["node", ...nodeFlags, entry].join(" ");
 }
