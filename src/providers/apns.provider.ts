@@ -1,14 +1,11 @@
 import { randomUUID } from "node:crypto";
-import diagnostics from "node:diagnostics_channel";
-import type {
-  ClientHttp2Stream,
-  Http2Session,
-  IncomingHttpHeaders,
-} from "node:http2";
 import apn from "@parse/node-apn";
+import { abandonSession, shutdown, watchRequests } from "./apns-connection.ts";
 import {
   ProviderName,
   pushData,
+  retryAfterMs,
+  RetryCause,
   type Push,
   type PushProvider,
   type SendOutcome,
@@ -47,7 +44,8 @@ export type ApnsProviderOptions = {
 
 /**
  * Sends to Apple's push service with `@parse/node-apn` and a .p8 key (token auth): one
- * HTTP/2 connection per environment, shared by every send. One token per `send()`;
+ * HTTP/2 connection per environment, shared by every send, and left for a new one when
+ * a request on it times out (see {@link abandonSession}). One token per `send()`;
  * the caller bounds concurrency. The payload is `aps` (alert, sound, badge, thread-id,
  * mutable-content when there is an image) plus `pushData()` and `image_url`.
  * Outcomes are values; it never throws for Apple's answer. Throws at creation when the
@@ -69,13 +67,14 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
           ),
         )
       : undefined;
-  const retryAfters = readRetryAfterHeaders();
+  const requests = watchRequests();
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
 
   async function sendTo(client: apn.Provider, push: Push): Promise<Answer> {
     // A fresh apns-id per request: it is how our answer's Retry-After is found.
     const apnsId = randomUUID();
     const notification = notificationOf(push, options.topic, apnsId);
-    retryAfters.expect(apnsId);
+    requests.expect(apnsId);
     try {
       const { sent, failed } = await client.send(notification, push.token);
       const failure = failed[0];
@@ -83,16 +82,20 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
         const accepted = sent[0] as { "apns-id"?: string } | undefined;
         return { kind: "accepted", apnsId: accepted?.["apns-id"] ?? apnsId };
       }
+      const reason =
+        failure.response?.reason ?? failure.error?.message ?? "unknown error";
+      const session = requests.sessionOf(apnsId);
+      if (reason === TIMEOUT_MESSAGE && session !== undefined)
+        abandonSession(client, session, requestTimeoutMs);
       return {
         kind: "refused",
         status: failure.status,
-        reason:
-          failure.response?.reason ?? failure.error?.message ?? "unknown error",
+        reason,
         timestamp: failure.response?.timestamp,
-        retryAfter: retryAfters.take(apnsId),
+        retryAfter: requests.retryAfterOf(apnsId),
       };
     } finally {
-      retryAfters.forget(apnsId);
+      requests.forget(apnsId);
     }
   }
 
@@ -117,7 +120,7 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
     },
     async close() {
       await Promise.all([shutdown(primary), other && shutdown(other)]);
-      retryAfters.stop();
+      requests.stop();
     },
   };
 }
@@ -143,12 +146,14 @@ const INVALID_TOKEN_REASONS = new Set([
 ]);
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
-/** What to fix when Apple refuses a push for good. */
+/** What to fix when Apple refuses a push. */
 const FIXES: Readonly<Record<string, string>> = {
   PayloadTooLarge:
     "the payload is over 4 KB: shorten the title, body or the rule's data",
   InvalidProviderToken:
     "Apple refused the provider token: check the .p8 key, its key id and the team id",
+  ExpiredProviderToken:
+    "Apple says the provider token expired: a new one is made; if this repeats, check the host's clock",
   MissingProviderToken:
     "no provider token was sent: check the APNs key settings",
   BadCertificate: "Apple refused the credentials: check the .p8 key",
@@ -161,6 +166,9 @@ const FIXES: Readonly<Record<string, string>> = {
   Forbidden:
     "Apple refused the request: check the key and the app's push capability",
 };
+/** How the library says that a request had no answer in time. */
+const TIMEOUT_MESSAGE = "apn write timeout";
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 function isBadDeviceToken(answer: Answer): boolean {
   return answer.kind === "refused" && answer.reason === "BadDeviceToken";
@@ -178,21 +186,24 @@ function outcomeOf(answer: Answer, now: Date): SendOutcome {
     status === undefined
       ? `no answer from APNs: ${reason}`
       : `APNs ${status} ${reason}`;
-  // ExpiredProviderToken: the library has just made a new token; the next try uses it.
-  if (
-    status === undefined ||
-    status >= 500 ||
-    RETRY_STATUSES.has(status) ||
-    reason === "ExpiredProviderToken"
-  ) {
-    const retryAfterMs = millisecondsUntil(answer.retryAfter, now);
+  const fix = FIXES[reason] ?? "see Apple's list of APNs error reasons";
+  // Every 403 is about the key or token, never about one push: no push would get
+  // through, so they wait for the credentials instead of failing one by one.
+  if (status === 403)
+    return {
+      kind: "retry",
+      reason: `${label}: ${fix}`,
+      cause: RetryCause.credentials,
+    };
+  if (status === undefined || status >= 500 || RETRY_STATUSES.has(status)) {
+    const ms = retryAfterMs(answer.retryAfter, now);
     return {
       kind: "retry",
       reason: label,
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      cause: status === undefined ? RetryCause.connection : RetryCause.server,
+      ...(ms === undefined ? {} : { retryAfterMs: ms }),
     };
   }
-  const fix = FIXES[reason] ?? "see Apple's list of APNs error reasons";
   return { kind: "permanent", reason: `${label}: ${fix}` };
 }
 
@@ -241,79 +252,8 @@ function libraryOptions(
     // Delivery owns retries. The library would otherwise resend a 429 or 5xx at once
     // (it never sees Retry-After), holding the push and its queue slot meanwhile.
     connectionRetryLimit: 0,
-    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    requestTimeout: options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
   };
-}
-
-/**
- * Shuts a library provider down. Its shutdown waits for `session.close()` to call back,
- * which Node never does for a session already destroyed (a refused or dropped
- * connection that no later send replaced), so it would hang: such a session is
- * forgotten first, as there is nothing left to close.
- */
-function shutdown(provider: apn.Provider): Promise<void> {
-  const { client } = provider as unknown as {
-    client: { session?: Http2Session | null };
-  };
-  if (client.session?.destroyed === true) client.session = null;
-  return new Promise((resolve) => {
-    // Typed as a promise, but returns nothing: the callback is the only signal.
-    void provider.shutdown(resolve);
-  });
-}
-
-/**
- * Picks up the `retry-after` header of our answers, which @parse/node-apn loses: it
- * reads `headers["Retry-After"]`, a name HTTP/2 never has (header names are lower-case
- * on the wire and in Node), and deletes `retryAfter` from every failure it returns.
- * Node publishes each HTTP/2 client response on the `http2.client.stream.finish`
- * diagnostics channel (a recent addition: on a Node without it, retryAfterMs is simply
- * absent); ours are told apart by the apns-id each request carries.
- */
-function readRetryAfterHeaders(): {
-  expect(apnsId: string): void;
-  take(apnsId: string): string | undefined;
-  forget(apnsId: string): void;
-  stop(): void;
-} {
-  const awaited = new Map<string, string | undefined>();
-  const onResponse = (message: unknown): void => {
-    const { stream, headers } = message as {
-      stream: ClientHttp2Stream;
-      headers: IncomingHttpHeaders;
-    };
-    const value = headers["retry-after"];
-    if (value === undefined) return;
-    const apnsId = stream.sentHeaders["apns-id"];
-    if (typeof apnsId === "string" && awaited.has(apnsId))
-      awaited.set(apnsId, value);
-  };
-  diagnostics.subscribe(RESPONSE_CHANNEL, onResponse);
-  return {
-    expect(apnsId) {
-      awaited.set(apnsId, undefined);
-    },
-    take: (apnsId) => awaited.get(apnsId),
-    forget(apnsId) {
-      awaited.delete(apnsId);
-    },
-    stop() {
-      diagnostics.unsubscribe(RESPONSE_CHANNEL, onResponse);
-    },
-  };
-}
-
-const RESPONSE_CHANNEL = "http2.client.stream.finish";
-
-/** `Retry-After` as seconds or an HTTP date, in milliseconds from now. */
-function millisecondsUntil(
-  retryAfter: string | undefined,
-  now: Date,
-): number | undefined {
-  if (retryAfter === undefined) return undefined;
-  if (/^\d+$/.test(retryAfter.trim())) return Number(retryAfter) * 1000;
-  const at = Date.parse(retryAfter);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
 }
 
 /** APNs timestamps are milliseconds since the epoch. */

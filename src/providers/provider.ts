@@ -32,12 +32,35 @@ export type Push = {
 export type SendOutcome =
   /** Accepted by the provider. */
   | { kind: "sent"; providerMessageId?: string }
-  /** Try again later: 429, 5xx, timeouts, resets. `retryAfterMs` from `Retry-After`. */
-  | { kind: "retry"; reason: string; retryAfterMs?: number }
+  /**
+   * Try again later: 429, 5xx, timeouts, resets, refused credentials. `retryAfterMs`
+   * from `Retry-After`; `cause` says what failed, so that delivery can tell a provider
+   * that is down (which costs no push an attempt) from one push's trouble.
+   */
+  | {
+      kind: "retry";
+      reason: string;
+      cause?: RetryCause;
+      retryAfterMs?: number;
+    }
   /** The token or subscription is dead: disable the device, never retry. */
   | { kind: "invalid_token"; reason: string }
   /** Retrying cannot help (payload too large, bad credentials): says what to fix. */
   | { kind: "permanent"; reason: string };
+
+/** What made a send fail in a way that another try may mend. */
+export const RetryCause = {
+  /**
+   * No answer at all: a timeout, a reset, a refused or lost connection. Every push
+   * shares the connection, so the provider is unreachable, not this push.
+   */
+  connection: "connection",
+  /** The provider answered that it is overloaded or failing: 429, 5xx. */
+  server: "server",
+  /** The provider refused Nudge's credentials: no push gets through until they are fixed. */
+  credentials: "credentials",
+} as const;
+export type RetryCause = (typeof RetryCause)[keyof typeof RetryCause];
 
 export const ProviderName = {
   apns: "apns",
@@ -51,6 +74,12 @@ export type ProviderName = (typeof ProviderName)[keyof typeof ProviderName];
 export interface PushProvider {
   readonly name: ProviderName;
   send(push: Push): Promise<SendOutcome>;
+  /**
+   * The service that answers this push, when the provider speaks to several (Web Push:
+   * the endpoint's origin). Delivery pauses a service that is down, not the others.
+   * Without it, the provider is one service.
+   */
+  serviceOf?(push: Push): string;
   close(): Promise<void>;
 }
 
@@ -61,4 +90,16 @@ export function pushData(push: Push): Record<string, string> {
     nudge_id: push.notificationId,
     ...(push.deepLink === undefined ? {} : { deep_link: push.deepLink }),
   };
+}
+
+/** `Retry-After` (RFC 9110: delay-seconds or an HTTP date) in milliseconds from `now`. */
+export function retryAfterMs(
+  value: string | readonly string[] | undefined,
+  now: Date,
+): number | undefined {
+  const text = (typeof value === "string" ? value : value?.[0])?.trim();
+  if (text === undefined || text === "") return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
 }

@@ -12,6 +12,7 @@ import {
   type FakeApns,
   type FakeApnsAnswer,
 } from "../support/fake-apns.ts";
+import { sendUntilSent } from "../support/send-until-sent.ts";
 import { testCertificates } from "../support/test-ca.ts";
 
 const teamId = "TEAM123456";
@@ -66,6 +67,12 @@ async function withProvider<T>(
     await own.close();
   }
 }
+
+const TIMED_OUT = {
+  kind: "retry",
+  reason: "no answer from APNs: apn write timeout",
+  cause: "connection",
+};
 
 function newToken(): string {
   return randomBytes(32).toString("hex");
@@ -243,6 +250,7 @@ describe("APNs provider", () => {
     expect(outcome).toEqual({
       kind: "retry",
       reason: "APNs 429 TooManyRequests",
+      cause: "server",
       retryAfterMs: 7000,
     });
     expect(requests).toBe(1);
@@ -266,15 +274,15 @@ describe("APNs provider", () => {
   });
 
   it.each([
-    { status: 500, reason: "InternalServerError" },
-    { status: 503, reason: "ServiceUnavailable" },
-    { status: 403, reason: "ExpiredProviderToken" },
+    { status: 500, reason: "InternalServerError", cause: "server" },
+    { status: 503, reason: "ServiceUnavailable", cause: "server" },
+    { status: 403, reason: "ExpiredProviderToken", cause: "credentials" },
   ])(
     "when APNs answers $status $reason, then it is retried once, later",
-    async (answer) => {
+    async ({ cause, ...answer }) => {
       const { outcome, requests } = await answeredWith(answer);
 
-      expect(outcome).toMatchObject({ kind: "retry" });
+      expect(outcome).toMatchObject({ kind: "retry", cause });
       expect(outcome).not.toHaveProperty("retryAfterMs");
       expect(requests).toBe(1);
     },
@@ -311,19 +319,22 @@ describe("APNs provider", () => {
     expect(production.sessionCount()).toBe(sessions + 1);
   });
 
-  it("when APNs does not answer in time, then it is retried", async () => {
+  it("when APNs does not answer in time, then it is retried and the next push goes on a new connection", async () => {
     const token = newToken();
     production.answerToken(token, { hang: true });
+    const sessions = production.sessionCount();
 
-    const outcome = await withProvider(
+    const [outcome, next] = await withProvider(
       optionsFor(production, { requestTimeoutMs: 100 }),
-      (own) => own.send(pushTo(token)),
+      async (own) => [
+        await own.send(pushTo(token)),
+        await own.send(pushTo(newToken())),
+      ],
     );
 
-    expect(outcome).toEqual({
-      kind: "retry",
-      reason: "no answer from APNs: apn write timeout",
-    });
+    expect(outcome).toEqual(TIMED_OUT);
+    expect(next).toMatchObject({ kind: "sent" });
+    expect(production.sessionCount()).toBe(sessions + 2);
   });
 
   it("when nothing listens at the address, then it is retried and close still returns", async () => {
@@ -353,7 +364,7 @@ describe("APNs provider", () => {
     });
   });
 
-  it("when the key is not the one Apple knows, then it fails for good and says to check the key", async () => {
+  it("when the key is not the one Apple knows, then the push waits for the credentials and says to check the key", async () => {
     const stranger = generateApnsSigningKey();
 
     const outcome = await withProvider(
@@ -361,7 +372,7 @@ describe("APNs provider", () => {
       (own) => own.send(pushTo(newToken())),
     );
 
-    expect(outcome).toMatchObject({ kind: "permanent" });
+    expect(outcome).toMatchObject({ kind: "retry", cause: "credentials" });
     expect(outcome).toHaveProperty(
       "reason",
       expect.stringContaining("InvalidProviderToken"),
@@ -432,5 +443,74 @@ describe("APNs provider", () => {
       production.received.slice(accepted).map((p) => p.token),
     );
     expect(delivered).toEqual(new Set(tokens));
+  });
+});
+
+describe("APNs provider: a connection that stops answering", () => {
+  const timeoutMs = 200;
+
+  /** A provider of its own against an APNs of its own, which the test stalls. */
+  async function withStallingApns(
+    body: (fake: FakeApns, own: PushProvider) => Promise<void>,
+  ) {
+    const fake = await startFakeApns({
+      teamId,
+      keyId,
+      publicKey: signingKey.publicKey,
+    });
+    try {
+      await withProvider(
+        optionsFor(fake, { requestTimeoutMs: timeoutMs }),
+        (own) => body(fake, own),
+      );
+    } finally {
+      await fake.close();
+    }
+  }
+
+  it("when APNs stops answering pushes in flight and then recovers, then the next push is sent on a new connection, without a new provider", async () => {
+    await withStallingApns(async (fake, own) => {
+      expect(await own.send(pushTo(newToken()))).toMatchObject({
+        kind: "sent",
+      });
+
+      fake.stall();
+      const inFlight = await Promise.all(
+        [1, 2, 3].map(() => own.send(pushTo(newToken()))),
+      );
+      // A connection opened during the stall is no better.
+      const later = await own.send(pushTo(newToken()));
+      fake.recover();
+      const recovery = await sendUntilSent(
+        () => own.send(pushTo(newToken())),
+        5_000,
+      );
+
+      expect([...inFlight, later]).toEqual(Array(4).fill(TIMED_OUT));
+      expect(recovery.outcomes.map((o) => o.kind)).toEqual(["sent"]);
+      expect(recovery.ms).toBeLessThan(1_000);
+      expect(fake.sessionCount()).toBe(3);
+    });
+  });
+
+  it("when the connection went silent while idle, then the first push after recovery times out and the next one is sent", async () => {
+    await withStallingApns(async (fake, own) => {
+      expect(await own.send(pushTo(newToken()))).toMatchObject({
+        kind: "sent",
+      });
+
+      fake.stall();
+      fake.recover();
+      const recovery = await sendUntilSent(
+        () => own.send(pushTo(newToken())),
+        5_000,
+      );
+
+      expect(recovery.outcomes).toEqual([
+        TIMED_OUT,
+        expect.objectContaining({ kind: "sent" }),
+      ]);
+      expect(recovery.ms).toBeLessThan(timeoutMs + 1_000);
+    });
   });
 });

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import {
   constants,
   createSecureServer,
+  type Http2Session,
   type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
@@ -62,6 +63,14 @@ export type FakeApns = {
   answerToken(token: string, answer: FakeApnsAnswer): void;
   /** The next `count` requests (any token, after authentication) get `answer`. */
   answerNext(count: number, answer: FakeApnsAnswer): void;
+  /**
+   * Stops answering, like an APNs that accepts connections but no longer serves them:
+   * requests on the connections open now, or opened before `recover()`, are never
+   * answered, and those connections stay silent for good.
+   */
+  stall(): void;
+  /** Serves the connections opened from now on, and drops the unused `answerNext`s. */
+  recover(): void;
   /** Resolves once `count` pushes have been accepted in all. */
   waitForPushes(count: number): Promise<void>;
   close(): Promise<void>;
@@ -101,16 +110,20 @@ export async function startFakeApns(
   const verified = new Set<string>();
   let requests = 0;
   let sessionsOpened = 0;
+  let stalled = false;
+  const silent = new WeakSet<Http2Session>();
 
   server.on("session", (session) => {
     sessionsOpened += 1;
     sessions.add(session);
+    if (stalled) silent.add(session);
     session.on("close", () => sessions.delete(session));
     session.on("error", () => {}); // a client going away mid-request
   });
   server.on("stream", (stream, headers) => {
     requests += 1;
     stream.on("error", () => {}); // a client resetting its stream
+    if (stream.session !== undefined && silent.has(stream.session)) return;
     const chunks: Buffer[] = [];
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("end", () => {
@@ -188,6 +201,14 @@ export async function startFakeApns(
     },
     answerNext(count, answer) {
       for (let i = 0; i < count; i += 1) next.push(answer);
+    },
+    stall() {
+      stalled = true;
+      for (const session of sessions) silent.add(session);
+    },
+    recover() {
+      stalled = false;
+      next.length = 0;
     },
     waitForPushes(count) {
       if (received.length >= count) return Promise.resolve();
