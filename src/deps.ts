@@ -1,5 +1,6 @@
 import type { Config } from "./config.ts";
 import { openDatabase, type Database } from "./db/database.ts";
+import { isDatabaseUnavailable } from "./db/availability.ts";
 import { migrateToLatest } from "./db/migrator.ts";
 import {
   createDeliveryWorker,
@@ -14,6 +15,7 @@ import {
 import { createPlanner, type Planner } from "./planning/planner.worker.ts";
 import { createProviders, type Providers } from "./providers/registry.ts";
 import { createRuleStore, type RuleStore } from "./rules/rule-store.ts";
+import { backoffAfterFailure, logsFailure } from "./worker-loop.ts";
 
 /** Everything long-lived, created once and passed down explicitly. */
 export type Deps = {
@@ -50,7 +52,9 @@ export async function createDeps(
   let rules: RuleStore;
   let providers: Providers;
   try {
-    const applied = await migrateToLatest(db);
+    const applied = await whenDatabaseAnswers(logger, () =>
+      migrateToLatest(db),
+    );
     if (applied.length > 0)
       logger.info({ migrations: applied }, "database migrated");
     // The rules live in the database, shared by every process on it.
@@ -116,6 +120,31 @@ export async function wireDeps(
     metrics,
     reporter,
   };
+}
+
+/**
+ * Runs `work` once the database answers: a process started while its database is
+ * restarting, failing over or not up yet (a compose file, a cluster coming up) waits
+ * for it with backoff instead of exiting; any other error ends the start.
+ */
+async function whenDatabaseAnswers<T>(
+  logger: Logger,
+  work: () => Promise<T>,
+): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      const delay = backoffAfterFailure(failures, error);
+      if (logsFailure(failures))
+        logger.warn(
+          { err: error, failures, retryInMs: Math.round(delay) },
+          "waiting for the database",
+        );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  listeningPort,
   startNudge as startProcess,
   waitFor,
 } from "../support/nudge-process.ts";
@@ -70,8 +71,7 @@ describe("nudge process", () => {
       HOST: "127.0.0.1",
       DATA_DIR: join(dir, "data-sighup"),
     });
-    await waitFor(() => nudge.output().includes("nudge listening"), 30_000);
-    const port = Number(/"port":(\d+)/.exec(nudge.output())?.[1]);
+    const port = await listeningPort(nudge);
     const rulesVersion = async () => {
       const response = await fetch(`http://127.0.0.1:${port}/health`);
       expect(response.status).toBe(200);
@@ -97,8 +97,7 @@ describe("nudge process", () => {
 
   it("when SIGTERM arrives, then it stops serving, closes the database and exits 0", async () => {
     const nudge = startNudge({ PORT: "0", HOST: "127.0.0.1" });
-    await waitFor(() => nudge.output().includes("nudge listening"), 30_000);
-    const port = Number(/"port":(\d+)/.exec(nudge.output())?.[1]);
+    const port = await listeningPort(nudge);
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     nudge.child.kill("SIGTERM");
     expect(await nudge.exited).toBe(0);

@@ -232,5 +232,30 @@ describe.runIf(runPrivatePostgresTests)(
       expect(nudge.output()).toContain("database connection lost");
       expect(nudge.output()).not.toContain("Unhandled");
     });
+
+    it("when Nudge starts while PostgreSQL is down, then it waits for it and serves once it is up", async () => {
+      postgres.stop();
+      const late = startNudge({
+        DATABASE_URL: postgres.url,
+        HOST: "127.0.0.1",
+        PORT: "0",
+        LOG_LEVEL: "info",
+        RULES_FILE: join(dir, "rules.json"),
+      });
+      try {
+        await waitFor(
+          () => late.output().includes("waiting for the database"),
+          10_000,
+        );
+        expect(late.child.exitCode).toBeNull();
+        postgres.start();
+        const port = await listeningPort(late, 15_000);
+        const health = await fetch(`http://127.0.0.1:${String(port)}/health`);
+        expect(health.status).toBe(200);
+      } finally {
+        late.child.kill("SIGKILL");
+        await late.exited;
+      }
+    });
   },
 );

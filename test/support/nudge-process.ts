@@ -48,7 +48,11 @@ export async function listeningPort(
   timeoutMs = 30_000,
 ): Promise<number> {
   await waitFor(() => nudge.output().includes("nudge listening"), timeoutMs);
-  const port = /"port":(\d+)/.exec(nudge.output())?.[1];
+  const line = nudge
+    .output()
+    .split("\n")
+    .find((text) => text.includes("nudge listening"));
+  const port = /"port":(\d+)/.exec(line ?? "")?.[1];
   if (port === undefined) throw new Error("no port in the listening line");
   return Number(port);
 }
