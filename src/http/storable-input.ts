@@ -1,6 +1,6 @@
 import type { RequestHandler } from "express";
 import { AppError, ErrorCode } from "../errors.ts";
-import { MAX_NESTING } from "../ingest/segment-event.schema.ts";
+import { MAX_NESTING } from "../ingest/input-limits.ts";
 
 /*
  * PostgreSQL's text, json and jsonb values hold no NUL (U+0000), and UTF-8 has no

@@ -4,6 +4,11 @@ import { DeviceStatus, Platform } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import { isPushSubscription } from "../ingest/event-changes.ts";
+import {
+  fitsBytes,
+  MAX_DEVICE_TOKEN_BYTES,
+  MAX_ID_LENGTH,
+} from "../ingest/input-limits.ts";
 import { deleteDevice } from "../profiles/device.repository.ts";
 import { eraseProfile } from "../profiles/profile.repository.ts";
 import {
@@ -24,10 +29,18 @@ const preferencesBody = z.strictObject({
   categories: z.record(z.string(), choice).optional(),
 });
 
+const TOKEN_TOO_LONG = `must be at most ${String(MAX_DEVICE_TOKEN_BYTES)} bytes (UTF-8)`;
+
 const deviceBody = z.discriminatedUnion("platform", [
   z.strictObject({
     platform: z.enum([Platform.apns, Platform.fcm]),
-    token: z.string().trim().min(1).max(4096),
+    token: z
+      .string()
+      .trim()
+      .min(1)
+      .refine((token) => fitsBytes(token, MAX_DEVICE_TOKEN_BYTES), {
+        message: TOKEN_TOO_LONG,
+      }),
     locale: z.string().min(2).optional(),
     status: z
       .enum([DeviceStatus.active, DeviceStatus.unsubscribed])
@@ -35,10 +48,19 @@ const deviceBody = z.discriminatedUnion("platform", [
   }),
   z.strictObject({
     platform: z.literal(Platform.webpush),
-    subscription: z.custom((value) => isPushSubscription(value), {
-      message:
-        'must be a browser PushSubscription: {endpoint: "https://…", keys: {p256dh, auth}}',
-    }),
+    subscription: z
+      .custom((value) => isPushSubscription(value), {
+        message:
+          'must be a browser PushSubscription: {endpoint: "https://…", keys: {p256dh, auth}}',
+      })
+      .refine(
+        (value) =>
+          fitsBytes(
+            (value as { endpoint: string }).endpoint,
+            MAX_DEVICE_TOKEN_BYTES,
+          ),
+        { message: `endpoint ${TOKEN_TOO_LONG}`, path: ["endpoint"] },
+      ),
     locale: z.string().min(2).optional(),
     status: z
       .enum([DeviceStatus.active, DeviceStatus.unsubscribed])
@@ -52,6 +74,15 @@ const RECENT_NOTIFICATIONS = 20;
 /** Admin API for profiles. Mounted behind the admin token. */
 export function usersRoutes(deps: Deps): Router {
   const router = Router();
+  router.param("userId", (req, _res, next, userId: string) => {
+    if (userId.length > MAX_ID_LENGTH)
+      throw new AppError(
+        ErrorCode.invalidPath,
+        400,
+        `A user id is at most ${String(MAX_ID_LENGTH)} characters; this one has ${String(userId.length)}.`,
+      );
+    next();
+  });
 
   router.get("/v1/users/:userId", async (req, res) => {
     const view = await getUserView(

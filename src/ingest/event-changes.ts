@@ -5,8 +5,14 @@ import {
   type ProfileChange,
 } from "../profiles/profile-changes.ts";
 import { matchesCondition, readPath } from "../rules/condition.ts";
-import type { RuleBook } from "../rules/rule-book.ts";
-import type { SegmentEvent } from "./segment-event.schema.ts";
+import type { Collection, RuleBook } from "../rules/rule-book.ts";
+import {
+  fitsBytes,
+  MAX_CATEGORY_LENGTH,
+  MAX_DEVICE_TOKEN_BYTES,
+  MAX_ITEM_KEY_BYTES,
+} from "./input-limits.ts";
+import type { EventProblem, SegmentEvent } from "./segment-event.schema.ts";
 
 const PUSH_SUBSCRIPTION_TYPES: Record<string, Platform> = {
   IOS_PUSH: Platform.apns,
@@ -43,6 +49,10 @@ export function changesOfEvent(
   readMessagingSubscriptions(context.messaging_subscriptions, locale, change);
   if (event.type === "track") readWebPushEvent(event, locale, change);
   readSavedItems(event, book, change);
+  // No push could reach a token too long to index: the rest of the call still counts.
+  change.devices = change.devices.filter((d) =>
+    fitsBytes(d.token, MAX_DEVICE_TOKEN_BYTES),
+  );
   return change;
 }
 
@@ -110,7 +120,12 @@ function readMessagingSubscriptions(
       if (typeof group !== "object" || group === null) continue;
       const { name, status: groupStatus } = group as Record<string, unknown>;
       const optedIn = subscriptionStatus(groupStatus);
-      if (typeof name === "string" && optedIn !== undefined)
+      // A longer name can never be a declared category: it is not kept.
+      if (
+        typeof name === "string" &&
+        name.length <= MAX_CATEGORY_LENGTH &&
+        optedIn !== undefined
+      )
         change.categories[name] = optedIn;
     }
   }
@@ -229,12 +244,7 @@ function readSavedItems(
   change: ProfileChange,
 ): void {
   for (const collection of book.collections) {
-    const op = matchesCondition(collection.add, event.payload)
-      ? "add"
-      : collection.remove !== undefined &&
-          matchesCondition(collection.remove, event.payload)
-        ? "remove"
-        : undefined;
+    const op = savedItemOp(collection, event);
     if (op === undefined) continue;
     const key = readPath(event.payload, collection.key);
     if (typeof key !== "string" && typeof key !== "number") continue;
@@ -245,6 +255,41 @@ function readSavedItems(
       properties: event.properties,
     });
   }
+}
+
+/** Whether the event adds to or removes from the collection, if either. */
+function savedItemOp(
+  collection: Collection,
+  event: SegmentEvent,
+): "add" | "remove" | undefined {
+  if (matchesCondition(collection.add, event.payload)) return "add";
+  return collection.remove !== undefined &&
+    matchesCondition(collection.remove, event.payload)
+    ? "remove"
+    : undefined;
+}
+
+/**
+ * The keys of saved items this event adds or removes that are too long to store. The
+ * call is rejected rather than stored without its item: the item is what it is for,
+ * and the sender hears why in the report. Conditions are evaluated only for a key that
+ * is too long, so the common call pays for one path lookup per collection.
+ */
+export function savedItemKeyProblems(
+  event: SegmentEvent,
+  book: RuleBook,
+): EventProblem[] {
+  const problems: EventProblem[] = [];
+  for (const collection of book.collections) {
+    const key = readPath(event.payload, collection.key);
+    if (typeof key !== "string" || fitsBytes(key, MAX_ITEM_KEY_BYTES)) continue;
+    if (savedItemOp(collection, event) === undefined) continue;
+    problems.push({
+      path: collection.key,
+      message: `is the key of an item of collection "${collection.name}" and must be at most ${String(MAX_ITEM_KEY_BYTES)} bytes (UTF-8)`,
+    });
+  }
+  return problems;
 }
 
 function traitString(event: SegmentEvent, name: string): string | undefined {

@@ -32,10 +32,12 @@ import {
   insertNewEvents,
   isStoredEventConflict,
 } from "./event.repository.ts";
+import { savedItemKeyProblems } from "./event-changes.ts";
 import {
   rejectedAsTooDeep,
   parseSegmentEvent,
   type EventProblem,
+  type ParsedEvent,
   type SegmentEvent,
 } from "./segment-event.schema.ts";
 
@@ -94,15 +96,16 @@ export async function ingestTogether(
   requests: readonly IngestRequest[],
 ): Promise<IngestReport[]> {
   const receivedAt = deps.clock();
+  const book = deps.rules.current();
   const seen = new Set<string>();
   const validated = requests.map((request) =>
-    validateCalls(request, receivedAt, seen),
+    validateCalls(request, book, receivedAt, seen),
   );
   const valid = validated.flatMap(({ events }) => events);
   const fresh =
     valid.length === 0
       ? new Set<string>()
-      : await storeEvents(deps, valid, receivedAt);
+      : await storeEvents(deps, valid, book, receivedAt);
   return validated.map(({ events, duplicates, rejected }) => {
     const accepted = events.filter((e) => fresh.has(e.messageId)).length;
     const report = {
@@ -121,6 +124,7 @@ export async function ingestTogether(
 /** Parses one request's calls; a messageId already in `seen` counts as a duplicate. */
 function validateCalls(
   { inputs, defaults = {}, tooDeep }: IngestRequest,
+  book: RuleBook,
   receivedAt: Date,
   seen: Set<string>,
 ): { events: SegmentEvent[]; duplicates: number; rejected: RejectedEvent[] } {
@@ -130,7 +134,7 @@ function validateCalls(
   inputs.forEach((input, index) => {
     const parsed = tooDeep?.has(index)
       ? rejectedAsTooDeep(input)
-      : parseSegmentEvent(input, receivedAt, defaults);
+      : storableEvent(parseSegmentEvent(input, receivedAt, defaults), book);
     if (!parsed.ok) {
       rejected.push({
         index,
@@ -148,6 +152,15 @@ function validateCalls(
   return { events, duplicates, rejected };
 }
 
+/** A valid call, unless a saved item it writes has a key too long to store. */
+function storableEvent(parsed: ParsedEvent, book: RuleBook): ParsedEvent {
+  if (!parsed.ok) return parsed;
+  const problems = savedItemKeyProblems(parsed.event, book);
+  return problems.length === 0
+    ? parsed
+    : { ok: false, messageId: parsed.event.messageId, problems };
+}
+
 type Stored = {
   fresh: Set<string>;
   matches: number;
@@ -162,9 +175,9 @@ type Stored = {
 async function storeEvents(
   deps: IngestDeps,
   events: readonly SegmentEvent[],
+  book: RuleBook,
   receivedAt: Date,
 ): Promise<Set<string>> {
-  const book = deps.rules.current();
   const { fresh, matches, profiles } =
     (await storeInOneStatement(deps, events, book, receivedAt)) ??
     (await inTransaction(deps.db, (trx) =>

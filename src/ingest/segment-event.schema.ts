@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import {
+  MAX_EVENT_NAME_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_MESSAGE_ID_LENGTH,
+  MAX_NESTING,
+} from "./input-limits.ts";
 import { parseSegmentTimestamp } from "./timestamp.ts";
 
 export const CALL_TYPES = [
@@ -12,9 +18,6 @@ export const CALL_TYPES = [
   "delete",
 ] as const;
 export type CallType = (typeof CALL_TYPES)[number];
-
-const MAX_ID_LENGTH = 255;
-const MAX_MESSAGE_ID_LENGTH = 200;
 
 /** Segment ids arrive as strings and, from some libraries, as numbers. Empty means absent. */
 const id = (max: number) =>
@@ -52,7 +55,14 @@ export const eventSchema = z
     anonymousId: id(MAX_ID_LENGTH),
     previousId: id(MAX_ID_LENGTH),
     groupId: id(MAX_ID_LENGTH),
-    event: z.string().trim().max(MAX_ID_LENGTH).nullish(),
+    event: z
+      .string()
+      .trim()
+      .max(
+        MAX_EVENT_NAME_LENGTH,
+        `must be at most ${String(MAX_EVENT_NAME_LENGTH)} characters`,
+      )
+      .nullish(),
     name: z.string().nullish(),
     properties: object,
     traits: object,
@@ -169,13 +179,6 @@ export function parseSegmentEvent(
   };
 }
 
-/**
- * How deep a call may nest objects and arrays: far beyond any real payload, and far
- * below the depth at which JSON.stringify and PostgreSQL's JSON parser, both recursive,
- * give up (a few thousand levels) and fail the whole request.
- */
-export const MAX_NESTING = 64;
-
 /** A call the intake found nested deeper than `MAX_NESTING`: rejected unread. */
 export function rejectedAsTooDeep(input: unknown): ParsedEvent {
   return {
@@ -228,7 +231,7 @@ export function parsePlainCall(input: unknown): Call | undefined {
     previousId === INVALID ||
     groupId === INVALID ||
     (typeof trimmedEvent === "string"
-      ? trimmedEvent.length > MAX_ID_LENGTH
+      ? trimmedEvent.length > MAX_EVENT_NAME_LENGTH
       : trimmedEvent != null) ||
     (typeof name !== "string" && name != null) ||
     !plainObjectOrNothing(properties) ||
