@@ -3,11 +3,15 @@ import https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createFcmProvider,
-  retryAfterMs,
   type FcmProviderOptions,
 } from "../../src/providers/fcm.provider.ts";
-import type { Push, PushProvider } from "../../src/providers/provider.ts";
+import {
+  retryAfterMs,
+  type Push,
+  type PushProvider,
+} from "../../src/providers/provider.ts";
 import { startFakeFcm, type FakeFcm } from "../support/fake-fcm.ts";
+import { sendUntilSent } from "../support/send-until-sent.ts";
 import { testCertificates } from "../support/test-ca.ts";
 
 const NOW = new Date("2030-01-01T12:00:00Z");
@@ -228,17 +232,19 @@ describe("fcm provider", () => {
     });
   });
 
-  it("when the credentials or the project are wrong, then it is permanent and says what to fix", async () => {
+  it("when the credentials or the project are wrong, then the push waits for the credentials and says what to fix", async () => {
     const badToken = await providerWith({ accessToken: "not-a-token" });
     const otherProject = await providerWith({ projectId: "someone-else" });
     try {
       expect(await badToken.send(pushTo(randomUUID()))).toEqual({
-        kind: "permanent",
+        kind: "retry",
         reason: expect.stringMatching(/access token.*UNAUTHENTICATED/),
+        cause: "credentials",
       });
       expect(await otherProject.send(pushTo(randomUUID()))).toEqual({
-        kind: "permanent",
+        kind: "retry",
         reason: expect.stringMatching(/check projectId.*PERMISSION_DENIED/),
+        cause: "credentials",
       });
     } finally {
       await badToken.close();
@@ -251,18 +257,21 @@ describe("fcm provider", () => {
     expect(await provider.send(pushTo(randomUUID()))).toEqual({
       kind: "retry",
       reason: expect.stringContaining("QUOTA_EXCEEDED"),
+      cause: "server",
       retryAfterMs: 30_000,
     });
     fake.failNext(1, "UNAVAILABLE", "Tue, 01 Jan 2030 12:01:00 GMT");
     expect(await provider.send(pushTo(randomUUID()))).toEqual({
       kind: "retry",
       reason: expect.stringContaining("UNAVAILABLE"),
+      cause: "server",
       retryAfterMs: 60_000,
     });
     fake.failNext(1, "INTERNAL");
     expect(await provider.send(pushTo(randomUUID()))).toEqual({
       kind: "retry",
       reason: expect.stringContaining("INTERNAL"),
+      cause: "server",
     });
   });
 
@@ -273,20 +282,25 @@ describe("fcm provider", () => {
     expect(await provider.send(pushTo(randomUUID()))).toEqual({
       kind: "retry",
       reason: expect.stringContaining("connection failed"),
+      cause: "connection",
     });
     const sessions = fake.sessionCount();
     expect((await provider.send(pushTo(randomUUID()))).kind).toBe("sent");
     expect(fake.sessionCount()).toBe(sessions + 1);
   });
 
-  it("when FCM does not answer in time, then it is a retry", async () => {
+  it("when FCM does not answer in time, then it is a retry and the next send goes on a new connection", async () => {
     const impatient = await providerWith({ timeoutMs: 100 });
     try {
       fake.failNext(1, "hang");
+      const sessions = fake.sessionCount();
       expect(await impatient.send(pushTo(randomUUID()))).toEqual({
         kind: "retry",
         reason: "no answer within 100 ms",
+        cause: "connection",
       });
+      expect((await impatient.send(pushTo(randomUUID()))).kind).toBe("sent");
+      expect(fake.sessionCount()).toBe(sessions + 2);
     } finally {
       await impatient.close();
     }
@@ -326,7 +340,7 @@ describe("fcm provider", () => {
     }
   });
 
-  it("when Google refuses the service account's key, then it is permanent", async () => {
+  it("when Google refuses the service account's key, then the push waits for the credentials", async () => {
     const untrusted = { ...serviceAccountFor(fake), client_email: "a@b.iam" };
     const viaAccount = await providerWith({
       accessToken: undefined,
@@ -337,8 +351,9 @@ describe("fcm provider", () => {
         viaAccount.send(pushTo(randomUUID())),
       );
       expect(outcome).toEqual({
-        kind: "permanent",
+        kind: "retry",
         reason: expect.stringMatching(/400 invalid_grant.*check its key/),
+        cause: "credentials",
       });
     } finally {
       await viaAccount.close();
@@ -373,6 +388,77 @@ describe("fcm provider", () => {
     } finally {
       await fast.close();
     }
+  });
+});
+
+describe("FCM provider: a connection that stops answering", () => {
+  const timedOut = {
+    kind: "retry",
+    reason: "no answer within 200 ms",
+    cause: "connection",
+  };
+
+  /** A provider of its own against an FCM of its own, which the test stalls. */
+  async function withStallingFcm(
+    body: (fcm: FakeFcm, own: PushProvider) => Promise<void>,
+  ) {
+    const fcm = await startFakeFcm();
+    const own = await createFcmProvider({
+      baseUrl: fcm.origin,
+      projectId: fcm.projectId,
+      accessToken: fcm.accessToken,
+      ca: testCertificates().ca,
+      timeoutMs: 200,
+      clock: () => NOW,
+    });
+    try {
+      await body(fcm, own);
+    } finally {
+      await own.close();
+      await fcm.close();
+    }
+  }
+
+  it("when FCM stops answering sends in flight and then recovers, then the next send goes on a new connection, without a new provider", async () => {
+    await withStallingFcm(async (fcm, own) => {
+      expect((await own.send(pushTo(randomUUID()))).kind).toBe("sent");
+
+      fcm.stall();
+      const inFlight = await Promise.all(
+        [1, 2, 3].map(() => own.send(pushTo(randomUUID()))),
+      );
+      // A connection opened during the stall is no better.
+      const later = await own.send(pushTo(randomUUID()));
+      fcm.recover();
+      const recovery = await sendUntilSent(
+        () => own.send(pushTo(randomUUID())),
+        5_000,
+      );
+
+      expect([...inFlight, later]).toEqual(Array(4).fill(timedOut));
+      expect(recovery.outcomes.map((o) => o.kind)).toEqual(["sent"]);
+      expect(recovery.ms).toBeLessThan(1_000);
+      expect(fcm.sessionCount()).toBe(3);
+    });
+  });
+
+  it("when the connection went silent while idle, then the first send after recovery times out and the next one is sent", async () => {
+    await withStallingFcm(async (fcm, own) => {
+      expect((await own.send(pushTo(randomUUID()))).kind).toBe("sent");
+
+      fcm.stall();
+      fcm.recover();
+      const recovery = await sendUntilSent(
+        () => own.send(pushTo(randomUUID())),
+        5_000,
+      );
+
+      expect(recovery.outcomes).toEqual([
+        timedOut,
+        expect.objectContaining({ kind: "sent" }),
+      ]);
+      expect(recovery.ms).toBeLessThan(1_200);
+    });
   });
 });
 

@@ -4,6 +4,8 @@ import {
   constants,
   createSecureServer,
   type Http2ServerRequest,
+  type Http2Session,
+  type Http2Stream,
   type Http2ServerResponse,
 } from "node:http2";
 import { Agent } from "node:https";
@@ -53,6 +55,14 @@ export type FakeFcm = {
   failNext(count: number, failure: FakeFcmFailure, retryAfter?: string): void;
   /** Every send to this registration token gets `failure`. */
   failToken(token: string, failure: FakeFcmFailure, retryAfter?: string): void;
+  /**
+   * Stops answering sends, like an FCM that accepts connections but no longer serves
+   * them: sends on the HTTP/2 connections open now, or opened before `recover()`, are
+   * never answered, and those connections stay silent for good.
+   */
+  stall(): void;
+  /** Serves the connections opened from now on, and drops the unused `failNext`s. */
+  recover(): void;
   /** Lets the OAuth endpoint accept JWTs that this service account signed. */
   trustServiceAccount(clientEmail: string, publicKeyPem: string): void;
   /**
@@ -95,9 +105,18 @@ export async function startFakeFcm(
   const sockets = new Set<Socket>();
   let [requests, tokensIssued, sessions] = [0, 0, 0];
 
+  let stalled = false;
+  const live = new Set<Http2Session>();
+  const silent = new WeakSet<Http2Session>();
+
   const { ca, cert, key } = testCertificates();
   const server = createSecureServer({ cert, key, allowHTTP1: true });
-  server.on("session", () => (sessions += 1));
+  server.on("session", (session) => {
+    sessions += 1;
+    live.add(session);
+    session.on("close", () => live.delete(session));
+    if (stalled) silent.add(session);
+  });
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -121,6 +140,9 @@ export async function startFakeFcm(
     body: any,
   ) => {
     requests += 1;
+    // An HTTP/1.1 request has no stream: the token endpoint's, never silenced.
+    const session = (req.stream as Http2Stream | undefined)?.session;
+    if (session !== undefined && silent.has(session)) return;
     const token: unknown = body?.message?.token;
     const script =
       next.shift() ?? (typeof token === "string" ? byToken.get(token) : null);
@@ -222,6 +244,14 @@ export async function startFakeFcm(
     },
     failToken(token, failure, retryAfter) {
       byToken.set(token, { failure, retryAfter });
+    },
+    stall() {
+      stalled = true;
+      for (const session of live) silent.add(session);
+    },
+    recover() {
+      stalled = false;
+      next.length = 0;
     },
     trustServiceAccount(clientEmail, publicKeyPem) {
       serviceAccounts.set(clientEmail, publicKeyPem);
