@@ -2,7 +2,10 @@ import { createHash } from "node:crypto";
 import { Agent } from "node:https";
 import webpush from "web-push";
 import {
+  ProviderName,
   pushData,
+  retryAfterMs,
+  RetryCause,
   type Push,
   type PushProvider,
   type SendOutcome,
@@ -54,7 +57,11 @@ const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 /**
  * Sends to browsers through their push services (RFC 8030) with the `web-push` package:
  * VAPID-signed, `aes128gcm`-encrypted, over one keep-alive agent shared by all sends.
- * Outcomes are values; it never throws for a push service's answer.
+ * A request that gets no answer within `timeoutMs` is destroyed with its socket, so a
+ * push service that hangs frees the agent's sockets for the sends after it. Each push
+ * service (an endpoint's origin) is a service of its own to delivery: one that is
+ * down pauses its pushes only. Outcomes are values; it never throws for a push
+ * service's answer.
  */
 export function createWebPushProvider(
   options: WebPushProviderOptions,
@@ -76,7 +83,11 @@ export function createWebPushProvider(
   });
 
   return {
-    name: "webpush",
+    name: ProviderName.webpush,
+    serviceOf: (push) =>
+      URL.canParse(push.token)
+        ? new URL(push.token).origin
+        : ProviderName.webpush,
     async send(push: Push): Promise<SendOutcome> {
       const subscription = subscriptionOf(push.subscription);
       if (subscription === undefined)
@@ -223,9 +234,17 @@ function outcomeOfError(error: unknown, now: Date): SendOutcome {
   const { code, message } = error as { code?: unknown; message?: unknown };
   // web-push destroys the request with this message when the socket goes idle.
   if (message === "Socket timeout")
-    return { kind: "retry", reason: "push service timed out" };
+    return {
+      kind: "retry",
+      reason: "push service timed out",
+      cause: RetryCause.connection,
+    };
   if (typeof code === "string")
-    return { kind: "retry", reason: `network error ${code}` };
+    return {
+      kind: "retry",
+      reason: `network error ${code}`,
+      cause: RetryCause.connection,
+    };
   return {
     kind: "permanent",
     reason: `web-push refused to send: ${String(message ?? error)}`,
@@ -238,14 +257,12 @@ function outcomeOfStatus(error: webpush.WebPushError, now: Date): SendOutcome {
   if (status === 404 || status === 410)
     return { kind: "invalid_token", reason: `subscription gone (${detail})` };
   if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterMs = retryAfterMsOf(error.headers["retry-after"], now);
-    return retryAfterMs === undefined
-      ? { kind: "retry", reason: `push service busy (${detail})` }
-      : {
-          kind: "retry",
-          reason: `push service busy (${detail})`,
-          retryAfterMs,
-        };
+    const reason = `push service busy (${detail})`;
+    const cause = RetryCause.server;
+    const ms = retryAfterMs(error.headers["retry-after"], now);
+    return ms === undefined
+      ? { kind: "retry", reason, cause }
+      : { kind: "retry", reason, cause, retryAfterMs: ms };
   }
   if (status === 413)
     return { kind: "permanent", reason: `payload too large (${detail})` };
@@ -260,15 +277,4 @@ function outcomeOfStatus(error: webpush.WebPushError, now: Date): SendOutcome {
       reason: `VAPID rejected: check the VAPID keys match the ones the browser subscribed with (${detail})`,
     };
   return { kind: "permanent", reason: `push service refused (${detail})` };
-}
-
-/** `Retry-After` as delay-seconds or an HTTP date (RFC 9110), in ms from now. */
-export function retryAfterMsOf(
-  value: string | undefined,
-  now: Date,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now.getTime());
 }

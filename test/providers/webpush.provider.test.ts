@@ -5,7 +5,6 @@ import type { Push, PushProvider } from "../../src/providers/provider.ts";
 import {
   createWebPushProvider,
   DEFAULT_TTL_SECONDS,
-  retryAfterMsOf,
   topicOf,
 } from "../../src/providers/webpush.provider.ts";
 import {
@@ -13,6 +12,7 @@ import {
   type FakeSubscription,
   type FakeWebPush,
 } from "../support/fake-webpush.ts";
+import { sendUntilSent } from "../support/send-until-sent.ts";
 import { testCertificates } from "../support/test-ca.ts";
 
 const NOW = new Date("2030-01-01T12:00:00Z");
@@ -69,6 +69,12 @@ function pushTo(
     ...overrides,
   };
 }
+
+const TIMED_OUT = {
+  kind: "retry",
+  reason: "push service timed out",
+  cause: "connection",
+};
 
 function idOf(subscription: FakeSubscription): string {
   return subscription.endpoint.slice(
@@ -212,7 +218,11 @@ describe("webpush provider", () => {
 
       const outcome = await provider.send(pushTo(subscription));
 
-      expect(outcome).toMatchObject({ kind: "retry", retryAfterMs: ms });
+      expect(outcome).toMatchObject({
+        kind: "retry",
+        cause: "server",
+        retryAfterMs: ms,
+      });
     },
   );
 
@@ -224,7 +234,7 @@ describe("webpush provider", () => {
 
       const outcome = await provider.send(pushTo(subscription));
 
-      expect(outcome).toMatchObject({ kind: "retry" });
+      expect(outcome).toMatchObject({ kind: "retry", cause: "server" });
       expect(outcome).not.toHaveProperty("retryAfterMs");
     },
   );
@@ -287,7 +297,7 @@ describe("webpush provider", () => {
 
     const outcome = await provider.send(pushTo(subscription));
 
-    expect(outcome).toMatchObject({ kind: "retry" });
+    expect(outcome).toMatchObject({ kind: "retry", cause: "connection" });
   });
 
   it("when the service does not answer in time, then it retries", async () => {
@@ -297,11 +307,20 @@ describe("webpush provider", () => {
 
     const outcome = await impatient.send(pushTo(subscription));
 
-    expect(outcome).toEqual({
-      kind: "retry",
-      reason: "push service timed out",
-    });
+    expect(outcome).toEqual(TIMED_OUT);
     await impatient.close();
+  });
+
+  it("when pushes go to two push services, then each is a service of its own", () => {
+    const [chrome, firefox] = [
+      "https://fcm.googleapis.com/fcm/send/abc",
+      "https://updates.push.services.mozilla.com/wpush/v2/def",
+    ].map((endpoint) => provider.serviceOf?.(pushTo({ endpoint, keys: {} })));
+
+    expect([chrome, firefox]).toEqual([
+      "https://fcm.googleapis.com",
+      "https://updates.push.services.mozilla.com",
+    ]);
   });
 
   it("when 1,000 pushes are sent at once, then every one is delivered", async () => {
@@ -336,9 +355,31 @@ describe("topicOf", () => {
   });
 });
 
-describe("retryAfterMsOf", () => {
-  it("when Retry-After is a past date or garbage, then the delay is 0 or absent", () => {
-    expect(retryAfterMsOf("Tue, 01 Jan 2030 11:00:00 GMT", NOW)).toBe(0);
-    expect(retryAfterMsOf("soon", NOW)).toBeUndefined();
+describe("webpush provider: a push service that stops answering", () => {
+  it("when the push service hangs and then recovers, then the hung requests free their sockets and the next push is sent", async () => {
+    const service = await startFakeWebPush();
+    // One socket: a request that pinned it would hold every later one back.
+    const own = providerWith({ timeoutMs: 200, maxSockets: 1 });
+    try {
+      const subscription = service.subscribe();
+      expect((await own.send(pushTo(subscription))).kind).toBe("sent");
+
+      service.stall();
+      const stalled = await Promise.all(
+        [1, 2, 3].map(() => own.send(pushTo(subscription))),
+      );
+      service.recover();
+      const recovery = await sendUntilSent(
+        () => own.send(pushTo(subscription)),
+        5_000,
+      );
+
+      expect(stalled).toEqual(Array(3).fill(TIMED_OUT));
+      expect(recovery.outcomes.map((o) => o.kind)).toEqual(["sent"]);
+      expect(recovery.ms).toBeLessThan(1_000);
+    } finally {
+      await own.close();
+      await service.close();
+    }
   });
 });

@@ -10,7 +10,7 @@ import {
 import { once } from "node:events";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { createRequire } from "node:module";
 import { testCertificates } from "./test-ca.ts";
 
@@ -66,6 +66,14 @@ export type FakeWebPush = {
   failNext(count: number, failure: FakeFailure): void;
   /** Every request to this subscription gets `failure`. */
   failSubscription(endpoint: string, failure: FakeFailure): void;
+  /**
+   * Stops answering, like a push service that accepts connections but no longer
+   * serves them: requests on the connections open now, or opened before `recover()`,
+   * are never answered, and those connections stay silent for good.
+   */
+  stall(): void;
+  /** Serves the connections opened from now on. */
+  recover(): void;
   /** Resolves once `count` pushes were accepted in all. */
   waitForReceived(count: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -82,15 +90,24 @@ export async function startFakeWebPush(): Promise<FakeWebPush> {
   const rejections: string[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   let requests = 0;
+  let stalled = false;
+  const live = new Set<Socket>();
+  const silent = new WeakSet<Socket>();
 
   const { cert, key } = testCertificates();
   const server: Server = createServer({ cert, key }, (req, res) => {
     requests += 1;
+    if (silent.has(req.socket)) return;
     const body: Buffer[] = [];
     req.on("data", (chunk: Buffer) => body.push(chunk));
     req.on("end", () => {
       answer(req, res, Buffer.concat(body));
     });
+  });
+  server.on("secureConnection", (socket: Socket) => {
+    live.add(socket);
+    socket.on("close", () => live.delete(socket));
+    if (stalled) silent.add(socket);
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -174,6 +191,13 @@ export async function startFakeWebPush(): Promise<FakeWebPush> {
     },
     failSubscription(endpoint, failure) {
       scripted.set(endpoint.slice(endpoint.lastIndexOf("/") + 1), failure);
+    },
+    stall() {
+      stalled = true;
+      for (const socket of live) silent.add(socket);
+    },
+    recover() {
+      stalled = false;
     },
     waitForReceived(count, timeoutMs = 10_000) {
       if (received.length >= count) return Promise.resolve();
