@@ -1,7 +1,7 @@
 import type { DeliveryConfig } from "../config.ts";
 import type { Database } from "../db/database.ts";
 import type { Logger } from "../logger.ts";
-import type { Push, SendOutcome } from "../providers/provider.ts";
+import { RetryCause, type Push } from "../providers/provider.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
@@ -17,15 +17,11 @@ import {
 } from "./outbox.repository.ts";
 import { createTimezoneResolver } from "../planning/planner.service.ts";
 import type { ProviderSet } from "../providers/registry.ts";
-import { createLanes, type Lane } from "./lanes.ts";
+import { createLanes, sendThroughLane } from "./lanes.ts";
+import { DEFAULT_PAUSE_POLICY, type PauseChange } from "./provider-pause.ts";
 import { loadSendContexts } from "./send-context.ts";
-import {
-  planBatch,
-  releaseUpdate,
-  settle,
-  type PushResult,
-  type SendContext,
-} from "./send-plan.ts";
+import { planBatch, type SendContext } from "./send-plan.ts";
+import { releaseUpdate, settle, type PushResult } from "./settlement.ts";
 
 export type DeliveryDeps = {
   db: Database;
@@ -62,8 +58,14 @@ const IDLE_POLL_MS = 1_000;
 export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const logger = deps.logger.child({ module: "delivery" });
   const { config } = deps;
-  const lanes = createLanes(deps.providers, config.limits, config.batchSize);
+  const lanes = createLanes(deps.providers, config.limits, config.batchSize, {
+    policy: { ...DEFAULT_PAUSE_POLICY, retryAfterMaxMs: config.retryMaxMs },
+    onChange: (provider, change) => {
+      logPauseChange(logger, provider, change);
+    },
+  });
   const recorder = createOutcomeRecorder({ ...deps, logger });
+  const sendDeps = { clock: deps.clock, logger, metrics: deps.metrics };
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
   const timezoneOf = createTimezoneResolver(
     logger,
@@ -77,25 +79,6 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   let lastReclaim = 0;
   const sending = new Set<Promise<void>>();
 
-  const sendOne = async (lane: Lane, push: Push): Promise<PushResult> => {
-    let outcome: SendOutcome;
-    const provider = lane.provider.name;
-    const timer = deps.metrics.sendSeconds.startTimer({ provider });
-    try {
-      outcome = await lane.provider.send(push);
-    } catch (error) {
-      // Providers return outcomes; a throw is a bug in one, retried like an outage.
-      logger.error(
-        { err: error, provider: lane.provider.name },
-        "provider threw",
-      );
-      outcome = { kind: "retry", reason: "provider_error" };
-    }
-    timer();
-    deps.metrics.sends.inc({ provider, outcome: outcome.kind });
-    return { push, provider, outcome };
-  };
-
   /** Sends one notification's pushes through their lanes and records what came of it. */
   const deliver = async (
     claimed: ClaimedNotification,
@@ -106,7 +89,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       pushes.map((push) => {
         const lane = lanes.of(push.platform);
         return lane.queue.add(() =>
-          stopping ? undefined : sendOne(lane, push),
+          stopping ? undefined : sendThroughLane(lane, push, sendDeps),
         );
       }),
     );
@@ -273,4 +256,34 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       await settleInFlight();
     },
   };
+}
+
+/**
+ * A paused provider is logged as it goes down and as it comes back; refused
+ * credentials as an error, for they will not mend themselves.
+ */
+function logPauseChange(
+  logger: Logger,
+  provider: string,
+  change: PauseChange,
+): void {
+  switch (change.kind) {
+    case "paused": {
+      const { service, cause, reason, pauseMs, pauses } = change;
+      const fields = { provider, service, cause, reason, pauseMs, pauses };
+      if (cause === RetryCause.credentials)
+        logger.error(
+          fields,
+          "provider refused the credentials: its pushes wait until they are fixed",
+        );
+      else logger.warn(fields, "provider down: its pushes wait for its return");
+      break;
+    }
+    case "resumed":
+      logger.info(
+        { provider, service: change.service, downMs: change.downMs },
+        "provider answers again",
+      );
+      break;
+  }
 }

@@ -1,14 +1,28 @@
 import PQueue from "p-queue";
 import type { ProviderLimits } from "../config.ts";
 import type { Platform } from "../db/schema.ts";
-import type { PushProvider } from "../providers/provider.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Push, PushProvider, SendOutcome } from "../providers/provider.ts";
 import type { ProviderSet } from "../providers/registry.ts";
+import {
+  createProviderPauses,
+  type Outage,
+  type PauseChange,
+  type PausePolicy,
+  type ProviderPauses,
+} from "./provider-pause.ts";
+import type { PushResult } from "./settlement.ts";
 
-/** A provider and the queue that holds it to its rate and concurrency. */
+/**
+ * A provider, the queue that holds it to its rate and concurrency, and the pauses of
+ * its services while they are down.
+ */
 export type Lane = {
   provider: PushProvider;
   queue: PQueue;
   backlogLimit: number;
+  pauses: ProviderPauses;
 };
 
 export type Lanes = {
@@ -40,6 +54,10 @@ export function createLanes(
   providers: ProviderSet,
   limits: Readonly<Partial<Record<string, ProviderLimits>>>,
   batchSize: number,
+  pausing: {
+    policy: PausePolicy;
+    onChange: (provider: string, change: PauseChange) => void;
+  },
 ): Lanes {
   const byProvider = new Map<PushProvider, Lane>();
   for (const provider of new Set(Object.values(providers))) {
@@ -55,7 +73,13 @@ export function createLanes(
       ratePerSec === undefined
         ? unlimited
         : Math.max(1, Math.min(unlimited, Math.ceil(2 * ratePerSec)));
-    byProvider.set(provider, { provider, queue, backlogLimit });
+    const pauses = createProviderPauses({
+      policy: pausing.policy,
+      onChange: (change) => {
+        pausing.onChange(provider.name, change);
+      },
+    });
+    byProvider.set(provider, { provider, queue, backlogLimit, pauses });
   }
   const all = [...byProvider.values()];
   let wake: (() => void) | undefined;
@@ -96,4 +120,54 @@ export function createLanes(
       }),
     wakeWaiters: () => wake?.(),
   };
+}
+
+/**
+ * Sends one push through its lane, unless its service is paused: then it is not sent,
+ * and its result carries the outage, as does a failure that is part of one.
+ */
+export async function sendThroughLane(
+  lane: Lane,
+  push: Push,
+  deps: {
+    clock: () => Date;
+    logger: Logger;
+    metrics: Pick<Metrics, "sends" | "sendSeconds">;
+  },
+): Promise<PushResult> {
+  const { provider } = lane;
+  const service = provider.serviceOf?.(push) ?? provider.name;
+  for (;;) {
+    const admission = lane.pauses.admit(service, deps.clock());
+    if (admission.kind === "send") break;
+    if (admission.kind === "paused")
+      return notSent(push, provider.name, admission.outage);
+    await admission.answered;
+  }
+  let outcome: SendOutcome = { kind: "retry", reason: "provider_error" };
+  const timer = deps.metrics.sendSeconds.startTimer({
+    provider: provider.name,
+  });
+  try {
+    outcome = await provider.send(push);
+  } catch (error) {
+    // Providers return outcomes; a throw is a bug in one, retried like an outage.
+    deps.logger.error(
+      { err: error, provider: provider.name },
+      "provider threw",
+    );
+  } finally {
+    timer();
+  }
+  deps.metrics.sends.inc({ provider: provider.name, outcome: outcome.kind });
+  const outage = lane.pauses.observe(service, outcome, deps.clock());
+  return outage === undefined
+    ? { push, provider: provider.name, outcome }
+    : { push, provider: provider.name, outcome, outage };
+}
+
+function notSent(push: Push, provider: string, outage: Outage): PushResult {
+  const until = outage.until.toISOString();
+  const reason = `${provider} paused until ${until}: ${outage.reason}`;
+  return { push, provider, outcome: { kind: "retry", reason }, outage };
 }

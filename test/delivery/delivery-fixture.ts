@@ -49,9 +49,13 @@ export type Fakes = { apns: FakeApns; fcm: FakeFcm; webPush: FakeWebPush };
 
 /**
  * One app per test file whose pushes go to fake APNs, FCM and Web Push servers through
- * the real providers, with the ping rules unless others are given.
+ * the real providers, with the ping rules unless others are given. `providerTimeoutMs`:
+ * how long the providers wait for an answer (default: theirs, 10 s).
  */
-export function useDeliveryApp(options: TestAppOptions = {}) {
+export function useDeliveryApp(
+  options: TestAppOptions = {},
+  { providerTimeoutMs }: { providerTimeoutMs?: number } = {},
+) {
   let fakes: Fakes | undefined;
   const appOptions: TestAppOptions = { rules: pingRules, ...options };
   const closers: (() => Promise<void>)[] = [];
@@ -76,6 +80,7 @@ export function useDeliveryApp(options: TestAppOptions = {}) {
         port: apns.port,
         ca,
         clock,
+        requestTimeoutMs: providerTimeoutMs,
       }),
       fcm: await createFcmProvider({
         projectId: fcm.projectId,
@@ -83,6 +88,7 @@ export function useDeliveryApp(options: TestAppOptions = {}) {
         baseUrl: fcm.origin,
         ca,
         clock,
+        timeoutMs: providerTimeoutMs,
       }),
       webpush: createWebPushProvider({
         vapidPublicKey: vapid.publicKey,
@@ -90,6 +96,7 @@ export function useDeliveryApp(options: TestAppOptions = {}) {
         vapidSubject: "mailto:ops@example.com",
         ca,
         clock,
+        timeoutMs: providerTimeoutMs,
       }),
     };
     appOptions.providers = providers;

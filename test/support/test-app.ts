@@ -42,6 +42,8 @@ export type TestAppOptions = {
   rulesFile?: string;
   /** The providers delivery sends through (default: a log provider that records lines in `printed`). */
   providers?: ProviderSet;
+  /** Where the app's log lines go (default: stdout), at `LOG_LEVEL` (default: silent). */
+  logDestination?: { write(line: string): void };
 };
 
 export type TestApp = {
@@ -79,7 +81,7 @@ export async function startTestApp(
     ...options.env,
   });
   let now: Date | undefined;
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, options.logDestination);
   const { rules, cleanup } = await testRuleStore(database, logger, options);
   const clock = () => now ?? new Date();
   const printed: string[] = [];
