@@ -10,7 +10,7 @@ import {
   type PageCursor,
 } from "../stats/notification-history.repository.ts";
 import { historyOf } from "../stats/notification-history.ts";
-import { storableText } from "./storable-input.ts";
+import { storableText } from "../ingest/storable-value.ts";
 import { parseQuery } from "./validation.ts";
 
 const query = z

@@ -1,6 +1,7 @@
 import type { RequestHandler } from "express";
 import { AppError, ErrorCode } from "../errors.ts";
 import { MAX_NESTING } from "../ingest/input-limits.ts";
+import { nestedTooDeep, storable } from "../ingest/storable-value.ts";
 
 /*
  * PostgreSQL's text, json and jsonb values hold no NUL (U+0000), and UTF-8 has no
@@ -15,19 +16,6 @@ import { MAX_NESTING } from "../ingest/input-limits.ts";
  * A call nested deeper than `MAX_NESTING` would fail the request too, in JSON.stringify
  * or PostgreSQL's JSON parser (both recursive): it is rejected alone, as invalid.
  */
-
-/** `value` with every string and key made storable. */
-export function storable(value: unknown): unknown {
-  if (typeof value === "string") return storableText(value);
-  if (Array.isArray(value)) return value.map(storable);
-  if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([key, inner]) => [
-      storableText(key),
-      storable(inner),
-    ]),
-  );
-}
 
 /** Only a `\u0000` or a surrogate's escape can put either into a parsed value. */
 const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
@@ -133,22 +121,3 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
-
-/** Whether a parsed value nests deeper than `MAX_NESTING`, walked without recursion. */
-function nestedTooDeep(value: unknown): boolean {
-  const pending: [unknown, number][] = [[value, 0]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [inner, depth] = next;
-    if (typeof inner !== "object" || inner === null) continue;
-    if (depth + 1 > MAX_NESTING) return true;
-    for (const child of Object.values(inner)) pending.push([child, depth + 1]);
-  }
-  return false;
-}
-
-/** `text` with a NUL or an unpaired surrogate replaced by U+FFFD. */
-export function storableText(text: string): string {
-  return (
-    text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text
-  ).toWellFormed();
-}

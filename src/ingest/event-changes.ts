@@ -13,6 +13,7 @@ import {
   MAX_ITEM_KEY_BYTES,
 } from "./input-limits.ts";
 import type { EventProblem, SegmentEvent } from "./segment-event.schema.ts";
+import { nestedTooDeep, storable } from "./storable-value.ts";
 
 const PUSH_SUBSCRIPTION_TYPES: Record<string, Platform> = {
   IOS_PUSH: Platform.apns,
@@ -172,11 +173,7 @@ export function webPushDevice(value: unknown): DeviceChange | undefined {
   if (typeof value === "string") {
     if (/^https:\/\//.test(value.trim()))
       return { platform: Platform.webpush, token: value.trim() };
-    try {
-      subscription = JSON.parse(value);
-    } catch {
-      return undefined;
-    }
+    subscription = parseStorableJson(value);
   }
   if (!isPushSubscription(subscription)) return undefined;
   return {
@@ -184,6 +181,21 @@ export function webPushDevice(value: unknown): DeviceChange | undefined {
     token: subscription.endpoint,
     subscription,
   };
+}
+
+/**
+ * JSON text carried inside a call, as the call itself is read (storable-input.ts): its
+ * escapes may spell a NUL or a lone surrogate, and its nesting may be deeper than JSON
+ * functions and PostgreSQL go. Undefined for text that is not JSON or nests too deep.
+ */
+function parseStorableJson(text: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return nestedTooDeep(parsed) ? undefined : storable(parsed);
 }
 
 export type PushSubscription = {

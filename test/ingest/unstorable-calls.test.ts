@@ -80,6 +80,39 @@ describe("POST /v1/segment with calls Nudge cannot store as they stand", () => {
     expect(unsigned.status).toBe(401);
   });
 
+  it("when a Web Push subscription sent as JSON text holds a NUL, a lone surrogate or deep nesting, then the call is stored, the first two as U+FFFD", async () => {
+    const userId = uniqueId("user");
+    const deep = JSON.parse('{"a":'.repeat(1000) + "1" + "}".repeat(1000));
+    /** The subscription as text: JSON.stringify escapes a NUL or a lone surrogate. */
+    const webPush = (auth: string, extra: unknown = null) => ({
+      type: "track",
+      event: "Web Push Subscribed",
+      messageId: uniqueId("msg"),
+      userId,
+      properties: {
+        subscription: JSON.stringify({
+          endpoint: `https://push.example.test/${uniqueId("sub")}`,
+          keys: { p256dh: "BNc", auth },
+          extra,
+        }),
+      },
+    });
+    const response = await postSigned([
+      webPush("a\0"),
+      webPush("b\ud800"),
+      webPush("c", deep),
+    ]);
+    expect(response.body).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
+    const user = await ctx.app.request("GET", `/v1/users/${userId}`, {
+      admin: true,
+    });
+    const auths = user.body.devices.map(
+      (d: { subscription: { keys: { auth: string } } }) =>
+        d.subscription.keys.auth,
+    );
+    expect(auths.sort()).toEqual(["a\uFFFD", "b\uFFFD"]);
+  });
+
   it("when a timestamp is before 1970 or after 2999, then the call is kept, timed when it was received", async () => {
     const userId = uniqueId("user");
     const response = await postSigned([

@@ -1,0 +1,193 @@
+import fc from "fast-check";
+import { exampleRules } from "../support/test-app.ts";
+import { json, text } from "./json-arbitraries.ts";
+import {
+  call,
+  pushSubscription,
+  USER_POOL,
+  userId,
+} from "./segment-arbitraries.ts";
+
+/*
+ * Admin API requests: every route, with ids that are odd, over-long or not
+ * percent-encoded UTF-8, queries of any keys and values, and bodies shaped like the
+ * route's or like anything.
+ */
+
+export type AdminRequest = {
+  method: string;
+  path: string;
+  body: string | undefined;
+};
+
+/**
+ * A text percent-encoded as a client would; an unpaired surrogate has no UTF-8, so a
+ * client sends U+FFFD (its encoded bytes come as their own case below).
+ */
+const encode = (value: unknown) =>
+  encodeURIComponent(
+    (typeof value === "string" ? value : JSON.stringify(value)).toWellFormed(),
+  );
+
+/** A path segment: an id encoded as a client would, or bytes no client should send. */
+const segment = fc.oneof(
+  { weight: 6, arbitrary: userId.map(encode) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom("%ZZ", "%ED%A0%80", "%00", "%C0%AF", "%", ".."),
+  },
+);
+
+const ruleId = fc.oneof(
+  fc.constantFrom("wishlist-on-sale", "cart-abandoned", "fz-rule"),
+  segment,
+);
+
+const QUERY_KEYS = [
+  "userId",
+  "ruleId",
+  "status",
+  "limit",
+  "cursor",
+  "from",
+  "to",
+  "groupBy",
+];
+
+const query = fc
+  .array(
+    fc.tuple(
+      fc.oneof(fc.constantFrom(...QUERY_KEYS), text),
+      fc.oneof(
+        fc.constantFrom(...USER_POOL, "sent", "day", "variant", "2026-12-01"),
+        text,
+        fc.constantFrom("%ZZ", "%00", "1e999", "-1", "eyJ9"),
+      ),
+    ),
+    { maxLength: 5 },
+  )
+  .map((pairs) =>
+    pairs
+      .map(([k, v]) => `${encode(k)}=${/%/.test(v) ? v : encode(v)}`)
+      .join("&"),
+  );
+
+const preferences = fc.record(
+  {
+    optOut: fc.oneof(fc.boolean(), json),
+    categories: fc.oneof(
+      fc.dictionary(
+        fc.oneof(fc.constantFrom("promotions", "orders", "__proto__"), text),
+        fc.oneof(fc.boolean(), fc.constantFrom("in", "out"), json),
+      ),
+      json,
+    ),
+  },
+  { requiredKeys: [] },
+);
+
+const device = fc.record(
+  {
+    platform: fc.oneof(fc.constantFrom("apns", "fcm", "webpush"), json),
+    token: fc.oneof(text, json),
+    subscription: fc.oneof(pushSubscription, json),
+    locale: fc.oneof(text, json),
+    status: fc.oneof(
+      fc.constantFrom("active", "unsubscribed", "disabled"),
+      json,
+    ),
+  },
+  { requiredKeys: [] },
+);
+
+const rules = (exampleRules as { rules: Record<string, unknown>[] }).rules;
+
+/** An example rule with a field set to anything. */
+const rule = fc
+  .tuple(
+    fc.constantFrom(...rules),
+    fc.constantFrom(
+      "trigger",
+      "message",
+      "audience",
+      "delivery",
+      "variants",
+      "id",
+    ),
+    json,
+  )
+  .map(([base, field, value]) => ({ ...base, [field]: value }));
+
+const body = (shaped: fc.Arbitrary<unknown>) =>
+  fc
+    .oneof({ weight: 4, arbitrary: shaped }, { weight: 1, arbitrary: json })
+    .map((value) => JSON.stringify(value));
+
+function route(
+  method: string,
+  path: fc.Arbitrary<string>,
+  withBody?: fc.Arbitrary<string>,
+): fc.Arbitrary<AdminRequest> {
+  return fc
+    .tuple(path, withBody ?? fc.constant(undefined))
+    .map(([p, b]) => ({ method, path: p, body: b }));
+}
+
+export const adminRequest: fc.Arbitrary<AdminRequest> = fc.oneof(
+  route(
+    "GET",
+    segment.map((id) => `/v1/users/${id}`),
+  ),
+  route(
+    "PUT",
+    segment.map((id) => `/v1/users/${id}/preferences`),
+    body(preferences),
+  ),
+  route(
+    "POST",
+    segment.map((id) => `/v1/users/${id}/devices`),
+    body(device),
+  ),
+  route(
+    "DELETE",
+    fc
+      .tuple(segment, segment)
+      .map(([id, deviceId]) => `/v1/users/${id}/devices/${deviceId}`),
+  ),
+  route(
+    "DELETE",
+    segment.map((id) => `/v1/users/${id}`),
+  ),
+  route(
+    "GET",
+    query.map((q) => `/v1/notifications?${q}`),
+  ),
+  route(
+    "GET",
+    query.map((q) => `/v1/stats?${q}`),
+  ),
+  route(
+    "GET",
+    ruleId.map((id) => `/v1/rules/${id}`),
+  ),
+  route(
+    "PUT",
+    ruleId.map((id) => `/v1/rules/${id}`),
+    body(rule),
+  ),
+  route(
+    "POST",
+    fc.constant("/v1/rules/validate"),
+    body(
+      fc.oneof(
+        rule.map((r) => ({ rule: r })),
+        fc.constant(exampleRules),
+      ),
+    ),
+  ),
+  route(
+    "POST",
+    ruleId.map((id) => `/v1/rules/${id}/preview`),
+    body(fc.record({ event: call, limit: fc.oneof(fc.integer(), json) })),
+  ),
+);
