@@ -108,6 +108,35 @@ export function abandonSession(
 }
 
 /**
+ * PINGs the library's session every `intervalMs`, and leaves it when no answer comes
+ * within `timeoutMs`: the library's own heartbeat only logs a missing answer, and an
+ * idle connection whose path went silent would otherwise be found only by the pushes
+ * that time out on it. Returns the function that stops it.
+ */
+export function keepAlive(
+  provider: apn.Provider,
+  intervalMs: number,
+  timeoutMs: number,
+): () => void {
+  const ping = () => {
+    const { session } = clientOf(provider);
+    if (!session || session.connecting || session.closed || session.destroyed)
+      return;
+    const deadline = setTimeout(() => {
+      abandonSession(provider, session, 0);
+    }, timeoutMs).unref();
+    // Called with an error too when the session goes first: nothing left to leave.
+    session.ping(() => {
+      clearTimeout(deadline);
+    });
+  };
+  const timer = setInterval(ping, intervalMs).unref();
+  return () => {
+    clearInterval(timer);
+  };
+}
+
+/**
  * Shuts a library provider down. Its shutdown waits for `session.close()` to call back,
  * which Node never does for a session already destroyed (a refused or dropped
  * connection that no later send replaced), so it would hang: such a session is

@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import apn from "@parse/node-apn";
-import { abandonSession, shutdown, watchRequests } from "./apns-connection.ts";
+import {
+  abandonSession,
+  keepAlive,
+  shutdown,
+  watchRequests,
+} from "./apns-connection.ts";
 import {
   ProviderName,
   pushData,
@@ -36,8 +41,13 @@ export type ApnsProviderOptions = {
   /** Another address for the other environment. */
   otherHost?: string;
   otherPort?: number;
-  /** How long a push may wait for its answer (ms, default 10 s) before it is retried. */
+  /**
+   * How long a push may wait for its answer (ms, default 10 s) before it is retried,
+   * and a PING before its connection is left for a new one.
+   */
   requestTimeoutMs?: number;
+  /** How often an HTTP/2 PING checks each connection (ms, default 60 s). */
+  keepAliveMs?: number;
   /** Now, for `expiresAt` and `Retry-After` dates (default: the system clock). */
   clock?: () => Date;
 };
@@ -45,7 +55,8 @@ export type ApnsProviderOptions = {
 /**
  * Sends to Apple's push service with `@parse/node-apn` and a .p8 key (token auth): one
  * HTTP/2 connection per environment, shared by every send, and left for a new one when
- * a request on it times out (see {@link abandonSession}). One token per `send()`;
+ * a request or a PING on it gets no answer in time (see {@link abandonSession}). One
+ * token per `send()`;
  * the caller bounds concurrency. The payload is `aps` (alert, sound, badge, thread-id,
  * mutable-content when there is an image) plus `pushData()` and `image_url`.
  * Outcomes are values; it never throws for Apple's answer. Throws at creation when the
@@ -69,6 +80,12 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
       : undefined;
   const requests = watchRequests();
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
+  const stopKeepAlives = [primary, other].map((client) =>
+    client === undefined
+      ? () => undefined
+      : keepAlive(client, keepAliveMs, requestTimeoutMs),
+  );
 
   async function sendTo(client: apn.Provider, push: Push): Promise<Answer> {
     // A fresh apns-id per request: it is how our answer's Retry-After is found.
@@ -121,6 +138,7 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
     async close() {
       await Promise.all([shutdown(primary), other && shutdown(other)]);
       requests.stop();
+      for (const stop of stopKeepAlives) stop();
     },
   };
 }
@@ -169,6 +187,8 @@ const FIXES: Readonly<Record<string, string>> = {
 /** How the library says that a request had no answer in time. */
 const TIMEOUT_MESSAGE = "apn write timeout";
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** As often as the library's own heartbeat, which only logs a missing answer. */
+const DEFAULT_KEEPALIVE_MS = 60_000;
 
 function isBadDeviceToken(answer: Answer): boolean {
   return answer.kind === "refused" && answer.reason === "BadDeviceToken";

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { Client } from "undici";
 import {
   createAccessTokens,
@@ -32,8 +33,13 @@ export type FcmProviderOptions = {
   ca?: string | string[];
   /** Concurrent HTTP/2 streams on the one connection (default 100). */
   maxStreams?: number;
-  /** Time to connect, to get a token, or between FCM's answer's frames (default 10 s). */
+  /**
+   * Time to connect, to get a token, or between FCM's answer's frames (default 10 s);
+   * a PING unanswered for this long after the next is due leaves the connection.
+   */
   timeoutMs?: number;
+  /** How often an HTTP/2 PING checks the connection (ms, default 60 s). */
+  keepAliveMs?: number;
   /** Now, for TTLs, token expiry and `Retry-After` dates (default: the system clock). */
   clock?: () => Date;
 };
@@ -84,6 +90,7 @@ export async function createFcmProvider(
   const tokens = await createAccessTokens(options, clock);
   const base = new URL(options.baseUrl ?? "https://fcm.googleapis.com");
   const path = `${base.pathname.replace(/\/$/, "")}/v1/projects/${encodeURIComponent(projectId)}/messages:send`;
+  const keepAliveMs = options.keepAliveMs ?? 60_000;
   const connection = createConnection(
     () =>
       new Client(base.origin, {
@@ -93,9 +100,10 @@ export async function createFcmProvider(
         // Per-stream timers: cheaper than an AbortSignal per send, measured.
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        pingInterval: keepAliveMs,
         connect: { timeout: timeoutMs, ...(options.ca && { ca: options.ca }) },
       }),
-    timeoutMs,
+    { timeoutMs, keepAliveMs },
   );
 
   return {
@@ -144,34 +152,59 @@ export async function createFcmProvider(
 }
 
 /**
- * The client that sends, replaced when a request on it times out: undici cancels a
- * timed-out stream but keeps its HTTP/2 session, and a session whose peer stopped
- * answering (its PINGs unanswered too, which undici does not act on) would time out
- * every later request. The requests still on the old client may finish within
- * `graceMs`; then it is destroyed.
+ * The client that sends, replaced when a request on it times out or its PINGs go
+ * unanswered: undici cancels a timed-out stream but keeps its HTTP/2 session, and
+ * only tells of PINGs that were answered (a `ping` event), so a session whose peer
+ * went silent would take every later send. The requests still on a client that is
+ * left may finish within the timeout; then it is destroyed.
  */
-function createConnection(connect: () => Client, graceMs: number) {
-  let client = connect();
+function createConnection(
+  connect: () => Client,
+  { timeoutMs, keepAliveMs }: { timeoutMs: number; keepAliveMs: number },
+) {
   const leaving = new Set<Client>();
+  const unwatch = new Map<Client, () => void>();
   const destroy = (old: Client) =>
     old
       .destroy()
       .catch(() => undefined)
       .finally(() => leaving.delete(old));
+  const abandon = (used: Client) => {
+    if (used !== client) return;
+    client = watched(connect());
+    unwatch.get(used)?.();
+    leaving.add(used);
+    used.close().then(
+      () => leaving.delete(used),
+      () => destroy(used),
+    );
+    setTimeout(() => void destroy(used), timeoutMs).unref();
+  };
+  /** Leaves a client connected without word from FCM for a PING's interval and timeout. */
+  const watched = (fresh: Client): Client => {
+    let heardAt: number | undefined;
+    const heard = () => (heardAt = performance.now());
+    // `ping` is documented but missing from undici's event types.
+    (fresh as EventEmitter).on("ping", heard);
+    fresh.on("connect", heard);
+    fresh.on("disconnect", () => (heardAt = undefined));
+    const timer = setInterval(() => {
+      const silentMs = performance.now() - (heardAt ?? Infinity);
+      if (silentMs > keepAliveMs + timeoutMs) abandon(fresh);
+    }, keepAliveMs).unref();
+    unwatch.set(fresh, () => {
+      clearInterval(timer);
+      unwatch.delete(fresh);
+    });
+    return fresh;
+  };
+  let client = watched(connect());
   return {
     current: () => client,
     /** Leaves `used` unless it was left already (many requests time out together). */
-    abandon(used: Client) {
-      if (used !== client) return;
-      client = connect();
-      leaving.add(used);
-      used.close().then(
-        () => leaving.delete(used),
-        () => destroy(used),
-      );
-      setTimeout(() => void destroy(used), graceMs).unref();
-    },
+    abandon,
     async close() {
+      for (const stop of [...unwatch.values()]) stop();
       await Promise.all([client.close(), ...[...leaving].map(destroy)]);
     },
   };

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import PQueue from "p-queue";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createApnsProvider,
   type ApnsProviderOptions,
@@ -13,6 +13,7 @@ import {
   type FakeApnsAnswer,
 } from "../support/fake-apns.ts";
 import { sendUntilSent } from "../support/send-until-sent.ts";
+import { startSilentRelay } from "../support/silent-relay.ts";
 import { testCertificates } from "../support/test-ca.ts";
 
 const teamId = "TEAM123456";
@@ -512,5 +513,42 @@ describe("APNs provider: a connection that stops answering", () => {
       ]);
       expect(recovery.ms).toBeLessThan(timeoutMs + 1_000);
     });
+  });
+
+  it("when the path to APNs loses every packet while the connection is idle, then a PING finds the connection dead and the first push after the path comes back is sent", async () => {
+    const fake = await startFakeApns({
+      teamId,
+      keyId,
+      publicKey: signingKey.publicKey,
+    });
+    const relay = await startSilentRelay(fake.port);
+    try {
+      await withProvider(
+        optionsFor(fake, {
+          port: relay.port,
+          requestTimeoutMs: timeoutMs,
+          keepAliveMs: 50,
+        }),
+        async (own) => {
+          expect(await own.send(pushTo(newToken()))).toMatchObject({
+            kind: "sent",
+          });
+
+          relay.silence();
+          // The provider leaves the connection without a push to tell it.
+          await vi.waitFor(() => {
+            expect(relay.connectionCount()).toBe(0);
+          });
+          relay.restore();
+
+          expect(await own.send(pushTo(newToken()))).toMatchObject({
+            kind: "sent",
+          });
+        },
+      );
+    } finally {
+      await relay.close();
+      await fake.close();
+    }
   });
 });

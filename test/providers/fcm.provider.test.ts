@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import https from "node:https";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createFcmProvider,
   type FcmProviderOptions,
@@ -12,6 +12,7 @@ import {
 } from "../../src/providers/provider.ts";
 import { startFakeFcm, type FakeFcm } from "../support/fake-fcm.ts";
 import { sendUntilSent } from "../support/send-until-sent.ts";
+import { startSilentRelay } from "../support/silent-relay.ts";
 import { testCertificates } from "../support/test-ca.ts";
 
 const NOW = new Date("2030-01-01T12:00:00Z");
@@ -459,6 +460,38 @@ describe("FCM provider: a connection that stops answering", () => {
       ]);
       expect(recovery.ms).toBeLessThan(1_200);
     });
+  });
+});
+
+describe("FCM provider: a path that loses every packet", () => {
+  it("when the path goes silent while the connection is idle, then unanswered PINGs leave the connection and the first send after the path comes back is sent", async () => {
+    const fcm = await startFakeFcm();
+    const relay = await startSilentRelay(Number(new URL(fcm.origin).port));
+    const own = await createFcmProvider({
+      baseUrl: `https://127.0.0.1:${relay.port}`,
+      projectId: fcm.projectId,
+      accessToken: fcm.accessToken,
+      ca: testCertificates().ca,
+      timeoutMs: 200,
+      keepAliveMs: 50,
+      clock: () => NOW,
+    });
+    try {
+      expect((await own.send(pushTo(randomUUID()))).kind).toBe("sent");
+
+      relay.silence();
+      // The provider leaves the connection without a send to tell it.
+      await vi.waitFor(() => {
+        expect(relay.connectionCount()).toBe(0);
+      });
+      relay.restore();
+
+      expect((await own.send(pushTo(randomUUID()))).kind).toBe("sent");
+    } finally {
+      await own.close();
+      await relay.close();
+      await fcm.close();
+    }
   });
 });
 
