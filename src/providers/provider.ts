@@ -45,7 +45,7 @@ export type SendOutcome =
     }
   /** The token or subscription is dead: disable the device, never retry. */
   | { kind: "invalid_token"; reason: string }
-  /** Retrying cannot help (payload too large, bad credentials): says what to fix. */
+  /** Retrying cannot help (payload too large, a wrong topic): says what to fix. */
   | { kind: "permanent"; reason: string };
 
 /** What made a send fail in a way that another try may mend. */

@@ -56,8 +56,14 @@ async function downThenRecovered(
   users: readonly { userId: string; token: string }[],
   recover: () => void,
 ) {
+  const requestCount = () =>
+    ctx.fakes.apns.requestCount() + ctx.fakes.fcm.requestCount();
   await ctx.deliver();
   const whileDown = [await notificationsOf(users)];
+  // Paused, nothing is due and nothing is tried until the pause ends.
+  const tried = requestCount();
+  await ctx.deliver();
+  expect(requestCount()).toBe(tried);
   for (let round = 0; round < ROUNDS_DOWN; round++)
     whileDown.push(await deliverWhenDue(users));
   recover();
