@@ -159,11 +159,12 @@ export function createProviderPauses(options: {
         return undefined;
       }
       states.set(service, state);
-      // In flight when the service went down, before anyone went to see.
-      if (down?.probe === undefined && down !== undefined)
-        return outageOf(down);
-      if (down !== undefined)
+      if (down !== undefined) {
+        // In flight when the service went down, before anyone went to see.
+        if (down.probe === undefined) return outageOf(down);
+        // The push that went to see failed: down again, for longer.
         return pause(service, state, outcome, now.getTime());
+      }
       state.serverErrors += 1;
       const cause = outcome.cause ?? RetryCause.server;
       if (cause === RetryCause.server && state.serverErrors < policy.streak)
