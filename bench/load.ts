@@ -17,18 +17,22 @@ export type LoadResult = {
   latency: LatencySummary;
 };
 
+/** Told of every answer as it comes, failed ones with their error: for figures over time. */
+export type AnswerListener = (latencyMs: number, error?: unknown) => void;
+
 type Recorder = {
   record(latencyMs: number, error?: unknown): void;
   result(requests: number, seconds: number): LoadResult;
 };
 
-function createRecorder(): Recorder {
+function createRecorder(onAnswer?: AnswerListener): Recorder {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   return {
     record(latencyMs, error) {
       latencies.push(latencyMs);
+      onAnswer?.(latencyMs, error);
       if (error === undefined) return;
       errors++;
       firstError ??= error instanceof Error ? error.message : inspect(error);
@@ -94,26 +98,33 @@ const TICK_MS = 1;
  * Open loop: request i is due at `start + i / rate` whether or not earlier ones were
  * answered, and its latency counts from that due time, so a server that falls behind
  * pays for the queue it builds (no coordinated omission). Sends exactly
- * `rate × seconds` requests, then waits for the last answers.
+ * `rate × seconds` requests, then waits for the last answers. `onAnswer` hears of
+ * each answer as it comes.
  */
 export async function runOpenLoop(options: {
   send: Send;
   ratePerSecond: number;
   seconds: number;
   signal: AbortSignal;
+  onAnswer?: AnswerListener;
 }): Promise<LoadResult> {
-  const recorder = createRecorder();
+  const recorder = createRecorder(options.onAnswer);
   const total = Math.round(options.ratePerSecond * options.seconds);
   const intervalMs = 1000 / options.ratePerSecond;
   const start = performance.now();
-  const inFlight: Promise<void>[] = [];
+  // Only the requests still unanswered: a long run must not keep every one it sent.
+  const inFlight = new Set<Promise<void>>();
   let next = 0;
   while (next < total && !options.signal.aborted) {
     const now = performance.now();
     for (; next < total && start + next * intervalMs <= now; next++) {
-      inFlight.push(
-        timed(options.send, next, start + next * intervalMs, recorder),
-      );
+      const request = timed(
+        options.send,
+        next,
+        start + next * intervalMs,
+        recorder,
+      ).finally(() => inFlight.delete(request));
+      inFlight.add(request);
     }
     await sleep(TICK_MS);
   }
