@@ -7,8 +7,11 @@ import { randomUUID } from "node:crypto";
  * receive the same sequence of calls.
  */
 export type EventSource = {
-  /** The next call as JSON text, with a messageId never handed out before. */
-  next(): string;
+  /**
+   * The next call as JSON text, with a messageId never handed out before, or with
+   * `messageId` (a caller that keeps track of the ids it sent).
+   */
+  next(messageId?: string): string;
 };
 
 type User = {
@@ -79,10 +82,15 @@ function createUser(random: Random, index: number): User {
   };
 }
 
+/** The `product_id` of product number `index` of a source's catalogue. */
+export function productId(index: number): string {
+  return `prod-${String(index).padStart(5, "0")}`;
+}
+
 function createProduct(random: Random, index: number): Product {
   const category = pick(random, CATEGORIES);
   return {
-    product_id: `prod-${String(index).padStart(5, "0")}`,
+    product_id: productId(index),
     sku: `SKU-${hex(random, 8).toUpperCase()}`,
     name: `${pick(random, BRANDS)} ${category} ${index}`,
     brand: pick(random, BRANDS),
@@ -197,9 +205,9 @@ export function createEventSource(options: {
   const prefix = randomUUID();
   let count = 0;
   return {
-    next() {
-      const body = pool[count % pool.length] ?? "}";
-      return `{"messageId":"${prefix}-${String(count++)}",${body}`;
+    next(messageId = `${prefix}-${String(count)}`) {
+      const body = pool[count++ % pool.length] ?? "}";
+      return `{"messageId":${JSON.stringify(messageId)},${body}`;
     },
   };
 }
