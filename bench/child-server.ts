@@ -24,6 +24,8 @@ export type ChildServerOptions = {
   /** The child's whole environment besides PATH, HOST and PORT: nothing else leaks in. */
   env: Record<string, string>;
   startTimeoutMs?: number;
+  /** Hears each line the child prints (after it is forwarded), e.g. to count its warnings. */
+  onOutput?: (line: string) => void;
 };
 
 const HOST = "127.0.0.1";
@@ -62,7 +64,7 @@ export async function startChildServer(
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  forwardOutput(child, options.name);
+  forwardOutput(child, options.name, options.onOutput);
   const killNow = () => child.kill("SIGKILL");
   process.on("exit", killNow);
   const exited = once(child, "exit");
@@ -88,11 +90,16 @@ export async function startChildServer(
   return { name: options.name, pid: child.pid ?? 0, url, stop };
 }
 
-function forwardOutput(child: ChildProcess, name: string): void {
+function forwardOutput(
+  child: ChildProcess,
+  name: string,
+  onOutput?: (line: string) => void,
+): void {
   for (const stream of [child.stdout, child.stderr]) {
     if (stream === null) continue;
     createInterface({ input: stream }).on("line", (line) => {
       process.stderr.write(`[${name}] ${line}\n`);
+      onOutput?.(line);
     });
   }
 }

@@ -96,7 +96,8 @@ export async function measureNudge(
   }
 }
 
-function nudgeEnvironment(
+/** Nudge's environment: providers pointed at the fakes, the bench's rules, NODE_ENV=production. */
+export function nudgeEnvironment(
   context: RunContext,
   databaseUrl: string,
 ): Record<string, string> {

@@ -1,7 +1,9 @@
 /** What the fan-out benchmark's runs share: where the fakes are, timeouts, helpers. */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StartCommand } from "../scripts/start-command.ts";
+import { EXAMPLE_RULES, RULE_ID } from "./fanout-audience.ts";
 import type { Arrival, Fakes } from "./fanout-fakes-client.ts";
 
 /** Where a run finds the fakes and the files Nudge is configured with. */
@@ -16,6 +18,42 @@ export type RunContext = {
   nudgeNodeOptions: string | undefined;
   signal: AbortSignal;
 };
+
+/** The parts of a rules file that the benchmarks change. */
+export type BenchRules = {
+  $schema?: string;
+  settings: { quietHours?: unknown; frequencyCap?: unknown };
+  rules: { id: string; holdout?: number }[];
+};
+
+/**
+ * examples/rules.json without quiet hours and without the 5% holdout: every saver is
+ * sent the sale now, whatever the time of day of the run, so the count is exact.
+ */
+export async function benchRules(): Promise<BenchRules> {
+  const rules = JSON.parse(await readFile(EXAMPLE_RULES, "utf8")) as BenchRules;
+  delete rules.$schema;
+  delete rules.settings.quietHours;
+  for (const rule of rules.rules) if (rule.id === RULE_ID) rule.holdout = 0;
+  return rules;
+}
+
+/** The CA, the APNs key and the rules, in a directory of their own for Nudge to read. */
+export async function writeFiles(
+  dir: string,
+  fakes: Fakes,
+  rules: BenchRules,
+): Promise<RunContext["files"]> {
+  const files = {
+    ca: join(dir, "ca.pem"),
+    apnsKey: join(dir, "apns-key.p8"),
+    rules: join(dir, "rules.json"),
+  };
+  await writeFile(files.ca, fakes.ready.ca);
+  await writeFile(files.apnsKey, fakes.ready.apnsKeyP8);
+  await writeFile(files.rules, `${JSON.stringify(rules, null, 2)}\n`);
+  return files;
+}
 
 /** The bundle id Nudge sends as apns-topic. */
 export const APNS_TOPIC = "com.example.shop";

@@ -11,12 +11,11 @@
  * BENCH_NUDGE_NODE_OPTIONS passes Node flags to Nudge's process (e.g. "--cpu-prof
  * --cpu-prof-dir=<dir>" to profile it); such a run leaves BENCHMARKS.md alone.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EXAMPLE_RULES, RULE_ID } from "./fanout-audience.ts";
-import { startFakes, type Fakes } from "./fanout-fakes-client.ts";
+import { startFakes } from "./fanout-fakes-client.ts";
 import {
   formatDeliveryReport,
   type SizeRun,
@@ -24,7 +23,11 @@ import {
 import type { SizeRound } from "./fanout-delivery-tables.ts";
 import { measureBaseline } from "./fanout-baseline-run.ts";
 import { measureNudge } from "./fanout-nudge-run.ts";
-import type { RunContext } from "./fanout-run-support.ts";
+import {
+  benchRules,
+  writeFiles,
+  type RunContext,
+} from "./fanout-run-support.ts";
 import { startStealMeter } from "./machine-load.ts";
 import {
   benchRounds,
@@ -43,38 +46,6 @@ const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SMALL_FRACTION = 10;
 /** Pushes the bare client sends first, unreported, so that neither side meets cold fakes. */
 const WARMUP_USERS = 10_000;
-
-/**
- * examples/rules.json without quiet hours and without the 5% holdout: every saver is
- * sent the sale now, whatever the time of day of the run, so the count is exact.
- */
-async function benchRules(): Promise<string> {
-  const rules = JSON.parse(await readFile(EXAMPLE_RULES, "utf8")) as {
-    $schema?: string;
-    settings: { quietHours?: unknown };
-    rules: { id: string; holdout?: number }[];
-  };
-  delete rules.$schema;
-  delete rules.settings.quietHours;
-  for (const rule of rules.rules) if (rule.id === RULE_ID) rule.holdout = 0;
-  return `${JSON.stringify(rules, null, 2)}\n`;
-}
-
-/** The CA, the APNs key and the rules, in a directory of their own for Nudge to read. */
-async function writeFiles(
-  dir: string,
-  fakes: Fakes,
-): Promise<RunContext["files"]> {
-  const files = {
-    ca: join(dir, "ca.pem"),
-    apnsKey: join(dir, "apns-key.p8"),
-    rules: join(dir, "rules.json"),
-  };
-  await writeFile(files.ca, fakes.ready.ca);
-  await writeFile(files.apnsKey, fakes.ready.apnsKeyP8);
-  await writeFile(files.rules, await benchRules());
-  return files;
-}
 
 /**
  * Measures one audience size in rounds, the bare client and Nudge one after the other
@@ -130,7 +101,7 @@ async function main(): Promise<void> {
       nudge: buildNudge(),
       serverUrl,
       fakes,
-      files: await writeFiles(dir, fakes),
+      files: await writeFiles(dir, fakes, await benchRules()),
       nudgeNodeOptions: nudgeNodeOptions(),
       signal: aborting.signal,
     };
