@@ -18,6 +18,7 @@ import {
 import { createTimezoneResolver } from "../planning/planner.service.ts";
 import type { ProviderSet } from "../providers/registry.ts";
 import { createLanes, sendThroughLane } from "./lanes.ts";
+import { createSendWindow } from "./send-window.ts";
 import { DEFAULT_PAUSE_POLICY, type PauseChange } from "./provider-pause.ts";
 import { loadSendContexts } from "./send-context.ts";
 import { planBatch, type SendContext } from "./send-plan.ts";
@@ -64,7 +65,13 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       logPauseChange(logger, provider, change);
     },
   });
-  const recorder = createOutcomeRecorder({ ...deps, logger });
+  // A write per quarter of the window keeps sends going while outcomes are written.
+  const recorder = createOutcomeRecorder({
+    ...deps,
+    logger,
+    flushAt: Math.max(1, Math.floor(config.batchSize / 4)),
+  });
+  const window = createSendWindow(config.batchSize);
   const sendDeps = { clock: deps.clock, logger, metrics: deps.metrics };
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
   const timezoneOf = createTimezoneResolver(
@@ -79,8 +86,24 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   let lastReclaim = 0;
   const sending = new Set<Promise<void>>();
 
-  /** Sends one notification's pushes through their lanes and records what came of it. */
+  /**
+   * Sends one notification's pushes through their lanes and records what came of it,
+   * inside the send window: from its first send until its outcome is written.
+   */
   const deliver = async (
+    claimed: ClaimedNotification,
+    context: SendContext,
+    pushes: readonly Push[],
+  ) => {
+    await window.enter();
+    try {
+      await sendAndRecord(claimed, context, pushes);
+    } finally {
+      window.leave();
+    }
+  };
+
+  const sendAndRecord = async (
     claimed: ClaimedNotification,
     context: SendContext,
     pushes: readonly Push[],
@@ -95,7 +118,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     );
     const done = results.filter((r) => r !== undefined);
     if (done.length === 0) {
-      recorder.record({ update: releaseUpdate(claimed) });
+      await recorder.record({ update: releaseUpdate(claimed) });
       return;
     }
     // Shutdown interrupted part of this notification: the rest go on the next attempt.
@@ -115,7 +138,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       backoff,
       config.maxAttempts,
     );
-    recorder.record(settlement);
+    const written = recorder.record(settlement);
     const { status, reason } = settlement.update;
     if (status === "sent" || status === "failed") {
       deps.reporter?.report({
@@ -130,6 +153,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
         at: now,
       });
     }
+    await written;
   };
 
   /** Claims one batch and starts its sends. False when nothing was due. */
@@ -144,7 +168,13 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
           "reclaimed notifications whose claim lapsed",
         );
     }
-    const limit = Math.min(config.batchSize, lanes.room());
+    // Claims wait for a quarter of the window, so that they stay large.
+    const least = Math.max(1, Math.floor(config.batchSize / 4));
+    if (window.room() < least) {
+      await Promise.race([lanes.onRoom(), window.onRoom(least)]);
+      return true;
+    }
+    const limit = Math.min(config.batchSize, lanes.room(), window.room());
     if (limit <= 0) {
       await lanes.onRoom();
       return true;
@@ -182,7 +212,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       const notification = claimed[index] as ClaimedNotification;
       const context = contexts[index] as SendContext;
       if (plan.kind === "skip") {
-        recorder.record({ update: plan.update });
+        void recorder.record({ update: plan.update });
         return;
       }
       if (plan.kind === "defer") {
@@ -234,7 +264,12 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       running = true;
       loop.start();
     },
-    budget: () => (running ? lanes.budget() : () => false),
+    budget: () => {
+      if (!running) return () => false;
+      const fits = lanes.budget();
+      let room = window.room();
+      return (platforms) => room > 0 && fits(platforms) && room-- > 0;
+    },
     leaseUntil: (now) => new Date(now.getTime() + config.leaseMs),
     take: startSends,
     poke: () => {
@@ -252,6 +287,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       stopping = true;
       running = false;
       lanes.wakeWaiters();
+      window.wake();
       await loop.stop();
       await settleInFlight();
     },

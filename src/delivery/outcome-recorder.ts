@@ -8,18 +8,20 @@ import {
 } from "./outbox.repository.ts";
 
 export type OutcomeRecorder = {
-  /** Queues one notification's outcome for the next write. */
+  /**
+   * Queues one notification's outcome for the next write; resolves once it is written,
+   * or given up because its claim lapsed. Never rejects.
+   */
   record(outcome: {
     update: NotificationUpdate;
     deliveries?: readonly DeliveryRecord[];
     disablings?: readonly DeviceDisabling[];
-  }): void;
+  }): Promise<void>;
   /** Writes everything recorded so far. Never rejects. */
   flush(): Promise<void>;
 };
 
 const FLUSH_AFTER_MS = 50;
-const FLUSH_AT = 500;
 const MAX_BACKOFF_MS = 10_000;
 
 /**
@@ -31,6 +33,8 @@ export function createOutcomeRecorder(deps: {
   logger: Logger;
   clock: () => Date;
   config: { leaseMs: number };
+  /** Outcomes that make a write at once, without waiting FLUSH_AFTER_MS for more. */
+  flushAt: number;
 }): OutcomeRecorder {
   const { logger } = deps;
   let updates: NotificationUpdate[] = [];
@@ -38,6 +42,8 @@ export function createOutcomeRecorder(deps: {
   let disablings: DeviceDisabling[] = [];
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
+  // Settles when the outcomes recorded since the last flush are written.
+  let written: PromiseWithResolvers<void> | undefined;
 
   const write = async (
     batch: {
@@ -86,7 +92,11 @@ export function createOutcomeRecorder(deps: {
       deliveries = [];
       disablings = [];
       const startedAt = Date.now();
-      writing = writing.then(() => write(batch, startedAt));
+      const done = written;
+      written = undefined;
+      writing = writing
+        .then(() => write(batch, startedAt))
+        .then(() => done?.resolve());
     }
     return writing;
   };
@@ -96,8 +106,11 @@ export function createOutcomeRecorder(deps: {
       updates.push(outcome.update);
       deliveries.push(...(outcome.deliveries ?? []));
       disablings.push(...(outcome.disablings ?? []));
-      if (updates.length >= FLUSH_AT) void flush();
+      written ??= Promise.withResolvers();
+      const { promise } = written;
+      if (updates.length >= deps.flushAt) void flush();
       else timer ??= setTimeout(() => void flush(), FLUSH_AFTER_MS);
+      return promise;
     },
     flush,
   };

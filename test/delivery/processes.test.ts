@@ -29,6 +29,8 @@ import { pingRules } from "./delivery-fixture.ts";
  * PGlite is an embedded database of one process, so these run on real Postgres only.
  */
 const postgres = Boolean(process.env.TEST_DATABASE_URL);
+/** Notifications a process has in its send window: a kill repeats no more. */
+const BATCH_SIZE = 100;
 
 describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
   const team = { teamId: "TEAM123456", keyId: "KEY1234567" };
@@ -69,7 +71,7 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
       FCM_ACCESS_TOKEN: fcm.accessToken,
       FCM_BASE_URL: fcm.origin,
       DELIVERY_LEASE_SECONDS: "2",
-      DELIVERY_BATCH_SIZE: "100",
+      DELIVERY_BATCH_SIZE: String(BATCH_SIZE),
       // Slow enough that a fan-out is still under way when a test kills a process.
       APNS_RATE_PER_SEC: "400",
       FCM_RATE_PER_SEC: "400",
@@ -86,8 +88,8 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const spawnNudge = () => {
-    const nudge = startNudge(env);
+  const spawnNudge = (overrides: Record<string, string> = {}) => {
+    const nudge = startNudge({ ...env, ...overrides });
     processes.push(nudge);
     return nudge;
   };
@@ -172,7 +174,7 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
     expect(await second.exited).toBe(0);
   });
 
-  it("when a Nudge process is killed mid-fan-out, then a new one delivers the rest, repeating at most what was in flight, under the same collapse id", async () => {
+  it("when a Nudge process is killed mid-fan-out, then a new one delivers the rest, repeating at most one claim batch, under the same collapse id", async () => {
     const users = await fanOut(1_500);
     const tokens = new Set(users.map((u) => u.token));
     const victim = spawnNudge();
@@ -196,6 +198,11 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
     expect(new Set(received.map((r) => r.token))).toEqual(tokens);
     const repeats = received.length - users.length;
     expect(repeats).toBeLessThanOrEqual(inFlight);
+    expect(repeats).toBeLessThanOrEqual(BATCH_SIZE);
+    console.info(
+      `SIGKILL mid-fan-out: ${String(users.length)} pushes, 0 lost, ` +
+        `${String(repeats)} repeated (${String(inFlight)} claimed at the kill, bound ${String(BATCH_SIZE)})`,
+    );
     // A repeat carries the first push's collapse id: the device shows one.
     const collapseIds = new Map<string, Set<string | undefined>>();
     for (const { token, collapseId } of received) {
@@ -208,4 +215,33 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
     successor.child.kill("SIGTERM");
     expect(await successor.exited).toBe(0);
   });
+  it("when a process sending at full speed with the default window is killed, then it repeats at most that window", async () => {
+    const users = await fanOut(20_000);
+    const tokens = new Set(users.map((u) => u.token));
+    const fullSpeed = {
+      DELIVERY_BATCH_SIZE: "500",
+      APNS_RATE_PER_SEC: "",
+      FCM_RATE_PER_SEC: "",
+    };
+    const victim = spawnNudge(fullSpeed);
+    await waitFor(() => receivedBy(tokens).length >= 8_000, 60_000);
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    const successor = spawnNudge(fullSpeed);
+    await waitFor(
+      async () =>
+        (await statuses(users.map((u) => u.userId))).every((s) => s === "sent"),
+      120_000,
+    );
+    const received = receivedBy(tokens);
+    expect(new Set(received.map((r) => r.token))).toEqual(tokens);
+    const repeats = received.length - users.length;
+    expect(repeats).toBeLessThanOrEqual(500);
+    console.info(
+      `SIGKILL mid-fan-out at full speed: ${String(users.length)} pushes, 0 lost, ` +
+        `${String(repeats)} repeated (bound 500)`,
+    );
+    successor.child.kill("SIGTERM");
+    expect(await successor.exited).toBe(0);
+  }, 240_000);
 });

@@ -1,0 +1,51 @@
+/**
+ * The notifications of one process that are being sent or whose outcome is not yet
+ * written, held to `size`: a crash can repeat only what a provider accepted and Nudge
+ * had not recorded, so this is the most pushes a process's crash sends twice.
+ */
+export type SendWindow = {
+  /** Resolves once this notification may start its sends. */
+  enter(): Promise<void>;
+  /** Its outcome is written (or it was given up): the next one may start. */
+  leave(): void;
+  /** Places free now, counting those already waiting to enter. */
+  room(): number;
+  /** Resolves when at least `places` are free, or on `wake`. */
+  onRoom(places: number): Promise<void>;
+  wake(): void;
+};
+
+export function createSendWindow(size: number): SendWindow {
+  let inside = 0;
+  const entering: (() => void)[] = [];
+  let roomWaiter: { places: number; resolve: () => void } | undefined;
+  const room = () => size - inside - entering.length;
+  const wake = () => {
+    roomWaiter?.resolve();
+    roomWaiter = undefined;
+  };
+  return {
+    enter() {
+      if (inside < size && entering.length === 0) {
+        inside++;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => entering.push(resolve));
+    },
+    leave() {
+      const next = entering.shift();
+      if (next === undefined) inside--;
+      else next();
+      if (roomWaiter !== undefined && room() >= roomWaiter.places) wake();
+    },
+    room,
+    onRoom(places) {
+      wake();
+      if (room() >= places) return Promise.resolve();
+      return new Promise((resolve) => {
+        roomWaiter = { places, resolve };
+      });
+    },
+    wake,
+  };
+}
