@@ -113,9 +113,12 @@ function jsonTexts() {
 /**
  * Runs writes that do not depend on each other as one statement, each in its own WITH
  * clause: one round trip instead of one per write. The writes see the same snapshot
- * and must not touch the same row; each runs to completion although nothing reads it.
- * The statement is marked `PREPARE`: the writes must take their rows from `jsonRows`
- * documents and filter on nothing else the values could change the plan of.
+ * and must not touch the same row; each runs to completion although nothing reads it,
+ * in the order given, so that they take their row locks in that order. (PostgreSQL
+ * runs the data-modifying WITH clauses that nothing reads last clause first: they are
+ * written in reverse.) The statement is marked `PREPARE`: the writes must take their
+ * rows from `jsonRows` documents and filter on nothing else the values could change
+ * the plan of.
  */
 export async function executeTogether(
   db: QueryExecutorProvider,
@@ -127,8 +130,8 @@ export async function executeTogether(
     await sql`${PREPARE}${first}`.execute(db);
     return;
   }
-  const clauses = writes.map(
-    (write, i) => sql`${sql.raw(`w${String(i)}`)} as (${write})`,
-  );
+  const clauses = [...writes]
+    .reverse()
+    .map((write, i) => sql`${sql.raw(`w${String(i)}`)} as (${write})`);
   await sql`${PREPARE}with ${sql.join(clauses)} select 1`.execute(db);
 }

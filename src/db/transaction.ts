@@ -6,7 +6,14 @@ const RETRYABLE_SQLSTATES = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected
 ]);
-const MAX_ATTEMPTS = 4;
+/**
+ * Tries of a transaction that Postgres keeps aborting. Writers take their locks in one
+ * order (src/profiles/lock-order.ts), so a deadlock is rare and a second try nearly
+ * always passes; the rest is for bursts on one user from many processes at once.
+ */
+const MAX_ATTEMPTS = 8;
+/** The longest wait between two tries, so that all of them fit well within 5 s. */
+const MAX_BACKOFF_MS = 400;
 
 /** The SQLSTATE of a Postgres error (pg and PGlite both expose it as `code`). */
 export function sqlState(error: unknown): string | undefined {
@@ -37,8 +44,10 @@ export async function inTransaction<T>(
       ) {
         throw error;
       }
+      // Full jitter: transactions that collided do not collide again in step.
+      const ceiling = Math.min(MAX_BACKOFF_MS, 10 * 2 ** attempt);
       await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * 20 * attempt),
+        setTimeout(resolve, Math.random() * ceiling),
       );
     }
   }

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { DeviceStatus, Platform } from "../db/schema.ts";
+import { inTransaction } from "../db/transaction.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import { isPushSubscription } from "../ingest/event-changes.ts";
@@ -10,7 +11,7 @@ import {
   MAX_ID_LENGTH,
 } from "../ingest/input-limits.ts";
 import { deleteDevice } from "../profiles/device.repository.ts";
-import { eraseProfile } from "../profiles/profile.repository.ts";
+import { eraseProfile } from "../profiles/profile-merge.repository.ts";
 import {
   getUserView,
   registerDevice,
@@ -162,7 +163,7 @@ export function usersRoutes(deps: Deps): Router {
 
   router.delete("/v1/users/:userId", async (req, res) => {
     const userId = await resolveUserId(deps.db, req.params.userId);
-    await deps.db.transaction().execute((trx) => eraseProfile(trx, userId));
+    await inTransaction(deps.db, (trx) => eraseProfile(trx, userId));
     res.status(204).end();
   });
 

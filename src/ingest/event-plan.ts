@@ -4,12 +4,15 @@ import {
   foldProfileChange,
   type ProfileChange,
 } from "../profiles/profile-changes.ts";
+import type { ProfileLocks } from "../profiles/lock-order.ts";
 import { applyProfileChanges } from "../profiles/profile.service.ts";
 import {
   eraseProfile,
+  mergeProfileInto,
+} from "../profiles/profile-merge.repository.ts";
+import {
   findAliases,
   findIdsWithProfileData,
-  mergeProfileInto,
   type AliasLink,
 } from "../profiles/profile.repository.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
@@ -99,6 +102,22 @@ export function idsWritten(events: readonly PlannedEvent[]): string[] {
   return events.flatMap(({ userId, barrier }) =>
     barrier?.kind === "merge" ? [userId, barrier.from, barrier.into] : [userId],
   );
+}
+
+/**
+ * The profiles these events write, as `lockProfiles` takes them: the ids events write
+ * under may be created, the ids merged away or erased only locked if they exist (an
+ * alias-only merge must leave no profile behind under its id).
+ */
+export function profilesWritten(events: readonly PlannedEvent[]): ProfileLocks {
+  const create: string[] = [];
+  const existing: string[] = [];
+  for (const { userId, barrier } of events) {
+    if (barrier?.kind === "erase") existing.push(userId);
+    else create.push(userId);
+    if (barrier?.kind === "merge") existing.push(barrier.from);
+  }
+  return { create, existing };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   fitOneStatement,
   mergeStrandedProfiles,
 } from "../profiles/profile.service.ts";
+import { lockProfiles } from "../profiles/lock-order.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import {
@@ -26,6 +27,7 @@ import {
   findLinkOnlyMerges,
   idsWritten,
   planEvents,
+  profilesWritten,
 } from "./event-plan.ts";
 import {
   insertEventsSql,
@@ -222,9 +224,13 @@ async function storeInOneStatement(
   // Last, as it may cost a round trip: the merges of new users' first calls.
   const links = await findLinkOnlyMerges(deps.db, planned);
   if (links === undefined) return undefined;
-  const alongside = [insertEventsSql(planned, receivedAt)];
-  if (plan.matches.length > 0)
-    alongside.push(insertMatchesSql(plan.matches, receivedAt));
+  const alongside = {
+    before: [insertEventsSql(planned, receivedAt)],
+    after:
+      plan.matches.length > 0
+        ? [insertMatchesSql(plan.matches, receivedAt)]
+        : [],
+  };
   try {
     await applyProfileChanges(deps.db, changes, receivedAt, links, alongside);
   } catch (error) {
@@ -248,6 +254,8 @@ async function storeStepByStep(
   const planned = await planEvents(trx, events);
   const fresh = await insertNewEvents(trx, planned, receivedAt);
   const freshEvents = planned.filter((p) => fresh.has(p.event.messageId));
+  // Before any other write, in the one order every writer follows (lock-order.ts).
+  await lockProfiles(trx, profilesWritten(freshEvents), receivedAt);
   const last = await applyFreshEvents(trx, freshEvents, book, receivedAt);
   const plan = findRuleMatches(freshEvents, book, receivedAt, logger);
   // After any merge of this batch has moved matches, before this batch's are written.
@@ -255,7 +263,9 @@ async function storeStepByStep(
   const { changes, links } = last;
   const matches =
     plan.matches.length > 0 ? [insertMatchesSql(plan.matches, receivedAt)] : [];
-  await applyProfileChanges(trx, changes, receivedAt, links, matches);
+  await applyProfileChanges(trx, changes, receivedAt, links, {
+    after: matches,
+  });
   await recordEventFeedback(trx, freshEvents, book, receivedAt);
   // All of them, not only the fresh: a retry of a batch repeats the check after it.
   return { fresh, matches: countPending(plan), profiles: idsWritten(planned) };

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB, DeviceStatus, JsonObject, Platform } from "../db/schema.ts";
-import { compare } from "./profile.repository.ts";
+import { compare } from "./lock-order.ts";
 
 export type DeviceUpsert = {
   userId: string;

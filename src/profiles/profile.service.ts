@@ -26,11 +26,11 @@ import {
   findProfile,
   findStrandedAliases,
   linkAliasesSql,
-  mergeProfileInto,
   setOptOut,
   upsertProfilesSql,
   type AliasLink,
 } from "./profile.repository.ts";
+import { mergeProfileInto } from "./profile-merge.repository.ts";
 import {
   listSavedItems,
   writeSavedItemsSql,
@@ -38,18 +38,27 @@ import {
 } from "./saved-item.repository.ts";
 
 /**
+ * Writes of other tables to run in the same statement as the profile writes, saving
+ * their round trips: `before` them (new events) or `after` them (rule matches), the
+ * order in which they take their locks (see lock-order.ts).
+ */
+export type Alongside = {
+  before?: readonly RawBuilder<unknown>[];
+  after?: readonly RawBuilder<unknown>[];
+};
+
+/**
  * Writes the folded changes of many profiles, and the aliases to record with them, in
  * one statement with a clause per table (plus the rare opt-out and keyless Web Push
  * updates). Where the same device or item appears more than once, the last mention
- * wins, as it would had the events been applied one by one. `alongside` are writes of
- * other tables to run in the same statement, saving their round trips.
+ * wins, as it would had the events been applied one by one.
  */
 export async function applyProfileChanges(
   db: Kysely<DB>,
   changes: ReadonlyMap<string, ProfileChange>,
   now: Date,
   aliases: readonly AliasLink[] = [],
-  alongside: readonly RawBuilder<unknown>[] = [],
+  { before = [], after = [] }: Alongside = {},
 ): Promise<void> {
   const devices = new Map<string, DeviceUpsert>();
   const items = new Map<string, SavedItemWrite>();
@@ -83,6 +92,7 @@ export async function applyProfileChanges(
     ...change,
   }));
   await executeTogether(db, [
+    ...before,
     ...(profiles.length > 0 ? [upsertProfilesSql(profiles, now)] : []),
     ...upsertDevicesSql([...devices.values()], now),
     ...(categories.length > 0
@@ -90,7 +100,7 @@ export async function applyProfileChanges(
       : []),
     ...writeSavedItemsSql([...items.values()], now),
     ...(aliases.length > 0 ? [linkAliasesSql(aliases, now)] : []),
-    ...alongside,
+    ...after,
   ]);
   // Both update rows the statement above may write, so they cannot be part of it.
   if (optOuts.size > 0) await setOptOut(db, optOuts, now);
@@ -144,7 +154,10 @@ async function writeProfileChange(
   change: ProfileChange,
 ): Promise<string> {
   const userId = await resolveUserId(db, requestedId);
-  await applyProfileChanges(db, new Map([[userId, change]]), now);
+  // A transaction of its own, so that a deadlock with an ingest is tried again.
+  await inTransaction(db, (trx) =>
+    applyProfileChanges(trx, new Map([[userId, change]]), now),
+  );
   const [moved] = await mergeStrandedProfiles(db, [userId], now);
   return moved?.into ?? userId;
 }

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
 import type { DB, JsonObject } from "../db/schema.ts";
-import { compare } from "./profile.repository.ts";
+import { compare } from "./lock-order.ts";
 
 export type SavedItemWrite = {
   userId: string;

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonRows } from "../../src/db/bulk-sql.ts";
+import { executeTogether, jsonRows } from "../../src/db/bulk-sql.ts";
 import {
   createTestDatabase,
   type TestDatabase,
@@ -77,4 +77,30 @@ describe("jsonRows", () => {
       expect(rows.map((row) => Number(row.ord))).toEqual([1, 2, 3]);
     },
   );
+});
+
+describe("executeTogether", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database.close();
+  });
+
+  // The order of the writes is the order of their row locks: concurrent statements
+  // that list their tables alike cannot deadlock each other.
+  it("when writes run together, then they run in the order given", async () => {
+    const { db } = database;
+    await sql`create table write_order (n serial, label text)`.execute(db);
+    const write = (label: string) =>
+      sql`insert into write_order (label) select label from ${jsonRows([{ label }], { label: "text" })}`;
+
+    await executeTogether(db, ["first", "second", "third"].map(write));
+
+    const { rows } = await sql<{
+      label: string;
+    }>`select label from write_order order by n`.execute(db);
+    expect(rows.map((row) => row.label)).toEqual(["first", "second", "third"]);
+  });
 });

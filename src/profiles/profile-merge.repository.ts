@@ -1,0 +1,154 @@
+import { sql, type Kysely } from "kysely";
+import type { DB } from "../db/schema.ts";
+import {
+  lockDevicesOf,
+  lockExistingProfile,
+  lockProfiles,
+} from "./lock-order.ts";
+
+/*
+ * Merging a profile into another and erasing one: each moves or deletes one user's
+ * rows in every table keyed by user, after taking the user's locks (lock-order.ts).
+ * Keep the tables in step with `OWNS_PROFILE_DATA` in profile.repository.ts.
+ */
+
+/**
+ * Moves everything of profile `from` into `into` and leaves `from` as an alias of it.
+ * The known profile's own traits and preferences win; an opt-out on either side stays.
+ * Both profiles, then the devices that move, are locked first (see lock-order.ts).
+ */
+export async function mergeProfileInto(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+  now: Date,
+): Promise<void> {
+  await lockProfiles(db, { create: [from, into] }, now);
+  await lockDevicesOf(db, from);
+  await sql`
+    insert into profiles as p (user_id, traits, groups, timezone, locale, push_opt_out, created_at, updated_at)
+    select ${into}, traits, groups, timezone, locale, push_opt_out, created_at, ${now}
+    from profiles where user_id = ${from}
+    on conflict (user_id) do update set
+      traits = excluded.traits || p.traits,
+      groups = excluded.groups || p.groups,
+      timezone = coalesce(p.timezone, excluded.timezone),
+      locale = coalesce(p.locale, excluded.locale),
+      push_opt_out = p.push_opt_out or excluded.push_opt_out,
+      created_at = least(p.created_at, excluded.created_at),
+      updated_at = excluded.updated_at`.execute(db);
+  await sql`
+    insert into category_preferences (user_id, category, opted_in, updated_at)
+    select ${into}, category, opted_in, updated_at from category_preferences where user_id = ${from}
+    on conflict (user_id, category) do nothing`.execute(db);
+  await sql`
+    insert into saved_items (user_id, collection, item_key, properties, saved_at)
+    select ${into}, collection, item_key, properties, saved_at from saved_items where user_id = ${from}
+    on conflict (user_id, collection, item_key) do nothing`.execute(db);
+  await db
+    .updateTable("devices")
+    .set({ user_id: into, updated_at: now })
+    .where("user_id", "=", from)
+    .execute();
+  await db
+    .updateTable("events")
+    .set({ user_id: into })
+    .where("user_id", "=", from)
+    .execute();
+  // Notification history moves too; where both had one for the same match, the known
+  // user's is kept.
+  await sql`
+    update notifications n set user_id = ${into}
+    where n.user_id = ${from}
+      and not exists (select from notifications k where k.user_id = ${into} and k.match_id = n.match_id)`.execute(
+    db,
+  );
+  await db.deleteFrom("notifications").where("user_id", "=", from).execute();
+  await sql`
+    update deliveries d set user_id = ${into}
+    where d.user_id = ${from}
+      and exists (select from notifications n where n.user_id = ${into} and n.notification_id = d.notification_id)`.execute(
+    db,
+  );
+  await db.deleteFrom("deliveries").where("user_id", "=", from).execute();
+  await db
+    .updateTable("device_disablings")
+    .set({ user_id: into })
+    .where("user_id", "=", from)
+    .execute();
+  await db
+    .updateTable("rule_matches")
+    .set({ user_id: into })
+    .where("user_id", "=", from)
+    .execute();
+  // `into` merged into `from` by a request that committed after this merge was
+  // planned: they are one person either way, and this later merge wins, instead of
+  // leaving `into` as an alias of itself.
+  await db
+    .deleteFrom("profile_aliases")
+    .where("alias_id", "=", into)
+    .where("user_id", "=", from)
+    .execute();
+  await db
+    .updateTable("profile_aliases")
+    .set({ user_id: into })
+    .where("user_id", "=", from)
+    .execute();
+  await db
+    .insertInto("profile_aliases")
+    .values({ alias_id: from, user_id: into, created_at: now })
+    .onConflict((oc) => oc.column("alias_id").doUpdateSet({ user_id: into }))
+    .execute();
+  await eraseProfileData(db, from);
+}
+
+/**
+ * The owner of an erased user's events: what is left of them is their messageId, so
+ * that a retry of one, which Segment may send after the erasure, is still a duplicate
+ * and brings nothing back. They go with the retention sweep, like any event.
+ */
+export const ERASED_USER = "";
+
+/**
+ * Deletes a profile and everything keyed by it, including the aliases that lead to it.
+ * The profile, then its devices, are locked first (see lock-order.ts).
+ */
+export async function eraseProfile(
+  db: Kysely<DB>,
+  userId: string,
+  keepEvent?: string,
+): Promise<void> {
+  await lockExistingProfile(db, userId);
+  await lockDevicesOf(db, userId);
+  await eraseProfileData(db, userId);
+  let events = db
+    .updateTable("events")
+    .set({ user_id: ERASED_USER, event: null, payload: sql`'{}'::json` })
+    .where("user_id", "=", userId);
+  if (keepEvent !== undefined)
+    events = events.where("message_id", "!=", keepEvent);
+  await events.execute();
+  await db.deleteFrom("notifications").where("user_id", "=", userId).execute();
+  await db.deleteFrom("deliveries").where("user_id", "=", userId).execute();
+  await db
+    .deleteFrom("device_disablings")
+    .where("user_id", "=", userId)
+    .execute();
+  await db.deleteFrom("rule_matches").where("user_id", "=", userId).execute();
+  await db
+    .deleteFrom("profile_aliases")
+    .where((eb) =>
+      eb.or([eb("user_id", "=", userId), eb("alias_id", "=", userId)]),
+    )
+    .execute();
+}
+
+async function eraseProfileData(db: Kysely<DB>, userId: string): Promise<void> {
+  await db
+    .deleteFrom("category_preferences")
+    .where("user_id", "=", userId)
+    .execute();
+  await db.deleteFrom("saved_items").where("user_id", "=", userId).execute();
+  await db.deleteFrom("devices").where("user_id", "=", userId).execute();
+  await db.deleteFrom("profiles").where("user_id", "=", userId).execute();
+}
