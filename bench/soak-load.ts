@@ -7,6 +7,7 @@ import type { ChildServer } from "./child-server.ts";
 import type { RunContext } from "./fanout-run-support.ts";
 import { createClient, createIngestEvents } from "./ingest-traffic.ts";
 import { runOpenLoop } from "./load.ts";
+import { watchCpu } from "./soak-cpu.ts";
 import { createLedger, type Ledger } from "./soak-ledger.ts";
 import type { SoakRun, SoakSettings } from "./soak-report.ts";
 import { createSampler, type Interval } from "./soak-sampler.ts";
@@ -31,6 +32,8 @@ export type SoakLoad = {
 };
 
 function progressLine(interval: Interval): string {
+  const cores = (value: number | undefined) =>
+    formatNumber(value ?? Number.NaN, 2);
   const mib = (bytes: number | undefined) =>
     bytes === undefined ? "n/a" : formatNumber(bytes / 2 ** 20, 1);
   return [
@@ -39,7 +42,8 @@ function progressLine(interval: Interval): string {
     `p99 ${formatNumber(interval.latency.p99, 1)} ms,`,
     `${formatNumber(interval.errors)} errors,`,
     `RSS ${mib(interval.rssBytes)} MiB,`,
-    `${formatNumber(interval.pushes ?? Number.NaN)} pushes`,
+    `${formatNumber(interval.pushes ?? Number.NaN)} pushes,`,
+    `CPU: Nudge ${cores(interval.cpu.nudge)}, PG ${cores(interval.cpu.postgres)}, other ${cores(interval.cpu.other)}`,
   ].join(" ");
 }
 
@@ -47,6 +51,7 @@ export async function runSoakLoad(
   nudge: ChildServer,
   context: RunContext,
   settings: SoakSettings,
+  databaseName: string,
 ): Promise<SoakLoad> {
   const stop = new AbortController();
   const signal = AbortSignal.any([context.signal, stop.signal]);
@@ -55,6 +60,12 @@ export async function runSoakLoad(
     nudgePid: nudge.pid,
     nudgeUrl: nudge.url,
     fakes: context.fakes,
+    cpu: await watchCpu({
+      nudgePid: nudge.pid,
+      fakesPid: context.fakes.pid,
+      serverUrl: settings.databaseUrl,
+      databaseName,
+    }),
     nudgeGone: () => {
       console.error("Nudge's process is gone: stopping the load");
       died = true;

@@ -75,7 +75,8 @@ function intervalRows(intervals: readonly Interval[]): string[][] {
       "due",
       "to plan",
       "Nudge CPU",
-      "machine CPU",
+      "PG CPU",
+      "other CPU",
     ],
     ...intervals.map((i) => [
       n(i.at),
@@ -90,8 +91,9 @@ function intervalRows(intervals: readonly Interval[]): string[][] {
       n(i.pushes === undefined ? undefined : i.pushes / i.seconds),
       n(i.deliveryDue),
       n(i.pendingMatches),
-      n(i.nudgeCores, 2),
-      n(i.machineCores, 2),
+      n(i.cpu.nudge, 2),
+      n(i.cpu.postgres, 2),
+      n(i.cpu.other, 2),
     ]),
   ];
 }
@@ -222,16 +224,18 @@ sales keep fanning out for the whole soak.
   failed request, a call not accepted), Nudge's RSS (\`VmRSS\` in /proc), its V8 heap
   in use, its longest event-loop stall and its backlogs from \`GET /metrics\` (due:
   \`nudge_delivery_due\`; to plan: \`nudge_planner_pending_matches\`), the pushes the
-  fakes accepted, and the CPU of Nudge's process and of the whole machine, in cores
-  (/proc): the cores are shared by Nudge, PostgreSQL, the fakes, the load and anyone
-  else's work.
+  fakes accepted, and where the CPU went, in cores (/proc): Nudge's process, the
+  PostgreSQL backends serving its database (PG), and the rest of the machine (other:
+  its busy time minus these, the fakes and the load generator, i.e. PostgreSQL's own
+  background work and anyone else's: the machine may be shared).
 - At the end, once Nudge has planned and sent everything due: each acknowledged call's
   messageId is looked up in the events table (10,000 at a time), and the pushes the
   fakes accepted are compared with the deliveries Nudge recorded as sent.
 - Baseline: a soak has no other server to be compared with; it is compared with its
   own beginning. The last minute's events/s and p99 are held against the first
   minute's, the RSS at the end against the RSS after the first minute, and the RSS is
-  fitted by least squares over the second half of the run, when V8 has grown its heap.`;
+  fitted by least squares over the second half of the run, when V8 has grown its heap
+  (which takes it about three minutes: in a run of two, the fit still sees the growth).`;
 }
 
 /** The run as terminal text and as the Markdown of BENCHMARKS.md's section. */

@@ -6,11 +6,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
-import { processCpuSeconds } from "./cpu-usage.ts";
 import type { Fakes } from "./fanout-fakes-client.ts";
 import { procStatusBytes } from "./fanout-run-support.ts";
+import type { CpuShares, CpuWatch } from "./soak-cpu.ts";
 import type { AnswerListener } from "./load.ts";
-import { machineBusySeconds } from "./machine-load.ts";
 import { summarizeLatencies, type LatencySummary } from "./support.ts";
 
 export const INTERVAL_SECONDS = 10;
@@ -38,10 +37,8 @@ export type Interval = {
    * histogram each scrape resets: the soak is the only scraper), in ms.
    */
   loopLagMaxMs: number | undefined;
-  /** Cores Nudge's process kept busy on average. */
-  nudgeCores: number | undefined;
-  /** Cores the whole machine kept busy: Nudge, PostgreSQL, the fakes, the load, anyone else. */
-  machineCores: number | undefined;
+  /** Cores kept busy by Nudge, its PostgreSQL backends and the rest of the machine. */
+  cpu: CpuShares;
   /** `nudge_delivery_due`: notifications due and not yet claimed. */
   deliveryDue: number | undefined;
   /** `nudge_planner_pending_matches`: rule matches not yet planned. */
@@ -67,6 +64,7 @@ type Target = {
   nudgePid: number;
   nudgeUrl: string;
   fakes: Fakes;
+  cpu: CpuWatch;
   nudgeGone(): void;
   /** Hears each interval as it is sampled (progress for the terminal). */
   onSample?(interval: Interval): void;
@@ -77,19 +75,19 @@ type Window = { latencies: number[]; accepted: number; errors: number };
 const emptyWindow = (): Window => ({ latencies: [], accepted: 0, errors: 0 });
 
 /** Counts that only grow, differenced from one sample to the next. */
-type Totals = { nudgeCpu?: number; machineCpu?: number; pushes?: number };
+type Totals = { pushes?: number };
 
 type Reading = {
   totals: Totals;
+  cpu: CpuShares;
   rssBytes: number | undefined;
   metrics: Map<string, number>;
 };
 
 /** Nudge's process, its metrics and the fakes' count, read side by side. */
 async function readNudge(target: Target): Promise<Reading> {
-  const [nudgeCpu, machineCpu, rssBytes, metrics, pushes] = await Promise.all([
-    processCpuSeconds(target.nudgePid),
-    machineBusySeconds(),
+  const [cpu, rssBytes, metrics, pushes] = await Promise.all([
+    target.cpu.next(),
     procStatusBytes(target.nudgePid, "VmRSS"),
     readMetrics(target.nudgeUrl),
     withDeadline(target.fakes.counts()),
@@ -99,7 +97,8 @@ async function readNudge(target: Target): Promise<Reading> {
       ? undefined
       : pushes.apns.accepted + pushes.fcm.accepted;
   return {
-    totals: { nudgeCpu, machineCpu, pushes: accepted },
+    totals: { pushes: accepted },
+    cpu,
     rssBytes,
     metrics,
   };
@@ -117,8 +116,6 @@ function toInterval(
   before: Totals,
 ): Interval {
   const { totals, metrics } = reading;
-  const cores = (used: number | undefined) =>
-    used === undefined ? undefined : used / seconds;
   return {
     at,
     seconds,
@@ -132,8 +129,7 @@ function toInterval(
       metrics.get("nudge_nodejs_eventloop_lag_max_seconds"),
     ),
     pushes: difference(totals.pushes, before.pushes),
-    nudgeCores: cores(difference(totals.nudgeCpu, before.nudgeCpu)),
-    machineCores: cores(difference(totals.machineCpu, before.machineCpu)),
+    cpu: reading.cpu,
     deliveryDue: metrics.get("nudge_delivery_due"),
     pendingMatches: metrics.get("nudge_planner_pending_matches"),
   };
@@ -183,11 +179,7 @@ export function createSampler(target: Target): Sampler {
     const reading = await readNudge(target);
     if (reading.rssBytes === undefined) target.nudgeGone();
     const interval = toInterval(at, seconds, seen, reading, before);
-    before = {
-      nudgeCpu: reading.totals.nudgeCpu ?? before.nudgeCpu,
-      machineCpu: reading.totals.machineCpu ?? before.machineCpu,
-      pushes: reading.totals.pushes ?? before.pushes,
-    };
+    before = { pushes: reading.totals.pushes ?? before.pushes };
     intervals.push(interval);
     target.onSample?.(interval);
   };

@@ -136,7 +136,7 @@ async function soak(
         );
       console.log(`soaking for ${String(settings.seconds)} s…`);
       nudgeLog.beforeLoad = nudgeLog.lines;
-      const load = await runSoakLoad(nudge, context, settings);
+      const load = await runSoakLoad(nudge, context, settings, database.name);
       console.log("waiting for Nudge to send what is due…");
       const drain = await waitForDrain(database.url, DRAIN_TIMEOUT_MS);
       const deliveries = await checkDeliveries(
