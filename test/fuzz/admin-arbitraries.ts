@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { exampleRules } from "../support/test-app.ts";
-import { json, text } from "./json-arbitraries.ts";
+import { json, text, usually } from "./json-arbitraries.ts";
 import {
   call,
   pushSubscription,
@@ -74,49 +74,74 @@ const query = fc
 
 const preferences = fc.record(
   {
-    optOut: fc.oneof(fc.boolean(), json),
-    categories: fc.oneof(
+    optOut: usually(fc.boolean()),
+    categories: usually(
       fc.dictionary(
         fc.oneof(fc.constantFrom("promotions", "orders", "__proto__"), text),
-        fc.oneof(fc.boolean(), fc.constantFrom("in", "out"), json),
+        usually(fc.boolean(), fc.constantFrom("in", "out")),
       ),
-      json,
     ),
   },
   { requiredKeys: [] },
 );
 
-const device = fc.record(
-  {
-    platform: fc.oneof(fc.constantFrom("apns", "fcm", "webpush"), json),
-    token: fc.oneof(text, json),
-    subscription: fc.oneof(pushSubscription, json),
-    locale: fc.oneof(text, json),
-    status: fc.oneof(
-      fc.constantFrom("active", "unsubscribed", "disabled"),
-      json,
-    ),
-  },
-  { requiredKeys: [] },
+const deviceOptions = {
+  locale: usually(fc.constantFrom("de-AT", "en"), text),
+  status: usually(fc.constantFrom("active", "unsubscribed", "disabled")),
+};
+
+const device = fc.oneof(
+  fc.record(
+    {
+      platform: usually(fc.constantFrom("apns", "fcm")),
+      token: usually(
+        fc
+          .uint8Array({ minLength: 32, maxLength: 32 })
+          .map((bytes) => Buffer.from(bytes).toString("hex")),
+        text,
+      ),
+      ...deviceOptions,
+    },
+    { requiredKeys: ["platform", "token"] },
+  ),
+  fc.record(
+    {
+      platform: usually(fc.constant("webpush")),
+      subscription: usually(pushSubscription),
+      ...deviceOptions,
+    },
+    { requiredKeys: ["platform", "subscription"] },
+  ),
 );
 
 const rules = (exampleRules as { rules: Record<string, unknown>[] }).rules;
 
-/** An example rule with a field set to anything. */
-const rule = fc
-  .tuple(
-    fc.constantFrom(...rules),
-    fc.constantFrom(
-      "trigger",
-      "message",
-      "audience",
-      "delivery",
-      "variants",
-      "id",
-    ),
-    json,
-  )
-  .map(([base, field, value]) => ({ ...base, [field]: value }));
+/** An example rule with a field set to anything, or to something that may be valid. */
+const rule = fc.oneof(
+  fc
+    .tuple(
+      fc.constantFrom(...rules),
+      fc.constantFrom("trigger", "message", "audience", "delivery", "id"),
+      json,
+    )
+    .map(([base, field, value]) => ({ ...base, [field]: value })),
+  fc
+    .tuple(
+      fc.constantFrom(...rules),
+      text,
+      fc.constantFrom(
+        'event = "Fuzz"',
+        'type = "identify"',
+        "properties.x = 1",
+      ),
+    )
+    // Without its id, which must otherwise be the path's.
+    .map(([{ id: _id, ...base }, title, trigger]) => ({
+      ...base,
+      trigger,
+      message: { ...(base.message as object), title },
+    })),
+);
 
 const body = (shaped: fc.Arbitrary<unknown>) =>
   fc
