@@ -12,7 +12,10 @@ const RETRYABLE_SQLSTATES = new Set([
  * always passes; the rest is for bursts on one user from many processes at once.
  */
 const MAX_ATTEMPTS = 8;
-/** The longest wait between two tries, so that all of them fit well within 5 s. */
+/**
+ * The longest wait between two tries: all of them add up to under 2 s, beside the
+ * second PostgreSQL waits (deadlock_timeout) before it detects each deadlock.
+ */
 const MAX_BACKOFF_MS = 400;
 
 /** The SQLSTATE of a Postgres error (pg and PGlite both expose it as `code`). */
