@@ -3,6 +3,7 @@ import { z } from "zod";
 import { NotificationStatus } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
+import { MAX_ID_LENGTH } from "../ingest/input-limits.ts";
 import { isSensibleTime } from "../ingest/timestamp.ts";
 import { resolveUserId } from "../profiles/profile.service.ts";
 import {
@@ -15,7 +16,11 @@ import { parseQuery } from "./validation.ts";
 
 const query = z
   .object({
-    userId: z.string().min(1).optional(),
+    userId: z
+      .string()
+      .min(1)
+      .max(MAX_ID_LENGTH, `must be at most ${String(MAX_ID_LENGTH)} characters`)
+      .optional(),
     ruleId: z.string().min(1).optional(),
     status: z.enum(Object.values(NotificationStatus)).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),

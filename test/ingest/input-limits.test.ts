@@ -251,6 +251,16 @@ describe("values that end up in an index, from the admin API", () => {
     }
   });
 
+  it("when notifications are asked for by a user id over the limit, then 400 invalid_query", async () => {
+    const userId = encodeURIComponent(wideText(MAX_ID_LENGTH + 1));
+    const response = await admin("GET", `/v1/notifications?userId=${userId}`);
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("invalid_query");
+    expect(response.body.error.message).toContain(
+      `userId: must be at most ${String(MAX_ID_LENGTH)} characters`,
+    );
+  });
+
   it("when a device token or Web Push endpoint is over the limit, then 400 invalid_body naming it, and one at the limit is stored", async () => {
     const userId = uniqueId("user");
     const keys = { p256dh: "BNc", auth: "tB" };
