@@ -127,6 +127,48 @@ describe("delivery: a provider that is down", () => {
     );
   });
 
+  it("when FCM answers 429 with Retry-After to everything, then the pushes wait at least that long, none fails, and each is sent once after", async () => {
+    const users = await pendingPushes("android");
+    ctx.fakes.fcm.failNext(1_000, "QUOTA_EXCEEDED", "120");
+    await ctx.deliver();
+    const waiting = await notificationsOf(users);
+    expect(waiting.map((r) => r.status)).toEqual(Array(USERS).fill("pending"));
+    for (const row of waiting)
+      expect(row.send_at.getTime()).toBeGreaterThanOrEqual(
+        NOON.getTime() + 120_000,
+      );
+
+    const { whileDown, recovered } = await downThenRecovered(users, () => {
+      ctx.fakes.fcm.recover();
+    });
+    for (const rows of whileDown)
+      expect(Math.max(...rows.map((r) => r.attempts))).toBeLessThanOrEqual(1);
+    expect(recovered.map((r) => r.status)).toEqual(Array(USERS).fill("sent"));
+    sentOnce(
+      ctx.fakes.fcm.received.map((m) => m.message.token as string),
+      users,
+    );
+  });
+
+  it("when FCM resets every connection for a while, then no push fails for it, and each is sent once after", async () => {
+    const users = await pendingPushes("android");
+    ctx.fakes.fcm.failNext(1_000, "destroy");
+
+    const { whileDown, recovered } = await downThenRecovered(users, () => {
+      ctx.fakes.fcm.recover();
+    });
+
+    for (const rows of whileDown) {
+      expect(rows.map((r) => r.status)).toEqual(Array(USERS).fill("pending"));
+      expect(rows.map((r) => r.attempts)).toEqual(Array(USERS).fill(0));
+    }
+    expect(recovered.map((r) => r.status)).toEqual(Array(USERS).fill("sent"));
+    sentOnce(
+      ctx.fakes.fcm.received.map((m) => m.message.token as string),
+      users,
+    );
+  });
+
   it("when Apple refuses the provider token, then the pushes wait, an error says what to fix, and they are sent once it is fixed", async () => {
     const users = await pendingPushes("ios");
     ctx.fakes.apns.answerNext(1_000, {
