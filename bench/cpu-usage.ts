@@ -52,8 +52,14 @@ export async function startCpuMeter(options: {
     async read() {
       const pids = await backends();
       const after = await sample([options.serverPid, ...pids]);
-      const used = (pid: number) =>
-        (after.get(pid) ?? 0) - (before.get(pid) ?? 0);
+      // A backend that exited between the listing and the reading counts nothing,
+      // rather than minus what it had used before.
+      const used = (pid: number) => {
+        const now = after.get(pid);
+        return now === undefined
+          ? 0
+          : Math.max(0, now - (before.get(pid) ?? 0));
+      };
       if (after.get(options.serverPid) === undefined) return undefined;
       return {
         server: used(options.serverPid),
