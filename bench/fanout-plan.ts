@@ -40,6 +40,7 @@ import {
   envNumber,
   publishReport,
   type ScratchDatabase,
+  abortOnInterrupt,
 } from "./support.ts";
 
 const SETTING_KEYS = ["BENCH_USERS"] as const;
@@ -162,20 +163,16 @@ async function main(): Promise<void> {
     "postgres://postgres@127.0.0.1:5432/postgres";
   const users = Math.round(envNumber("BENCH_USERS", 100_000));
   const sizes = [Math.max(1, Math.round(users / SMALL_FRACTION)), users];
-  const aborting = new AbortController();
   // Ctrl-C kills the planner and drops the databases; a second one exits at once.
-  process.on("SIGINT", () => {
-    if (aborting.signal.aborted) process.exit(130);
-    aborting.abort();
-  });
+  const interrupted = abortOnInterrupt();
   const machine = await describeMachine(serverUrl);
   const stolen = await startStealMeter();
   const figures: SizeFigures[] = [];
   try {
     for (const size of sizes)
-      figures.push(await measureSize(serverUrl, size, aborting.signal));
+      figures.push(await measureSize(serverUrl, size, interrupted));
   } catch (error) {
-    if (!aborting.signal.aborted) throw error;
+    if (!interrupted.aborted) throw error;
     console.log("interrupted: BENCHMARKS.md left as it was");
     return;
   }

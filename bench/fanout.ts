@@ -38,6 +38,7 @@ import {
   middleRound,
   nudgeNodeOptions,
   publishReport,
+  abortOnInterrupt,
 } from "./support.ts";
 
 const SETTING_KEYS = ["BENCH_USERS", "BENCH_ROUNDS"] as const;
@@ -84,12 +85,8 @@ async function main(): Promise<void> {
     "postgres://postgres@127.0.0.1:5432/postgres";
   const users = Math.round(envNumber("BENCH_USERS", 100_000));
   const sizes = [Math.max(2, Math.round(users / SMALL_FRACTION)), users];
-  const aborting = new AbortController();
   // Ctrl-C stops the children and drops the databases; a second one exits at once.
-  process.on("SIGINT", () => {
-    if (aborting.signal.aborted) process.exit(130);
-    aborting.abort();
-  });
+  const interrupted = abortOnInterrupt();
   const machine = await describeMachine(serverUrl);
   const stolen = await startStealMeter();
   const dir = await mkdtemp(join(tmpdir(), "nudge-fanout-"));
@@ -103,13 +100,13 @@ async function main(): Promise<void> {
       fakes,
       files: await writeFiles(dir, fakes, await benchRules()),
       nudgeNodeOptions: nudgeNodeOptions(),
-      signal: aborting.signal,
+      signal: interrupted,
     };
     console.log("warming up the fakes…");
     await measureBaseline(context, WARMUP_USERS);
     for (const size of sizes) runs.push(await measureSize(context, size));
   } catch (error) {
-    if (!aborting.signal.aborted) throw error;
+    if (!interrupted.aborted) throw error;
     console.log("interrupted: BENCHMARKS.md left as it was");
     return;
   } finally {

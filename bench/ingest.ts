@@ -43,6 +43,7 @@ import {
   nudgeNodeOptions,
   publishReport,
   type ScratchDatabase,
+  abortOnInterrupt,
 } from "./support.ts";
 
 const SETTING_KEYS = [
@@ -240,13 +241,9 @@ async function measureTarget(
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  const aborting = new AbortController();
   // Ctrl-C stops the load early but still stops the servers and drops the databases; a
   // second one exits at once, and the exit handlers kill the servers.
-  process.on("SIGINT", () => {
-    if (aborting.signal.aborted) process.exit(130);
-    aborting.abort();
-  });
+  const interrupted = abortOnInterrupt();
   const servers = targets(buildNudge());
   const machine = await describeMachine(settings.databaseUrl);
   const stolen = await startStealMeter();
@@ -257,10 +254,10 @@ async function main(): Promise<void> {
     const figures = new Map<Target["name"], IngestFigures>();
     console.log(`round ${String(round + 1)} of ${String(settings.rounds)}:`);
     for (const target of order) {
-      if (aborting.signal.aborted) break;
+      if (interrupted.aborted) break;
       figures.set(
         target.name,
-        await measureTarget(target, settings, aborting.signal),
+        await measureTarget(target, settings, interrupted),
       );
     }
     const nudge = figures.get("Nudge");
@@ -268,7 +265,7 @@ async function main(): Promise<void> {
     if (nudge === undefined || baseline === undefined) break;
     rounds.push({ nudge, baseline });
   }
-  if (rounds.length < settings.rounds || aborting.signal.aborted) {
+  if (rounds.length < settings.rounds || interrupted.aborted) {
     console.log("interrupted: BENCHMARKS.md left as it was");
     return;
   }

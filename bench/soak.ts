@@ -44,6 +44,7 @@ import {
   nudgeNodeOptions,
   publishReport,
   type ScratchDatabase,
+  abortOnInterrupt,
 } from "./support.ts";
 
 const SETTING_KEYS = [
@@ -167,13 +168,9 @@ async function soak(
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  const interrupt = new AbortController();
   // Ctrl-C stops the load early but still stops the children and drops the database;
   // a second one exits at once, and the exit handlers kill the children.
-  process.on("SIGINT", () => {
-    if (interrupt.signal.aborted) process.exit(130);
-    interrupt.abort();
-  });
+  const interrupted = abortOnInterrupt();
   const nudge = buildNudge();
   const machine = await describeMachine(settings.databaseUrl);
   const stolen = await startStealMeter();
@@ -188,7 +185,7 @@ async function main(): Promise<void> {
       fakes,
       files: await writeFiles(dir, fakes, await soakRules()),
       nudgeNodeOptions: nudgeNodeOptions(),
-      signal: interrupt.signal,
+      signal: interrupted,
     };
     run = await soak(context, settings);
   } finally {
@@ -203,7 +200,7 @@ async function main(): Promise<void> {
   });
   // Lost or doubled data, or a dead Nudge, fails the command: not just a figure.
   if (!dataIntact(run) || run.died) process.exitCode = 1;
-  const why = interrupt.signal.aborted
+  const why = interrupted.aborted
     ? "interrupted"
     : run.died
       ? "Nudge's process died during the soak"

@@ -38,6 +38,7 @@ import {
   describeMachine,
   envNumber,
   publishReport,
+  abortOnInterrupt,
 } from "./support.ts";
 
 const SETTING_KEYS = [
@@ -228,12 +229,8 @@ async function main(): Promise<void> {
     // Windows end at the last full hour, as the API's default window ends now.
     end: new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000),
   };
-  const aborting = new AbortController();
   // Ctrl-C stops after the case in progress and drops the database; a second one exits.
-  process.on("SIGINT", () => {
-    if (aborting.signal.aborted) process.exit(130);
-    aborting.abort();
-  });
+  const interrupted = abortOnInterrupt();
   const book = compileRuleBook(STATS_RULES, "bench/stats-rules.ts");
   const machine = await describeMachine(serverUrl);
   const stolen = await startStealMeter();
@@ -261,9 +258,9 @@ async function main(): Promise<void> {
         book,
         data,
         limits,
-        aborting.signal,
+        interrupted,
       );
-      aborting.signal.throwIfAborted();
+      interrupted.throwIfAborted();
       console.log("GET /v1/stats over HTTP…");
       const httpQuery = {
         ...queryOf(data, 7, GroupBy.variant),
@@ -296,7 +293,7 @@ async function main(): Promise<void> {
       await db.destroy();
     }
   } catch (error) {
-    if (!aborting.signal.aborted) throw error;
+    if (!interrupted.aborted) throw error;
     console.log("interrupted: BENCHMARKS.md left as it was");
   } finally {
     await database.drop();

@@ -351,3 +351,17 @@ export async function publishReport(
   );
   console.log(`\nBENCHMARKS.md updated (${title} section)`);
 }
+
+/**
+ * A signal that aborts on the first Ctrl-C, so a benchmark stops its load early and
+ * still stops its children and drops its databases; a second Ctrl-C exits at once,
+ * and the exit handlers kill the children.
+ */
+export function abortOnInterrupt(): AbortSignal {
+  const controller = new AbortController();
+  process.on("SIGINT", () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  });
+  return controller.signal;
+}
