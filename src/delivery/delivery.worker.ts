@@ -1,7 +1,7 @@
 import type { DeliveryConfig } from "../config.ts";
 import type { Database } from "../db/database.ts";
 import type { Logger } from "../logger.ts";
-import { RetryCause, type Push } from "../providers/provider.ts";
+import type { Push } from "../providers/provider.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
@@ -19,7 +19,7 @@ import { createTimezoneResolver } from "../planning/planner.service.ts";
 import type { ProviderSet } from "../providers/registry.ts";
 import { createLanes, sendThroughLane } from "./lanes.ts";
 import { createSendWindow } from "./send-window.ts";
-import { DEFAULT_PAUSE_POLICY, type PauseChange } from "./provider-pause.ts";
+import { DEFAULT_PAUSE_POLICY } from "./provider-pause.ts";
 import { loadSendContexts } from "./send-context.ts";
 import { planBatch, type SendContext } from "./send-plan.ts";
 import { releaseUpdate, settle, type PushResult } from "./settlement.ts";
@@ -61,9 +61,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const { config } = deps;
   const lanes = createLanes(deps.providers, config.limits, config.batchSize, {
     policy: { ...DEFAULT_PAUSE_POLICY, retryAfterMaxMs: config.retryMaxMs },
-    onChange: (provider, change) => {
-      logPauseChange(logger, provider, change);
-    },
+    logger,
   });
   // A write per quarter of the window keeps sends going while outcomes are written.
   const recorder = createOutcomeRecorder({
@@ -292,34 +290,4 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       await settleInFlight();
     },
   };
-}
-
-/**
- * A paused provider is logged as it goes down and as it comes back; refused
- * credentials as an error, for they will not mend themselves.
- */
-function logPauseChange(
-  logger: Logger,
-  provider: string,
-  change: PauseChange,
-): void {
-  switch (change.kind) {
-    case "paused": {
-      const { service, cause, reason, pauseMs, pauses } = change;
-      const fields = { provider, service, cause, reason, pauseMs, pauses };
-      if (cause === RetryCause.credentials)
-        logger.error(
-          fields,
-          "provider refused the credentials: its pushes wait until they are fixed",
-        );
-      else logger.warn(fields, "provider down: its pushes wait for its return");
-      break;
-    }
-    case "resumed":
-      logger.info(
-        { provider, service: change.service, downMs: change.downMs },
-        "provider answers again",
-      );
-      break;
-  }
 }

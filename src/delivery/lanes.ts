@@ -3,7 +3,12 @@ import type { ProviderLimits } from "../config.ts";
 import type { Platform } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Push, PushProvider, SendOutcome } from "../providers/provider.ts";
+import {
+  RetryCause,
+  type Push,
+  type PushProvider,
+  type SendOutcome,
+} from "../providers/provider.ts";
 import type { ProviderSet } from "../providers/registry.ts";
 import {
   createProviderPauses,
@@ -54,10 +59,7 @@ export function createLanes(
   providers: ProviderSet,
   limits: Readonly<Partial<Record<string, ProviderLimits>>>,
   batchSize: number,
-  pausing: {
-    policy: PausePolicy;
-    onChange: (provider: string, change: PauseChange) => void;
-  },
+  pausing: { policy: PausePolicy; logger: Logger },
 ): Lanes {
   const byProvider = new Map<PushProvider, Lane>();
   for (const provider of new Set(Object.values(providers))) {
@@ -76,7 +78,7 @@ export function createLanes(
     const pauses = createProviderPauses({
       policy: pausing.policy,
       onChange: (change) => {
-        pausing.onChange(provider.name, change);
+        logPauseChange(pausing.logger, provider.name, change);
       },
     });
     byProvider.set(provider, { provider, queue, backlogLimit, pauses });
@@ -170,4 +172,34 @@ function notSent(push: Push, provider: string, outage: Outage): PushResult {
   const until = outage.until.toISOString();
   const reason = `${provider} paused until ${until}: ${outage.reason}`;
   return { push, provider, outcome: { kind: "retry", reason }, outage };
+}
+
+/**
+ * A paused provider is logged as it goes down and as it comes back; refused
+ * credentials as an error, for they will not mend themselves.
+ */
+function logPauseChange(
+  logger: Logger,
+  provider: string,
+  change: PauseChange,
+): void {
+  switch (change.kind) {
+    case "paused": {
+      const { service, cause, reason, pauseMs, pauses } = change;
+      const fields = { provider, service, cause, reason, pauseMs, pauses };
+      if (cause === RetryCause.credentials)
+        logger.error(
+          fields,
+          "provider refused the credentials: its pushes wait until they are fixed",
+        );
+      else logger.warn(fields, "provider down: its pushes wait for its return");
+      break;
+    }
+    case "resumed":
+      logger.info(
+        { provider, service: change.service, downMs: change.downMs },
+        "provider answers again",
+      );
+      break;
+  }
 }

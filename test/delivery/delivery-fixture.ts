@@ -45,6 +45,29 @@ export const pingRules = {
   ],
 };
 
+/** What registers a user's phone and sets off the ping rule for them: two Segment calls. */
+export function pingCalls(user: {
+  userId: string;
+  platform: "ios" | "android";
+  token: string;
+}): object[] {
+  return [
+    {
+      type: "identify",
+      userId: user.userId,
+      messageId: uniqueId("msg"),
+      context: { device: { type: user.platform, token: user.token } },
+    },
+    {
+      type: "track",
+      event: "Ping",
+      userId: user.userId,
+      messageId: uniqueId("msg"),
+      properties: { title: "Ping", n: 1 },
+    },
+  ];
+}
+
 export type Fakes = { apns: FakeApns; fcm: FakeFcm; webPush: FakeWebPush };
 
 /**

@@ -22,7 +22,7 @@ import {
   uniqueId,
   type TestDatabase,
 } from "../support/test-database.ts";
-import { pingRules } from "./delivery-fixture.ts";
+import { pingCalls, pingRules } from "./delivery-fixture.ts";
 
 /*
  * Whole Nudge processes sharing one PostgreSQL, sending to fake APNs and FCM servers.
@@ -98,26 +98,12 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
   const fanOut = async (count: number) => {
     const users = Array.from({ length: count }, (_, i) => ({
       userId: uniqueId("user"),
-      platform: i % 2 === 0 ? "ios" : "android",
+      platform: i % 2 === 0 ? ("ios" as const) : ("android" as const),
       token: i % 2 === 0 ? apnsToken() : fcmToken(),
     }));
     for (let i = 0; i < users.length; i += 250) {
       const response = await app.request("POST", "/v1/segment", {
-        body: users.slice(i, i + 250).flatMap((user) => [
-          {
-            type: "identify",
-            userId: user.userId,
-            messageId: uniqueId("msg"),
-            context: { device: { type: user.platform, token: user.token } },
-          },
-          {
-            type: "track",
-            event: "Ping",
-            userId: user.userId,
-            messageId: uniqueId("msg"),
-            properties: { title: "Ping", n: 1 },
-          },
-        ]),
+        body: users.slice(i, i + 250).flatMap(pingCalls),
       });
       expect(response.status).toBe(200);
     }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pingRules } from "../delivery/delivery-fixture.ts";
+import { pingCalls, pingRules } from "../delivery/delivery-fixture.ts";
 import { startFakeFcm, type FakeFcm } from "../support/fake-fcm.ts";
 import {
   listeningPort,
@@ -147,29 +147,14 @@ describe.runIf(runPrivatePostgresTests)(
     it("when PostgreSQL restarts mid-fan-out, then every push is sent and repeats stay within one claim batch", async () => {
       const users = Array.from({ length: 2_000 }, () => ({
         userId: uniqueId("user"),
+        platform: "android" as const,
         token: fcmToken(),
       }));
       for (let i = 0; i < users.length; i += 250) {
         const response = await fetch(`${origin}/v1/segment`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify(
-            users.slice(i, i + 250).flatMap((user) => [
-              {
-                type: "identify",
-                userId: user.userId,
-                messageId: uniqueId("msg"),
-                context: { device: { type: "android", token: user.token } },
-              },
-              {
-                type: "track",
-                event: "Ping",
-                userId: user.userId,
-                messageId: uniqueId("msg"),
-                properties: { title: "Ping", n: 1 },
-              },
-            ]),
-          ),
+          body: JSON.stringify(users.slice(i, i + 250).flatMap(pingCalls)),
         });
         expect(response.status).toBe(200);
       }
