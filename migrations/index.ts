@@ -10,6 +10,7 @@ import * as ruleMatchesUserIndex from "./0008-rule-matches-user-index.ts";
 import * as uniqueNotificationId from "./0009-unique-notification-id.ts";
 import * as notificationIdKey from "./0010-notification-id-key.ts";
 import * as eventsPayloadJson from "./0011-events-payload-json.ts";
+import * as timezoneLocaleSources from "./0012-timezone-locale-sources.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   "0009-unique-notification-id": uniqueNotificationId,
   "0010-notification-id-key": notificationIdKey,
   "0011-events-payload-json": eventsPayloadJson,
+  "0012-timezone-locale-sources": timezoneLocaleSources,
 };

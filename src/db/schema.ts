@@ -21,11 +21,17 @@ export interface ProfilesTable {
   traits: Json<JsonObject>;
   groups: Json<JsonObject>;
   timezone: string | null;
+  timezone_source: ValueSource | null;
   locale: string | null;
+  locale_source: ValueSource | null;
   push_opt_out: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
+
+/** Where a profile's timezone or locale came from: see migrations/0012. */
+export const ValueSource = { trait: "trait", context: "context" } as const;
+export type ValueSource = (typeof ValueSource)[keyof typeof ValueSource];
 
 export interface ProfileAliasesTable {
   alias_id: string;

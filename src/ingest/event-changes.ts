@@ -14,6 +14,7 @@ import {
 } from "./input-limits.ts";
 import type { EventProblem, SegmentEvent } from "./segment-event.schema.ts";
 import { nestedTooDeep, storable } from "./storable-value.ts";
+import { deviceLocale, sourcedSetting } from "./timezone-locale.ts";
 
 const PUSH_SUBSCRIPTION_TYPES: Record<string, Platform> = {
   IOS_PUSH: Platform.apns,
@@ -31,11 +32,9 @@ export function changesOfEvent(
 ): ProfileChange {
   const change = emptyProfileChange();
   const { context, traits } = event;
-  const locale =
-    stringOrUndefined(context.locale) ?? traitString(event, "locale");
-  change.timezone =
-    stringOrUndefined(context.timezone) ?? traitString(event, "timezone");
-  change.locale = locale;
+  const locale = deviceLocale(event);
+  change.timezone = sourcedSetting(event, "timezone");
+  change.locale = sourcedSetting(event, "locale");
 
   if (event.type === "identify") {
     change.traits = traits;
@@ -302,16 +301,4 @@ export function savedItemKeyProblems(
     });
   }
   return problems;
-}
-
-function traitString(event: SegmentEvent, name: string): string | undefined {
-  return event.type === "identify"
-    ? stringOrUndefined(event.traits[name])
-    : undefined;
-}
-
-function stringOrUndefined(value: unknown): string | undefined {
-  return typeof value === "string" && value.trim() !== ""
-    ? value.trim()
-    : undefined;
 }

@@ -1,4 +1,9 @@
-import type { DeviceStatus, JsonObject, Platform } from "../db/schema.ts";
+import {
+  ValueSource,
+  type DeviceStatus,
+  type JsonObject,
+  type Platform,
+} from "../db/schema.ts";
 
 /** A device as an event or the admin API describes it. */
 export type DeviceChange = {
@@ -22,12 +27,19 @@ export type SavedItemChange = {
   properties: JsonObject;
 };
 
+/**
+ * A timezone or locale with where it came from: a trait the app set on purpose (or the
+ * admin API), or the device's own setting from `context`, which only fills a value
+ * that is unset or came from context itself.
+ */
+export type SourcedValue = { value: string; source: ValueSource };
+
 /** Everything one or more events say about one profile, ready to be written in one go. */
 export type ProfileChange = {
   traits: JsonObject;
   groups: JsonObject;
-  timezone: string | undefined;
-  locale: string | undefined;
+  timezone: SourcedValue | undefined;
+  locale: SourcedValue | undefined;
   optOut: boolean | undefined;
   categories: Record<string, boolean>;
   devices: DeviceChange[];
@@ -47,7 +59,10 @@ export function emptyProfileChange(): ProfileChange {
   };
 }
 
-/** Folds a later change into an earlier one: later values win, lists append in order. */
+/**
+ * Folds a later change into an earlier one: later values win, lists append in order,
+ * except that a timezone or locale from context does not replace one from a trait.
+ */
 export function foldProfileChange(
   into: ProfileChange,
   later: ProfileChange,
@@ -55,11 +70,25 @@ export function foldProfileChange(
   return {
     traits: { ...into.traits, ...later.traits },
     groups: { ...into.groups, ...later.groups },
-    timezone: later.timezone ?? into.timezone,
-    locale: later.locale ?? into.locale,
+    timezone: laterSourced(into.timezone, later.timezone),
+    locale: laterSourced(into.locale, later.locale),
     optOut: later.optOut ?? into.optOut,
     categories: { ...into.categories, ...later.categories },
     devices: [...into.devices, ...later.devices],
     savedItems: [...into.savedItems, ...later.savedItems],
   };
+}
+
+/** The value that stands after `later`, by the precedence of `SourcedValue`. */
+export function laterSourced(
+  earlier: SourcedValue | undefined,
+  later: SourcedValue | undefined,
+): SourcedValue | undefined {
+  if (later === undefined) return earlier;
+  if (
+    later.source === ValueSource.context &&
+    earlier?.source === ValueSource.trait
+  )
+    return earlier;
+  return later;
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { DB } from "../db/schema.ts";
 import {
   lockDevicesOf,
@@ -15,6 +15,7 @@ import {
 /**
  * Moves everything of profile `from` into `into` and leaves `from` as an alias of it.
  * The known profile's own traits and preferences win; an opt-out on either side stays.
+ * So does its timezone and locale, unless only the merged one's was set by a trait.
  * Both profiles, then the devices that move, are locked first (see lock-order.ts).
  */
 export async function mergeProfileInto(
@@ -26,14 +27,14 @@ export async function mergeProfileInto(
   await lockProfiles(db, { create: [from, into] }, now);
   await lockDevicesOf(db, from);
   await sql`
-    insert into profiles as p (user_id, traits, groups, timezone, locale, push_opt_out, created_at, updated_at)
-    select ${into}, traits, groups, timezone, locale, push_opt_out, created_at, ${now}
+    insert into profiles as p (user_id, traits, groups, timezone, timezone_source, locale, locale_source, push_opt_out, created_at, updated_at)
+    select ${into}, traits, groups, timezone, timezone_source, locale, locale_source, push_opt_out, created_at, ${now}
     from profiles where user_id = ${from}
     on conflict (user_id) do update set
       traits = excluded.traits || p.traits,
       groups = excluded.groups || p.groups,
-      timezone = coalesce(p.timezone, excluded.timezone),
-      locale = coalesce(p.locale, excluded.locale),
+      ${keepSourced("timezone")},
+      ${keepSourced("locale")},
       push_opt_out = p.push_opt_out or excluded.push_opt_out,
       created_at = least(p.created_at, excluded.created_at),
       updated_at = excluded.updated_at`.execute(db);
@@ -100,6 +101,19 @@ export async function mergeProfileInto(
     .onConflict((oc) => oc.column("alias_id").doUpdateSet({ user_id: into }))
     .execute();
   await eraseProfileData(db, from);
+}
+
+/**
+ * `column` and its source as the merge keeps them: the known profile's (`p`), unless
+ * it has none or the merged profile's (`excluded`) came from a trait and its own did not.
+ */
+function keepSourced(column: "timezone" | "locale"): RawBuilder<unknown> {
+  const takesMerged = sql.raw(
+    `(p.${column} is null or (excluded.${column}_source = 'trait' and p.${column}_source is distinct from 'trait'))`,
+  );
+  const pick = (name: string) =>
+    sql`${sql.raw(name)} = case when ${takesMerged} then ${sql.raw(`excluded.${name}`)} else ${sql.raw(`p.${name}`)} end`;
+  return sql`${pick(column)}, ${pick(`${column}_source`)}`;
 }
 
 /**

@@ -3,13 +3,14 @@ import { jsonRows } from "../db/bulk-sql.ts";
 import { PREPARE } from "../db/prepared-statements.ts";
 import type { DB, JsonObject } from "../db/schema.ts";
 import { compare } from "./lock-order.ts";
+import type { SourcedValue } from "./profile-changes.ts";
 
 export type ProfileUpsert = {
   userId: string;
   traits: JsonObject;
   groups: JsonObject;
-  timezone: string | undefined;
-  locale: string | undefined;
+  timezone: SourcedValue | undefined;
+  locale: SourcedValue | undefined;
 };
 
 export type Profile = {
@@ -33,12 +34,40 @@ const PROFILE_COLUMNS = {
   traits: "jsonb",
   groups: "jsonb",
   timezone: "text",
+  timezone_source: "text",
   locale: "text",
+  locale_source: "text",
 };
 
 /**
+ * Whether a call's timezone or locale (`column`) replaces the stored one: one from a
+ * trait always does, one from context only where the stored value is unset or came
+ * from context too (see `SourcedValue`).
+ */
+function replacesStored(column: "timezone" | "locale"): RawBuilder<unknown> {
+  return sql.raw(
+    `(excluded.${column} is not null and (excluded.${column}_source = 'trait' or profiles.${column}_source is distinct from 'trait'))`,
+  );
+}
+
+/** Sets `column` and its source to the call's where it replaces the stored one. */
+function setSourced(column: "timezone" | "locale"): RawBuilder<unknown> {
+  const replaces = replacesStored(column);
+  return sql`${sql.raw(column)} = case when ${replaces} then ${sql.raw(`excluded.${column}`)} else ${sql.raw(`profiles.${column}`)} end,
+      ${sql.raw(`${column}_source`)} = case when ${replaces} then ${sql.raw(`excluded.${column}_source`)} else ${sql.raw(`profiles.${column}_source`)} end`;
+}
+
+/** Whether the call's `column` replaces the stored one with something else. */
+function changesSourced(column: "timezone" | "locale"): RawBuilder<unknown> {
+  return sql`(${replacesStored(column)} and ${sql.raw(
+    `(profiles.${column} is distinct from excluded.${column} or profiles.${column}_source is distinct from excluded.${column}_source)`,
+  )})`;
+}
+
+/**
  * Creates or updates many profiles in one statement: traits and groups are shallow-merged,
- * timezone and locale replaced when given. A profile the calls leave as it was is not
+ * timezone and locale replaced when given, unless what is given came from context and
+ * what is stored from a trait. A profile the calls leave as it was is not
  * rewritten, so `updated_at` is when it last changed (most calls change nothing: the
  * same timezone and locale on every event). Rows are sorted by key so that concurrent
  * batches lock profiles in the same order and cannot deadlock each other.
@@ -52,24 +81,26 @@ export function upsertProfilesSql(
     user_id: row.userId,
     traits: row.traits,
     groups: row.groups,
-    timezone: row.timezone ?? null,
-    locale: row.locale ?? null,
+    timezone: row.timezone?.value ?? null,
+    timezone_source: row.timezone?.source ?? null,
+    locale: row.locale?.value ?? null,
+    locale_source: row.locale?.source ?? null,
   }));
   return sql`
-    insert into profiles (user_id, traits, groups, timezone, locale, created_at, updated_at)
-    select user_id, traits, groups, timezone, locale, ${now}::timestamptz, ${now}::timestamptz
+    insert into profiles (user_id, traits, groups, timezone, timezone_source, locale, locale_source, created_at, updated_at)
+    select user_id, traits, groups, timezone, timezone_source, locale, locale_source, ${now}::timestamptz, ${now}::timestamptz
     from ${jsonRows(records, PROFILE_COLUMNS)}
     order by ord
     on conflict (user_id) do update set
       traits = profiles.traits || excluded.traits,
       groups = profiles.groups || excluded.groups,
-      timezone = coalesce(excluded.timezone, profiles.timezone),
-      locale = coalesce(excluded.locale, profiles.locale),
+      ${setSourced("timezone")},
+      ${setSourced("locale")},
       updated_at = excluded.updated_at
     where profiles.traits || excluded.traits <> profiles.traits
       or profiles.groups || excluded.groups <> profiles.groups
-      or profiles.timezone is distinct from coalesce(excluded.timezone, profiles.timezone)
-      or profiles.locale is distinct from coalesce(excluded.locale, profiles.locale)`;
+      or ${changesSourced("timezone")}
+      or ${changesSourced("locale")}`;
 }
 
 export async function setOptOut(

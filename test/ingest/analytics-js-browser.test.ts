@@ -22,7 +22,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
   browser = await launchChromium();
-  page = await browser.newPage();
+  // A visitor's browser in English, whatever this machine's own settings.
+  page = await browser.newPage({
+    locale: "en-US",
+    timezoneId: "America/New_York",
+  });
   await page.goto(`http://127.0.0.1:${(site.address() as AddressInfo).port}/`);
 });
 afterAll(async () => {
@@ -58,6 +62,14 @@ function postFromPage(
     },
     { url: `${ctx.app.baseUrl}${path}`, text: JSON.stringify(body), headers },
   );
+}
+
+/** The context analytics.js adds to every call from what the browser says of itself. */
+function browserContext(): Promise<{ locale: string; timezone: string }> {
+  return page.evaluate(() => ({
+    locale: navigator.language,
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  }));
 }
 
 const track = (userId: string) => ({
@@ -104,6 +116,43 @@ describe.runIf(runBrowserTests)(
       );
 
       expect(answer).toMatchObject({ status: 200, body: { accepted: 2 } });
+    });
+
+    it("when the app sets traits.locale by identify, then the browser's context.locale on later calls does not replace it", async () => {
+      const userId = uniqueId("user");
+      const context = await browserContext();
+      expect(context).toEqual({
+        locale: "en-US",
+        timezone: "America/New_York",
+      });
+      // As analytics.js sends them: one call per request on its short paths.
+      const call = (path: string, fields: Record<string, unknown>) =>
+        postFromPage(
+          path,
+          {
+            messageId: uniqueId("msg"),
+            userId,
+            context,
+            ...fields,
+            writeKey: WRITE_KEY,
+          },
+          { "Content-Type": "text/plain" },
+        );
+
+      await call("/v1/i", {
+        type: "identify",
+        traits: { locale: "de-DE", timezone: "Europe/Berlin" },
+      });
+      await call("/v1/p", { type: "page", name: "Home" });
+      const last = await call("/v1/t", track(userId));
+
+      expect(last).toMatchObject({ status: 200, body: { accepted: 1 } });
+      const stored = await ctx.database.db
+        .selectFrom("profiles")
+        .select(["locale", "timezone"])
+        .where("user_id", "=", userId)
+        .executeTakeFirst();
+      expect(stored).toEqual({ locale: "de-DE", timezone: "Europe/Berlin" });
     });
 
     it("when a page's write key is wrong, then the page reads the 401 and what to fix", async () => {

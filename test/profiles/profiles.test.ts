@@ -133,6 +133,58 @@ describe("timezone and locale", () => {
   });
 });
 
+describe("timezone and locale precedence", () => {
+  const chosen = { timezone: "Europe/Berlin", locale: "de-DE" };
+  const browser = { timezone: "America/New_York", locale: "en-US" };
+
+  it("when an identify sets traits.locale, then later calls' context.locale does not replace it", async () => {
+    const userId = uniqueId("user");
+    await send(identify(userId, chosen, { context: browser }));
+    await send(track("Product Viewed", { userId, context: browser }));
+    await send(call("page", { userId, name: "Home", context: browser }));
+    expect(await profile(userId)).toMatchObject(chosen);
+  });
+
+  it("when context set the locale first, then a later trait replaces it, and context no longer does", async () => {
+    const userId = uniqueId("user");
+    await send(track("Product Viewed", { userId, context: browser }));
+    expect(await profile(userId)).toMatchObject(browser);
+    await send(identify(userId, chosen));
+    await send(track("Product Viewed", { userId, context: browser }));
+    expect(await profile(userId)).toMatchObject(chosen);
+  });
+
+  it("when a later identify sets another trait, then it replaces the earlier trait", async () => {
+    const userId = uniqueId("user");
+    await send(identify(userId, chosen));
+    await send(identify(userId, { timezone: "Asia/Tokyo", locale: "ja-JP" }));
+    expect(await profile(userId)).toMatchObject({
+      timezone: "Asia/Tokyo",
+      locale: "ja-JP",
+    });
+  });
+
+  it("when an anonymous profile with a chosen locale merges into one with the browser's, then the chosen one is kept", async () => {
+    const userId = uniqueId("user");
+    const anonymousId = uniqueId("anon");
+    await send(track("Product Viewed", { userId, context: browser }));
+    await send(
+      call("identify", { anonymousId, traits: chosen, context: browser }),
+    );
+    await send(call("alias", { previousId: anonymousId, userId }));
+    expect(await profile(userId)).toMatchObject(chosen);
+  });
+
+  it("when a profile with a chosen locale absorbs one with the browser's, then its own is kept", async () => {
+    const userId = uniqueId("user");
+    const anonymousId = uniqueId("anon");
+    await send(identify(userId, chosen));
+    await send(track("Product Viewed", { anonymousId, context: browser }));
+    await send(call("alias", { previousId: anonymousId, userId }));
+    expect(await profile(userId)).toMatchObject(chosen);
+  });
+});
+
 describe("when a profile changed", () => {
   it("when calls repeat what the profile and its device already say, then nothing is rewritten and updatedAt is the last change", async () => {
     const userId = uniqueId("user");

@@ -96,23 +96,27 @@ describe("changesOfEvent: traits, groups, timezone, locale", () => {
       event: "Opened",
       context: { timezone: " Europe/Berlin ", locale: "de-DE" },
     });
-    expect(change.timezone).toBe("Europe/Berlin");
-    expect(change.locale).toBe("de-DE");
+    expect(change.timezone).toEqual({
+      value: "Europe/Berlin",
+      source: "context",
+    });
+    expect(change.locale).toEqual({ value: "de-DE", source: "context" });
   });
 
   it("when an identify call has timezone and locale traits only, then the traits are used", () => {
     const change = identify({ timezone: "Asia/Tokyo", locale: "ja-JP" });
-    expect(change.timezone).toBe("Asia/Tokyo");
-    expect(change.locale).toBe("ja-JP");
+    expect(change.timezone).toEqual({ value: "Asia/Tokyo", source: "trait" });
+    expect(change.locale).toEqual({ value: "ja-JP", source: "trait" });
   });
 
-  it("when context and traits both name a timezone, then the context wins", () => {
+  it("when context and traits both name a timezone and locale, then the traits win", () => {
     const change = changesOf({
       type: "identify",
-      traits: { timezone: "Asia/Tokyo" },
-      context: { timezone: "Europe/Paris" },
+      traits: { timezone: "Asia/Tokyo", locale: "de-DE" },
+      context: { timezone: "Europe/Paris", locale: "en-US" },
     });
-    expect(change.timezone).toBe("Europe/Paris");
+    expect(change.timezone).toEqual({ value: "Asia/Tokyo", source: "trait" });
+    expect(change.locale).toEqual({ value: "de-DE", source: "trait" });
   });
 
   it("when nothing names a timezone or locale, then both stay undefined", () => {
@@ -243,7 +247,7 @@ describe("changesOfEvent: context.device", () => {
     expect(change.devices).toEqual([
       { platform: "apns", token: APNS_TOKEN, locale: "en-US" },
     ]);
-    expect(change.timezone).toBe("Europe/Amsterdam");
+    expect(change.timezone?.value).toBe("Europe/Amsterdam");
   });
 });
 
@@ -527,8 +531,8 @@ describe("foldProfileChange", () => {
     ...emptyProfileChange(),
     traits: { plan: "free", name: "Ada" },
     groups: { g1: { n: 1 } },
-    timezone: "Europe/Berlin",
-    locale: "de-DE",
+    timezone: { value: "Europe/Berlin", source: "context" },
+    locale: { value: "de-DE", source: "context" },
     optOut: true,
     categories: { promotions: false, orders: true },
     devices: [{ platform: "apns", token: "first" }],
@@ -542,8 +546,8 @@ describe("foldProfileChange", () => {
       ...emptyProfileChange(),
       traits: { plan: "pro" },
       groups: { g2: { n: 2 } },
-      timezone: "Asia/Tokyo",
-      locale: "ja-JP",
+      timezone: { value: "Asia/Tokyo", source: "context" },
+      locale: { value: "ja-JP", source: "context" },
       optOut: false,
       categories: { promotions: true },
       devices: [{ platform: "fcm", token: "second" }],
@@ -554,8 +558,8 @@ describe("foldProfileChange", () => {
     expect(foldProfileChange(earlier, later)).toEqual({
       traits: { plan: "pro", name: "Ada" },
       groups: { g1: { n: 1 }, g2: { n: 2 } },
-      timezone: "Asia/Tokyo",
-      locale: "ja-JP",
+      timezone: { value: "Asia/Tokyo", source: "context" },
+      locale: { value: "ja-JP", source: "context" },
       optOut: false,
       categories: { promotions: true, orders: true },
       devices: [
