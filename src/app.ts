@@ -19,6 +19,12 @@ const ADMIN_PATHS = [
   "/v1/stats",
 ];
 
+/**
+ * Admin API bodies: a rules document, a device, preferences. Far below this, and apart
+ * from MAX_BODY_BYTES, which is sized for Segment's largest webhook batches.
+ */
+const ADMIN_MAX_BODY_BYTES = 1024 * 1024;
+
 /** The HTTP application, without listening: tests and main.ts both start it. */
 export function buildApp(deps: Deps): Express {
   const app = express();
@@ -35,7 +41,7 @@ export function buildApp(deps: Deps): Express {
     requireAdminToken(deps.config.adminToken),
     // JSON whatever the Content-Type: curl -d sends a form type, and a body left
     // unread would let a change be answered 200 and dropped.
-    express.json({ limit: deps.config.maxBodyBytes, type: () => true }),
+    express.json({ limit: ADMIN_MAX_BODY_BYTES, type: () => true }),
     storableBody,
   );
   app.use(usersRoutes(deps));

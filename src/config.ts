@@ -5,6 +5,7 @@ export const SECRET_KEYS = [
   "DATABASE_URL",
   "ADMIN_TOKEN",
   "SEGMENT_SHARED_SECRET",
+  "SEGMENT_WEBHOOK_TOKEN",
   "SEGMENT_WRITE_KEYS",
   "FCM_ACCESS_TOKEN",
   "VAPID_PRIVATE_KEY",
@@ -12,6 +13,13 @@ export const SECRET_KEYS = [
 ] as const;
 
 const DEV_ADMIN_TOKEN = "nudge-dev-admin-token";
+
+/**
+ * The webhook's body limit. Segment's Actions webhook batches up to 4,000 events, and
+ * analytics.js and mobile calls are about 1.3 KB each: 5.2 MB. 16 MiB leaves room for
+ * calls three times that size (README, "Connecting Segment", has what it costs).
+ */
+const DEFAULT_WEBHOOK_MAX_BYTES = 16 * 1024 * 1024;
 
 const booleanString = z
   .enum(["true", "false", "1", "0"], { message: 'expected "true" or "false"' })
@@ -56,12 +64,15 @@ const environmentSchema = z.object({
     z.string().min(16, "must be at least 16 characters").optional(),
   ),
   SEGMENT_SHARED_SECRET: optionalString,
+  SEGMENT_WEBHOOK_TOKEN: optionalString.pipe(
+    z.string().min(16, "must be at least 16 characters").optional(),
+  ),
   SEGMENT_WRITE_KEYS: commaList.default([]),
   MAX_BODY_BYTES: z.coerce
     .number()
     .int()
     .min(1024)
-    .default(1024 * 1024),
+    .default(DEFAULT_WEBHOOK_MAX_BYTES),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   NOTIFICATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(180),
   TRUST_PROXY: booleanString.default(false),
@@ -122,7 +133,10 @@ export type Config = Readonly<{
   /** True when the admin token is the printed development default. */
   adminTokenIsDefault: boolean;
   segmentSharedSecret: string | undefined;
+  /** A token every /v1/segment request must carry (Bearer or Basic), when set. */
+  segmentWebhookToken: string | undefined;
   segmentWriteKeys: readonly string[];
+  /** The body limit of /v1/segment (the tracking API has Segment's own limits). */
   maxBodyBytes: number;
   eventRetentionDays: number;
   /** Notifications and their deliveries are deleted after this; their stats stay. */
@@ -236,6 +250,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     adminToken: values.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
     adminTokenIsDefault: values.ADMIN_TOKEN === undefined,
     segmentSharedSecret: values.SEGMENT_SHARED_SECRET,
+    segmentWebhookToken: values.SEGMENT_WEBHOOK_TOKEN,
     segmentWriteKeys: Object.freeze([...values.SEGMENT_WRITE_KEYS]),
     maxBodyBytes: values.MAX_BODY_BYTES,
     eventRetentionDays: values.EVENT_RETENTION_DAYS,

@@ -9,6 +9,8 @@ export const ErrorCode = {
   unsupportedMediaType: "unsupported_media_type",
   invalidSignature: "invalid_signature",
   missingSignature: "missing_signature",
+  missingWebhookToken: "missing_webhook_token",
+  invalidWebhookToken: "invalid_webhook_token",
   invalidWriteKey: "invalid_write_key",
   unauthorized: "unauthorized",
   notFound: "not_found",

@@ -21,6 +21,7 @@ export function createLogger(
           "config.adminToken",
           "config.databaseUrl",
           "config.segmentSharedSecret",
+          "config.segmentWebhookToken",
           "config.segmentWriteKeys",
         ],
         censor: "[redacted]",

@@ -80,11 +80,22 @@ function warnAboutDefaults(config: Config, logger: Logger): void {
       "ADMIN_TOKEN is not set: using the development default (refused when NODE_ENV=production)",
     );
   }
+  warnAboutWebhookAuth(config, logger);
+}
+
+/** Once at start: how far /v1/segment trusts a request that reaches it. */
+function warnAboutWebhookAuth(config: Config, logger: Logger): void {
+  if (config.segmentWebhookToken !== undefined) return;
   if (config.segmentSharedSecret === undefined) {
     logger.warn(
-      "SEGMENT_SHARED_SECRET is not set: /v1/segment accepts unsigned requests",
+      "SEGMENT_SHARED_SECRET and SEGMENT_WEBHOOK_TOKEN are not set: /v1/segment accepts requests from anyone",
     );
+    return;
   }
+  // Segment signs only a batch's first event, and with no timestamp.
+  logger.warn(
+    "SEGMENT_WEBHOOK_TOKEN is not set: /v1/segment accepts batches on their signature alone, which covers only the first event, so anyone who captured one signed request can append forged events to it. Set SEGMENT_WEBHOOK_TOKEN and send it from Segment (README: Connecting Segment)",
+  );
 }
 
 try {

@@ -31,7 +31,7 @@ function fromBodyParser(error: BodyParserError): AppError | undefined {
       return new AppError(
         ErrorCode.payloadTooLarge,
         413,
-        `The request body is larger than the ${error.limit ?? "configured"} byte limit (MAX_BODY_BYTES). Send fewer events per request.`,
+        `The request body is larger than the ${error.limit ?? "configured"} byte limit.`,
       );
     case "entity.parse.failed":
       return new AppError(

@@ -1,4 +1,4 @@
-import express, {
+import {
   Router,
   type NextFunction,
   type Request,
@@ -9,9 +9,15 @@ import { AppError, ErrorCode } from "../errors.ts";
 import { createIngestBatcher } from "../ingest/ingest-batcher.ts";
 import type { IngestReport } from "../ingest/ingest.service.ts";
 import { CALL_TYPES } from "../ingest/segment-event.schema.ts";
-import { isValidSignature, signedPayload } from "../ingest/signature.ts";
 import { secretsEqual, writeKeyOf } from "./auth.middleware.ts";
+import {
+  rawBodyUpTo,
+  splitOversizedCalls,
+  TRACKING_REQUEST_MAX_BYTES,
+  withOversizedCalls,
+} from "./intake-limits.ts";
 import { storableCalls } from "./storable-input.ts";
+import { requireWebhookToken, verifySignature } from "./webhook-auth.ts";
 
 const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
 
@@ -33,10 +39,14 @@ const SHORT_PATH = {
 export function segmentRoutes(deps: Deps): Router {
   const router = Router();
   // Raw bytes: the signature is computed over them, and JSON errors become our own 400.
-  const rawBody = express.raw({
-    type: () => true,
-    limit: deps.config.maxBodyBytes,
-  });
+  const webhookBody = rawBodyUpTo(
+    deps.config.maxBodyBytes,
+    "Set a smaller batch size in Segment's mapping, or raise MAX_BODY_BYTES.",
+  );
+  const trackingBody = rawBodyUpTo(
+    TRACKING_REQUEST_MAX_BYTES,
+    "Segment's tracking API takes at most 500 KB per request: send fewer calls per batch.",
+  );
   // Concurrent requests share transactions under load. Two in flight let Node prepare
   // one group while Postgres writes the other; more only add lock waits between groups
   // that update the same profiles (measured with bench/ingest.ts).
@@ -70,19 +80,36 @@ export function segmentRoutes(deps: Deps): Router {
     ingestedCalls.inc({ api, result: "rejected" }, report.rejected.length);
     return report;
   };
+  /** `ingest` of the calls left after a size check: none left is nothing to store. */
+  const ingestKept = (
+    api: "webhook" | "tracking",
+    text: string,
+    calls: readonly unknown[],
+    context?: Record<string, unknown>,
+  ): Promise<IngestReport> =>
+    calls.length === 0
+      ? Promise.resolve({ accepted: 0, duplicates: 0, rejected: [] })
+      : ingest(api, text, calls, context);
 
-  router.post("/v1/segment", rawBody, async (req, res) => {
+  // The Actions webhook lets its user pick the method; the token before the body is read.
+  router
+    .route("/v1/segment")
+    .all(requireWebhookToken(deps.config), webhookBody)
+    .post(receiveWebhook)
+    .put(receiveWebhook)
+    .patch(receiveWebhook);
+  async function receiveWebhook(req: Request, res: Response): Promise<void> {
     // The signature first: a sender without the secret learns nothing, not even what
     // a body should be. A body that is not JSON is signed, if at all, as it is.
     let parsed: { body: unknown; text: string };
     try {
       parsed = parseJsonBody(req);
     } catch (error) {
-      verifySignature(deps, req, undefined);
+      verifySignature(deps.config, req, undefined);
       throw error;
     }
     const { body, text } = parsed;
-    verifySignature(deps, req, body);
+    verifySignature(deps.config, req, body);
     const events = Array.isArray(body) ? body : isObject(body) ? [body] : [];
     if (events.length === 0) {
       throw invalidBody(
@@ -90,7 +117,7 @@ export function segmentRoutes(deps: Deps): Router {
       );
     }
     sendReport(res, await ingest("webhook", text, events));
-  });
+  }
 
   const batchPaths = ["/v1/batch", "/v1/b"];
   const callPaths = (type: (typeof TRACKING_CALLS)[number]) => [
@@ -102,42 +129,62 @@ export function segmentRoutes(deps: Deps): Router {
     allowPages,
   );
 
-  router.post(batchPaths, allowPages, rawBody, async (req, res) => {
-    const { body, text } = parseJsonBody(req);
-    verifyWriteKey(deps, req, body);
-    if (
-      !isObject(body) ||
-      !Array.isArray(body.batch) ||
-      body.batch.length === 0
-    ) {
-      throw invalidBody(
-        'Expected {"batch": [ …events ]} with at least one event.',
-      );
-    }
-    sendReport(
-      res,
-      await ingest(
-        "tracking",
-        text,
+  router.post(
+    batchPaths,
+    allowPages,
+    trackingBody,
+    async (req: Request, res: Response) => {
+      const { body, text } = parseJsonBody(req);
+      verifyWriteKey(deps, req, body);
+      if (
+        !isObject(body) ||
+        !Array.isArray(body.batch) ||
+        body.batch.length === 0
+      ) {
+        throw invalidBody(
+          'Expected {"batch": [ …events ]} with at least one event.',
+        );
+      }
+      const calls = splitOversizedCalls(
         body.batch.map((call: unknown) =>
           isObject(call) ? withoutWriteKey(call) : call,
         ),
-        isObject(body.context) ? body.context : undefined,
-      ),
-    );
-  });
-
-  for (const type of TRACKING_CALLS) {
-    router.post(callPaths(type), allowPages, rawBody, async (req, res) => {
-      const { body, text } = parseJsonBody(req);
-      verifyWriteKey(deps, req, body);
-      if (!isObject(body))
-        throw invalidBody(`Expected one ${type} call as a JSON object.`);
+      );
       sendReport(
         res,
-        await ingest("tracking", text, [{ ...withoutWriteKey(body), type }]),
+        withOversizedCalls(
+          await ingestKept(
+            "tracking",
+            text,
+            calls.kept,
+            isObject(body.context) ? body.context : undefined,
+          ),
+          calls,
+        ),
       );
-    });
+    },
+  );
+
+  for (const type of TRACKING_CALLS) {
+    router.post(
+      callPaths(type),
+      allowPages,
+      trackingBody,
+      async (req: Request, res: Response) => {
+        const { body, text } = parseJsonBody(req);
+        verifyWriteKey(deps, req, body);
+        if (!isObject(body))
+          throw invalidBody(`Expected one ${type} call as a JSON object.`);
+        const calls = splitOversizedCalls([{ ...withoutWriteKey(body), type }]);
+        sendReport(
+          res,
+          withOversizedCalls(
+            await ingestKept("tracking", text, calls.kept),
+            calls,
+          ),
+        );
+      },
+    );
   }
   return router;
 }
@@ -180,32 +227,6 @@ function parseJsonBody(req: Request): { body: unknown; text: string } {
       ErrorCode.invalidJson,
       400,
       `The request body is not valid JSON: ${reason}`,
-    );
-  }
-}
-
-function verifySignature(deps: Deps, req: Request, body: unknown): void {
-  const secret = deps.config.segmentSharedSecret;
-  if (secret === undefined) return;
-  const signature = req.get("x-signature");
-  if (signature === undefined || signature.trim() === "") {
-    throw new AppError(
-      ErrorCode.missingSignature,
-      401,
-      "The X-Signature header is missing. Set the same shared secret in Segment's destination settings as SEGMENT_SHARED_SECRET.",
-    );
-  }
-  if (
-    !isValidSignature(
-      secret,
-      signedPayload(req.body as Buffer, body),
-      signature,
-    )
-  ) {
-    throw new AppError(
-      ErrorCode.invalidSignature,
-      401,
-      "X-Signature does not match the body. Check that Segment's shared secret equals SEGMENT_SHARED_SECRET.",
     );
   }
 }

@@ -514,3 +514,60 @@ describe("POST /v1/batch", () => {
     expect(response.body.error.code).toBe("invalid_json");
   });
 });
+
+describe("tracking API limits, as Segment's", () => {
+  it("when a batch is over 500 KB, then 413 payload_too_large names the limit and nothing is stored", async () => {
+    const userId = uniqueId("user");
+    // 20 calls of 26 KB each: every call fits 32 KB, the request does not fit 500 KB.
+    const batch = Array.from({ length: 20 }, () =>
+      identify(userId, { note: "x".repeat(26 * 1024) }),
+    );
+    const response = await ctx.app.request("POST", "/v1/batch", {
+      body: { batch },
+      headers: basicAuth(WRITE_KEY),
+    });
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe("payload_too_large");
+    expect(response.body.error.message).toContain("500 KB");
+    expect((await getUser(userId)).status).toBe(404);
+  });
+
+  it("when one call of a batch is over 32 KB, then it alone is rejected and the others are stored", async () => {
+    const [a, b] = [uniqueId("user"), uniqueId("user")];
+    const big = identify(a, { note: "x".repeat(33 * 1024) });
+    const response = await ctx.app.request("POST", "/v1/batch", {
+      body: {
+        batch: [identify(a), big, { type: "track", userId: b }, identify(b)],
+      },
+      headers: basicAuth(WRITE_KEY),
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.accepted).toBe(2);
+    // Positions are the request's, the oversized call's among the others.
+    expect(response.body.rejected).toEqual([
+      {
+        index: 1,
+        messageId: big.messageId,
+        code: "invalid_event",
+        problems: [
+          { path: "(event)", message: expect.stringContaining("32768") },
+        ],
+      },
+      expect.objectContaining({ index: 2, code: "invalid_event" }),
+    ]);
+    expect((await getUser(a)).body.traits).toEqual({});
+    expect((await getUser(b)).status).toBe(200);
+  });
+
+  it("when a single call over 32 KB is posted to its route, then 400 invalid_events explains the limit", async () => {
+    const response = await ctx.app.request("POST", "/v1/identify", {
+      body: identify(uniqueId("user"), { note: "x".repeat(33 * 1024) }),
+      headers: basicAuth(WRITE_KEY),
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe("invalid_events");
+    expect(response.body.error.details.rejected[0].problems[0].message).toMatch(
+      /at most 32768/,
+    );
+  });
+});

@@ -95,6 +95,41 @@ describe("nudge process", () => {
     expect(await nudge.exited).toBe(0);
   });
 
+  it("when batches are accepted on Segment's signature alone, then it warns once at start that they can be extended, and what to set", async () => {
+    const secret = "shared-secret-value";
+    const nudge = startNudge({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      SEGMENT_SHARED_SECRET: secret,
+    });
+    await listeningPort(nudge);
+    nudge.child.kill("SIGTERM");
+    expect(await nudge.exited).toBe(0);
+    const warnings = nudge
+      .output()
+      .split("\n")
+      .filter((line) => line.includes("SEGMENT_WEBHOOK_TOKEN is not set"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("append forged events");
+    expect(warnings[0]).toContain('"level":40');
+    expect(nudge.output()).not.toContain(secret);
+  });
+
+  it("when SEGMENT_WEBHOOK_TOKEN is set, then it does not warn about the webhook and never prints the token", async () => {
+    const token = "webhook-token-value-0123";
+    const nudge = startNudge({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      SEGMENT_SHARED_SECRET: "shared-secret-value",
+      SEGMENT_WEBHOOK_TOKEN: token,
+    });
+    await listeningPort(nudge);
+    nudge.child.kill("SIGTERM");
+    expect(await nudge.exited).toBe(0);
+    expect(nudge.output()).not.toContain("SEGMENT_WEBHOOK_TOKEN is not set");
+    expect(nudge.output()).not.toContain(token);
+  });
+
   it("when SIGTERM arrives, then it stops serving, closes the database and exits 0", async () => {
     const nudge = startNudge({ PORT: "0", HOST: "127.0.0.1" });
     const port = await listeningPort(nudge);

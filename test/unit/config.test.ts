@@ -30,8 +30,9 @@ describe("loadConfig: defaults", () => {
       rulesFile: "examples/rules.json",
       adminTokenIsDefault: true,
       segmentSharedSecret: undefined,
+      segmentWebhookToken: undefined,
       segmentWriteKeys: [],
-      maxBodyBytes: 1024 * 1024,
+      maxBodyBytes: 16 * 1024 * 1024,
       eventRetentionDays: 30,
       notificationRetentionDays: 180,
       trustProxy: false,
@@ -223,6 +224,17 @@ describe("loadConfig: secrets", () => {
     const error = configErrorOf({ ADMIN_TOKEN: "s3cr3t-tok" });
     expect(badKeys(error)).toEqual(["ADMIN_TOKEN"]);
     expect(error.message).not.toContain("s3cr3t-tok");
+  });
+
+  it("when SEGMENT_WEBHOOK_TOKEN is shorter than 16 characters, then it is rejected without its value", () => {
+    const error = configErrorOf({ SEGMENT_WEBHOOK_TOKEN: "hook-tok-15char" });
+    expect(badKeys(error)).toEqual(["SEGMENT_WEBHOOK_TOKEN"]);
+    expect(error.message).toContain("at least 16 characters");
+    expect(error.message).not.toContain("hook-tok-15char");
+    expect(
+      loadConfig({ SEGMENT_WEBHOOK_TOKEN: "hook-token-16chr" })
+        .segmentWebhookToken,
+    ).toBe("hook-token-16chr");
   });
 
   it("when a secret is bad alongside other bad keys, then only the non-secret values are shown", () => {
