@@ -15,6 +15,8 @@ export type Metrics = {
   /** Segment calls by what became of them: accepted, duplicate, rejected. */
   ingestedCalls: Counter<"api" | "result">;
   ingestSeconds: Histogram<"api">;
+  /** Accepted calls' warnings by code (see src/ingest/event-warnings.ts). */
+  ingestWarnings: Counter<"code">;
   /** Pushes by provider and outcome (sent, retry, invalid_token, permanent). */
   sends: Counter<"provider" | "outcome">;
   sendSeconds: Histogram<"provider">;
@@ -36,6 +38,12 @@ export function createMetrics(): Metrics {
       help: "Time to store a request's calls, until the answer, by API",
       labelNames: ["api"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    ingestWarnings: new Counter({
+      name: "nudge_ingest_warnings_total",
+      help: "Warnings about accepted Segment calls (a device or subscription not used), by code",
+      labelNames: ["code"],
       registers: [registry],
     }),
     sends: new Counter({

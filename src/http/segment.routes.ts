@@ -78,6 +78,8 @@ export function segmentRoutes(deps: Deps): Router {
     ingestedCalls.inc({ api, result: "accepted" }, report.accepted);
     ingestedCalls.inc({ api, result: "duplicate" }, report.duplicates);
     ingestedCalls.inc({ api, result: "rejected" }, report.rejected.length);
+    for (const { code } of report.warnings ?? [])
+      deps.metrics.ingestWarnings.inc({ code });
     return report;
   };
   /** `ingest` of the calls left after a size check: none left is nothing to store. */

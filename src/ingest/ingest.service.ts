@@ -34,7 +34,8 @@ import {
   insertNewEvents,
   isStoredEventConflict,
 } from "./event.repository.ts";
-import { savedItemKeyProblems } from "./event-changes.ts";
+import { savedItemKeyProblems, warningsOfEvent } from "./event-changes.ts";
+import type { WarningCode } from "./event-warnings.ts";
 import {
   rejectedAsTooDeep,
   parseSegmentEvent,
@@ -59,10 +60,23 @@ export type RejectedEvent = {
   problems: EventProblem[];
 };
 
+/** An accepted event of which something was not used (see event-warnings.ts). */
+export type EventWarningReport = {
+  index: number;
+  messageId: string;
+  code: WarningCode;
+  message: string;
+};
+
 export type IngestReport = {
   accepted: number;
   duplicates: number;
   rejected: RejectedEvent[];
+  /**
+   * Present only when an accepted event has one, so that the common answer is what it
+   * always was and a client tests `warnings?.length`.
+   */
+  warnings?: EventWarningReport[];
 };
 
 /** The calls of one HTTP request, with the batch-level defaults of the tracking API. */
@@ -108,15 +122,18 @@ export async function ingestTogether(
     valid.length === 0
       ? new Set<string>()
       : await storeEvents(deps, valid, book, receivedAt);
-  return validated.map(({ events, duplicates, rejected }) => {
+  return validated.map(({ events, duplicates, rejected, warnings }) => {
     const accepted = events.filter((e) => fresh.has(e.messageId)).length;
-    const report = {
+    // A duplicate changes nothing: what it could not change is not news.
+    const worth = warnings.filter((w) => fresh.has(w.messageId));
+    const report: IngestReport = {
       accepted,
       duplicates: duplicates + events.length - accepted,
       rejected,
+      ...(worth.length > 0 && { warnings: worth }),
     };
     deps.logger.debug(
-      { ...report, rejected: rejected.length },
+      { ...report, rejected: rejected.length, warnings: worth.length },
       "events ingested",
     );
     return report;
@@ -129,8 +146,14 @@ function validateCalls(
   book: RuleBook,
   receivedAt: Date,
   seen: Set<string>,
-): { events: SegmentEvent[]; duplicates: number; rejected: RejectedEvent[] } {
+): {
+  events: SegmentEvent[];
+  duplicates: number;
+  rejected: RejectedEvent[];
+  warnings: EventWarningReport[];
+} {
   const rejected: RejectedEvent[] = [];
+  const warnings: EventWarningReport[] = [];
   const events: SegmentEvent[] = [];
   let duplicates = 0;
   inputs.forEach((input, index) => {
@@ -147,11 +170,14 @@ function validateCalls(
     } else if (seen.has(parsed.event.messageId)) {
       duplicates++;
     } else {
-      seen.add(parsed.event.messageId);
+      const { messageId } = parsed.event;
+      seen.add(messageId);
       events.push(parsed.event);
+      for (const warning of warningsOfEvent(parsed.event))
+        warnings.push({ index, messageId, ...warning });
     }
   });
-  return { events, duplicates, rejected };
+  return { events, duplicates, rejected, warnings };
 }
 
 /** A valid call, unless a saved item it writes has a key too long to store. */

@@ -89,7 +89,18 @@ describe("values that end up in an index, from Segment", () => {
     ]);
 
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ accepted: 3, duplicates: 0, rejected: [] });
+    const tooLong = (index: number) => ({
+      index,
+      messageId: expect.any(String),
+      code: "device_token_too_long",
+      message: expect.stringContaining("more than 2048 bytes"),
+    });
+    expect(response.body).toEqual({
+      accepted: 3,
+      duplicates: 0,
+      rejected: [],
+      warnings: [tooLong(1), tooLong(2), tooLong(2)],
+    });
     expect((await user(good)).body.devices).toEqual([
       expect.objectContaining({ platform: "apns", token }),
     ]);

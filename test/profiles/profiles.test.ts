@@ -37,6 +37,25 @@ async function send(...events: Fields[]): Promise<void> {
   });
 }
 
+/** Like `send`, for calls of which a part is not used: expects `[index, code]` warnings. */
+async function sendWarned(
+  warned: [number, string][],
+  ...events: Fields[]
+): Promise<void> {
+  const response = await ctx.app.request("POST", "/v1/segment", {
+    body: events,
+  });
+  expect(response.body).toMatchObject({
+    accepted: events.length,
+    duplicates: 0,
+    rejected: [],
+  });
+  const { warnings } = response.body as {
+    warnings: { index: number; code: string }[];
+  };
+  expect(warnings.map(({ index, code }) => [index, code])).toEqual(warned);
+}
+
 async function getUser(userId: string) {
   return ctx.app.request("GET", `/v1/users/${encodeURIComponent(userId)}`, {
     admin: true,
@@ -535,7 +554,8 @@ describe("devices", () => {
   it("when context.device has a token and a type, then ios hex tokens are APNs, android and non-hex ios tokens FCM", async () => {
     const userId = uniqueId("user");
     const [apns, android, firebaseIos] = [apnsToken(), fcmToken(), fcmToken()];
-    await send(
+    await sendWarned(
+      [[4, "device_type_unknown"]],
       track("App Opened", {
         userId,
         context: { ...deviceContext("ios", apns), locale: "fr-FR" },
@@ -639,7 +659,8 @@ describe("devices", () => {
   it("when Web Push Subscribed carries a PushSubscription, then a Web Push device is registered, and Web Push Unsubscribed unsubscribes it", async () => {
     const userId = uniqueId("user");
     const subscription = pushSubscription();
-    await send(
+    await sendWarned(
+      [[1, "web_push_endpoint_not_https"]],
       track("Web Push Subscribed", { userId, properties: { subscription } }),
       track("Web Push Subscribed", {
         userId,
