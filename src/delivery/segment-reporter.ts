@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.ts";
+import { OWN_REPORT_PREFIX } from "../stats/feedback.ts";
 
 /** A notification's final outcome, as reported back to Segment. */
 export type ReportedOutcome = {
@@ -18,10 +19,20 @@ export type SegmentReporter = {
 };
 
 /**
- * Reports each notification's outcome to Segment as `Push Notification Sent` or
- * `Push Notification Failed`, so the warehouse and other destinations see them. The
- * library batches, retries and never blocks delivery; the messageId is derived from
- * the notification, so a report repeated after a crash is deduplicated by Segment.
+ * The events an outcome is reported as. A push that reached no device is the mobile
+ * spec's `Push Notification Bounced`; the spec names no event for a send, so a sent
+ * push keeps Nudge's own `Push Notification Sent`.
+ */
+export const REPORTED_EVENTS = {
+  sent: "Push Notification Sent",
+  failed: "Push Notification Bounced",
+} as const;
+
+/**
+ * Reports each notification's outcome to Segment (`REPORTED_EVENTS`), so the warehouse
+ * and other destinations see them. The library batches, retries and never blocks
+ * delivery; the messageId is derived from the notification, so a report repeated
+ * after a crash is deduplicated by Segment.
  */
 export async function createSegmentReporter(options: {
   writeKey: string;
@@ -46,8 +57,8 @@ export async function createSegmentReporter(options: {
       const sent = outcome.status === "sent";
       analytics.track({
         userId: outcome.userId,
-        event: sent ? "Push Notification Sent" : "Push Notification Failed",
-        messageId: `nudge-${outcome.status}-${outcome.notificationId}`,
+        event: REPORTED_EVENTS[outcome.status],
+        messageId: `${OWN_REPORT_PREFIX}${outcome.status}-${outcome.notificationId}`,
         timestamp: outcome.at,
         properties: {
           nudge_id: outcome.notificationId,

@@ -24,13 +24,22 @@ export type Feedback = {
   nudgeId: string | undefined;
 };
 
+/**
+ * Where the messageId of Nudge's own outcome reports to Segment starts. Nudge reports
+ * a push that reached no device as `Push Notification Bounced`; were Segment to
+ * forward that report back to Nudge, it is not a device's feedback.
+ */
+export const OWN_REPORT_PREFIX = "nudge-";
+
 /** The feedback a track event carries, if it is a push feedback event. */
 export function feedbackOf(event: {
   type: string;
   event: string | undefined;
+  messageId?: string;
   properties: Record<string, unknown>;
 }): Feedback | undefined {
   if (event.type !== "track" || event.event === undefined) return undefined;
+  if (event.messageId?.startsWith(OWN_REPORT_PREFIX) === true) return undefined;
   const kind = FEEDBACK_EVENTS[event.event];
   if (kind === undefined) return undefined;
   return { kind, nudgeId: nudgeIdOf(event.properties) };

@@ -48,7 +48,7 @@ const ctx = useDeliveryApp({ env });
 const calls = () => received.flatMap((r) => r.calls);
 
 describe("reporting outcomes back to Segment", () => {
-  it("when a notification is sent or fails, then Segment gets Push Notification Sent or Failed with the write key", async () => {
+  it("when a notification is sent or fails, then Segment gets Push Notification Sent or Bounced with the write key", async () => {
     const sent = await ctx.userWith("ios");
     const failing = await ctx.userWith("android");
     ctx.fakes.fcm.failToken(failing.devices[0]?.token ?? "", "UNREGISTERED");
@@ -71,7 +71,7 @@ describe("reporting outcomes back to Segment", () => {
           },
         }),
         expect.objectContaining({
-          event: "Push Notification Failed",
+          event: "Push Notification Bounced",
           userId: failing.userId,
           messageId: `nudge-failed-${failedId}`,
           properties: expect.objectContaining({

@@ -38,6 +38,21 @@ describe("feedbackOf", () => {
     });
   });
 
+  it("when the event is Nudge's own report of a bounce, forwarded back by Segment, then it is none", () => {
+    expect(
+      feedbackOf({
+        ...track("Push Notification Bounced", { nudge_id: "n-1" }),
+        messageId: "nudge-failed-n-1",
+      }),
+    ).toBe(undefined);
+    expect(
+      feedbackOf({
+        ...track("Push Notification Bounced", { nudge_id: "n-1" }),
+        messageId: "ajs-next-1",
+      })?.kind,
+    ).toBe("bounced");
+  });
+
   it("when the event is not push feedback, then it is none", () => {
     expect(feedbackOf(track("Order Completed", { nudge_id: "n-1" }))).toBe(
       undefined,
