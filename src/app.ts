@@ -5,6 +5,7 @@ import { createErrorHandler, notFound } from "./http/error-handler.ts";
 import { dashboardRoutes } from "./http/dashboard.routes.ts";
 import { healthRoutes } from "./http/health.routes.ts";
 import { notificationsRoutes } from "./http/notifications.routes.ts";
+import { openApiRoutes } from "./http/openapi.ts";
 import { rulesRoutes } from "./http/rules.routes.ts";
 import { segmentRoutes } from "./http/segment.routes.ts";
 import { statsRoutes } from "./http/stats.routes.ts";
@@ -35,6 +36,7 @@ export function buildApp(deps: Deps): Express {
   app.use(healthRoutes(deps));
   app.use(dashboardRoutes());
   app.use(segmentRoutes(deps));
+  app.use(openApiRoutes());
 
   app.use(
     ADMIN_PATHS,

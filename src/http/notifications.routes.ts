@@ -14,7 +14,8 @@ import { historyOf } from "../stats/notification-history.ts";
 import { storableText } from "../ingest/storable-value.ts";
 import { parseQuery } from "./validation.ts";
 
-const query = z
+/** The query of GET /v1/notifications. */
+export const notificationsQuery = z
   .object({
     userId: z
       .string()
@@ -36,7 +37,7 @@ export function notificationsRoutes(deps: Deps): Router {
 
   router.get("/v1/notifications", async (req, res) => {
     const { userId, ruleId, status, limit, cursor } = parseQuery(
-      query,
+      notificationsQuery,
       req.query,
     );
     // An id merged into another profile (an anonymousId) lists that profile's.

@@ -23,7 +23,8 @@ import {
 } from "../rules/rules-document.ts";
 import { parseBody } from "./validation.ts";
 
-const previewBody = z.strictObject({
+/** The body of POST /v1/rules/:id/preview. */
+export const previewBody = z.strictObject({
   event: z.record(z.string(), z.unknown()),
   limit: z.number().int().min(1).max(1000).default(100),
 });

@@ -19,10 +19,11 @@ import {
 import { storableCalls } from "./storable-input.ts";
 import { requireWebhookToken, verifySignature } from "./webhook-auth.ts";
 
-const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
+/** The call types the tracking API takes, each at its own path: a deletion comes only by webhook. */
+export const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
 
 /** analytics.js (analytics-next) posts to one-letter paths: /v1/t, /v1/i, …, /v1/b. */
-const SHORT_PATH = {
+export const SHORT_PATH = {
   identify: "i",
   track: "t",
   page: "p",

@@ -16,7 +16,8 @@ const instant = z
   .transform((text) => new Date(text))
   .refine(isSensibleTime, { message: "must be a time in 1970–2999" });
 
-const query = z
+/** The query of GET /v1/stats. */
+export const statsQuery = z
   .object({
     ruleId: z.string().min(1).optional(),
     from: instant.optional(),
@@ -31,7 +32,7 @@ const query = z
 export function statsRoutes(deps: Deps): Router {
   const router = Router();
   router.get("/v1/stats", async (req, res) => {
-    const q = parseQuery(query, req.query);
+    const q = parseQuery(statsQuery, req.query);
     const to = q.to ?? deps.clock();
     const from = q.from ?? new Date(to.getTime() - WEEK_MS);
     res.json(

@@ -25,14 +25,16 @@ const choice = z
   .union([z.boolean(), z.enum(["in", "out"])])
   .transform((value) => value === true || value === "in");
 
-const preferencesBody = z.strictObject({
+/** The body of PUT /v1/users/:userId/preferences. */
+export const preferencesBody = z.strictObject({
   optOut: z.boolean().optional(),
   categories: z.record(z.string(), choice).optional(),
 });
 
 const TOKEN_TOO_LONG = `must be at most ${String(MAX_DEVICE_TOKEN_BYTES)} bytes (UTF-8)`;
 
-const deviceBody = z.discriminatedUnion("platform", [
+/** The body of POST /v1/users/:userId/devices. */
+export const deviceBody = z.discriminatedUnion("platform", [
   z.strictObject({
     platform: z.enum([Platform.apns, Platform.fcm]),
     token: z

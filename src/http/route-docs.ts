@@ -1,0 +1,295 @@
+import type { z } from "zod";
+import { MAX_ID_LENGTH } from "../ingest/input-limits.ts";
+import { notificationsQuery } from "./notifications.routes.ts";
+import { previewBody } from "./rules.routes.ts";
+import { SHORT_PATH, TRACKING_CALLS } from "./segment.routes.ts";
+import { statsQuery } from "./stats.routes.ts";
+import { deviceBody, preferencesBody } from "./users.routes.ts";
+
+/*
+ * Every route of the app, for the OpenAPI document (openapi.ts). Bodies and queries are
+ * the very zod schemas the routes validate with, so the document cannot drift from them.
+ */
+
+export type Method = "get" | "post" | "put" | "patch" | "delete" | "options";
+export type Auth = "admin" | "writeKey" | "webhook" | "none";
+/** A zod schema the route validates with, or words for a body read in code. */
+export type Body = z.ZodType | { description: string };
+
+/** One route of the app as the document shows it; `path` in express syntax. */
+export type RouteDoc = {
+  method: Method;
+  path: string;
+  summary: string;
+  auth: Auth;
+  request?: Body;
+  query?: z.ZodType;
+  /** Status → what it means; 4xx/5xx answer with the error shape. */
+  responses: Record<number, string>;
+};
+
+const WEBHOOK_BODY = {
+  description:
+    "One Segment event, or a JSON array of up to 4,000 events (Webhooks Actions batching), up to MAX_BODY_BYTES. Read raw: X-Signature is computed over the bytes.",
+};
+const INGEST_RESPONSES = {
+  200: "{accepted, duplicates, rejected: [{index, messageId, code, problems}], warnings?}",
+  400: "invalid_json, invalid_body, or invalid_events when no event was accepted",
+  413: "payload_too_large",
+  503: "the database is unavailable (Retry-After)",
+};
+const BATCH_PATHS = ["/v1/batch", `/v1/b`];
+
+function trackingRoutes(): RouteDoc[] {
+  const calls = TRACKING_CALLS.flatMap((type) =>
+    [`/v1/${type}`, `/v1/${SHORT_PATH[type]}`].map((path) => ({
+      path,
+      summary: `Tracking API: one ${type} call`,
+      body: `One ${type} call in Segment's tracking-API format; at most 32 KB.`,
+    })),
+  );
+  const batches = BATCH_PATHS.map((path) => ({
+    path,
+    summary: "Tracking API: a batch of calls",
+    body: '{"batch": [...calls], "context"?: {...}}; at most 500 KB, each call at most 32 KB.',
+  }));
+  return [...batches, ...calls].flatMap(({ path, summary, body }) => [
+    {
+      method: "post",
+      path,
+      summary,
+      auth: "writeKey",
+      request: { description: body },
+      responses: INGEST_RESPONSES,
+    },
+    {
+      method: "options",
+      path,
+      summary: "CORS preflight for analytics.js",
+      auth: "none",
+      responses: { 204: "allowed from any origin" },
+    },
+  ]);
+}
+
+/** Every route of the app. A test compares it with express's own routes. */
+export const ROUTES: readonly RouteDoc[] = [
+  ...(["post", "put", "patch"] as const).map((method): RouteDoc => ({
+    method,
+    path: "/v1/segment",
+    summary: "Segment webhook destination",
+    auth: "webhook",
+    request: WEBHOOK_BODY,
+    responses: {
+      ...INGEST_RESPONSES,
+      401: "missing or wrong token or signature",
+    },
+  })),
+  ...trackingRoutes(),
+  {
+    method: "get",
+    path: "/v1/users/:userId",
+    summary: "A profile with its devices, preferences and recent notifications",
+    auth: "admin",
+    responses: { 200: "the profile", 404: "user_not_found" },
+  },
+  {
+    method: "put",
+    path: "/v1/users/:userId/preferences",
+    summary: "Set the global opt-out and per-category choices",
+    auth: "admin",
+    request: preferencesBody,
+    responses: {
+      200: "the effective preferences",
+      400: "invalid_body, unknown_category",
+    },
+  },
+  {
+    method: "post",
+    path: "/v1/users/:userId/devices",
+    summary: "Register a device",
+    auth: "admin",
+    request: deviceBody,
+    responses: { 201: "the stored device, with deviceId", 400: "invalid_body" },
+  },
+  {
+    method: "delete",
+    path: "/v1/users/:userId/devices/:deviceId",
+    summary: "Remove one device",
+    auth: "admin",
+    responses: { 204: "removed", 404: "device_not_found" },
+  },
+  {
+    method: "delete",
+    path: "/v1/users/:userId",
+    summary: "Erase a user and everything about them",
+    auth: "admin",
+    responses: { 204: "erased" },
+  },
+  {
+    method: "get",
+    path: "/v1/rules",
+    summary: "The rules in force, as written",
+    auth: "admin",
+    responses: {
+      200: "{version, settings, collections, rules}, the version as ETag",
+    },
+  },
+  {
+    method: "put",
+    path: "/v1/rules",
+    summary: "Replace the whole rules document",
+    auth: "admin",
+    request: {
+      description:
+        "A whole rules document as RULES_FILE holds it (see rules.schema.json), optionally with the version it was read at.",
+    },
+    responses: {
+      200: "as GET /v1/rules",
+      400: "invalid_body, invalid_rules",
+      412: "rules_changed: If-Match names another version",
+    },
+  },
+  {
+    method: "post",
+    path: "/v1/rules/validate",
+    summary: "Check rules without storing them",
+    auth: "admin",
+    request: {
+      description:
+        'A whole rules document, or {"rule": {...}} checked within the rules in force.',
+    },
+    responses: { 200: "{valid: true, version} or {valid: false, problems}" },
+  },
+  {
+    method: "post",
+    path: "/v1/rules/reload",
+    summary: "Read RULES_FILE and the newest stored rules again",
+    auth: "admin",
+    responses: { 200: "{version, previousVersion}", 400: "invalid_rules" },
+  },
+  {
+    method: "get",
+    path: "/v1/rules/:id",
+    summary: "One rule as written",
+    auth: "admin",
+    responses: { 200: "{rule, ruleVersion, version}", 404: "rule_not_found" },
+  },
+  {
+    method: "put",
+    path: "/v1/rules/:id",
+    summary: "Create or replace one rule",
+    auth: "admin",
+    request: {
+      description:
+        "One rule (see rules.schema.json); its id, if present, must equal the path's.",
+    },
+    responses: {
+      200: "replaced: {rule, ruleVersion, version}",
+      201: "created",
+      400: "invalid_body, invalid_rules",
+    },
+  },
+  {
+    method: "delete",
+    path: "/v1/rules/:id",
+    summary: "Remove one rule",
+    auth: "admin",
+    responses: { 204: "removed", 400: "invalid_rules", 404: "rule_not_found" },
+  },
+  {
+    method: "post",
+    path: "/v1/rules/:id/preview",
+    summary: "Dry run of a rule for an event",
+    auth: "admin",
+    request: previewBody,
+    responses: {
+      200: "who would get what, when, and why not",
+      400: "invalid_body",
+      404: "rule_not_found",
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/notifications",
+    summary: "Notifications with their deliveries and history",
+    auth: "admin",
+    query: notificationsQuery,
+    responses: { 200: "{notifications, nextCursor}", 400: "invalid_query" },
+  },
+  {
+    method: "get",
+    path: "/v1/stats",
+    summary: "The funnel of a rule or of all rules",
+    auth: "admin",
+    query: statsQuery,
+    responses: { 200: "counts and rates per group", 400: "invalid_query" },
+  },
+  {
+    method: "get",
+    path: "/livez",
+    summary: "Liveness probe",
+    auth: "none",
+    responses: { 200: '{"status": "ok"}' },
+  },
+  {
+    method: "get",
+    path: "/readyz",
+    summary: "Readiness probe: database up and migrated",
+    auth: "none",
+    responses: { 200: '{"status": "ok"}', 503: "not ready (Retry-After)" },
+  },
+  {
+    method: "get",
+    path: "/health",
+    summary: "Database check with the rules version in force",
+    auth: "none",
+    responses: {
+      200: '{"status": "ok", rulesVersion}',
+      503: "the database is unavailable (Retry-After)",
+    },
+  },
+  {
+    method: "get",
+    path: "/metrics",
+    summary: "Prometheus metrics (text format)",
+    auth: "none",
+    responses: { 200: "the metrics" },
+  },
+  {
+    method: "get",
+    path: "/openapi.json",
+    summary: "This document",
+    auth: "none",
+    responses: { 200: "OpenAPI 3.1" },
+  },
+  {
+    method: "get",
+    path: "/",
+    summary:
+      "The dashboard page (HTML); it reads the admin API with the token it asks for",
+    auth: "none",
+    responses: { 200: "the page" },
+  },
+  {
+    method: "get",
+    path: "/dashboard/:file",
+    summary: "The dashboard's static files",
+    auth: "none",
+    responses: { 200: "the file", 404: "not_found" },
+  },
+];
+
+export const PARAMS: Record<
+  string,
+  { description: string; maxLength?: number }
+> = {
+  userId: {
+    description:
+      "A userId or anonymousId; a merged id resolves to its profile.",
+    maxLength: MAX_ID_LENGTH,
+  },
+  deviceId: { description: "The deviceId the profile lists." },
+  id: { description: "A rule's id." },
+  file: { description: "A file of the dashboard." },
+};
