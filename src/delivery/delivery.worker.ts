@@ -5,7 +5,7 @@ import type { Push } from "../providers/provider.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
-import type { Handoff } from "../planning/handoff.ts";
+import type { Handoff } from "./handoff.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {
@@ -15,7 +15,7 @@ import {
   type ClaimedNotification,
   type Deferral,
 } from "./outbox.repository.ts";
-import { createTimezoneResolver } from "../planning/planner.service.ts";
+import { createTimezoneResolver } from "../rules/timezone-resolver.ts";
 import type { ProviderSet } from "../providers/registry.ts";
 import { createLanes, sendThroughLane } from "./lanes.ts";
 import { createSendWindow } from "./send-window.ts";

@@ -6,7 +6,7 @@ import {
   listActiveDevices,
   loadRecipientFacts,
   type DeviceTarget,
-} from "../planning/recipient.repository.ts";
+} from "./recipient.repository.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import {

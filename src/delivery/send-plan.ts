@@ -17,7 +17,7 @@ import type {
   NotificationUpdate,
 } from "./outbox.repository.ts";
 import { finalUpdate, settledUpdate } from "./settlement.ts";
-import type { DeviceTarget } from "../planning/recipient.repository.ts";
+import type { DeviceTarget } from "./recipient.repository.ts";
 
 /** Why a claimed notification was settled without a send. */
 export const SkipReason = {

@@ -2,11 +2,9 @@ import { Router } from "express";
 import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
-import {
-  parseSegmentEvent,
-  type SegmentEvent,
-} from "../ingest/segment-event.schema.ts";
-import { createTimezoneResolver } from "../planning/planner.service.ts";
+import { parseSegmentEvent } from "../ingest/segment-event.schema.ts";
+import { type SegmentEvent } from "../segment-event.ts";
+import { createTimezoneResolver } from "../rules/timezone-resolver.ts";
 import {
   compileRuleBook,
   RulesFileError,

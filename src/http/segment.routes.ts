@@ -8,7 +8,7 @@ import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import { createIngestBatcher } from "../ingest/ingest-batcher.ts";
 import type { IngestReport } from "../ingest/ingest.service.ts";
-import { CALL_TYPES } from "../ingest/segment-event.schema.ts";
+import { CALL_TYPES } from "../segment-event.ts";
 import { secretsEqual, writeKeyOf } from "./auth.middleware.ts";
 import {
   rawBodyUpTo,

@@ -8,7 +8,7 @@ import {
   MAX_CATEGORY_LENGTH,
   MAX_DEVICE_TOKEN_BYTES,
 } from "./input-limits.ts";
-import type { SegmentEvent } from "./segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 import { nestedTooDeep, storable } from "./storable-value.ts";
 import { WarningCode, type Warn } from "./event-warnings.ts";
 

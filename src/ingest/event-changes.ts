@@ -8,7 +8,8 @@ import type { Collection, RuleBook } from "../rules/rule-book.ts";
 import { readDevices } from "./device-changes.ts";
 import { ignoreWarnings, type EventWarning } from "./event-warnings.ts";
 import { fitsBytes, MAX_ITEM_KEY_BYTES } from "./input-limits.ts";
-import type { EventProblem, SegmentEvent } from "./segment-event.schema.ts";
+import type { EventProblem } from "./segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 import { deviceLocale, sourcedSetting } from "./timezone-locale.ts";
 
 /** What one event says about its user's profile, devices, preferences and saved items. */

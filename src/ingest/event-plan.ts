@@ -17,7 +17,7 @@ import {
 } from "../profiles/profile.repository.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import { changesOfEvent } from "./event-changes.ts";
-import type { SegmentEvent } from "./segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 
 /*
  * How a batch of events maps onto profiles: which profile each event belongs to, the

@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
 import { sqlState } from "../db/transaction.ts";
-import type { SegmentEvent } from "./segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 
 export type EventRow = { event: SegmentEvent; userId: string };
 

@@ -41,8 +41,8 @@ import {
   parseSegmentEvent,
   type EventProblem,
   type ParsedEvent,
-  type SegmentEvent,
 } from "./segment-event.schema.ts";
+import { type SegmentEvent } from "../segment-event.ts";
 
 export type IngestDeps = {
   db: Database;

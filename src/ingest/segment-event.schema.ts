@@ -7,17 +7,11 @@ import {
   MAX_NESTING,
 } from "./input-limits.ts";
 import { parseSegmentTimestamp } from "./timestamp.ts";
-
-export const CALL_TYPES = [
-  "identify",
-  "track",
-  "page",
-  "screen",
-  "group",
-  "alias",
-  "delete",
-] as const;
-export type CallType = (typeof CALL_TYPES)[number];
+import {
+  CALL_TYPES,
+  type CallType,
+  type SegmentEvent,
+} from "../segment-event.ts";
 
 /** Segment ids arrive as strings and, from some libraries, as numbers. Empty means absent. */
 const id = (max: number) =>
@@ -94,24 +88,6 @@ export const eventSchema = z
       need("groupId", "is required for group calls");
     }
   });
-
-/** A validated Segment call, normalized for the rest of Nudge. */
-export type SegmentEvent = {
-  type: CallType;
-  messageId: string;
-  userId: string | undefined;
-  anonymousId: string | undefined;
-  previousId: string | undefined;
-  groupId: string | undefined;
-  event: string | undefined;
-  name: string | undefined;
-  properties: Record<string, unknown>;
-  traits: Record<string, unknown>;
-  context: Record<string, unknown>;
-  timestamp: Date;
-  /** The call as received (with defaults applied), stored and handed to rule conditions. */
-  payload: Record<string, unknown>;
-};
 
 export type EventProblem = { path: string; message: string };
 

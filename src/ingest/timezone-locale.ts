@@ -1,6 +1,6 @@
 import { ValueSource } from "../db/schema.ts";
 import type { SourcedValue } from "../profiles/profile-changes.ts";
-import type { SegmentEvent } from "./segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 
 /**
  * The timezone or locale an event states for its profile. An identify's trait is the

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { MatchStatus, type DB } from "../db/schema.ts";
-import type { SegmentEvent } from "../ingest/segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 import type { Logger } from "../logger.ts";
 import { readPath } from "../rules/condition.ts";
 import type { RuleBook } from "../rules/rule-book.ts";

@@ -5,7 +5,7 @@ import { NotificationStatus, type DB, type JsonObject } from "../db/schema.ts";
 import type { Decision } from "../rules/policy.ts";
 import type { Rule } from "../rules/rule-book.ts";
 import type { Match } from "./match.repository.ts";
-import type { AudienceMember } from "./recipient.repository.ts";
+import type { AudienceMember } from "../delivery/recipient.repository.ts";
 
 export type NewNotification = {
   userId: string;
@@ -25,13 +25,6 @@ export type NewNotification = {
   /** Set when it is written claimed by this process's delivery: its lease. */
   claimedUntil?: Date | undefined;
 };
-
-/** Statuses of messages that were or will be sent: what caps and dedupe count. */
-export const COUNTED_STATUSES = [
-  NotificationStatus.pending,
-  NotificationStatus.sending,
-  NotificationStatus.sent,
-] as const;
 
 const NOTIFICATION_COLUMNS = {
   user_id: "text",

@@ -10,16 +10,14 @@ import {
   type PlanInput,
   type RecipientFacts,
 } from "../rules/policy.ts";
-import { isKnownTimezone } from "../rules/quiet-hours.ts";
 import {
   claimDueNow,
   NOTHING_HANDED_OFF,
   toHandOver,
   type HandedOff,
-  type Handoff,
 } from "./handoff.ts";
+import type { Handoff } from "../delivery/handoff.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
-import type { Settings } from "../rules/rules-file.schema.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import {
   advanceMatch,
@@ -40,7 +38,7 @@ import {
   loadRecipientFacts,
   type AudienceMember,
   type DeviceTarget,
-} from "./recipient.repository.ts";
+} from "../delivery/recipient.repository.ts";
 import { oneMatchPerUser, planUserMatches } from "./user-matches.ts";
 
 export type PlannerDeps = {
@@ -276,34 +274,4 @@ export async function audiencePage(
       };
     }
   }
-}
-
-/**
- * Resolves profile timezones, falling back to the default for names the runtime does
- * not know; each unknown name is logged once.
- */
-export function createTimezoneResolver(
-  logger: Logger,
-  settings: () => Settings,
-): (zone: string | null) => string {
-  // Asking the runtime means building an Intl.DateTimeFormat: once per name is enough.
-  const known = new Set<string>();
-  const warned = new Set<string>();
-  return (zone) => {
-    const fallback = settings().defaultTimezone;
-    if (zone === null || zone === "") return fallback;
-    if (known.has(zone)) return zone;
-    if (isKnownTimezone(zone)) {
-      known.add(zone);
-      return zone;
-    }
-    if (!warned.has(zone)) {
-      warned.add(zone);
-      logger.warn(
-        { timezone: zone, fallback },
-        "unknown timezone: using the default",
-      );
-    }
-    return fallback;
-  };
 }

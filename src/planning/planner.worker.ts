@@ -1,10 +1,7 @@
 import type { Logger } from "../logger.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
-import {
-  createTimezoneResolver,
-  expandNextPage,
-  type PlannerDeps,
-} from "./planner.service.ts";
+import { createTimezoneResolver } from "../rules/timezone-resolver.ts";
+import { expandNextPage, type PlannerDeps } from "./planner.service.ts";
 
 export type Planner = {
   start(): void;

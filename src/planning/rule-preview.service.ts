@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import type { SegmentEvent } from "../ingest/segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 import { audiencePage, planPage } from "./planner.service.ts";
-import type { AudienceMember } from "./recipient.repository.ts";
+import type { AudienceMember } from "../delivery/recipient.repository.ts";
 import { resolveUserId } from "../profiles/profile.service.ts";
 import { matchesCondition, readPath } from "../rules/condition.ts";
 import type { Decision } from "../rules/policy.ts";

@@ -10,7 +10,10 @@ import {
   toNotification,
   type NewNotification,
 } from "./notification.repository.ts";
-import { factsQuery, loadRecipientFacts } from "./recipient.repository.ts";
+import {
+  factsQuery,
+  loadRecipientFacts,
+} from "../delivery/recipient.repository.ts";
 
 /**
  * Of matches whose audience is their own user, the ones that can be planned together:

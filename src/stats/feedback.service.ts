@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import type { SegmentEvent } from "../ingest/segment-event.schema.ts";
+import type { SegmentEvent } from "../segment-event.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import { feedbackOf } from "./feedback.ts";
 import {

@@ -3,7 +3,7 @@ import {
   claimDueNotifications,
   recordOutcomes,
 } from "../../src/delivery/outbox.repository.ts";
-import { listActiveDevices } from "../../src/planning/recipient.repository.ts";
+import { listActiveDevices } from "../../src/delivery/recipient.repository.ts";
 import { apnsToken, uniqueId } from "../support/test-database.ts";
 import { useDeliveryApp } from "./delivery-fixture.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
 import type { SendContext } from "../../src/delivery/send-plan.ts";
-import type { Handoff } from "../../src/planning/handoff.ts";
+import type { Handoff } from "../../src/delivery/handoff.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
 import { uniqueId } from "../support/test-database.ts";
 import { postIphoneUsers, useDeliveryApp } from "./delivery-fixture.ts";

@@ -7,7 +7,7 @@ import {
 import {
   loadRecipientFacts,
   type FactsQuery,
-} from "../../src/planning/recipient.repository.ts";
+} from "../../src/delivery/recipient.repository.ts";
 import { uniqueId, useTestDatabase } from "../support/test-database.ts";
 
 const ctx = useTestDatabase();

@@ -1,10 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { changesOfEvent } from "../../src/ingest/event-changes.ts";
-import {
-  parseSegmentEvent,
-  type SegmentEvent,
-} from "../../src/ingest/segment-event.schema.ts";
+import { parseSegmentEvent } from "../../src/ingest/segment-event.schema.ts";
+import { type SegmentEvent } from "../../src/segment-event.ts";
 import {
   emptyProfileChange,
   foldProfileChange,

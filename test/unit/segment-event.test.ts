@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
-  CALL_TYPES,
   parseSegmentEvent,
   type EventProblem,
-  type SegmentEvent,
 } from "../../src/ingest/segment-event.schema.ts";
+import { CALL_TYPES, type SegmentEvent } from "../../src/segment-event.ts";
 
 const NOW = new Date("2024-06-01T12:00:00.000Z");
 

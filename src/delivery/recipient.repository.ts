@@ -3,14 +3,20 @@ import {
   DeviceStatus,
   type DB,
   type JsonObject,
-  type NotificationStatus,
+  NotificationStatus,
   type Platform,
 } from "../db/schema.ts";
 import { parseDuration } from "../rules/duration.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import type { Rule } from "../rules/rule-book.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
-import { COUNTED_STATUSES } from "./notification.repository.ts";
+
+/** Statuses of messages that were or will be sent: what caps and dedupe count. */
+export const COUNTED_STATUSES = [
+  NotificationStatus.pending,
+  NotificationStatus.sending,
+  NotificationStatus.sent,
+] as const;
 
 export type AudienceMember = { userId: string; item: JsonObject | undefined };
 
