@@ -88,21 +88,6 @@ export type IngestRequest = {
 };
 
 /**
- * Ingests a batch of Segment calls in one transaction: invalid calls are reported and
- * skipped, duplicates acknowledged and skipped, and the rest stored together with
- * everything they say about profiles, devices, preferences and saved items.
- */
-export async function ingestEvents(
-  deps: IngestDeps,
-  inputs: readonly unknown[],
-  defaults: { context?: Record<string, unknown> } = {},
-): Promise<IngestReport> {
-  const [report] = await ingestTogether(deps, [{ inputs, defaults }]);
-  if (report === undefined) throw new Error("no report for the request");
-  return report;
-}
-
-/**
  * Ingests the calls of several requests in one transaction, in request order, and
  * reports on each request as if it had been ingested alone right after the ones before
  * it: a messageId that an earlier request of the group carries is its duplicate.

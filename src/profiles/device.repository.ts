@@ -144,20 +144,6 @@ export async function listDevices(
   }));
 }
 
-export async function findDeviceByToken(
-  db: Kysely<DB>,
-  platform: Platform,
-  token: string,
-): Promise<{ userId: string; deviceId: string } | undefined> {
-  const row = await db
-    .selectFrom("devices")
-    .select(["user_id", "device_id"])
-    .where("platform", "=", platform)
-    .where("token", "=", token)
-    .executeTakeFirst();
-  return row && { userId: row.user_id, deviceId: row.device_id };
-}
-
 /** Removes one device of a user; false when the user has no such device. */
 export async function deleteDevice(
   db: Kysely<DB>,

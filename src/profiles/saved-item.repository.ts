@@ -90,19 +90,3 @@ export async function listSavedItems(
     savedAt: row.saved_at,
   }));
 }
-
-/** Who saved `key` in `collection`: one range scan of saved_items_item_idx. */
-export async function listSavers(
-  db: Kysely<DB>,
-  collection: string,
-  key: string,
-): Promise<string[]> {
-  const rows = await db
-    .selectFrom("saved_items")
-    .select("user_id")
-    .where("collection", "=", collection)
-    .where("item_key", "=", key)
-    .orderBy("user_id")
-    .execute();
-  return rows.map((row) => row.user_id);
-}
