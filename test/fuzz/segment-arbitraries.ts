@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
+import { CALL_TYPES } from "../../src/segment-event.ts";
 import { json, key, text, usually } from "./json-arbitraries.ts";
 
 /*
@@ -149,18 +150,7 @@ const traits = fc.record(
   { requiredKeys: [] },
 );
 
-const callType = usually(
-  fc.constantFrom(
-    "identify",
-    "track",
-    "page",
-    "screen",
-    "group",
-    "alias",
-    "delete",
-    "TRACK",
-  ),
-);
+const callType = usually(fc.constantFrom(...CALL_TYPES, "TRACK"));
 
 /** A call shaped like a real one, with odd values where Nudge reads it. */
 const plausibleCall = fc.record(

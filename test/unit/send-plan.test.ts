@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
+import { claimedAt } from "../support/claimed-notification.ts";
 import type { RecipientFacts } from "../../src/rules/policy.ts";
 import { factsOf } from "../support/recipient-facts.ts";
 import {
@@ -10,21 +10,7 @@ import {
 import { compileRuleBook, type Rule } from "../../src/rules/rule-book.ts";
 
 const NOW = new Date("2026-07-01T12:00:00Z");
-
-function claimed(attempt: number): ClaimedNotification {
-  return {
-    userId: "ada",
-    notificationId: "n-1",
-    ruleId: "ping",
-    itemKey: null,
-    category: null,
-    attempt,
-    expiresAt: null,
-    content: { title: "t", body: "b" },
-    createdAt: NOW,
-    claimedUntil: new Date(NOW.getTime() + 60_000),
-  };
-}
+const claimed = (attempt: number) => claimedAt(NOW, attempt);
 
 const utc = quietEnds((zone) => zone ?? "UTC");
 

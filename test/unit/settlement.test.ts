@@ -1,25 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
+import { claimedAt } from "../support/claimed-notification.ts";
 import { settle, type PushResult } from "../../src/delivery/settlement.ts";
 import type { Push, SendOutcome } from "../../src/providers/provider.ts";
 
 const NOW = new Date("2026-07-01T12:00:00Z");
+const claimed = (attempt: number) => claimedAt(NOW, attempt);
 const backoff = { baseMs: 10_000, maxMs: 3_600_000 };
-
-function claimed(attempt: number): ClaimedNotification {
-  return {
-    userId: "ada",
-    notificationId: "n-1",
-    ruleId: "ping",
-    itemKey: null,
-    category: null,
-    attempt,
-    expiresAt: null,
-    content: { title: "t", body: "b" },
-    createdAt: NOW,
-    claimedUntil: new Date(NOW.getTime() + 60_000),
-  };
-}
 
 function result(deviceId: string, outcome: SendOutcome): PushResult {
   const push = {
