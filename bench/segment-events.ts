@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { seededRandom } from "../test/support/seeded-random.ts";
 
 /**
  * Realistic Segment calls from a mobile app, as Segment forwards them: a fixed pool of
@@ -46,19 +47,7 @@ const FIRST_NAMES = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken"];
 const CATEGORIES = ["Shoes", "Jackets", "Bags", "Watches", "Knitwear"];
 const BRANDS = ["Northwind", "Contoso", "Fabrikam", "Tailspin"];
 
-/** mulberry32: a tiny seeded generator, so every run sends the same calls. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = ReturnType<typeof createRandom>;
+type Random = ReturnType<typeof seededRandom>;
 
 const pick = <T>(random: Random, list: readonly T[]): T =>
   list[Math.floor(random() * list.length)] as T;
@@ -180,14 +169,14 @@ export function createEventSource(options: {
   seed: number;
   stream: number;
 }): EventSource {
-  const population = createRandom(options.seed);
+  const population = seededRandom(options.seed);
   const users = Array.from({ length: options.users }, (_, i) =>
     createUser(population, i),
   );
   const products = Array.from({ length: options.products }, (_, i) =>
     createProduct(population, i),
   );
-  const random = createRandom(options.seed + 1 + options.stream);
+  const random = seededRandom(options.seed + 1 + options.stream);
   const now = Date.now();
   const pool = Array.from({ length: options.poolSize }, () => {
     const user = pick(random, users);

@@ -8,6 +8,7 @@ import {
   uniqueId,
   useTestDatabase,
 } from "../support/test-database.ts";
+import { seededRandom } from "../support/seeded-random.ts";
 
 /*
  * Concurrent ingest transactions over the same users once deadlocked: a request alone
@@ -22,17 +23,6 @@ const ctx = useTestDatabase();
 const PROCESSES = 3;
 const IN_FLIGHT_PER_PROCESS = 10;
 const CALLS = 1200;
-
-/** A small seeded generator, so that a failing run can be repeated. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Calls about six users and ten anonymous ids, paired at random: anonymous ids are
@@ -196,7 +186,7 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       { timeout: 120_000 },
       async () => {
         const processes = await startProcesses(PROCESSES);
-        const calls = createCalls(random(20261205));
+        const calls = createCalls(seededRandom(20261205));
         let answers;
         try {
           answers = await postEach(processes.apps, calls);

@@ -10,23 +10,13 @@ import { GroupBy, type StatsQuery } from "../../src/stats/stats.repository.ts";
 import { ruleStats, type GroupStats } from "../../src/stats/stats.service.ts";
 import type { DeliveryStatus, Platform } from "../../src/db/schema.ts";
 import { connectAgain, useTestDatabase } from "../support/test-database.ts";
+import { seededRandom } from "../support/seeded-random.ts";
 
 const ctx = useTestDatabase();
 
 const START = Date.parse("2026-03-01T00:00:00Z");
 const HOUR = 3_600_000;
 const at = (ms: number) => new Date(START + ms);
-
-/** A small deterministic generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** A notification as the test wrote it: what the stats must be computed from. */
 type Written = {
@@ -272,7 +262,7 @@ async function staleMarks(): Promise<number> {
 
 describe("the hourly stats rollup", () => {
   it("when notifications are written, changed and deleted between queries, then every window and grouping counts exactly what is stored", async () => {
-    const draw = random(7);
+    const draw = seededRandom(7);
     const rows = generate(draw, 600);
     await write(rows);
     await expectExact(rows);
@@ -323,7 +313,7 @@ describe("the hourly stats rollup", () => {
   });
 
   it("when the background refresher runs, then it rolls up every stale bucket", async () => {
-    await write(generate(random(11), 100));
+    await write(generate(seededRandom(11), 100));
     expect(await staleMarks()).toBeGreaterThan(0);
     const rollup = createStatsRollup({
       db: ctx.database.db,
