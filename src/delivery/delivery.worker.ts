@@ -266,7 +266,11 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       if (!running) return () => false;
       const fits = lanes.budget();
       let room = window.room();
-      return (platforms) => room > 0 && fits(platforms) && room-- > 0;
+      return (platforms) => {
+        if (room <= 0 || !fits(platforms)) return false;
+        room--;
+        return true;
+      };
     },
     leaseUntil: (now) => new Date(now.getTime() + config.leaseMs),
     take: startSends,
