@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from "../db/availability.ts";
 import {
   ingestTogether,
   type IngestDeps,
@@ -32,7 +33,8 @@ type Waiting = {
  * a lone request is never delayed, and under load the round trips and commits per call
  * fall as the load rises, which is what lets single-event webhooks keep up. Each
  * request still gets its own report, and a shared transaction that fails is retried
- * one request at a time, so no request fails for another's sake.
+ * one request at a time, so no request fails for another's sake (unless the database
+ * is away, which no request can help: then all are refused at once).
  */
 export function createIngestBatcher(
   deps: IngestDeps,
@@ -71,8 +73,9 @@ export function createIngestBatcher(
         else w.resolve(report);
       });
     } catch (error) {
-      if (group.length === 1) {
-        group[0]?.reject(error);
+      // Alone, each request would meet the same absent database: answer all now.
+      if (group.length === 1 || isDatabaseUnavailable(error)) {
+        for (const w of group) w.reject(error);
         return;
       }
       for (const w of group) await run([w]);
