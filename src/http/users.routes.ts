@@ -4,7 +4,7 @@ import { DeviceStatus, Platform } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
-import { isPushSubscription } from "../ingest/device-changes.ts";
+import { isPushSubscription } from "../ingest/device-tokens.ts";
 import {
   fitsBytes,
   MAX_DEVICE_TOKEN_BYTES,
