@@ -11,6 +11,7 @@ import * as uniqueNotificationId from "./0009-unique-notification-id.ts";
 import * as notificationIdKey from "./0010-notification-id-key.ts";
 import * as eventsPayloadJson from "./0011-events-payload-json.ts";
 import * as timezoneLocaleSources from "./0012-timezone-locale-sources.ts";
+import * as matchLeases from "./0013-match-leases.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "0010-notification-id-key": notificationIdKey,
   "0011-events-payload-json": eventsPayloadJson,
   "0012-timezone-locale-sources": timezoneLocaleSources,
+  "0013-match-leases": matchLeases,
 };

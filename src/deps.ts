@@ -111,7 +111,14 @@ export async function wireDeps(
   return {
     ...parts,
     planner: createPlanner(
-      { db, logger, clock, rules, handoff: delivery },
+      {
+        db,
+        logger,
+        clock,
+        rules,
+        handoff: delivery,
+        leaseMs: config.delivery.leaseMs,
+      },
       () => {
         delivery.poke();
       },

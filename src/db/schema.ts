@@ -100,6 +100,9 @@ export interface RuleMatchesTable {
   status: MatchStatus;
   cursor: string | null;
   planned: Generated<number>;
+  /** The claim of the process sending its pages, and when it lapses (migration 0013). */
+  claimed_by: string | null;
+  claimed_until: Timestamp | null;
   triggered_at: Timestamp;
   created_at: Timestamp;
   updated_at: Timestamp;

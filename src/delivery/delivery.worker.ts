@@ -1,11 +1,15 @@
 import type { DeliveryConfig } from "../config.ts";
 import type { Database } from "../db/database.ts";
 import type { Logger } from "../logger.ts";
-import type { Push } from "../providers/provider.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
-import type { Handoff } from "./handoff.ts";
+import {
+  asClaimed,
+  createInFlight,
+  type Handoff,
+  type HandedNotification,
+} from "./handoff.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {
@@ -14,15 +18,16 @@ import {
   reclaimLapsedClaims,
   type ClaimedNotification,
   type Deferral,
-} from "./outbox.repository.ts";
+} from "./claim.repository.ts";
 import { createTimezoneResolver } from "../rules/timezone-resolver.ts";
 import type { ProviderSet } from "../providers/registry.ts";
-import { createLanes, sendThroughLane } from "./lanes.ts";
+import { createLanes } from "./lanes.ts";
+import { createNotificationSender } from "./notification-sender.ts";
 import { createSendWindow } from "./send-window.ts";
 import { DEFAULT_PAUSE_POLICY } from "./provider-pause.ts";
 import { loadSendContexts } from "./send-context.ts";
 import { planBatch, type SendContext } from "./send-plan.ts";
-import { releaseUpdate, settle, type PushResult } from "./settlement.ts";
+import { deferredUpdate } from "./settlement.ts";
 
 export type DeliveryDeps = {
   db: Database;
@@ -70,8 +75,6 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     flushAt: Math.max(1, Math.floor(config.batchSize / 4)),
   });
   const window = createSendWindow(config.batchSize);
-  const sendDeps = { clock: deps.clock, logger, metrics: deps.metrics };
-  const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
   const timezoneOf = createTimezoneResolver(
     logger,
     () => deps.rules.current().settings,
@@ -79,80 +82,19 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
 
   // Once set, queued sends are given back instead of sent.
   let stopping = false;
+  const deliver = createNotificationSender({
+    ...deps,
+    logger,
+    lanes,
+    window,
+    recorder,
+    stopping: () => stopping,
+  });
   // While set, the planner hands this worker the notifications due now.
   let running = false;
   let lastReclaim = 0;
-  const sending = new Set<Promise<void>>();
-
-  /**
-   * Sends one notification's pushes through their lanes and records what came of it,
-   * inside the send window: from its first send until its outcome is written.
-   */
-  const deliver = async (
-    claimed: ClaimedNotification,
-    context: SendContext,
-    pushes: readonly Push[],
-  ) => {
-    await window.enter();
-    try {
-      await sendAndRecord(claimed, context, pushes);
-    } finally {
-      window.leave();
-    }
-  };
-
-  const sendAndRecord = async (
-    claimed: ClaimedNotification,
-    context: SendContext,
-    pushes: readonly Push[],
-  ) => {
-    const results = await Promise.all(
-      pushes.map((push) => {
-        const lane = lanes.of(push.platform);
-        return lane.queue.add(() =>
-          stopping ? undefined : sendThroughLane(lane, push, sendDeps),
-        );
-      }),
-    );
-    const done = results.filter((r) => r !== undefined);
-    if (done.length === 0) {
-      await recorder.record({ update: releaseUpdate(claimed) });
-      return;
-    }
-    // Shutdown interrupted part of this notification: the rest go on the next attempt.
-    const interrupted = pushes
-      .filter((_, i) => results[i] === undefined)
-      .map((push): PushResult => ({
-        push,
-        provider: lanes.of(push.platform).provider.name,
-        outcome: { kind: "retry", reason: "shutdown" },
-      }));
-    const now = deps.clock();
-    const settlement = settle(
-      claimed,
-      [...done, ...interrupted],
-      context.settled,
-      now,
-      backoff,
-      config.maxAttempts,
-    );
-    const written = recorder.record(settlement);
-    const { status, reason } = settlement.update;
-    if (status === "sent" || status === "failed") {
-      deps.reporter?.report({
-        userId: claimed.userId,
-        notificationId: claimed.notificationId,
-        ruleId: claimed.ruleId,
-        status,
-        reason,
-        platforms: done
-          .filter((r) => r.outcome.kind === "sent")
-          .map((r) => r.push.platform),
-        at: now,
-      });
-    }
-    await written;
-  };
+  const sending = new Set<Promise<unknown>>();
+  const inFlight = createInFlight();
 
   /** Claims one batch and starts its sends. False when nothing was due. */
   const dispatchBatch = async (): Promise<boolean> => {
@@ -190,53 +132,86 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       claimed,
       now,
     );
-    startSends(claimed, contexts);
+    void startSends(claimed, contexts);
     return true;
   };
 
   /** Keeps track of work on claimed rows, so that shutdown and drain wait for it. */
-  const track = (work: Promise<void>) => {
+  const track = (work: Promise<unknown>) => {
     sending.add(work);
     void work.finally(() => sending.delete(work));
   };
 
-  /** Checks a claimed batch against the policy once more and starts its sends. */
+  /**
+   * Checks a claimed batch against the policy once more and starts its sends. Returns,
+   * per notification, whether its outcome was written.
+   */
   const startSends = (
     claimed: readonly ClaimedNotification[],
     contexts: readonly SendContext[],
-  ) => {
+  ): Promise<boolean>[] => {
     const deferrals: Deferral[] = [];
-    planBatch(claimed, contexts, timezoneOf).forEach((plan, index) => {
-      const notification = claimed[index] as ClaimedNotification;
-      const context = contexts[index] as SendContext;
-      if (plan.kind === "skip") {
-        void recorder.record({ update: plan.update });
-        return;
-      }
-      if (plan.kind === "defer") {
-        deferrals.push(plan.deferral);
-        return;
-      }
-      track(
-        deliver(notification, context, plan.pushes).catch((error: unknown) => {
+    const written = planBatch(claimed, contexts, timezoneOf).map(
+      (plan, index): Promise<boolean> => {
+        const notification = claimed[index] as ClaimedNotification;
+        if (plan.kind === "skip")
+          return recorder.record({ update: plan.update });
+        if (plan.kind === "defer") {
+          if (notification.unwritten === undefined) {
+            deferrals.push(plan.deferral);
+            return Promise.resolve(true);
+          }
+          const update = deferredUpdate(notification, plan.deferral.until);
+          return recorder.record({ update });
+        }
+        const work = deliver(
+          notification,
+          contexts[index] as SendContext,
+          plan.pushes,
+        ).catch((error: unknown) => {
           // A bug, not a provider's answer: the claim lapses and the row is retried.
           logger.error(
             { err: error, notificationId: notification.notificationId },
             "delivering a notification failed",
           );
-        }),
+          return false;
+        });
+        track(work);
+        return work;
+      },
+    );
+    if (deferrals.length > 0) {
+      track(
+        deferClaimed(deps.db, deferrals, deps.clock()).catch(
+          (error: unknown) => {
+            // The claims lapse, and the rows are claimed and checked again.
+            logger.error(
+              { err: error, deferred: deferrals.length },
+              "deferring notifications to the end of quiet hours failed",
+            );
+          },
+        ),
       );
+    }
+    return written;
+  };
+
+  /** Sends notifications handed over unwritten, counted in flight until written. */
+  const take = async (handed: readonly HandedNotification[]) => {
+    const claimed = handed.map(({ notification }) => {
+      inFlight.add(notification.userId, notification);
+      return asClaimed(notification);
     });
-    if (deferrals.length === 0) return;
-    track(
-      deferClaimed(deps.db, deferrals, deps.clock()).catch((error: unknown) => {
-        // The claims lapse, and the rows are claimed and checked again.
-        logger.error(
-          { err: error, deferred: deferrals.length },
-          "deferring notifications to the end of quiet hours failed",
-        );
+    const written = startSends(
+      claimed,
+      handed.map((h) => h.context),
+    ).map((done, index) =>
+      done.finally(() => {
+        const { notification } = handed[index] as HandedNotification;
+        inFlight.remove(notification.userId, notification);
       }),
     );
+    return (await Promise.all(written)).every(Boolean);
   };
 
   /** Waits for every send started so far and for their outcomes to be written. */
@@ -272,8 +247,13 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
         return true;
       };
     },
-    leaseUntil: (now) => new Date(now.getTime() + config.leaseMs),
-    take: startSends,
+    whenRoom: async () => {
+      if (!running) return 0;
+      await window.onRoom(Math.ceil(config.batchSize / 2));
+      return window.room();
+    },
+    take,
+    inFlight: (userId) => inFlight.of(userId),
     poke: () => {
       loop.poke();
     },

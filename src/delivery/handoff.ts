@@ -1,12 +1,23 @@
 import type { Platform } from "../db/schema.ts";
-import type { ClaimedNotification } from "./outbox.repository.ts";
+import type { ClaimedNotification } from "./claim.repository.ts";
+import type { UnwrittenNotification } from "./outbox.repository.ts";
 import type { SendContext } from "./send-plan.ts";
 
+/** A notification planned due now, given to delivery unwritten, with what it is sent with. */
+export type HandedNotification = {
+  notification: UnwrittenNotification;
+  context: SendContext;
+};
+
+/** A notification handed over and not written yet, as caps and dedupe count it. */
+export type InFlight = { ruleId: string; itemKey: string | null };
+
 /**
- * A delivery worker as the planner sees it. A notification it has room for is written
- * already claimed for it, under its lease, and given to it once the page commits: no
- * claim has to find the row again, and the devices and facts the page just read are
- * the ones it sends with.
+ * A delivery worker as the planner sees it. A notification due now that it has room
+ * for is handed over without a row: it is sent with the devices and facts the page just
+ * read, and written once, with its outcome. Until then it exists only in this process,
+ * which is why the planner counts `inFlight` in its caps and dedupe, and moves its
+ * match's cursor past a page only once `take` says the whole page is written.
  */
 export type Handoff = {
   /**
@@ -14,11 +25,56 @@ export type Handoff = {
    * counting it in when it does. Nothing fits while it is not running.
    */
   budget(): (platforms: readonly Platform[]) => boolean;
-  /** The lease of a notification claimed at `now`. */
-  leaseUntil(now: Date): Date;
-  /** Sends notifications written (and committed) claimed for it. */
-  take(
-    claimed: readonly ClaimedNotification[],
-    contexts: readonly SendContext[],
-  ): void;
+  /**
+   * Resolves with its room once half its send window is free (at once with 0 while it
+   * is not running): a page planned with room is handed over, not written to wait.
+   */
+  whenRoom(): Promise<number>;
+  /**
+   * Sends these notifications and writes each with its outcome. Resolves true once all
+   * are written; false when some could not be (their page is planned again when its
+   * match's lease lapses, and they are sent again under the same collapse id).
+   */
+  take(handed: readonly HandedNotification[]): Promise<boolean>;
+  /** This user's notifications handed over and not yet written. */
+  inFlight(userId: string): readonly InFlight[];
 };
+
+/** The notification handed over unwritten, as delivery's steps take a claimed one. */
+export function asClaimed(
+  notification: UnwrittenNotification,
+): ClaimedNotification {
+  return {
+    userId: notification.userId,
+    notificationId: notification.notificationId,
+    ruleId: notification.ruleId,
+    itemKey: notification.itemKey,
+    category: notification.category ?? null,
+    attempt: 1,
+    expiresAt: notification.expiresAt ?? null,
+    content: notification.content ?? null,
+    createdAt: notification.plannedAt,
+    // No row holds a claim: the outcome is inserted, not fenced.
+    claimedUntil: notification.plannedAt,
+    unwritten: notification,
+  };
+}
+
+/** Notifications handed over and not yet written, by user. */
+export function createInFlight() {
+  const byUser = new Map<string, InFlight[]>();
+  return {
+    add(userId: string, entry: InFlight) {
+      const entries = byUser.get(userId);
+      if (entries === undefined) byUser.set(userId, [entry]);
+      else entries.push(entry);
+    },
+    remove(userId: string, entry: InFlight) {
+      const entries = byUser.get(userId) ?? [];
+      const index = entries.indexOf(entry);
+      if (index !== -1) entries.splice(index, 1);
+      if (entries.length === 0) byUser.delete(userId);
+    },
+    of: (userId: string): readonly InFlight[] => byUser.get(userId) ?? [],
+  };
+}

@@ -5,18 +5,18 @@ import {
   type DeliveryRecord,
   type DeviceDisabling,
   type NotificationUpdate,
-} from "./outbox.repository.ts";
+} from "./outcome.repository.ts";
 
 export type OutcomeRecorder = {
   /**
-   * Queues one notification's outcome for the next write; resolves once it is written,
-   * or given up because its claim lapsed. Never rejects.
+   * Queues one notification's outcome for the next write; resolves true once it is
+   * written, false when it was given up because its claim lapsed. Never rejects.
    */
   record(outcome: {
     update: NotificationUpdate;
     deliveries?: readonly DeliveryRecord[];
     disablings?: readonly DeviceDisabling[];
-  }): Promise<void>;
+  }): Promise<boolean>;
   /** Writes everything recorded so far. Never rejects. */
   flush(): Promise<void>;
 };
@@ -42,8 +42,8 @@ export function createOutcomeRecorder(deps: {
   let disablings: DeviceDisabling[] = [];
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
-  // Settles when the outcomes recorded since the last flush are written.
-  let written: PromiseWithResolvers<void> | undefined;
+  // Settles when the outcomes recorded since the last flush are written (or given up).
+  let written: PromiseWithResolvers<boolean> | undefined;
 
   const write = async (
     batch: {
@@ -52,7 +52,7 @@ export function createOutcomeRecorder(deps: {
       disablings: DeviceDisabling[];
     },
     startedAt: number,
-  ): Promise<void> => {
+  ): Promise<boolean> => {
     for (let failures = 0; ; failures++) {
       try {
         await recordOutcomes(deps.db, batch, deps.clock());
@@ -67,7 +67,7 @@ export function createOutcomeRecorder(deps: {
             "device disabled: the provider refused its token",
           );
         }
-        return;
+        return true;
       } catch (error) {
         // The rows stay claimed until their lease lapses; writing before then keeps
         // them from being sent again. After that, another process owns them.
@@ -77,7 +77,7 @@ export function createOutcomeRecorder(deps: {
           { err: error, failures: failures + 1, gaveUp },
           "recording delivery outcomes failed",
         );
-        if (gaveUp) return;
+        if (gaveUp) return false;
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -96,7 +96,7 @@ export function createOutcomeRecorder(deps: {
       written = undefined;
       writing = writing
         .then(() => write(batch, startedAt))
-        .then(() => done?.resolve());
+        .then((ok) => done?.resolve(ok));
     }
     return writing;
   };

@@ -9,10 +9,8 @@ import {
 } from "./recipient.repository.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
-import {
-  listSettledDeliveries,
-  type ClaimedNotification,
-} from "./outbox.repository.ts";
+import type { ClaimedNotification } from "./claim.repository.ts";
+import { listSettledDeliveries } from "./deliveries.repository.ts";
 import type { SendContext } from "./send-plan.ts";
 
 /**

@@ -11,11 +11,8 @@ import {
 } from "../rules/policy.ts";
 import type { Rule } from "../rules/rule-book.ts";
 import type { Settings } from "../rules/rules-file.schema.ts";
-import type {
-  ClaimedNotification,
-  Deferral,
-  NotificationUpdate,
-} from "./outbox.repository.ts";
+import type { ClaimedNotification, Deferral } from "./claim.repository.ts";
+import type { NotificationUpdate } from "./outcome.repository.ts";
 import { finalUpdate, settledUpdate } from "./settlement.ts";
 import type { DeviceTarget } from "./recipient.repository.ts";
 

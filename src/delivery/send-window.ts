@@ -18,11 +18,12 @@ export type SendWindow = {
 export function createSendWindow(size: number): SendWindow {
   let inside = 0;
   const entering: (() => void)[] = [];
-  let roomWaiter: { places: number; resolve: () => void } | undefined;
+  // Delivery's claims and the planner's handoff may both wait for room.
+  let waiters: { places: number; resolve: () => void }[] = [];
   const room = () => size - inside - entering.length;
   const wake = () => {
-    roomWaiter?.resolve();
-    roomWaiter = undefined;
+    for (const waiter of waiters) waiter.resolve();
+    waiters = [];
   };
   return {
     enter() {
@@ -36,15 +37,17 @@ export function createSendWindow(size: number): SendWindow {
       const next = entering.shift();
       if (next === undefined) inside--;
       else next();
-      if (roomWaiter !== undefined && room() >= roomWaiter.places) wake();
+      const free = room();
+      waiters = waiters.filter((waiter) => {
+        if (waiter.places > free) return true;
+        waiter.resolve();
+        return false;
+      });
     },
     room,
     onRoom(places) {
-      wake();
       if (room() >= places) return Promise.resolve();
-      return new Promise((resolve) => {
-        roomWaiter = { places, resolve };
-      });
+      return new Promise((resolve) => waiters.push({ places, resolve }));
     },
     wake,
   };

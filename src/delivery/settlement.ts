@@ -1,13 +1,14 @@
 import { DeliveryStatus, NotificationStatus } from "../db/schema.ts";
 import type { Push, SendOutcome } from "../providers/provider.ts";
 import { retryDelay, type BackoffPolicy } from "./backoff.ts";
+import type { ClaimedNotification } from "./claim.repository.ts";
 import type {
-  ClaimedNotification,
   DeliveryRecord,
   DeviceDisabling,
   NotificationUpdate,
-} from "./outbox.repository.ts";
+} from "./outcome.repository.ts";
 import type { Outage } from "./provider-pause.ts";
+import { QUIET_HOURS } from "./claim.repository.ts";
 
 /**
  * One push and what came of it. `outage`: its provider was down, which says nothing
@@ -182,6 +183,23 @@ export function settledUpdate(
     sendAt: null,
     sentAt,
     releasedAttempt: false,
+    firstWrite: claimed.unwritten,
+  };
+}
+
+/**
+ * Puts a notification back to wait for the end of its user's quiet hours, the attempt
+ * given back: for one handed over unwritten (a claimed row is deferred by
+ * `deferClaimed`).
+ */
+export function deferredUpdate(
+  claimed: ClaimedNotification,
+  until: Date,
+): NotificationUpdate {
+  return {
+    ...releaseUpdate(claimed),
+    sendAt: until,
+    deferredBy: [QUIET_HOURS],
   };
 }
 

@@ -1,75 +1,84 @@
-import { NotificationStatus } from "../db/schema.ts";
-import type { Handoff } from "../delivery/handoff.ts";
-import type { ClaimedNotification } from "../delivery/outbox.repository.ts";
+import type {
+  HandedNotification,
+  Handoff,
+  InFlight,
+} from "../delivery/handoff.ts";
+import type { NewNotification } from "../delivery/outbox.repository.ts";
+import type {
+  DeviceTarget,
+  FactsQuery,
+} from "../delivery/recipient.repository.ts";
 import type { SendContext } from "../delivery/send-plan.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
-import { claimedAs, type NewNotification } from "./notification.repository.ts";
-import type { DeviceTarget } from "../delivery/recipient.repository.ts";
+import { isDueNow } from "./planned-notification.ts";
 
-/** What a page hands over once it commits: claimed notifications and how to send them. */
-export type HandedOff = {
-  claimed: ClaimedNotification[];
-  contexts: SendContext[];
+/** A page's notifications: those handed to delivery unwritten, and those to write. */
+export type PageSplit = {
+  handed: HandedNotification[];
+  toWrite: NewNotification[];
 };
 
-export const NOTHING_HANDED_OFF: HandedOff = { claimed: [], contexts: [] };
-
-/** Claims for the handoff the notifications due now that it has room for. */
-export function claimDueNow(
-  notifications: NewNotification[],
-  devicesOf: ReadonlyMap<string, readonly DeviceTarget[]>,
-  handoff: Handoff | undefined,
-  now: Date,
-): NewNotification[] {
-  if (handoff === undefined) return notifications;
-  const fits = handoff.budget();
-  const claimedUntil = handoff.leaseUntil(now);
-  return notifications.map((n) =>
-    n.status === NotificationStatus.pending &&
-    n.sendAt <= now &&
-    fits((devicesOf.get(n.userId) ?? []).map((d) => d.platform))
-      ? claimedAs(n, claimedUntil)
-      : n,
-  );
-}
-
-/** The claimed notifications the page wrote, as delivery takes them, with what it read. */
-export function toHandOver(
+/**
+ * Hands to delivery the notifications due now that it has room for, with the facts and
+ * devices the page just read; the others (suppressed, waiting, or beyond its room) are
+ * written by the page.
+ */
+export function splitDueNow(
   notifications: readonly NewNotification[],
-  inserted: ReadonlySet<string>,
-  common: Pick<SendContext, "rule" | "settings" | "now">,
   read: {
     facts: readonly RecipientFacts[];
     devicesOf: ReadonlyMap<string, readonly DeviceTarget[]>;
   },
-): HandedOff {
-  const result: HandedOff = { claimed: [], contexts: [] };
-  notifications.forEach((n, index) => {
+  handoff: Handoff | undefined,
+  common: Pick<SendContext, "rule" | "settings" | "now">,
+): PageSplit {
+  const split: PageSplit = { handed: [], toWrite: [] };
+  const fits = handoff?.budget();
+  notifications.forEach((notification, index) => {
     const facts = read.facts[index];
+    const devices = read.devicesOf.get(notification.userId) ?? [];
     if (
-      n.claimedUntil === undefined ||
+      fits === undefined ||
       facts === undefined ||
-      !inserted.has(n.notificationId)
-    )
+      !isDueNow(notification, common.now) ||
+      !fits(devices.map((d) => d.platform))
+    ) {
+      split.toWrite.push(notification);
       return;
-    result.claimed.push({
-      userId: n.userId,
-      notificationId: n.notificationId,
-      ruleId: n.ruleId,
-      itemKey: n.itemKey,
-      category: n.category ?? null,
-      attempt: 1,
-      expiresAt: n.expiresAt ?? null,
-      content: n.content ?? null,
-      createdAt: common.now,
-      claimedUntil: n.claimedUntil,
-    });
-    result.contexts.push({
-      ...common,
-      facts,
-      devices: read.devicesOf.get(n.userId) ?? [],
-      settled: new Map(),
+    }
+    split.handed.push({
+      notification: { ...notification, plannedAt: common.now },
+      context: { ...common, facts, devices, settled: new Map() },
     });
   });
-  return result;
+  return split;
+}
+
+/**
+ * The facts with this process's notifications in flight counted: they have no row
+ * until their outcome is written, and the caps and dedupe must see them all the same.
+ */
+export function withInFlight(
+  facts: readonly RecipientFacts[],
+  query: FactsQuery,
+  inFlightOf: (userId: string) => readonly InFlight[],
+): RecipientFacts[] {
+  return facts.map((recipient) => {
+    const flying = inFlightOf(recipient.userId);
+    if (flying.length === 0) return recipient;
+    const ofRule = flying.filter((f) => f.ruleId === query.ruleId);
+    return {
+      ...recipient,
+      recentTotal:
+        recipient.recentTotal +
+        (query.globalCapSince === undefined ? 0 : flying.length),
+      recentForRule:
+        recipient.recentForRule +
+        (query.ruleCapSince === undefined ? 0 : ofRule.length),
+      duplicate:
+        recipient.duplicate ||
+        (query.dedupeSince !== undefined &&
+          ofRule.some((f) => f.itemKey === query.itemKey)),
+    };
+  });
 }

@@ -10,7 +10,7 @@ import {
   insertMatches,
   type NewMatch,
 } from "./match.repository.ts";
-import { cancelPendingNotifications } from "./notification.repository.ts";
+import { cancelPendingNotifications } from "../delivery/outbox.repository.ts";
 
 export type IngestedEvent = { event: SegmentEvent; userId: string };
 

@@ -1,6 +1,12 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
-import { MatchStatus, type DB, type JsonObject } from "../db/schema.ts";
+import type { Selectable } from "kysely";
+import {
+  MatchStatus,
+  type DB,
+  type JsonObject,
+  type RuleMatchesTable,
+} from "../db/schema.ts";
 
 export type NewMatch = {
   matchId: string;
@@ -64,22 +70,69 @@ export function insertMatchesSql(
 /**
  * Takes up to `limit` of the oldest pending matches and locks them for the caller's
  * transaction. Other workers skip them, so a match is expanded by one worker at a time;
- * those the caller leaves alone stay pending when its transaction ends.
+ * those the caller leaves alone stay pending when its transaction ends. A match whose
+ * pages another process is sending is skipped until that process's lease lapses.
  */
 export async function claimPendingMatches(
   db: Kysely<DB>,
   limit: number,
+  now: Date,
 ): Promise<Match[]> {
   const rows = await db
     .selectFrom("rule_matches")
     .selectAll()
     .where("status", "=", MatchStatus.pending)
+    .where((eb) =>
+      eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]),
+    )
     .orderBy("created_at")
     .limit(limit)
     .forUpdate()
     .skipLocked()
     .execute();
-  return rows.map((row) => ({
+  return rows.map(toMatch);
+}
+
+/**
+ * Locks a match this process holds under `token`, for the transaction that plans its
+ * next page; undefined when the lease was lost (it lapsed and another process took it).
+ */
+export async function lockHeldMatch(
+  db: Kysely<DB>,
+  matchId: string,
+  token: string,
+): Promise<Match | undefined> {
+  const row = await db
+    .selectFrom("rule_matches")
+    .selectAll()
+    .where("match_id", "=", matchId)
+    .where("claimed_by", "=", token)
+    .where("status", "=", MatchStatus.pending)
+    .forUpdate()
+    .executeTakeFirst();
+  return row === undefined ? undefined : toMatch(row);
+}
+
+/** Holds a match for this process under `token` until `until`. */
+export async function leaseMatch(
+  db: Kysely<DB>,
+  matchId: string,
+  lease: { token: string; until: Date },
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable("rule_matches")
+    .set({
+      claimed_by: lease.token,
+      claimed_until: lease.until,
+      updated_at: now,
+    })
+    .where("match_id", "=", matchId)
+    .execute();
+}
+
+function toMatch(row: Selectable<RuleMatchesTable>): Match {
+  return {
     matchId: row.match_id,
     ruleId: row.rule_id,
     ruleVersion: row.rule_version,
@@ -91,7 +144,7 @@ export async function claimPendingMatches(
     triggeredAt: row.triggered_at,
     cursor: row.cursor,
     planned: row.planned,
-  }));
+  };
 }
 
 /** Records matches planned in one go: each expanded (or cancelled), with its count. */
@@ -120,22 +173,55 @@ export async function finishMatches(
     where m.match_id = f.match_id`.execute(db);
 }
 
-/** Records one expanded page: where to continue, and whether the audience is done. */
+/** Where a match's expansion stands once a page is planned and written. */
+export type MatchProgress = {
+  cursor: string | null;
+  planned: number;
+  done: boolean;
+};
+
+/**
+ * Records one expanded page: where to continue, and whether the audience is done. With
+ * a lease, only while this process still holds it (false when it was lost), extended
+ * until the match is done; without one, the match is left unheld.
+ */
 export async function advanceMatch(
   db: Kysely<DB>,
   matchId: string,
-  progress: { cursor: string | null; planned: number; done: boolean },
+  progress: MatchProgress,
   now: Date,
-): Promise<void> {
-  await db
+  lease?: { token: string; until: Date },
+): Promise<boolean> {
+  const held = lease !== undefined && !progress.done;
+  let update = db
     .updateTable("rule_matches")
     .set({
       cursor: progress.cursor,
       planned: progress.planned,
       status: progress.done ? MatchStatus.expanded : MatchStatus.pending,
+      claimed_by: held ? lease.token : null,
+      claimed_until: held ? lease.until : null,
       updated_at: now,
     })
+    .where("match_id", "=", matchId);
+  if (lease !== undefined)
+    update = update.where("claimed_by", "=", lease.token);
+  const result = await update.executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Gives up a lease this process holds, for another process to go on at once. */
+export async function releaseMatch(
+  db: Kysely<DB>,
+  matchId: string,
+  token: string,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable("rule_matches")
+    .set({ claimed_by: null, claimed_until: null, updated_at: now })
     .where("match_id", "=", matchId)
+    .where("claimed_by", "=", token)
     .execute();
 }
 

@@ -1,44 +1,30 @@
+import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { Database } from "../db/database.ts";
 import { MatchStatus, type DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
+import type { Handoff, HandedNotification } from "../delivery/handoff.ts";
+import {
+  insertNotifications,
+  recipientsWritten,
+} from "../delivery/outbox.repository.ts";
+import { groupBy } from "../delivery/recipient.repository.ts";
 import type { Logger } from "../logger.ts";
-import { matchesCondition } from "../rules/condition.ts";
-import {
-  decideEach,
-  type Decision,
-  type PlanInput,
-  type RecipientFacts,
-} from "../rules/policy.ts";
-import {
-  claimDueNow,
-  NOTHING_HANDED_OFF,
-  toHandOver,
-  type HandedOff,
-} from "./handoff.ts";
-import type { Handoff } from "../delivery/handoff.ts";
+import type { Decision } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
+import { audiencePage, planPage, type Lookups } from "./audience-page.ts";
+import { splitDueNow } from "./handoff.ts";
+import type { HeldMatches, HeldPage } from "./held-matches.ts";
 import {
   advanceMatch,
   claimPendingMatches,
+  leaseMatch,
+  lockHeldMatch,
   type Match,
+  type MatchProgress,
 } from "./match.repository.ts";
-import {
-  anyDueNow,
-  insertNotifications,
-  toNotification,
-} from "./notification.repository.ts";
-import {
-  listActiveDevices,
-  listProfilesPage,
-  listSaversPage,
-  factsQuery,
-  groupBy,
-  loadRecipientFacts,
-  type AudienceMember,
-  type DeviceTarget,
-} from "../delivery/recipient.repository.ts";
+import { isDueNow, toNotification } from "./planned-notification.ts";
 import { oneMatchPerUser, planUserMatches } from "./user-matches.ts";
 
 export type PlannerDeps = {
@@ -48,19 +34,21 @@ export type PlannerDeps = {
   rules: RuleStore;
   /** This process's delivery, when it runs: notifications due now go straight to it. */
   handoff?: Handoff | undefined;
+  /** How long a fan-out stays held by this process without news from it. */
+  leaseMs?: number | undefined;
 };
 
 /** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
 export const PAGE_SIZE = 1_000;
 
+/** The smallest page planned to fit delivery's room: below it, transactions dominate. */
+const MIN_HANDED_PAGE = 100;
+
+/** A fan-out's lease when the deps name none: the delivery lease's default. */
+export const DEFAULT_LEASE_MS = 60_000;
+
 /** Matches of one user each (cart reminders…) planned together in one transaction. */
 const USER_MATCH_BATCH = 200;
-
-type AudiencePage = {
-  members: AudienceMember[];
-  cursor: string | null;
-  done: boolean;
-};
 
 /**
  * What one planning step did: nothing (no match waited), or planned, maybe due now;
@@ -72,44 +60,90 @@ export type PlanStep =
 
 const IDLE: PlanStep = { planned: false, more: false };
 
+type Planned = Extract<PlanStep, { planned: true }>;
+
 /**
- * Expands one page of the oldest pending rule match into notifications, in one
- * transaction that also moves the match's cursor: a crash loses nothing and, with the
- * (match, user) key, doubles nothing. `dueNow` says whether any of them is to be sent
- * at once, for delivery to look now rather than at its next poll. `more` says whether
- * matches were left behind (a full claim, a second match of one user, a match of
- * another kind or an unfinished audience): the planner loops at once only then, and
- * otherwise waits for new matches.
+ * A step's result, with the fan-out page to hand over once its transaction commits, or
+ * the held match it advanced without a lease.
+ */
+type StepResult = {
+  step: PlanStep;
+  page?: HeldPage | undefined;
+  unheld?: string | undefined;
+};
+
+/**
+ * Plans the next page of a fan-out this process holds, or else of the oldest pending
+ * rule match, in one transaction. Notifications that wait, or are suppressed, are
+ * written with the page; those due now that delivery has room for are handed to it
+ * unwritten (see Handoff), and the match is then held under a lease: its cursor moves
+ * past a page only once the page's outcomes are written, so a crash plans the page
+ * again and repeats at most the pushes that were in flight. `dueNow` says whether a
+ * written notification is to be sent at once, for delivery to look now. `more` says
+ * whether work was left behind: the planner loops at once only then.
  */
 export async function expandNextPage(
   deps: PlannerDeps,
-  timezoneOf: (zone: string | null) => string,
+  lookups: Lookups,
+  held: HeldMatches,
 ): Promise<PlanStep> {
-  const { step, handedOff } = await inTransaction(deps.db, (trx) =>
-    planNextPage(trx, deps, timezoneOf),
+  const room = (await deps.handoff?.whenRoom()) ?? 0;
+  const pageSize =
+    room > 0 ? Math.min(PAGE_SIZE, Math.max(room, MIN_HANDED_PAGE)) : PAGE_SIZE;
+  const { step, page, unheld } = await inTransaction(deps.db, (trx) =>
+    planNextPage(trx, deps, lookups, held, pageSize),
   );
-  if (handedOff.claimed.length > 0)
-    deps.handoff?.take(handedOff.claimed, handedOff.contexts);
+  if (page !== undefined) held.afterCommit(page, deps.handoff);
+  if (unheld !== undefined) held.drop(unheld);
   return step;
 }
 
 async function planNextPage(
   trx: Kysely<DB>,
   deps: PlannerDeps,
-  timezoneOf: (zone: string | null) => string,
-): Promise<{ step: PlanStep; handedOff: HandedOff }> {
-  const only = (step: PlanStep) => ({ step, handedOff: NOTHING_HANDED_OFF });
-  const matches = await claimPendingMatches(trx, USER_MATCH_BATCH);
-  const [match] = matches;
-  if (match === undefined) return only(IDLE);
-  const leftBehind = (handled: number) =>
-    matches.length === USER_MATCH_BATCH || handled < matches.length;
+  lookups: Lookups,
+  held: HeldMatches,
+  pageSize: number,
+): Promise<StepResult> {
   // A page's queries are short index lookups. While a fan-out grows the notifications
   // table faster than autovacuum analyses it, stale statistics inflate their cost
   // estimates past jit_above_cost, and compiling them takes far longer than running them.
   await sql`set local jit = off`.execute(trx);
   const now = deps.clock();
   const book = deps.rules.current();
+  const holding = held.next();
+  if (holding !== undefined) {
+    const match = await lockHeldMatch(trx, holding.matchId, holding.token);
+    if (match === undefined)
+      return { step: lostLease(deps, held, holding.matchId) };
+    const rule = ruleOf(book, match);
+    if (rule === undefined) {
+      const step = await cancelMatch(trx, deps, match, now);
+      return { step, unheld: match.matchId };
+    }
+    const at = { ...match, ...holding.next };
+    const result = await planFanOutPage(
+      trx,
+      deps,
+      lookups,
+      book,
+      rule,
+      at,
+      pageSize,
+      {
+        token: holding.token,
+        outstanding: holding.outstanding,
+      },
+    );
+    return result.page === undefined
+      ? { ...result, unheld: match.matchId }
+      : result;
+  }
+  const matches = await claimPendingMatches(trx, USER_MATCH_BATCH, now);
+  const [match] = matches;
+  if (match === undefined) return { step: IDLE };
+  const leftBehind = (handled: number) =>
+    matches.length === USER_MATCH_BATCH || handled < matches.length;
   if (match.userId !== null) {
     // The oldest match is for its own user: plan it with the others like it.
     const end = matches.findIndex((m) => m.userId === null);
@@ -121,157 +155,135 @@ async function planNextPage(
       book,
       batch,
       now,
-      timezoneOf,
+      lookups,
     );
-    return only({ planned: true, dueNow, more: leftBehind(batch.length) });
+    return {
+      step: { planned: true, dueNow, more: leftBehind(batch.length) },
+    };
   }
-  const rule = book.rules.find((r) => r.id === match.ruleId);
-  if (rule === undefined) {
-    deps.logger.warn(
-      { ruleId: match.ruleId, matchId: match.matchId },
-      "rule removed before its match was planned",
-    );
-    await trx
-      .updateTable("rule_matches")
-      .set({ status: MatchStatus.cancelled, updated_at: now })
-      .where("match_id", "=", match.matchId)
-      .execute();
-    return only({ planned: true, dueNow: false, more: leftBehind(1) });
-  }
-  const page = await audiencePage(trx, rule, match, match.cursor, PAGE_SIZE);
-  const planned = await planPage(
+  const rule = ruleOf(book, match);
+  if (rule === undefined)
+    return { step: await cancelMatch(trx, deps, match, now) };
+  const result = await planFanOutPage(
     trx,
+    deps,
+    lookups,
     book,
     rule,
     match,
-    page.members,
-    now,
-    timezoneOf,
-  );
-  const devicesOf = groupBy(planned.devices, (d) => d.userId);
-  const notifications = claimDueNow(
-    page.members.map((member, index) =>
-      toNotification(match, rule, member, planned.decisions[index] as Decision),
-    ),
-    devicesOf,
-    deps.handoff,
-    now,
-  );
-  const inserted = await insertNotifications(trx, notifications, now);
-  await advanceMatch(
-    trx,
-    match.matchId,
+    pageSize,
     {
-      cursor: page.cursor,
-      planned: match.planned + inserted.size,
-      done: page.done,
+      token: randomUUID(),
+      outstanding: 0,
     },
-    now,
   );
   return {
-    step: {
-      planned: true,
-      dueNow: anyDueNow(notifications, now),
-      more: leftBehind(page.done ? 1 : 0),
-    },
-    handedOff: toHandOver(
-      notifications,
-      inserted,
-      { rule, settings: book.settings, now },
-      { facts: planned.facts, devicesOf },
-    ),
+    ...result,
+    step: { ...result.step, more: result.step.more || leftBehind(1) },
   };
 }
 
-/** A page's decisions, member by member, with the facts and devices they rest on. */
-export type PlannedPage = {
-  decisions: Decision[];
-  facts: RecipientFacts[];
-  devices: DeviceTarget[];
-};
-
-/** Decides for each member of a page; used by expansion and by the dry-run preview. */
-export async function planPage(
-  db: Kysely<DB>,
+/**
+ * Plans one page of a fan-out's audience from `match.cursor`, skipping recipients
+ * whose notification is written already (the page is planned again after a crash).
+ * When nothing of it is handed over and no earlier page is still in flight, the match
+ * advances in this transaction; otherwise it is leased to this process, and the page
+ * is returned to be handed over and recorded in order.
+ */
+async function planFanOutPage(
+  trx: Kysely<DB>,
+  deps: PlannerDeps,
+  lookups: Lookups,
   book: RuleBook,
   rule: Rule,
-  match: Pick<Match, "event" | "itemKey" | "triggeredAt">,
-  members: readonly AudienceMember[],
-  now: Date,
-  timezoneOf: (zone: string | null) => string,
-): Promise<PlannedPage> {
-  const devices = await listActiveDevices(
-    db,
-    members.map((m) => m.userId),
+  match: Match,
+  pageSize: number,
+  lease: { token: string; outstanding: number },
+): Promise<{ step: Planned; page?: HeldPage }> {
+  const now = deps.clock();
+  const page = await audiencePage(trx, rule, match, match.cursor, pageSize);
+  const written = await recipientsWritten(
+    trx,
+    match.matchId,
+    page.members.map((m) => m.userId),
   );
-  const facts = await loadRecipientFacts(
-    db,
-    members,
-    factsQuery(rule, book.settings, match.itemKey, now),
-    devices,
+  const members = page.members.filter((m) => !written.has(m.userId));
+  const planned = await planPage(trx, book, rule, match, members, now, lookups);
+  const notifications = members.map((member, index) =>
+    toNotification(match, rule, member, planned.decisions[index] as Decision),
   );
-  const input: PlanInput = {
-    rule,
-    settings: book.settings,
-    event: match.event,
-    triggeredAt: match.triggeredAt,
-    timezoneOf,
+  const { handed, toWrite } = splitDueNow(
+    notifications,
+    {
+      facts: planned.facts,
+      devicesOf: groupBy(planned.devices, (d) => d.userId),
+    },
+    deps.handoff,
+    { rule, settings: book.settings, now },
+  );
+  const inserted = await insertNotifications(trx, toWrite, now);
+  const progress: MatchProgress = {
+    cursor: page.cursor,
+    // Recipients written after the match's cursor were planned by a process that died
+    // before it could move the cursor: they count as planned, by this page.
+    planned: match.planned + written.size + inserted.size + handed.length,
+    done: page.done,
   };
-  return { decisions: decideEach(input, facts), facts, devices };
+  const step: Planned = {
+    planned: true,
+    dueNow: toWrite.some((n) => isDueNow(n, now)),
+    more: !page.done,
+  };
+  if (handed.length === 0 && lease.outstanding === 0) {
+    await advanceMatch(trx, match.matchId, progress, now);
+    return { step };
+  }
+  const until = new Date(now.getTime() + (deps.leaseMs ?? DEFAULT_LEASE_MS));
+  await leaseMatch(trx, match.matchId, { token: lease.token, until }, now);
+  return {
+    step,
+    page: { matchId: match.matchId, token: lease.token, progress, handed },
+  };
 }
 
-/** The next page of a rule's audience after `cursor`, in user_id order. */
-export async function audiencePage(
-  db: Kysely<DB>,
-  rule: Rule,
-  match: Pick<Match, "userId" | "itemKey">,
-  cursor: string | null,
-  limit: number,
-): Promise<AudiencePage> {
-  const audience = rule.audience;
-  switch (audience.kind) {
-    case "user":
-      return {
-        members:
-          match.userId === null
-            ? []
-            : [{ userId: match.userId, item: undefined }],
-        cursor: null,
-        done: true,
-      };
-    case "collection": {
-      if (match.itemKey === null)
-        return { members: [], cursor: null, done: true };
-      const members = await listSaversPage(
-        db,
-        audience.collection,
-        match.itemKey,
-        cursor,
-        limit,
-      );
-      return {
-        members,
-        cursor: members.at(-1)?.userId ?? cursor,
-        done: members.length < limit,
-      };
-    }
-    case "where": {
-      const profiles = await listProfilesPage(db, cursor, limit);
-      const members = profiles
-        .filter((p) =>
-          matchesCondition(audience.condition, {
-            type: "identify",
-            userId: p.userId,
-            traits: p.traits,
-            context: { locale: p.locale, timezone: p.timezone },
-          }),
-        )
-        .map((p) => ({ userId: p.userId, item: undefined }));
-      return {
-        members,
-        cursor: profiles.at(-1)?.userId ?? cursor,
-        done: profiles.length < limit,
-      };
-    }
-  }
+function ruleOf(book: RuleBook, match: Match): Rule | undefined {
+  return book.rules.find((r) => r.id === match.ruleId);
 }
+
+async function cancelMatch(
+  trx: Kysely<DB>,
+  deps: PlannerDeps,
+  match: Match,
+  now: Date,
+): Promise<PlanStep> {
+  deps.logger.warn(
+    { ruleId: match.ruleId, matchId: match.matchId },
+    "rule removed before its match was planned",
+  );
+  await trx
+    .updateTable("rule_matches")
+    .set({
+      status: MatchStatus.cancelled,
+      claimed_by: null,
+      claimed_until: null,
+      updated_at: now,
+    })
+    .where("match_id", "=", match.matchId)
+    .execute();
+  return { planned: true, dueNow: false, more: true };
+}
+
+function lostLease(
+  deps: PlannerDeps,
+  held: HeldMatches,
+  matchId: string,
+): PlanStep {
+  deps.logger.warn(
+    { matchId },
+    "lost the lease on a fan-out: another process plans it from its last written page",
+  );
+  held.drop(matchId);
+  return { planned: true, dueNow: false, more: true };
+}
+
+export type { HandedNotification };

@@ -1,7 +1,12 @@
 import type { Logger } from "../logger.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createTimezoneResolver } from "../rules/timezone-resolver.ts";
-import { expandNextPage, type PlannerDeps } from "./planner.service.ts";
+import { createHeldMatches } from "./held-matches.ts";
+import {
+  DEFAULT_LEASE_MS,
+  expandNextPage,
+  type PlannerDeps,
+} from "./planner.service.ts";
 
 export type Planner = {
   start(): void;
@@ -23,7 +28,8 @@ const POKE_DELAY_MS = 100;
 
 /**
  * Expands pending rule matches into notifications in the background. Any number of
- * processes may run one: matches are claimed with SKIP LOCKED.
+ * processes may run one: matches are claimed with SKIP LOCKED, and a fan-out whose
+ * pages this process is sending is held under a lease.
  */
 export function createPlanner(
   deps: PlannerDeps,
@@ -35,9 +41,18 @@ export function createPlanner(
     logger,
     () => deps.rules.current().settings,
   );
+  const lookups = {
+    timezoneOf,
+    inFlightOf: (userId: string) => deps.handoff?.inFlight(userId) ?? [],
+  };
+  const held = createHeldMatches({
+    ...deps,
+    logger,
+    leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
+  });
   // Each step plans one page (or batch) in its own transaction.
   const planStep = async () => {
-    const step = await expandNextPage(deps, timezoneOf);
+    const step = await expandNextPage({ ...deps, logger }, lookups, held);
     if (step.planned && step.dueNow) onDue();
     return step;
   };
@@ -56,10 +71,17 @@ export function createPlanner(
       loop.poke();
     },
     async drain() {
-      while ((await planStep()).planned) {
-        // Until no match is pending.
-      }
+      do {
+        while ((await planStep()).planned) {
+          // Until no match is pending.
+        }
+        // A fan-out held until its pages were written may have pages left to plan.
+        await held.settled();
+      } while (held.next() !== undefined);
     },
-    stop: () => loop.stop(),
+    async stop() {
+      await loop.stop();
+      await held.release();
+    },
   };
 }

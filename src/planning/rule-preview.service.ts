@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { SegmentEvent } from "../segment-event.ts";
-import { audiencePage, planPage } from "./planner.service.ts";
+import { audiencePage, lookupsWithout, planPage } from "./audience-page.ts";
 import type { AudienceMember } from "../delivery/recipient.repository.ts";
 import { resolveUserId } from "../profiles/profile.service.ts";
 import { matchesCondition, readPath } from "../rules/condition.ts";
@@ -92,7 +92,7 @@ export async function previewRule(
     match,
     members,
     deps.now,
-    deps.timezoneOf,
+    lookupsWithout(deps.timezoneOf),
   );
   const explanation = explain(rule, audience);
   return {

@@ -5,11 +5,12 @@ import { decideEach } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { finishMatches, type Match } from "./match.repository.ts";
 import {
-  anyDueNow,
   insertNotifications,
-  toNotification,
   type NewNotification,
-} from "./notification.repository.ts";
+} from "../delivery/outbox.repository.ts";
+import type { Lookups } from "./audience-page.ts";
+import { withInFlight } from "./handoff.ts";
+import { isDueNow, toNotification } from "./planned-notification.ts";
 import {
   factsQuery,
   loadRecipientFacts,
@@ -43,7 +44,7 @@ export async function planUserMatches(
   book: RuleBook,
   matches: readonly Match[],
   now: Date,
-  timezoneOf: (zone: string | null) => string,
+  lookups: Lookups,
 ): Promise<boolean> {
   const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
   const groups = new Map<string, { rule: Rule; matches: Match[] }>();
@@ -76,10 +77,16 @@ export async function planUserMatches(
       userId: m.userId ?? "",
       item: undefined,
     }));
-    const facts = await loadRecipientFacts(
-      db,
-      members,
-      factsQuery(rule, book.settings, group[0]?.itemKey ?? null, now),
+    const query = factsQuery(
+      rule,
+      book.settings,
+      group[0]?.itemKey ?? null,
+      now,
+    );
+    const facts = withInFlight(
+      await loadRecipientFacts(db, members, query),
+      query,
+      lookups.inFlightOf,
     );
     group.forEach((match, index) => {
       const member = members[index];
@@ -91,7 +98,7 @@ export async function planUserMatches(
           settings: book.settings,
           event: match.event,
           triggeredAt: match.triggeredAt,
-          timezoneOf,
+          timezoneOf: lookups.timezoneOf,
         },
         [recipient],
       );
@@ -106,5 +113,5 @@ export async function planUserMatches(
   }
   await insertNotifications(db, notifications, now);
   await finishMatches(db, finished, now);
-  return anyDueNow(notifications, now);
+  return notifications.some((n) => isDueNow(n, now));
 }

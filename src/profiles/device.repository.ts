@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { jsonRows } from "../db/bulk-sql.ts";
-import type { DB, DeviceStatus, JsonObject, Platform } from "../db/schema.ts";
+import {
+  DeviceStatus,
+  type DB,
+  type JsonObject,
+  type Platform,
+} from "../db/schema.ts";
 import { compare } from "./lock-order.ts";
 
 export type DeviceUpsert = {
@@ -156,4 +161,75 @@ export async function deleteDevice(
     .where("device_id", "=", deviceId)
     .executeTakeFirst();
   return result.numDeletedRows > 0n;
+}
+
+/** A device whose token a provider refused, to disable and audit (delivery reports it). */
+export type DeviceDisabling = {
+  userId: string;
+  deviceId: string;
+  platform: Platform;
+  token: string;
+  provider: string;
+  reason: string;
+  notificationId: string;
+};
+
+/** Disables each device only while it still holds the token that was refused. */
+export function disableDevices(
+  disablings: readonly DeviceDisabling[],
+  now: Date,
+) {
+  // By token, whoever holds the device now: a merge or a newer owner moves it.
+  const rows = uniqueByDevice(disablings).map((d) => ({
+    platform: d.platform,
+    token: d.token,
+    device_id: d.deviceId,
+    reason: `${d.provider}: ${d.reason}`,
+  }));
+  return sql`
+    update devices d
+    set status = ${DeviceStatus.disabled}, disabled_reason = r.reason,
+      disabled_at = ${now}, updated_at = ${now}
+    from ${jsonRows(rows, { platform: "text", token: "text", device_id: "text", reason: "text" })}
+    where d.platform = r.platform and d.token = r.token and d.device_id = r.device_id
+      and d.status = ${DeviceStatus.active}`;
+}
+
+export function auditDisablings(
+  disablings: readonly DeviceDisabling[],
+  now: Date,
+) {
+  const rows = uniqueByDevice(disablings).map((d) => ({
+    user_id: d.userId,
+    device_id: d.deviceId,
+    platform: d.platform,
+    token: d.token,
+    provider: d.provider,
+    reason: d.reason,
+    notification_id: d.notificationId,
+  }));
+  return sql`
+    insert into device_disablings (user_id, device_id, platform, token, provider,
+      reason, notification_id, disabled_at)
+    select user_id, device_id, platform, token, provider, reason, notification_id,
+      ${now}::timestamptz
+    from ${jsonRows(rows, {
+      user_id: "text",
+      device_id: "text",
+      platform: "text",
+      token: "text",
+      provider: "text",
+      reason: "text",
+      notification_id: "text",
+    })}
+    order by ord
+    on conflict do nothing`;
+}
+
+function uniqueByDevice(
+  disablings: readonly DeviceDisabling[],
+): DeviceDisabling[] {
+  const byDevice = new Map<string, DeviceDisabling>();
+  for (const d of disablings) byDevice.set(`${d.userId}\0${d.deviceId}`, d);
+  return [...byDevice.values()];
 }

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  claimDueNotifications,
-  recordOutcomes,
-} from "../../src/delivery/outbox.repository.ts";
+import { claimDueNotifications } from "../../src/delivery/claim.repository.ts";
+import { recordOutcomes } from "../../src/delivery/outcome.repository.ts";
 import { listActiveDevices } from "../../src/delivery/recipient.repository.ts";
 import { apnsToken, uniqueId } from "../support/test-database.ts";
 import { useDeliveryApp } from "./delivery-fixture.ts";

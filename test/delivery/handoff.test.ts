@@ -1,14 +1,19 @@
-import { describe, expect, it } from "vitest";
-import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
-import type { SendContext } from "../../src/delivery/send-plan.ts";
-import type { Handoff } from "../../src/delivery/handoff.ts";
+import { describe, expect, it, vi } from "vitest";
+import type {
+  HandedNotification,
+  Handoff,
+  InFlight,
+} from "../../src/delivery/handoff.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
 import { uniqueId } from "../support/test-database.ts";
 import { postIphoneUsers, useDeliveryApp } from "./delivery-fixture.ts";
 
 /** A sale for the savers of a product: a fan-out, planned page by page. */
 const saleRules = {
-  settings: { categories: { news: { default: "in" } } },
+  settings: {
+    categories: { news: { default: "in" } },
+    frequencyCap: { max: 1, per: "1d" },
+  },
   collections: [
     {
       name: "wishlist",
@@ -28,6 +33,16 @@ const saleRules = {
         body: "Hi {{ profile.traits.first_name | default: 'there' }}",
         deepLink: "shop://product/{{ event.properties.product_id }}",
       },
+    },
+    {
+      // Set off by a sale that asks for a reminder too: the daily cap of one leaves
+      // it nobody.
+      id: "sale-reminder",
+      trigger: 'event = "Product Updated" and properties.reminder = true',
+      audience: { collection: "wishlist", key: "properties.product_id" },
+      category: "news",
+      delivery: { quietHours: false, ttl: "1h" },
+      message: { title: "Still on sale", body: "Boots" },
     },
   ],
 };
@@ -50,14 +65,19 @@ async function savers(count: number) {
   return { users, productId };
 }
 
-async function putOnSale(productId: string) {
+async function putOnSale(productId: string, extra: object = {}) {
   const response = await ctx.app.request("POST", "/v1/segment", {
     body: {
       type: "track",
       event: "Product Updated",
       userId: "merchandiser",
       messageId: uniqueId("msg"),
-      properties: { product_id: productId, name: "Boots", on_sale: true },
+      properties: {
+        product_id: productId,
+        name: "Boots",
+        on_sale: true,
+        ...extra,
+      },
     },
   });
   expect(response.status).toBe(200);
@@ -75,71 +95,112 @@ async function notificationsOf(users: readonly { userId: string }[]) {
     .execute();
 }
 
+async function matchOf(productId: string) {
+  return ctx.database.db
+    .selectFrom("rule_matches")
+    .select(["status", "planned", "claimed_by"])
+    .where("item_key", "=", productId)
+    .executeTakeFirst();
+}
+
 describe("delivery: handoff from planning", () => {
-  it("when delivery has room for part of a page, then that part is written claimed and handed over with its devices, and the rest waits for a claim", async () => {
+  it("when delivery has room for part of a page, then that part is handed over unwritten with its devices, the rest is written to wait, and the match waits for the part's outcomes", async () => {
     const { users, productId } = await savers(40);
-    const taken: { claimed: ClaimedNotification[]; contexts: SendContext[] } = {
-      claimed: [],
-      contexts: [],
-    };
-    const leaseEnd = new Date(Date.now() + 60_000);
+    const taken: HandedNotification[] = [];
+    const written = Promise.withResolvers<boolean>();
     let fitted = 0;
     const handoff: Handoff = {
       budget: () => () => fitted++ < 15,
-      leaseUntil: () => leaseEnd,
-      take: (claimed, contexts) => {
-        taken.claimed.push(...claimed);
-        taken.contexts.push(...contexts);
+      whenRoom: () => Promise.resolve(0),
+      take: (handed) => {
+        taken.push(...handed);
+        return written.promise;
       },
+      inFlight: () => [],
     };
     await putOnSale(productId);
-    await createPlanner({ ...ctx.app.deps, handoff }).drain();
+    const planner = createPlanner({ ...ctx.app.deps, handoff });
+    const drained = planner.drain();
+    await vi.waitFor(() => {
+      expect(taken).toHaveLength(15);
+    });
 
-    expect(taken.claimed).toHaveLength(15);
+    // Nothing handed over has a row; the rest wait for a claim.
     const rows = await notificationsOf(users);
-    const claimed = rows.filter((r) => r.status === "sending");
-    expect(claimed).toHaveLength(15);
-    expect(
-      claimed.every(
-        (r) =>
-          r.attempts === 1 &&
-          new Date(r.claimed_until ?? 0).getTime() === leaseEnd.getTime(),
-      ),
-    ).toBe(true);
-    expect(new Set(taken.claimed.map((c) => c.userId))).toEqual(
-      new Set(claimed.map((r) => r.user_id)),
+    expect(rows).toHaveLength(25);
+    expect(rows.every((r) => r.status === "pending" && r.attempts === 0)).toBe(
+      true,
     );
-    const pending = rows.filter((r) => r.status === "pending");
-    expect(pending).toHaveLength(25);
-    expect(
-      pending.every((r) => r.attempts === 0 && r.claimed_until === null),
-    ).toBe(true);
+    const handedUsers = new Set(taken.map((h) => h.notification.userId));
+    expect(rows.some((r) => handedUsers.has(r.user_id))).toBe(false);
+    // The match stays pending, held, until the handed-over part is written.
+    expect(await matchOf(productId)).toMatchObject({ status: "pending" });
 
     // Each handed-over notification comes with the content and the device to send to.
     const tokenOf = new Map(users.map((u) => [u.userId, u.token]));
-    taken.claimed.forEach((notification, index) => {
+    for (const { notification, context } of taken) {
       expect(notification.content).toMatchObject({
         title: "Boots is on sale",
         body: "Hi Ana",
       });
-      expect(taken.contexts[index]?.devices.map((d) => d.token)).toEqual([
+      expect(context.devices.map((d) => d.token)).toEqual([
         tokenOf.get(notification.userId),
       ]);
-    });
+    }
 
-    // Given to the worker, they are sent once, like the ones it claims itself.
+    written.resolve(true);
+    await drained;
+    expect(await matchOf(productId)).toMatchObject({
+      status: "expanded",
+      planned: 40,
+      claimed_by: null,
+    });
+  });
+
+  it("when handed-over notifications are sent, then each is written once, with its outcome", async () => {
+    const { users, productId } = await savers(30);
+    const taken: HandedNotification[] = [];
+    const handoff: Handoff = {
+      budget: () => () => true,
+      whenRoom: () => Promise.resolve(0),
+      take: (handed) => {
+        taken.push(...handed);
+        return Promise.resolve(true);
+      },
+      inFlight: () => [],
+    };
+    await putOnSale(productId);
+    await createPlanner({ ...ctx.app.deps, handoff }).drain();
+    expect(taken).toHaveLength(30);
+    expect(await notificationsOf(users)).toHaveLength(0);
+
+    // Given to the worker, they are sent once and written once, as sent.
     const { delivery } = ctx.app.deps;
-    delivery.take(taken.claimed, taken.contexts);
-    await delivery.drain();
-    const mine = new Set(tokenOf.values());
+    expect(await delivery.take(taken)).toBe(true);
+    const mine = new Set(users.map((u) => u.token));
     const tokens = ctx.fakes.apns.received
       .map((p) => p.token)
       .filter((t) => mine.has(t));
     expect(tokens.sort()).toEqual([...mine].sort());
     const settled = await notificationsOf(users);
-    expect(settled.every((r) => r.status === "sent" && r.attempts === 1)).toBe(
-      true,
-    );
+    expect(settled).toHaveLength(30);
+    expect(
+      settled.every(
+        (r) =>
+          r.status === "sent" && r.attempts === 1 && r.claimed_until === null,
+      ),
+    ).toBe(true);
+    const deliveries = await ctx.database.db
+      .selectFrom("deliveries")
+      .select(["status", "platform"])
+      .where(
+        "notification_id",
+        "in",
+        taken.map((h) => h.notification.notificationId),
+      )
+      .execute();
+    expect(deliveries).toHaveLength(30);
+    expect(deliveries.every((d) => d.status === "sent")).toBe(true);
   });
 
   it("when the worker runs, then a sale planned meanwhile reaches every saver once", async () => {
@@ -150,15 +211,106 @@ describe("delivery: handoff from planning", () => {
     try {
       await putOnSale(productId);
       await ctx.app.deps.planner.drain();
-      await ctx.fakes.apns.waitForPushes(before + users.length);
+      const mine = new Set(users.map((u) => u.token));
+      await vi.waitFor(
+        () => {
+          const got = ctx.fakes.apns.received.filter((p) => mine.has(p.token));
+          expect(got.length).toBeGreaterThanOrEqual(users.length);
+        },
+        { timeout: 10_000 },
+      );
     } finally {
       await delivery.stop();
     }
-    const tokens = ctx.fakes.apns.received.slice(before).map((p) => p.token);
-    expect(tokens.sort()).toEqual(users.map((u) => u.token).sort());
+    // Earlier tests left notifications waiting for a claim: they go too.
+    const mine = new Set(users.map((u) => u.token));
+    await ctx.app.deps.planner.drain();
+    const tokens = ctx.fakes.apns.received
+      .slice(before)
+      .map((p) => p.token)
+      .filter((t) => mine.has(t));
+    expect(tokens.sort()).toEqual([...mine].sort());
     const rows = await notificationsOf(users);
     expect(rows.every((r) => r.status === "sent" && r.attempts === 1)).toBe(
       true,
     );
+  });
+
+  it("when a second rule fans out to savers whose first push is still in flight, then the cap counts the unwritten push: each saver gets one", async () => {
+    const { users, productId } = await savers(20);
+    const { delivery } = ctx.app.deps;
+    // Delivery as it runs, with the outcomes held back until the gate opens.
+    const gate = Promise.withResolvers<undefined>();
+    const flying = new Map<string, InFlight[]>();
+    let handedOver = 0;
+    const handoff: Handoff = {
+      budget: () => () => true,
+      whenRoom: () => Promise.resolve(0),
+      take: async (handed) => {
+        handedOver += handed.length;
+        for (const { notification } of handed)
+          flying.set(notification.userId, [
+            ...(flying.get(notification.userId) ?? []),
+            notification,
+          ]);
+        await gate.promise;
+        const written = await delivery.take(handed);
+        flying.clear();
+        return written;
+      },
+      inFlight: (userId) => flying.get(userId) ?? [],
+    };
+    await putOnSale(productId, { reminder: true });
+    delivery.start();
+    try {
+      const drained = createPlanner({ ...ctx.app.deps, handoff }).drain();
+      await vi.waitFor(async () => {
+        expect(await notificationsOf(users)).toHaveLength(20);
+      });
+      expect(handedOver).toBe(20);
+      const capped = await notificationsOf(users);
+      expect(capped.every((r) => r.status === "suppressed")).toBe(true);
+
+      gate.resolve(undefined);
+      await drained;
+    } finally {
+      await delivery.stop();
+    }
+    const mine = new Set(users.map((u) => u.token));
+    const tokens = ctx.fakes.apns.received
+      .map((p) => p.token)
+      .filter((t) => mine.has(t));
+    expect(tokens.sort()).toEqual([...mine].sort());
+    const rows = await notificationsOf(users);
+    expect(rows.filter((r) => r.status === "sent")).toHaveLength(20);
+    expect(rows.filter((r) => r.status === "suppressed")).toHaveLength(20);
+  });
+
+  it("when delivery takes notifications unwritten, then they count as in flight until their outcome is written", async () => {
+    const { users, productId } = await savers(3);
+    const taken: HandedNotification[] = [];
+    const handoff: Handoff = {
+      budget: () => () => true,
+      whenRoom: () => Promise.resolve(0),
+      take: (handed) => {
+        taken.push(...handed);
+        return Promise.resolve(true);
+      },
+      inFlight: () => [],
+    };
+    await putOnSale(productId);
+    await createPlanner({ ...ctx.app.deps, handoff }).drain();
+    const { delivery } = ctx.app.deps;
+    const sale = taken.filter((h) => h.notification.ruleId === "sale");
+    expect(sale).toHaveLength(3);
+
+    const written = delivery.take(sale);
+    const [first] = users;
+    expect(delivery.inFlight(first?.userId ?? "")).toEqual([
+      expect.objectContaining({ ruleId: "sale", itemKey: productId }),
+    ]);
+    expect(await written).toBe(true);
+    expect(delivery.inFlight(first?.userId ?? "")).toEqual([]);
+    expect(await notificationsOf(users)).toHaveLength(3);
   });
 });

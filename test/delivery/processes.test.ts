@@ -32,6 +32,29 @@ const postgres = Boolean(process.env.TEST_DATABASE_URL);
 /** Notifications a process has in its send window: a kill repeats no more. */
 const BATCH_SIZE = 100;
 
+/** The ping rule, and a sale for the savers of a product: a fan-out planned page by page. */
+const rules = {
+  ...pingRules,
+  collections: [
+    {
+      name: "wishlist",
+      key: "properties.product_id",
+      add: 'event = "Product Added to Wishlist"',
+    },
+  ],
+  rules: [
+    ...pingRules.rules,
+    {
+      id: "sale",
+      trigger: 'event = "Product Updated" and properties.on_sale = true',
+      audience: { collection: "wishlist", key: "properties.product_id" },
+      category: "news",
+      delivery: { quietHours: false, ttl: "1h" },
+      message: { title: "On sale", body: "Boots" },
+    },
+  ],
+};
+
 describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
   const team = { teamId: "TEAM123456", keyId: "KEY1234567" };
   let dir: string;
@@ -49,10 +72,10 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
     fcm = await startFakeFcm();
     await writeFile(join(dir, "key.p8"), signing.p8);
     await writeFile(join(dir, "ca.pem"), testCertificates().ca);
-    await writeFile(join(dir, "rules.json"), JSON.stringify(pingRules));
+    await writeFile(join(dir, "rules.json"), JSON.stringify(rules));
     database = await createTestDatabase();
     // This process ingests and plans; the Nudge processes under test deliver.
-    app = await startTestApp(database, { rules: pingRules });
+    app = await startTestApp(database, { rules });
     env = {
       DATABASE_URL: database.url ?? "",
       HOST: "127.0.0.1",
@@ -230,4 +253,82 @@ describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
     successor.child.kill("SIGTERM");
     expect(await successor.exited).toBe(0);
   }, 240_000);
+
+  it("when the process sending a sale's fan-out is killed, then a successor plans it on from its last written page: every saver gets one push, at most one window twice, under the same collapse id", async () => {
+    const productId = uniqueId("product");
+    const users = Array.from({ length: 4_000 }, (_, i) => ({
+      userId: uniqueId("saver"),
+      platform: i % 2 === 0 ? ("ios" as const) : ("android" as const),
+      token: i % 2 === 0 ? apnsToken() : fcmToken(),
+    }));
+    for (let i = 0; i < users.length; i += 250) {
+      const response = await app.request("POST", "/v1/segment", {
+        body: users.slice(i, i + 250).flatMap((user) => [
+          pingCalls(user)[0],
+          {
+            type: "track",
+            event: "Product Added to Wishlist",
+            userId: user.userId,
+            messageId: uniqueId("msg"),
+            properties: { product_id: productId },
+          },
+        ]),
+      });
+      expect(response.status).toBe(200);
+    }
+    const tokens = new Set(users.map((u) => u.token));
+    // The victim plans the sale and sends it; this process only records the match.
+    const victim = spawnNudge();
+    const sale = await app.request("POST", "/v1/segment", {
+      body: {
+        type: "track",
+        event: "Product Updated",
+        userId: "merchandiser",
+        messageId: uniqueId("msg"),
+        properties: { product_id: productId, on_sale: true },
+      },
+    });
+    expect(sale.status).toBe(200);
+    await waitFor(() => receivedBy(tokens).length >= 1_000, 60_000);
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    const deliveredBefore = receivedBy(tokens).length;
+    expect(deliveredBefore).toBeLessThan(users.length);
+
+    const successor = spawnNudge();
+    const written = async () => {
+      const rows = await statuses(users.map((u) => u.userId));
+      return rows.length === users.length && rows.every((s) => s === "sent");
+    };
+    await waitFor(written, 60_000);
+    const received = receivedBy(tokens);
+    expect(new Set(received.map((r) => r.token))).toEqual(tokens);
+    const repeats = received.length - users.length;
+    expect(repeats).toBeLessThanOrEqual(BATCH_SIZE);
+    console.info(
+      `SIGKILL mid-sale: ${String(users.length)} pushes, 0 lost, ` +
+        `${String(repeats)} repeated (bound ${String(BATCH_SIZE)}), ` +
+        `${String(deliveredBefore)} delivered before the kill`,
+    );
+    const collapseIds = new Map<string, Set<string | undefined>>();
+    for (const { token, collapseId } of received) {
+      const ids = collapseIds.get(token) ?? new Set();
+      ids.add(collapseId);
+      collapseIds.set(token, ids);
+    }
+    expect([...collapseIds.values()].every((ids) => ids.size === 1)).toBe(true);
+    const match = await database.db
+      .selectFrom("rule_matches")
+      .select(["status", "planned", "claimed_by"])
+      .where("item_key", "=", productId)
+      .executeTakeFirstOrThrow();
+    expect(match).toEqual({
+      status: "expanded",
+      planned: users.length,
+      claimed_by: null,
+    });
+
+    successor.child.kill("SIGTERM");
+    expect(await successor.exited).toBe(0);
+  }, 120_000);
 });

@@ -4,6 +4,8 @@ import {
   PAGE_SIZE,
 } from "../../src/planning/planner.service.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
+import { lookupsWithout } from "../../src/planning/audience-page.ts";
+import { createHeldMatches } from "../../src/planning/held-matches.ts";
 import { assignVariant } from "../../src/rules/variant.ts";
 import { useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
@@ -373,7 +375,10 @@ describe("expansion", () => {
     // One page, then the process "dies": nothing of it is kept in memory.
     const resolveZone = (zone: string | null) => zone ?? "UTC";
     // The savers have no device: everything planned is suppressed, nothing is due.
-    expect(await expandNextPage(ctx.app.deps, resolveZone)).toEqual({
+    const held = createHeldMatches({ ...ctx.app.deps, leaseMs: 60_000 });
+    expect(
+      await expandNextPage(ctx.app.deps, lookupsWithout(resolveZone), held),
+    ).toEqual({
       planned: true,
       dueNow: false,
       // The rest of the audience waits for the next step.

@@ -3,11 +3,12 @@ import { describe, expect, it } from "vitest";
 import {
   insertNotifications,
   type NewNotification,
-} from "../../src/planning/notification.repository.ts";
+} from "../../src/delivery/outbox.repository.ts";
 import {
   loadRecipientFacts,
   type FactsQuery,
 } from "../../src/delivery/recipient.repository.ts";
+import { NotificationStatus } from "../../src/db/schema.ts";
 import { uniqueId, useTestDatabase } from "../support/test-database.ts";
 
 const ctx = useTestDatabase();
@@ -20,7 +21,11 @@ const hoursAgo = (hours: number) => new Date(NOW.getTime() - hours * HOUR);
 async function notified(
   userId: string,
   hours: number,
-  options: { ruleId: string; itemKey: string | null; status?: string },
+  options: {
+    ruleId: string;
+    itemKey: string | null;
+    status?: NotificationStatus;
+  },
 ): Promise<void> {
   const row: NewNotification = {
     userId,
@@ -31,7 +36,7 @@ async function notified(
     itemKey: options.itemKey,
     variant: undefined,
     category: undefined,
-    status: options.status ?? "pending",
+    status: options.status ?? NotificationStatus.pending,
     reason: undefined,
     deferredBy: [],
     sendAt: hoursAgo(hours),
@@ -67,9 +72,17 @@ describe("loadRecipientFacts: caps and dedupe", () => {
       uniqueId(p),
     ) as [string, string, string, string];
     await notified(busy, 1, { ruleId: rule, itemKey: item });
-    await notified(busy, 2, { ruleId: rule, itemKey: item, status: "sent" });
+    await notified(busy, 2, {
+      ruleId: rule,
+      itemKey: item,
+      status: NotificationStatus.sent,
+    });
     await notified(busy, 3, { ruleId: other, itemKey: null });
-    await notified(busy, 4, { ruleId: rule, itemKey: item, status: "failed" });
+    await notified(busy, 4, {
+      ruleId: rule,
+      itemKey: item,
+      status: NotificationStatus.failed,
+    });
     await notified(busy, 72, { ruleId: rule, itemKey: item });
     await notified(elsewhere, 1, { ruleId: rule, itemKey: uniqueId("item") });
     await notified(lastWeek, 48, { ruleId: rule, itemKey: item });

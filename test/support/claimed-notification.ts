@@ -1,4 +1,4 @@
-import type { ClaimedNotification } from "../../src/delivery/outbox.repository.ts";
+import type { ClaimedNotification } from "../../src/delivery/claim.repository.ts";
 
 /** A notification claimed at `now` for its `attempt`-th send: Ada's ping. */
 export function claimedAt(now: Date, attempt: number): ClaimedNotification {

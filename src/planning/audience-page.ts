@@ -1,0 +1,135 @@
+import type { Kysely } from "kysely";
+import type { DB } from "../db/schema.ts";
+import type { InFlight } from "../delivery/handoff.ts";
+import {
+  factsQuery,
+  listActiveDevices,
+  listProfilesPage,
+  listSaversPage,
+  loadRecipientFacts,
+  type AudienceMember,
+  type DeviceTarget,
+} from "../delivery/recipient.repository.ts";
+import { matchesCondition } from "../rules/condition.ts";
+import {
+  decideEach,
+  type Decision,
+  type PlanInput,
+  type RecipientFacts,
+} from "../rules/policy.ts";
+import type { Rule, RuleBook } from "../rules/rule-book.ts";
+import { withInFlight } from "./handoff.ts";
+import type { Match } from "./match.repository.ts";
+
+/** What deciding for a recipient looks up besides the database. */
+export type Lookups = {
+  timezoneOf: (zone: string | null) => string;
+  /** This process's notifications handed to delivery and not yet written. */
+  inFlightOf: (userId: string) => readonly InFlight[];
+};
+
+/** Lookups with nothing in flight: for a preview, or a process that does not deliver. */
+export function lookupsWithout(
+  timezoneOf: (zone: string | null) => string,
+): Lookups {
+  return { timezoneOf, inFlightOf: () => [] };
+}
+
+type AudiencePage = {
+  members: AudienceMember[];
+  cursor: string | null;
+  done: boolean;
+};
+
+/** A page's decisions, member by member, with the facts and devices they rest on. */
+export type PlannedPage = {
+  decisions: Decision[];
+  facts: RecipientFacts[];
+  devices: DeviceTarget[];
+};
+
+/** Decides for each member of a page; used by expansion and by the dry-run preview. */
+export async function planPage(
+  db: Kysely<DB>,
+  book: RuleBook,
+  rule: Rule,
+  match: Pick<Match, "event" | "itemKey" | "triggeredAt">,
+  members: readonly AudienceMember[],
+  now: Date,
+  lookups: Lookups,
+): Promise<PlannedPage> {
+  const devices = await listActiveDevices(
+    db,
+    members.map((m) => m.userId),
+  );
+  const query = factsQuery(rule, book.settings, match.itemKey, now);
+  const facts = withInFlight(
+    await loadRecipientFacts(db, members, query, devices),
+    query,
+    lookups.inFlightOf,
+  );
+  const input: PlanInput = {
+    rule,
+    settings: book.settings,
+    event: match.event,
+    triggeredAt: match.triggeredAt,
+    timezoneOf: lookups.timezoneOf,
+  };
+  return { decisions: decideEach(input, facts), facts, devices };
+}
+
+/** The next page of a rule's audience after `cursor`, in user_id order. */
+export async function audiencePage(
+  db: Kysely<DB>,
+  rule: Rule,
+  match: Pick<Match, "userId" | "itemKey">,
+  cursor: string | null,
+  limit: number,
+): Promise<AudiencePage> {
+  const audience = rule.audience;
+  switch (audience.kind) {
+    case "user":
+      return {
+        members:
+          match.userId === null
+            ? []
+            : [{ userId: match.userId, item: undefined }],
+        cursor: null,
+        done: true,
+      };
+    case "collection": {
+      if (match.itemKey === null)
+        return { members: [], cursor: null, done: true };
+      const members = await listSaversPage(
+        db,
+        audience.collection,
+        match.itemKey,
+        cursor,
+        limit,
+      );
+      return {
+        members,
+        cursor: members.at(-1)?.userId ?? cursor,
+        done: members.length < limit,
+      };
+    }
+    case "where": {
+      const profiles = await listProfilesPage(db, cursor, limit);
+      const members = profiles
+        .filter((p) =>
+          matchesCondition(audience.condition, {
+            type: "identify",
+            userId: p.userId,
+            traits: p.traits,
+            context: { locale: p.locale, timezone: p.timezone },
+          }),
+        )
+        .map((p) => ({ userId: p.userId, item: undefined }));
+      return {
+        members,
+        cursor: profiles.at(-1)?.userId ?? cursor,
+        done: profiles.length < limit,
+      };
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import type { Database } from "../db/database.ts";
+import type { Handoff, HandedNotification } from "../delivery/handoff.ts";
+import type { Logger } from "../logger.ts";
+import {
+  advanceMatch,
+  releaseMatch,
+  type MatchProgress,
+} from "./match.repository.ts";
+
+/** A fan-out page planned and committed, whose due-now notifications go to delivery. */
+export type HeldPage = {
+  matchId: string;
+  /** The lease's token: progress is written only while the lease is this process's. */
+  token: string;
+  /** Where the match stands once this page is written. */
+  progress: MatchProgress;
+  handed: HandedNotification[];
+};
+
+/** A fan-out held by this process: planned ahead of what is written. */
+export type HeldMatch = {
+  matchId: string;
+  token: string;
+  /** Where its next page starts, and how many were planned before it. */
+  next: MatchProgress;
+  /** Pages planned whose progress is not yet written. */
+  outstanding: number;
+};
+
+export type HeldMatches = {
+  /** The held fan-out whose next page is to be planned, if any. */
+  next(): HeldMatch | undefined;
+  /**
+   * Hands a committed page's notifications over and, once they are written, records
+   * the page's progress: pages of a match in order, so that its cursor never passes a
+   * page whose pushes are not written.
+   */
+  afterCommit(page: HeldPage, handoff: Handoff | undefined): void;
+  /** Forgets a match: its lease was lost, or it no longer needs one. */
+  drop(matchId: string): void;
+  /** Resolves once every page handed over so far is written and its progress recorded. */
+  settled(): Promise<void>;
+  /** Waits for `settled`, then gives up the leases of fan-outs not finished. */
+  release(): Promise<void>;
+};
+
+type Entry = HeldMatch & { recorded: Promise<void> };
+
+export function createHeldMatches(deps: {
+  db: Database;
+  logger: Logger;
+  clock: () => Date;
+  leaseMs: number;
+}): HeldMatches {
+  const held = new Map<string, Entry>();
+  const drop = (matchId: string) => {
+    held.delete(matchId);
+  };
+
+  const settled = async () => {
+    for (;;) {
+      const pending = [...held.values()].map((entry) => entry.recorded);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+      if ([...held.values()].every((e) => e.outstanding === 0)) return;
+    }
+  };
+
+  /** Writes a page's progress once its notifications are; false when the lease is gone. */
+  const record = async (
+    page: HeldPage,
+    written: Promise<boolean>,
+  ): Promise<boolean> => {
+    if (!(await written)) {
+      deps.logger.warn(
+        { matchId: page.matchId },
+        "a fan-out page's outcomes could not all be written: it is planned again when its lease lapses",
+      );
+      return false;
+    }
+    const now = deps.clock();
+    const lease = {
+      token: page.token,
+      until: new Date(now.getTime() + deps.leaseMs),
+    };
+    try {
+      if (await advanceMatch(deps.db, page.matchId, page.progress, now, lease))
+        return true;
+      deps.logger.warn(
+        { matchId: page.matchId },
+        "lost the lease on a fan-out: another process plans it from its last written page",
+      );
+    } catch (error) {
+      deps.logger.error(
+        { err: error, matchId: page.matchId },
+        "recording a fan-out page failed: it is planned again when its lease lapses",
+      );
+    }
+    return false;
+  };
+
+  return {
+    next() {
+      for (const entry of held.values()) if (!entry.next.done) return entry;
+      return undefined;
+    },
+    afterCommit(page, handoff) {
+      let entry = held.get(page.matchId);
+      if (entry === undefined) {
+        entry = {
+          matchId: page.matchId,
+          token: page.token,
+          next: page.progress,
+          outstanding: 0,
+          recorded: Promise.resolve(),
+        };
+        held.set(page.matchId, entry);
+      }
+      const current = entry;
+      current.next = page.progress;
+      current.outstanding++;
+      const written =
+        page.handed.length === 0 || handoff === undefined
+          ? Promise.resolve(true)
+          : handoff.take(page.handed);
+      current.recorded = current.recorded.then(async () => {
+        const ok =
+          held.get(page.matchId) === current && (await record(page, written));
+        current.outstanding--;
+        if (!ok || page.progress.done) drop(page.matchId);
+      });
+    },
+    drop,
+    settled,
+    async release() {
+      await settled();
+      for (const entry of [...held.values()]) {
+        held.delete(entry.matchId);
+        await releaseMatch(
+          deps.db,
+          entry.matchId,
+          entry.token,
+          deps.clock(),
+        ).catch((error: unknown) => {
+          deps.logger.error(
+            { err: error, matchId: entry.matchId },
+            "giving up a fan-out's lease failed: another process takes it when it lapses",
+          );
+        });
+      }
+    },
+  };
+}
