@@ -45,104 +45,166 @@ export function settle(
   backoff: BackoffPolicy,
   maxAttempts: number,
 ): Settlement {
-  const deliveries: DeliveryRecord[] = [];
-  const disablings: DeviceDisabling[] = [];
-  const retries: { reason: string; retryAfterMs?: number }[] = [];
-  const outages: Outage[] = [];
-  const waitReasons: string[] = [];
-  const failures: string[] = [];
-  const lastAttempt = claimed.attempt >= maxAttempts;
-  let sentNow = false;
-  for (const { push, provider, outcome, outage } of results) {
-    const record = (
-      status: DeliveryStatus,
-      reason: string | null,
-      providerMessageId: string | null = null,
-    ) => {
-      deliveries.push({
+  const attempt = classifyResults(
+    claimed,
+    results,
+    claimed.attempt >= maxAttempts,
+  );
+  return {
+    update: notificationUpdate(
+      claimed,
+      attempt,
+      results.length,
+      settledEarlier,
+      now,
+      backoff,
+    ),
+    deliveries: attempt.deliveries,
+    disablings: attempt.disablings,
+  };
+}
+
+/** This attempt's push results, sorted by what each asks of the notification. */
+type ClassifiedResults = {
+  deliveries: DeliveryRecord[];
+  disablings: DeviceDisabling[];
+  /** Pushes that may succeed later, after a backoff. */
+  retries: { reason: string; retryAfterMs?: number }[];
+  /** The pauses of the providers that were down, which a retry must outlast. */
+  outages: Outage[];
+  /** Why the notification waits, one reason per retry or outage, in push order. */
+  waitReasons: string[];
+  /** Why a device will never take it, in push order. */
+  failures: string[];
+  /** Whether any device took it in this attempt. */
+  sentNow: boolean;
+};
+
+function classifyResults(
+  claimed: ClaimedNotification,
+  results: readonly PushResult[],
+  lastAttempt: boolean,
+): ClassifiedResults {
+  const classified: ClassifiedResults = {
+    deliveries: [],
+    disablings: [],
+    retries: [],
+    outages: [],
+    waitReasons: [],
+    failures: [],
+    sentNow: false,
+  };
+  for (const result of results)
+    classifyResult(classified, claimed, result, lastAttempt);
+  return classified;
+}
+
+/**
+ * Records one push's delivery and adds it to `into` by its outcome. A retry on the
+ * last attempt fails, unless its provider was down: an outage uses up no attempt.
+ */
+function classifyResult(
+  into: ClassifiedResults,
+  claimed: ClaimedNotification,
+  { push, provider, outcome, outage }: PushResult,
+  lastAttempt: boolean,
+): void {
+  const record = (
+    status: DeliveryStatus,
+    reason: string | null,
+    providerMessageId: string | null = null,
+  ) => {
+    into.deliveries.push({
+      userId: push.userId,
+      notificationId: push.notificationId,
+      deviceId: push.deviceId,
+      platform: push.platform,
+      provider,
+      status,
+      reason,
+      providerMessageId,
+      attempts: claimed.attempt,
+    });
+  };
+  switch (outcome.kind) {
+    case "sent":
+      into.sentNow = true;
+      record(DeliveryStatus.sent, null, outcome.providerMessageId ?? null);
+      break;
+    case "invalid_token":
+      record(DeliveryStatus.invalidToken, outcome.reason);
+      into.failures.push(DeliveryStatus.invalidToken);
+      into.disablings.push({
         userId: push.userId,
-        notificationId: push.notificationId,
         deviceId: push.deviceId,
         platform: push.platform,
+        token: push.token,
         provider,
-        status,
-        reason,
-        providerMessageId,
-        attempts: claimed.attempt,
+        reason: outcome.reason,
+        notificationId: push.notificationId,
       });
-    };
-    switch (outcome.kind) {
-      case "sent":
-        sentNow = true;
-        record(DeliveryStatus.sent, null, outcome.providerMessageId ?? null);
-        break;
-      case "invalid_token":
-        record(DeliveryStatus.invalidToken, outcome.reason);
-        failures.push(DeliveryStatus.invalidToken);
-        disablings.push({
-          userId: push.userId,
-          deviceId: push.deviceId,
-          platform: push.platform,
-          token: push.token,
-          provider,
-          reason: outcome.reason,
-          notificationId: push.notificationId,
-        });
-        break;
-      case "permanent":
-        record(DeliveryStatus.failed, outcome.reason);
-        failures.push(outcome.reason);
-        break;
-      case "retry":
-        if (outage !== undefined) {
-          record(DeliveryStatus.retry, outcome.reason);
-          outages.push(outage);
-          waitReasons.push(outcome.reason);
-        } else if (lastAttempt) {
-          const reason = `retries_exhausted: ${outcome.reason}`;
-          record(DeliveryStatus.failed, reason);
-          failures.push(reason);
-        } else {
-          record(DeliveryStatus.retry, outcome.reason);
-          retries.push(outcome);
-          waitReasons.push(outcome.reason);
-        }
-        break;
-    }
+      break;
+    case "permanent":
+      record(DeliveryStatus.failed, outcome.reason);
+      into.failures.push(outcome.reason);
+      break;
+    case "retry":
+      if (outage !== undefined) {
+        record(DeliveryStatus.retry, outcome.reason);
+        into.outages.push(outage);
+        into.waitReasons.push(outcome.reason);
+      } else if (lastAttempt) {
+        const reason = `retries_exhausted: ${outcome.reason}`;
+        record(DeliveryStatus.failed, reason);
+        into.failures.push(reason);
+      } else {
+        record(DeliveryStatus.retry, outcome.reason);
+        into.retries.push(outcome);
+        into.waitReasons.push(outcome.reason);
+      }
+      break;
   }
+}
 
-  const sentAt = sentNow ? now : null;
-  const [waitReason] = waitReasons;
-  if (waitReason !== undefined) {
-    const retryAfterMs = Math.max(...retries.map((r) => r.retryAfterMs ?? 0));
-    const delay =
-      retries.length > 0
-        ? retryDelay(backoff, claimed.attempt, retryAfterMs)
-        : 0;
-    const sendAt = Math.max(
-      now.getTime() + delay,
-      ...outages.map((o) => o.until.getTime()),
-    );
-    return {
-      update: {
-        ...settledUpdate(
-          claimed,
-          NotificationStatus.pending,
-          waitReason,
-          sentAt,
-        ),
-        sendAt: new Date(sendAt),
-        releasedAttempt: outages.length === results.length,
-      },
-      deliveries,
-      disablings,
-    };
-  }
+/**
+ * Pending again while any push waits (its attempt given back when every push met an
+ * outage); otherwise settled for good by `finalUpdate`.
+ */
+function notificationUpdate(
+  claimed: ClaimedNotification,
+  attempt: ClassifiedResults,
+  pushCount: number,
+  settledEarlier: ReadonlyMap<string, DeliveryStatus>,
+  now: Date,
+  backoff: BackoffPolicy,
+): NotificationUpdate {
+  const sentAt = attempt.sentNow ? now : null;
+  const [waitReason] = attempt.waitReasons;
+  if (waitReason === undefined)
+    return finalUpdate(claimed, settledEarlier, sentAt, attempt.failures);
   return {
-    update: finalUpdate(claimed, settledEarlier, sentAt, failures),
-    deliveries,
-    disablings,
+    ...settledUpdate(claimed, NotificationStatus.pending, waitReason, sentAt),
+    sendAt: nextSendAt(claimed, attempt, now, backoff),
+    releasedAttempt: attempt.outages.length === pushCount,
   };
+}
+
+/**
+ * When a waiting notification is tried again: after the backoff its retries ask for
+ * (none when only outages wait), and not before every pause it met has ended.
+ */
+function nextSendAt(
+  claimed: ClaimedNotification,
+  { retries, outages }: ClassifiedResults,
+  now: Date,
+  backoff: BackoffPolicy,
+): Date {
+  const retryAfterMs = Math.max(...retries.map((r) => r.retryAfterMs ?? 0));
+  const delay =
+    retries.length > 0 ? retryDelay(backoff, claimed.attempt, retryAfterMs) : 0;
+  return new Date(
+    Math.max(now.getTime() + delay, ...outages.map((o) => o.until.getTime())),
+  );
 }
 
 /**

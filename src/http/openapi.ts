@@ -110,8 +110,25 @@ function responses(route: RouteDoc) {
 
 /** The OpenAPI 3.1 document of every route in ROUTES. */
 export function buildOpenApiDocument() {
+  return {
+    openapi: "3.1.1",
+    info: {
+      title: "Nudge",
+      version: "0.1.0",
+      description: "Self-hosted, Segment-compatible push notifications.",
+    },
+    paths: pathsOf(ROUTES),
+    components: {
+      securitySchemes: securitySchemes(),
+      schemas: { Error: errorSchema() },
+    },
+  };
+}
+
+/** Each route's operation, under its OpenAPI path and method. */
+function pathsOf(routes: readonly RouteDoc[]) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of ROUTES) {
+  for (const route of routes) {
     const operation = {
       summary: route.summary,
       security: SECURITY[route.auth],
@@ -123,62 +140,58 @@ export function buildOpenApiDocument() {
     };
     (paths[openApiPath(route.path)] ??= {})[route.method] = operation;
   }
+  return paths;
+}
+
+/** The schemes SECURITY names, each saying which setting it checks. */
+function securitySchemes() {
   return {
-    openapi: "3.1.1",
-    info: {
-      title: "Nudge",
-      version: "0.1.0",
-      description: "Self-hosted, Segment-compatible push notifications.",
+    adminToken: {
+      type: "http",
+      scheme: "bearer",
+      description: "ADMIN_TOKEN",
     },
-    paths,
-    components: {
-      securitySchemes: {
-        adminToken: {
-          type: "http",
-          scheme: "bearer",
-          description: "ADMIN_TOKEN",
-        },
-        writeKey: {
-          type: "http",
-          scheme: "basic",
-          description:
-            "A write key from SEGMENT_WRITE_KEYS as the user name (or writeKey in the body).",
-        },
-        segmentSignature: {
-          type: "apiKey",
-          in: "header",
-          name: "X-Signature",
-          description:
-            "When SEGMENT_SHARED_SECRET is set: hex HMAC-SHA1 of the raw body (of JSON.stringify(body[0]) for an array).",
-        },
-        webhookToken: {
-          type: "http",
-          scheme: "bearer",
-          description: "SEGMENT_WEBHOOK_TOKEN, when set.",
-        },
-        webhookBasic: {
-          type: "http",
-          scheme: "basic",
-          description:
-            "SEGMENT_WEBHOOK_TOKEN, when set, as the password (or as the user name with no password).",
-        },
-      },
-      schemas: {
-        Error: {
-          type: "object",
-          required: ["error"],
-          properties: {
-            error: {
-              type: "object",
-              required: ["code", "message"],
-              properties: {
-                code: { type: "string", enum: Object.values(ErrorCode) },
-                message: { type: "string", description: "What to fix." },
-                details: {
-                  description: "Per code, e.g. problems or rejected events.",
-                },
-              },
-            },
+    writeKey: {
+      type: "http",
+      scheme: "basic",
+      description:
+        "A write key from SEGMENT_WRITE_KEYS as the user name (or writeKey in the body).",
+    },
+    segmentSignature: {
+      type: "apiKey",
+      in: "header",
+      name: "X-Signature",
+      description:
+        "When SEGMENT_SHARED_SECRET is set: hex HMAC-SHA1 of the raw body (of JSON.stringify(body[0]) for an array).",
+    },
+    webhookToken: {
+      type: "http",
+      scheme: "bearer",
+      description: "SEGMENT_WEBHOOK_TOKEN, when set.",
+    },
+    webhookBasic: {
+      type: "http",
+      scheme: "basic",
+      description:
+        "SEGMENT_WEBHOOK_TOKEN, when set, as the password (or as the user name with no password).",
+    },
+  };
+}
+
+/** The body of every error response, as the central error handler writes it. */
+function errorSchema() {
+  return {
+    type: "object",
+    required: ["error"],
+    properties: {
+      error: {
+        type: "object",
+        required: ["code", "message"],
+        properties: {
+          code: { type: "string", enum: Object.values(ErrorCode) },
+          message: { type: "string", description: "What to fix." },
+          details: {
+            description: "Per code, e.g. problems or rejected events.",
           },
         },
       },

@@ -26,6 +26,22 @@ export async function mergeProfileInto(
 ): Promise<void> {
   await lockProfiles(db, { create: [from, into] }, now);
   await lockDevicesOf(db, from);
+  await mergeProfileRow(db, from, into, now);
+  await moveProfileData(db, from, into, now);
+  await moveEvents(db, from, into);
+  await moveNotificationHistory(db, from, into);
+  await moveRuleMatches(db, from, into);
+  await moveAliases(db, from, into, now);
+  await eraseProfileData(db, from);
+}
+
+/** Folds the profile row of `from` into that of `into`, as `mergeProfileInto` says. */
+async function mergeProfileRow(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+  now: Date,
+): Promise<void> {
   await sql`
     insert into profiles as p (user_id, traits, groups, timezone, timezone_source, locale, locale_source, push_opt_out, created_at, updated_at)
     select ${into}, traits, groups, timezone, timezone_source, locale, locale_source, push_opt_out, created_at, ${now}
@@ -38,6 +54,18 @@ export async function mergeProfileInto(
       push_opt_out = p.push_opt_out or excluded.push_opt_out,
       created_at = least(p.created_at, excluded.created_at),
       updated_at = excluded.updated_at`.execute(db);
+}
+
+/**
+ * Copies the preferences and saved items `into` lacks (what is left of `from`'s goes
+ * with `eraseProfileData`), and moves the devices.
+ */
+async function moveProfileData(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+  now: Date,
+): Promise<void> {
   await sql`
     insert into category_preferences (user_id, category, opted_in, updated_at)
     select ${into}, category, opted_in, updated_at from category_preferences where user_id = ${from}
@@ -51,11 +79,26 @@ export async function mergeProfileInto(
     .set({ user_id: into, updated_at: now })
     .where("user_id", "=", from)
     .execute();
+}
+
+async function moveEvents(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+): Promise<void> {
   await db
     .updateTable("events")
     .set({ user_id: into })
     .where("user_id", "=", from)
     .execute();
+}
+
+/** The notifications of `from`, their deliveries, and its device disablings. */
+async function moveNotificationHistory(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+): Promise<void> {
   // Notification history moves too; where both had one for the same match, the known
   // user's is kept.
   await sql`
@@ -65,6 +108,7 @@ export async function mergeProfileInto(
     db,
   );
   await db.deleteFrom("notifications").where("user_id", "=", from).execute();
+  // A delivery goes where its notification went, so the notifications move first.
   await sql`
     update deliveries d set user_id = ${into}
     where d.user_id = ${from}
@@ -77,11 +121,27 @@ export async function mergeProfileInto(
     .set({ user_id: into })
     .where("user_id", "=", from)
     .execute();
+}
+
+async function moveRuleMatches(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+): Promise<void> {
   await db
     .updateTable("rule_matches")
     .set({ user_id: into })
     .where("user_id", "=", from)
     .execute();
+}
+
+/** Points every alias of `from`, and `from` itself, at `into`. */
+async function moveAliases(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+  now: Date,
+): Promise<void> {
   // `into` merged into `from` by a request that committed after this merge was
   // planned: they are one person either way, and this later merge wins, instead of
   // leaving `into` as an alias of itself.
@@ -100,7 +160,6 @@ export async function mergeProfileInto(
     .values({ alias_id: from, user_id: into, created_at: now })
     .onConflict((oc) => oc.column("alias_id").doUpdateSet({ user_id: into }))
     .execute();
-  await eraseProfileData(db, from);
 }
 
 /**

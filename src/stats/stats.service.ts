@@ -115,68 +115,80 @@ export async function ruleStats(
 
 /** The funnel of each group, in the order the outcomes come in. */
 function foldGroups(outcomes: readonly OutcomeCount[]): GroupStats[] {
-  const S = NotificationStatus;
   const groups = new Map<string, GroupStats>();
   for (const o of outcomes) {
     let g = groups.get(o.group);
     if (g === undefined) {
-      g = {
-        group: o.group,
-        triggered: 0,
-        deferred: 0,
-        queued: 0,
-        sent: 0,
-        cancelled: 0,
-        invalidToken: 0,
-        received: 0,
-        opened: 0,
-        bounced: 0,
-        converted: 0,
-        targeted: 0,
-        suppressed: { total: 0, byReason: {} },
-        failed: { total: 0, byReason: {} },
-        rates: { delivery: null, open: null, conversion: null },
-      };
+      g = emptyGroup(o.group);
       groups.set(o.group, g);
     }
-    const n = o.notifications;
-    g.triggered += n;
-    if (o.deferred) g.deferred += n;
-    if (o.invalidToken) g.invalidToken += n;
-    g.received += o.received;
-    g.opened += o.opened;
-    g.bounced += o.bounced;
-    g.converted += o.converted;
-    switch (o.status) {
-      case S.pending:
-      case S.sending:
-        g.queued += n;
-        break;
-      case S.sent:
-        g.sent += n;
-        break;
-      case S.cancelled:
-        g.cancelled += n;
-        break;
-      case S.suppressed:
-      case S.failed: {
-        const tally = g[o.status];
-        const reason = o.reason ?? "unknown";
-        tally.byReason[reason] = (tally.byReason[reason] ?? 0) + n;
-        tally.total += n;
-        break;
-      }
+    addOutcome(g, o);
+  }
+  for (const g of groups.values()) setTargetedAndRates(g);
+  return [...groups.values()];
+}
+
+function emptyGroup(group: string): GroupStats {
+  return {
+    group,
+    triggered: 0,
+    deferred: 0,
+    queued: 0,
+    sent: 0,
+    cancelled: 0,
+    invalidToken: 0,
+    received: 0,
+    opened: 0,
+    bounced: 0,
+    converted: 0,
+    targeted: 0,
+    suppressed: { total: 0, byReason: {} },
+    failed: { total: 0, byReason: {} },
+    rates: { delivery: null, open: null, conversion: null },
+  };
+}
+
+/** Counts one outcome's notifications, and their feedback, into the funnel of `g`. */
+function addOutcome(g: GroupStats, o: OutcomeCount): void {
+  const S = NotificationStatus;
+  const n = o.notifications;
+  g.triggered += n;
+  if (o.deferred) g.deferred += n;
+  if (o.invalidToken) g.invalidToken += n;
+  g.received += o.received;
+  g.opened += o.opened;
+  g.bounced += o.bounced;
+  g.converted += o.converted;
+  switch (o.status) {
+    case S.pending:
+    case S.sending:
+      g.queued += n;
+      break;
+    case S.sent:
+      g.sent += n;
+      break;
+    case S.cancelled:
+      g.cancelled += n;
+      break;
+    case S.suppressed:
+    case S.failed: {
+      const tally = g[o.status];
+      const reason = o.reason ?? "unknown";
+      tally.byReason[reason] = (tally.byReason[reason] ?? 0) + n;
+      tally.total += n;
+      break;
     }
   }
-  for (const g of groups.values()) {
-    g.targeted = g.triggered - g.suppressed.total;
-    g.rates = {
-      delivery: ratio(g.sent, g.targeted),
-      open: ratio(g.opened, g.sent),
-      conversion: ratio(g.converted, g.sent),
-    };
-  }
-  return [...groups.values()];
+}
+
+/** What follows from a group's counts once all are in: targeted, and the rates. */
+function setTargetedAndRates(g: GroupStats): void {
+  g.targeted = g.triggered - g.suppressed.total;
+  g.rates = {
+    delivery: ratio(g.sent, g.targeted),
+    open: ratio(g.opened, g.sent),
+    conversion: ratio(g.converted, g.sent),
+  };
 }
 
 /** By variant, for a rule with a holdout and a conversion: the holdout's conversions. */
