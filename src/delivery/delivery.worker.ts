@@ -26,7 +26,7 @@ import { createNotificationSender } from "./notification-sender.ts";
 import { createSendWindow } from "./send-window.ts";
 import { DEFAULT_PAUSE_POLICY } from "./provider-pause.ts";
 import { loadSendContexts } from "./send-context.ts";
-import { planBatch, type SendContext } from "./send-plan.ts";
+import { decideBatch, type SendContext } from "./send-decision.ts";
 import { deferredUpdate } from "./settlement.ts";
 
 export type DeliveryDeps = {
@@ -151,23 +151,23 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     contexts: readonly SendContext[],
   ): Promise<boolean>[] => {
     const deferrals: Deferral[] = [];
-    const written = planBatch(claimed, contexts, timezoneOf).map(
-      (plan, index): Promise<boolean> => {
+    const written = decideBatch(claimed, contexts, timezoneOf).map(
+      (decision, index): Promise<boolean> => {
         const notification = claimed[index] as ClaimedNotification;
-        if (plan.kind === "skip")
-          return recorder.record({ update: plan.update });
-        if (plan.kind === "defer") {
+        if (decision.kind === "skip")
+          return recorder.record({ update: decision.update });
+        if (decision.kind === "defer") {
           if (notification.unwritten === undefined) {
-            deferrals.push(plan.deferral);
+            deferrals.push(decision.deferral);
             return Promise.resolve(true);
           }
-          const update = deferredUpdate(notification, plan.deferral.until);
+          const update = deferredUpdate(notification, decision.deferral.until);
           return recorder.record({ update });
         }
         const work = deliver(
           notification,
           contexts[index] as SendContext,
-          plan.pushes,
+          decision.pushes,
         ).catch((error: unknown) => {
           // A bug, not a provider's answer: the claim lapses and the row is retried.
           logger.error(
@@ -237,10 +237,13 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       running = true;
       loop.start();
     },
+    // Handed-over notifications may queue for the window up to a window's worth: they
+    // were not sent, so a crash plans them again rather than repeating them, and the
+    // planner plans its next page while the window sends the last one.
     budget: () => {
       if (!running) return () => false;
       const fits = lanes.budget();
-      let room = window.room();
+      let room = window.room() + config.batchSize;
       return (platforms) => {
         if (room <= 0 || !fits(platforms)) return false;
         room--;
@@ -249,8 +252,8 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     },
     whenRoom: async () => {
       if (!running) return 0;
-      await window.onRoom(Math.ceil(config.batchSize / 2));
-      return window.room();
+      await window.onRoom(-Math.floor(config.batchSize / 2));
+      return window.room() + config.batchSize;
     },
     take,
     inFlight: (userId) => inFlight.of(userId),

@@ -1,7 +1,7 @@
 import type { Platform } from "../db/schema.ts";
 import type { ClaimedNotification } from "./claim.repository.ts";
 import type { UnwrittenNotification } from "./outbox.repository.ts";
-import type { SendContext } from "./send-plan.ts";
+import type { SendContext } from "./send-decision.ts";
 
 /** A notification planned due now, given to delivery unwritten, with what it is sent with. */
 export type HandedNotification = {
@@ -26,8 +26,9 @@ export type Handoff = {
    */
   budget(): (platforms: readonly Platform[]) => boolean;
   /**
-   * Resolves with its room once half its send window is free (at once with 0 while it
-   * is not running): a page planned with room is handed over, not written to wait.
+   * Resolves with its room once it has room for half a window more (at once with 0
+   * while it is not running): a page planned with room is handed over, not written to
+   * wait for a claim.
    */
   whenRoom(): Promise<number>;
   /**

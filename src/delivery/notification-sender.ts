@@ -6,7 +6,7 @@ import type { ClaimedNotification } from "./claim.repository.ts";
 import { sendThroughLane, type Lanes } from "./lanes.ts";
 import type { OutcomeRecorder } from "./outcome-recorder.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
-import type { SendContext } from "./send-plan.ts";
+import type { SendContext } from "./send-decision.ts";
 import type { SendWindow } from "./send-window.ts";
 import { releaseUpdate, settle, type PushResult } from "./settlement.ts";
 

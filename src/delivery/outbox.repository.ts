@@ -97,7 +97,11 @@ export async function insertNotifications(
   return new Set(result.rows.map((row) => row.notification_id));
 }
 
-/** The users among `userIds` that already have a notification of this match. */
+/**
+ * The users among `userIds` that already have a notification of this match: one probe
+ * of the (match, user) key per user. A join would let the planner read every
+ * notification of the match instead, a read that grows with each page of a fan-out.
+ */
 export async function recipientsWritten(
   db: Kysely<DB>,
   matchId: string,
@@ -105,11 +109,13 @@ export async function recipientsWritten(
 ): Promise<Set<string>> {
   if (userIds.length === 0) return new Set();
   const result = await sql<{ user_id: string }>`
-    select n.user_id
+    select u.user_id
     from unnest(${userIds}::text[]) as u (user_id)
-    join notifications n on n.match_id = ${matchId} and n.user_id = u.user_id`.execute(
-    db,
-  );
+    cross join lateral (
+      select from notifications n
+      where n.match_id = ${matchId} and n.user_id = u.user_id
+      offset 0
+    ) as n`.execute(db);
   return new Set(result.rows.map((row) => row.user_id));
 }
 

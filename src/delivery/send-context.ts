@@ -11,10 +11,10 @@ import type { RecipientFacts } from "../rules/policy.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { ClaimedNotification } from "./claim.repository.ts";
 import { listSettledDeliveries } from "./deliveries.repository.ts";
-import type { SendContext } from "./send-plan.ts";
+import type { SendContext } from "./send-decision.ts";
 
 /**
- * Loads, set-based for a whole claimed batch, what `planSend` needs for each
+ * Loads, set-based for a whole claimed batch, what `decideSend` needs for each
  * notification: the rule in force, the recipient's facts as the policy sees them now,
  * their active devices, and what an earlier attempt already settled.
  */
@@ -57,7 +57,7 @@ const CAPS_RECHECKED_AFTER_MS = 60_000;
 /**
  * The policy's facts per notification, one query set per rule in the batch (and per
  * whether caps are checked again). At send time the caps count what the user was sent;
- * `planBatch` adds what the batch itself sends them.
+ * `decideBatch` adds what the batch itself sends them.
  */
 async function loadFacts(
   db: Kysely<DB>,

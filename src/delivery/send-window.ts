@@ -8,9 +8,9 @@ export type SendWindow = {
   enter(): Promise<void>;
   /** Its outcome is written (or it was given up): the next one may start. */
   leave(): void;
-  /** Places free now, counting those already waiting to enter. */
+  /** Places free now, counting those already waiting to enter: below 0 while some wait. */
   room(): number;
-  /** Resolves when at least `places` are free, or on `wake`. */
+  /** Resolves when `room()` is at least `places`, or on `wake`. */
   onRoom(places: number): Promise<void>;
   wake(): void;
 };

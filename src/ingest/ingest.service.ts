@@ -26,9 +26,9 @@ import {
   foldChanges,
   findLinkOnlyMerges,
   idsWritten,
-  planEvents,
+  resolveEventProfiles,
   profilesWritten,
-} from "./event-plan.ts";
+} from "./event-profiles.ts";
 import {
   insertEventsSql,
   insertNewEvents,
@@ -226,7 +226,7 @@ async function storeInOneStatement(
   book: RuleBook,
   receivedAt: Date,
 ): Promise<Stored | undefined> {
-  const planned = await planEvents(deps.db, events);
+  const planned = await resolveEventProfiles(deps.db, events);
   if (carriesFeedback(planned, book)) return undefined;
   const plan = findRuleMatches(planned, book, receivedAt, deps.logger);
   if (plan.cancellations.length > 0) return undefined;
@@ -262,7 +262,7 @@ async function storeStepByStep(
   receivedAt: Date,
   logger: Logger,
 ): Promise<Stored> {
-  const planned = await planEvents(trx, events);
+  const planned = await resolveEventProfiles(trx, events);
   const fresh = await insertNewEvents(trx, planned, receivedAt);
   const freshEvents = planned.filter((p) => fresh.has(p.event.messageId));
   // Before any other write, in the one order every writer follows (lock-order.ts).

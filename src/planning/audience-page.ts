@@ -14,7 +14,7 @@ import { matchesCondition } from "../rules/condition.ts";
 import {
   decideEach,
   type Decision,
-  type PlanInput,
+  type DecisionInput,
   type RecipientFacts,
 } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
@@ -42,14 +42,14 @@ type AudiencePage = {
 };
 
 /** A page's decisions, member by member, with the facts and devices they rest on. */
-export type PlannedPage = {
+export type PageDecisions = {
   decisions: Decision[];
   facts: RecipientFacts[];
   devices: DeviceTarget[];
 };
 
 /** Decides for each member of a page; used by expansion and by the dry-run preview. */
-export async function planPage(
+export async function decidePage(
   db: Kysely<DB>,
   book: RuleBook,
   rule: Rule,
@@ -57,7 +57,7 @@ export async function planPage(
   members: readonly AudienceMember[],
   now: Date,
   lookups: Lookups,
-): Promise<PlannedPage> {
+): Promise<PageDecisions> {
   const devices = await listActiveDevices(
     db,
     members.map((m) => m.userId),
@@ -68,7 +68,7 @@ export async function planPage(
     query,
     lookups.inFlightOf,
   );
-  const input: PlanInput = {
+  const input: DecisionInput = {
     rule,
     settings: book.settings,
     event: match.event,

@@ -8,7 +8,7 @@ import type {
   DeviceTarget,
   FactsQuery,
 } from "../delivery/recipient.repository.ts";
-import type { SendContext } from "../delivery/send-plan.ts";
+import type { SendContext } from "../delivery/send-decision.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import { isDueNow } from "./planned-notification.ts";
 

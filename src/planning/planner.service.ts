@@ -13,7 +13,7 @@ import type { Logger } from "../logger.ts";
 import type { Decision } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
-import { audiencePage, planPage, type Lookups } from "./audience-page.ts";
+import { audiencePage, decidePage, type Lookups } from "./audience-page.ts";
 import { splitDueNow } from "./handoff.ts";
 import type { HeldMatches, HeldPage } from "./held-matches.ts";
 import {
@@ -208,7 +208,15 @@ async function planFanOutPage(
     page.members.map((m) => m.userId),
   );
   const members = page.members.filter((m) => !written.has(m.userId));
-  const planned = await planPage(trx, book, rule, match, members, now, lookups);
+  const planned = await decidePage(
+    trx,
+    book,
+    rule,
+    match,
+    members,
+    now,
+    lookups,
+  );
   const notifications = members.map((member, index) =>
     toNotification(match, rule, member, planned.decisions[index] as Decision),
   );

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { SegmentEvent } from "../segment-event.ts";
-import { audiencePage, lookupsWithout, planPage } from "./audience-page.ts";
+import { audiencePage, lookupsWithout, decidePage } from "./audience-page.ts";
 import type { AudienceMember } from "../delivery/recipient.repository.ts";
 import { resolveUserId } from "../profiles/profile.service.ts";
 import { matchesCondition, readPath } from "../rules/condition.ts";
@@ -85,7 +85,7 @@ export async function previewRule(
     match,
     limit,
   );
-  const { decisions } = await planPage(
+  const { decisions } = await decidePage(
     deps.db,
     book,
     rule,

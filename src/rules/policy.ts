@@ -42,7 +42,7 @@ export type RecipientFacts = {
   item: JsonObject | undefined;
 };
 
-export type PlanInput = {
+export type DecisionInput = {
   rule: Rule;
   settings: Settings;
   event: JsonObject;
@@ -71,7 +71,7 @@ export type Decision =
  * Decides whether, when and what one recipient is sent for one rule match. Each stop is
  * a recorded reason; quiet hours and delay defer, never drop.
  */
-export function decide(input: PlanInput, facts: RecipientFacts): Decision {
+export function decide(input: DecisionInput, facts: RecipientFacts): Decision {
   return createDecider(input)(facts);
 }
 
@@ -81,7 +81,7 @@ export function decide(input: PlanInput, facts: RecipientFacts): Decision {
  * timezone, the expiry, and the message fields that read nothing but the event.
  */
 export function decideEach(
-  input: PlanInput,
+  input: DecisionInput,
   recipients: readonly RecipientFacts[],
 ): Decision[] {
   return recipients.map(createDecider(input));
@@ -89,7 +89,9 @@ export function decideEach(
 
 type Schedule = { sendAt: Date; deferredBy: ("delay" | "quiet_hours")[] };
 
-function createDecider(input: PlanInput): (facts: RecipientFacts) => Decision {
+function createDecider(
+  input: DecisionInput,
+): (facts: RecipientFacts) => Decision {
   const { rule, settings } = input;
   const ttl =
     rule.delivery.ttl === undefined
@@ -231,7 +233,7 @@ function capReason(
   return undefined;
 }
 
-function schedule(input: PlanInput, timezone: string | null): Schedule {
+function schedule(input: DecisionInput, timezone: string | null): Schedule {
   const { rule } = input;
   const deferredBy: ("delay" | "quiet_hours")[] = [];
   const delay =

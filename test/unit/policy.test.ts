@@ -4,7 +4,7 @@ import {
   decideEach,
   finalCheck,
   SuppressionReason,
-  type PlanInput,
+  type DecisionInput,
   type RecipientFacts,
 } from "../../src/rules/policy.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
@@ -50,8 +50,8 @@ function document(): Document {
 
 function planOf(
   doc: Document,
-  overrides: Partial<Omit<PlanInput, "rule" | "settings">> = {},
-): PlanInput {
+  overrides: Partial<Omit<DecisionInput, "rule" | "settings">> = {},
+): DecisionInput {
   const book = compileRuleBook(
     { settings: doc.settings, rules: [doc.rule] },
     "test rules",

@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { foldChanges, type PlannedEvent } from "../../src/ingest/event-plan.ts";
+import {
+  foldChanges,
+  type ResolvedEvent,
+} from "../../src/ingest/event-profiles.ts";
 import { parseSegmentEvent } from "../../src/ingest/segment-event.schema.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
 
@@ -10,7 +13,7 @@ const book = compileRuleBook(
 );
 
 let messages = 0;
-function planned(input: Record<string, unknown>): PlannedEvent {
+function planned(input: Record<string, unknown>): ResolvedEvent {
   const result = parseSegmentEvent(
     { userId: "u1", messageId: `m${String(++messages)}`, ...input },
     new Date("2024-06-01T00:00:00Z"),
@@ -29,7 +32,7 @@ const browser = (locale: string, timezone: string) =>
   });
 
 /** What one batch of calls leaves as the profile's timezone and locale. */
-function folded(...events: PlannedEvent[]) {
+function folded(...events: ResolvedEvent[]) {
   const change = foldChanges(events, book).get("u1");
   return { timezone: change?.timezone, locale: change?.locale };
 }

@@ -22,7 +22,7 @@ export const SkipReason = {
   ruleDisabled: "rule_disabled",
 } as const;
 
-export type SendPlan =
+export type SendDecision =
   | { kind: "skip"; update: NotificationUpdate }
   | { kind: "defer"; deferral: Deferral }
   | { kind: "send"; pushes: Push[] };
@@ -44,13 +44,13 @@ export type SendContext = {
  * device that no earlier attempt settled. The message rendered at plan time is
  * reused: the profile it read is the one the policy approved.
  */
-export function planSend(
+export function decideSend(
   claimed: ClaimedNotification,
   context: SendContext,
   quietEnd: QuietEnd,
-): SendPlan {
+): SendDecision {
   const { rule, facts, now } = context;
-  const skip = (status: NotificationStatus, reason: string): SendPlan => ({
+  const skip = (status: NotificationStatus, reason: string): SendDecision => ({
     kind: "skip",
     update: settledUpdate(claimed, status, reason, null),
   });
@@ -91,18 +91,18 @@ export function planSend(
  * before the batch; a notification the batch sends counts against the ones after it,
  * as if they had been sent one by one.
  */
-export function planBatch(
+export function decideBatch(
   claimed: readonly ClaimedNotification[],
   contexts: readonly SendContext[],
   timezoneOf: (zone: string | null) => string,
-): SendPlan[] {
+): SendDecision[] {
   const quietEnd = quietEnds(timezoneOf);
   const sentToUser = new Map<string, number>();
   const sentForRule = new Map<string, number>();
   return claimed.map((notification, index) => {
     const context = contexts[index] as SendContext;
     const ruleKey = `${notification.userId}\0${notification.ruleId}`;
-    const plan = planSend(
+    const decision = decideSend(
       notification,
       {
         ...context,
@@ -117,14 +117,14 @@ export function planBatch(
       },
       quietEnd,
     );
-    if (plan.kind === "send") {
+    if (decision.kind === "send") {
       sentToUser.set(
         notification.userId,
         (sentToUser.get(notification.userId) ?? 0) + 1,
       );
       sentForRule.set(ruleKey, (sentForRule.get(ruleKey) ?? 0) + 1);
     }
-    return plan;
+    return decision;
   });
 }
 

@@ -29,7 +29,7 @@ export type Barrier =
   | { kind: "merge"; from: string; into: string }
   | { kind: "erase"; userId: string; messageId: string };
 
-export type PlannedEvent = {
+export type ResolvedEvent = {
   event: SegmentEvent;
   userId: string;
   barrier: Barrier | undefined;
@@ -37,7 +37,7 @@ export type PlannedEvent = {
 
 /** Each profile's changes from events without barriers, folded in event order. */
 export function foldChanges(
-  events: readonly PlannedEvent[],
+  events: readonly ResolvedEvent[],
   book: RuleBook,
 ): Map<string, ProfileChange> {
   const changes = new Map<string, ProfileChange>();
@@ -59,10 +59,10 @@ export function foldChanges(
  * user; an anonymousId already linked to another user is never used to merge two known
  * users (a shared device must not fuse two people).
  */
-export async function planEvents(
+export async function resolveEventProfiles(
   db: Kysely<DB>,
   events: readonly SegmentEvent[],
-): Promise<PlannedEvent[]> {
+): Promise<ResolvedEvent[]> {
   const ids = events
     .flatMap((e) => [e.userId, e.anonymousId, e.previousId])
     .filter((id) => id !== undefined);
@@ -98,7 +98,7 @@ export async function planEvents(
 }
 
 /** The ids these events write under, merge from or merge into. */
-export function idsWritten(events: readonly PlannedEvent[]): string[] {
+export function idsWritten(events: readonly ResolvedEvent[]): string[] {
   return events.flatMap(({ userId, barrier }) =>
     barrier?.kind === "merge" ? [userId, barrier.from, barrier.into] : [userId],
   );
@@ -109,7 +109,9 @@ export function idsWritten(events: readonly PlannedEvent[]): string[] {
  * under may be created, the ids merged away or erased only locked if they exist (an
  * alias-only merge must leave no profile behind under its id).
  */
-export function profilesWritten(events: readonly PlannedEvent[]): ProfileLocks {
+export function profilesWritten(
+  events: readonly ResolvedEvent[],
+): ProfileLocks {
   const create: string[] = [];
   const existing: string[] = [];
   for (const { userId, barrier } of events) {
@@ -129,7 +131,7 @@ export function profilesWritten(events: readonly PlannedEvent[]): ProfileLocks {
  */
 export async function findLinkOnlyMerges(
   db: Kysely<DB>,
-  events: readonly PlannedEvent[],
+  events: readonly ResolvedEvent[],
 ): Promise<AliasLink[] | undefined> {
   const links: AliasLink[] = [];
   // Ids that events before the barrier write to: merging one moves what they wrote.
@@ -167,7 +169,7 @@ export type PendingProfileWrites = {
  */
 export async function applyFreshEvents(
   db: Kysely<DB>,
-  events: readonly PlannedEvent[],
+  events: readonly ResolvedEvent[],
   book: RuleBook,
   now: Date,
 ): Promise<PendingProfileWrites> {

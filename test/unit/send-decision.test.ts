@@ -3,10 +3,10 @@ import { claimedAt } from "../support/claimed-notification.ts";
 import type { RecipientFacts } from "../../src/rules/policy.ts";
 import { factsOf } from "../support/recipient-facts.ts";
 import {
-  planSend,
+  decideSend,
   quietEnds,
   type SendContext,
-} from "../../src/delivery/send-plan.ts";
+} from "../../src/delivery/send-decision.ts";
 import { compileRuleBook, type Rule } from "../../src/rules/rule-book.ts";
 
 const NOW = new Date("2026-07-01T12:00:00Z");
@@ -14,7 +14,7 @@ const claimed = (attempt: number) => claimedAt(NOW, attempt);
 
 const utc = quietEnds((zone) => zone ?? "UTC");
 
-describe("planSend", () => {
+describe("decideSend", () => {
   const context = {
     settings: { categories: {} } as never,
     facts: {} as never,
@@ -24,7 +24,7 @@ describe("planSend", () => {
   };
 
   it("when the rule was removed while the notification waited, then it is cancelled as rule_removed", () => {
-    const plan = planSend(claimed(1), { ...context, rule: undefined }, utc);
+    const plan = decideSend(claimed(1), { ...context, rule: undefined }, utc);
     expect(plan).toMatchObject({
       kind: "skip",
       update: { status: "cancelled", reason: "rule_removed" },
@@ -32,7 +32,7 @@ describe("planSend", () => {
   });
 
   it("when the rule was disabled while the notification waited, then it is cancelled as rule_disabled", () => {
-    const plan = planSend(
+    const plan = decideSend(
       claimed(1),
       { ...context, rule: { enabled: false } as Rule },
       utc,
@@ -44,7 +44,7 @@ describe("planSend", () => {
   });
 });
 
-describe("planSend: quiet hours at send time", () => {
+describe("decideSend: quiet hours at send time", () => {
   /** A ping rule under 22:00–08:00 quiet hours, or one that ignores them. */
   function contextWith(
     quietHours: boolean,
@@ -85,7 +85,7 @@ describe("planSend: quiet hours at send time", () => {
   }
 
   it("when a message would reach its user in their quiet hours, then it waits for their end, in the user's timezone", () => {
-    const plan = planSend(
+    const plan = decideSend(
       claimed(2),
       contextWith(true, { timezone: "Europe/Berlin" }),
       utc,
@@ -102,12 +102,12 @@ describe("planSend: quiet hours at send time", () => {
   });
 
   it("when it is not night in the user's timezone, or the rule ignores quiet hours, then it is sent", () => {
-    const evening = planSend(
+    const evening = decideSend(
       claimed(1),
       contextWith(true, { timezone: null }),
       utc,
     );
-    const ignoring = planSend(
+    const ignoring = decideSend(
       claimed(1),
       contextWith(false, { timezone: "Europe/Berlin" }),
       utc,
@@ -117,7 +117,7 @@ describe("planSend: quiet hours at send time", () => {
   });
 
   it("when the user opted out while the message waited, then it is suppressed, not deferred", () => {
-    const plan = planSend(
+    const plan = decideSend(
       claimed(1),
       contextWith(true, { timezone: "Europe/Berlin", optedOut: true }),
       utc,
