@@ -4,30 +4,21 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import type { SegmentReporter } from "./segment-reporter.ts";
-import {
-  asClaimed,
-  createInFlight,
-  type Handoff,
-  type HandedNotification,
-} from "./handoff.ts";
+import { createHandoff, type Handoff } from "./handoff.ts";
 import { createWorkerLoop } from "../worker-loop.ts";
 import { createOutcomeRecorder } from "./outcome-recorder.ts";
 import {
   claimDueNotifications,
-  deferClaimed,
   reclaimLapsedClaims,
-  type ClaimedNotification,
-  type Deferral,
 } from "./claim.repository.ts";
 import { createTimezoneResolver } from "../rules/timezone-resolver.ts";
 import type { ProviderSet } from "../providers/registry.ts";
 import { createLanes } from "./lanes.ts";
 import { createNotificationSender } from "./notification-sender.ts";
+import { createSendStarter } from "./send-starter.ts";
 import { createSendWindow } from "./send-window.ts";
 import { DEFAULT_PAUSE_POLICY } from "./provider-pause.ts";
 import { loadSendContexts } from "./send-context.ts";
-import { decideBatch, type SendContext } from "./send-decision.ts";
-import { deferredUpdate } from "./settlement.ts";
 
 export type DeliveryDeps = {
   db: Database;
@@ -75,26 +66,43 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     flushAt: Math.max(1, Math.floor(config.batchSize / 4)),
   });
   const window = createSendWindow(config.batchSize);
-  const timezoneOf = createTimezoneResolver(
-    logger,
-    () => deps.rules.current().settings,
-  );
 
   // Once set, queued sends are given back instead of sent.
   let stopping = false;
-  const deliver = createNotificationSender({
-    ...deps,
-    logger,
-    lanes,
-    window,
-    recorder,
-    stopping: () => stopping,
-  });
   // While set, the planner hands this worker the notifications due now.
   let running = false;
   let lastReclaim = 0;
   const sending = new Set<Promise<unknown>>();
-  const inFlight = createInFlight();
+  /** Keeps track of work on claimed rows, so that shutdown and drain wait for it. */
+  const track = (work: Promise<unknown>) => {
+    sending.add(work);
+    void work.finally(() => sending.delete(work));
+  };
+  const startSends = createSendStarter({
+    ...deps,
+    logger,
+    recorder,
+    track,
+    timezoneOf: createTimezoneResolver(
+      logger,
+      () => deps.rules.current().settings,
+    ),
+    deliver: createNotificationSender({
+      ...deps,
+      logger,
+      lanes,
+      window,
+      recorder,
+      stopping: () => stopping,
+    }),
+  });
+  const handoff = createHandoff({
+    lanes,
+    window,
+    windowSize: config.batchSize,
+    running: () => running,
+    startSends,
+  });
 
   /** Claims one batch and starts its sends. False when nothing was due. */
   const dispatchBatch = async (): Promise<boolean> => {
@@ -111,7 +119,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     // Claims wait for a quarter of the window, so that they stay large.
     const least = Math.max(1, Math.floor(config.batchSize / 4));
     if (window.room() < least) {
-      await Promise.race([lanes.onRoom(), window.onRoom(least)]);
+      await window.onRoom(least);
       return true;
     }
     const limit = Math.min(config.batchSize, lanes.room(), window.room());
@@ -134,84 +142,6 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     );
     void startSends(claimed, contexts);
     return true;
-  };
-
-  /** Keeps track of work on claimed rows, so that shutdown and drain wait for it. */
-  const track = (work: Promise<unknown>) => {
-    sending.add(work);
-    void work.finally(() => sending.delete(work));
-  };
-
-  /**
-   * Checks a claimed batch against the policy once more and starts its sends. Returns,
-   * per notification, whether its outcome was written.
-   */
-  const startSends = (
-    claimed: readonly ClaimedNotification[],
-    contexts: readonly SendContext[],
-  ): Promise<boolean>[] => {
-    const deferrals: Deferral[] = [];
-    const written = decideBatch(claimed, contexts, timezoneOf).map(
-      (decision, index): Promise<boolean> => {
-        const notification = claimed[index] as ClaimedNotification;
-        if (decision.kind === "skip")
-          return recorder.record({ update: decision.update });
-        if (decision.kind === "defer") {
-          if (notification.unwritten === undefined) {
-            deferrals.push(decision.deferral);
-            return Promise.resolve(true);
-          }
-          const update = deferredUpdate(notification, decision.deferral.until);
-          return recorder.record({ update });
-        }
-        const work = deliver(
-          notification,
-          contexts[index] as SendContext,
-          decision.pushes,
-        ).catch((error: unknown) => {
-          // A bug, not a provider's answer: the claim lapses and the row is retried.
-          logger.error(
-            { err: error, notificationId: notification.notificationId },
-            "delivering a notification failed",
-          );
-          return false;
-        });
-        track(work);
-        return work;
-      },
-    );
-    if (deferrals.length > 0) {
-      track(
-        deferClaimed(deps.db, deferrals, deps.clock()).catch(
-          (error: unknown) => {
-            // The claims lapse, and the rows are claimed and checked again.
-            logger.error(
-              { err: error, deferred: deferrals.length },
-              "deferring notifications to the end of quiet hours failed",
-            );
-          },
-        ),
-      );
-    }
-    return written;
-  };
-
-  /** Sends notifications handed over unwritten, counted in flight until written. */
-  const take = async (handed: readonly HandedNotification[]) => {
-    const claimed = handed.map(({ notification }) => {
-      inFlight.add(notification.userId, notification);
-      return asClaimed(notification);
-    });
-    const written = startSends(
-      claimed,
-      handed.map((h) => h.context),
-    ).map((done, index) =>
-      done.finally(() => {
-        const { notification } = handed[index] as HandedNotification;
-        inFlight.remove(notification.userId, notification);
-      }),
-    );
-    return (await Promise.all(written)).every(Boolean);
   };
 
   /** Waits for every send started so far and for their outcomes to be written. */
@@ -237,26 +167,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       running = true;
       loop.start();
     },
-    // Handed-over notifications may queue for the window up to a window's worth: they
-    // were not sent, so a crash plans them again rather than repeating them, and the
-    // planner plans its next page while the window sends the last one.
-    budget: () => {
-      if (!running) return () => false;
-      const fits = lanes.budget();
-      let room = window.room() + config.batchSize;
-      return (platforms) => {
-        if (room <= 0 || !fits(platforms)) return false;
-        room--;
-        return true;
-      };
-    },
-    whenRoom: async () => {
-      if (!running) return 0;
-      await window.onRoom(-Math.floor(config.batchSize / 2));
-      return window.room() + config.batchSize;
-    },
-    take,
-    inFlight: (userId) => inFlight.of(userId),
+    ...handoff,
     poke: () => {
       loop.poke();
     },

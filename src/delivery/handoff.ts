@@ -1,7 +1,9 @@
 import type { Platform } from "../db/schema.ts";
 import type { ClaimedNotification } from "./claim.repository.ts";
 import type { UnwrittenNotification } from "./outbox.repository.ts";
+import type { Lanes } from "./lanes.ts";
 import type { SendContext } from "./send-decision.ts";
+import type { SendWindow } from "./send-window.ts";
 
 /** A notification planned due now, given to delivery unwritten, with what it is sent with. */
 export type HandedNotification = {
@@ -41,10 +43,60 @@ export type Handoff = {
   inFlight(userId: string): readonly InFlight[];
 };
 
+/**
+ * The handoff of a delivery worker: its room is its send window and, queued to enter
+ * it, as many again. Those queued were not sent, so a crash plans them again rather
+ * than repeating them, and the planner plans its next page while the window sends the
+ * last one.
+ */
+export function createHandoff(parts: {
+  lanes: Pick<Lanes, "budget">;
+  window: Pick<SendWindow, "room" | "onRoom">;
+  windowSize: number;
+  running: () => boolean;
+  /** Starts the sends of claimed notifications; per notification, whether it was written. */
+  startSends: (
+    claimed: readonly ClaimedNotification[],
+    contexts: readonly SendContext[],
+  ) => Promise<boolean>[];
+}): Handoff {
+  const { lanes, window, windowSize } = parts;
+  const inFlight = createInFlight();
+  return {
+    budget() {
+      if (!parts.running()) return () => false;
+      const fits = lanes.budget();
+      let room = window.room() + windowSize;
+      return (platforms) => {
+        if (room <= 0 || !fits(platforms)) return false;
+        room--;
+        return true;
+      };
+    },
+    async whenRoom() {
+      if (!parts.running()) return 0;
+      await window.onRoom(-Math.floor(windowSize / 2));
+      return window.room() + windowSize;
+    },
+    async take(handed) {
+      const claimed = handed.map(({ notification }) => {
+        inFlight.add(notification);
+        return asClaimed(notification);
+      });
+      const contexts = handed.map((h) => h.context);
+      const written = parts.startSends(claimed, contexts).map((done, index) =>
+        done.finally(() => {
+          inFlight.remove((handed[index] as HandedNotification).notification);
+        }),
+      );
+      return (await Promise.all(written)).every(Boolean);
+    },
+    inFlight: (userId) => inFlight.of(userId),
+  };
+}
+
 /** The notification handed over unwritten, as delivery's steps take a claimed one. */
-export function asClaimed(
-  notification: UnwrittenNotification,
-): ClaimedNotification {
+function asClaimed(notification: UnwrittenNotification): ClaimedNotification {
   return {
     userId: notification.userId,
     notificationId: notification.notificationId,
@@ -62,19 +114,20 @@ export function asClaimed(
 }
 
 /** Notifications handed over and not yet written, by user. */
-export function createInFlight() {
-  const byUser = new Map<string, InFlight[]>();
+function createInFlight() {
+  const byUser = new Map<string, UnwrittenNotification[]>();
   return {
-    add(userId: string, entry: InFlight) {
-      const entries = byUser.get(userId);
-      if (entries === undefined) byUser.set(userId, [entry]);
-      else entries.push(entry);
+    add(notification: UnwrittenNotification) {
+      const entries = byUser.get(notification.userId);
+      if (entries === undefined)
+        byUser.set(notification.userId, [notification]);
+      else entries.push(notification);
     },
-    remove(userId: string, entry: InFlight) {
-      const entries = byUser.get(userId) ?? [];
-      const index = entries.indexOf(entry);
+    remove(notification: UnwrittenNotification) {
+      const entries = byUser.get(notification.userId) ?? [];
+      const index = entries.indexOf(notification);
       if (index !== -1) entries.splice(index, 1);
-      if (entries.length === 0) byUser.delete(userId);
+      if (entries.length === 0) byUser.delete(notification.userId);
     },
     of: (userId: string): readonly InFlight[] => byUser.get(userId) ?? [],
   };
