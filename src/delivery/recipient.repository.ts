@@ -64,14 +64,6 @@ export async function listProfilesPage(
   }));
 }
 
-/**
- * `= any(…)` with the page's ids as ONE array parameter: an `in` list costs a bind
- * parameter per id, each compiled by Kysely, serialized by pg and parsed by Postgres.
- */
-function anyOf(ids: readonly string[]) {
-  return sql<string>`any(${ids}::text[])`;
-}
-
 export type FactsQuery = {
   category: string | undefined;
   ruleId: string;
@@ -131,9 +123,9 @@ export async function listActiveDevices(
 }
 
 /**
- * Loads what the policy needs for a page of recipients: a handful of set-based queries
- * whatever the page size. Users without a profile get empty facts (no device). A caller
- * that has read the members' active devices already passes them in.
+ * Loads what the policy needs for a page of recipients: one statement whatever the
+ * page size, besides the devices. Users without a profile get empty facts (no device).
+ * A caller that has read the members' active devices already passes them in.
  */
 export async function loadRecipientFacts(
   db: Kysely<DB>,
@@ -143,70 +135,85 @@ export async function loadRecipientFacts(
 ): Promise<RecipientFacts[]> {
   const ids = members.map((m) => m.userId);
   if (ids.length === 0) return [];
-  const [profiles, devices, choices, history] = await Promise.all([
-    db
-      .selectFrom("profiles")
-      .select(["user_id", "traits", "locale", "timezone", "push_opt_out"])
-      .where("user_id", "=", anyOf(ids))
-      .execute(),
-    activeDevices ?? listActiveDevices(db, ids),
-    query.category === undefined
-      ? Promise.resolve([])
-      : db
-          .selectFrom("category_preferences")
-          .select(["user_id", "opted_in"])
-          .where("user_id", "=", anyOf(ids))
-          .where("category", "=", query.category)
-          .execute(),
-    recentHistory(db, ids, query),
-  ]);
-  const profileOf = new Map(profiles.map((p) => [p.user_id, p]));
+  const devices = activeDevices ?? (await listActiveDevices(db, ids));
+  const rows = await factRows(db, ids, query);
   const devicesOf = groupBy(devices, (d) => d.userId);
-  const choiceOf = new Map(choices.map((c) => [c.user_id, c.opted_in]));
-  const historyOf = new Map(history.map((h) => [h.user_id, h]));
+  const rowOf = new Map(rows.map((row) => [row.user_id, row]));
   return members.map(({ userId, item }) => {
-    const profile = profileOf.get(userId);
-    const recent = historyOf.get(userId);
+    const row = rowOf.get(userId);
     return {
       userId,
-      traits: profile?.traits ?? {},
-      locale: profile?.locale ?? null,
-      timezone: profile?.timezone ?? null,
-      optedOut: profile?.push_opt_out ?? false,
+      traits: row?.traits ?? {},
+      locale: row?.locale ?? null,
+      timezone: row?.timezone ?? null,
+      optedOut: row?.push_opt_out ?? false,
       devices: (devicesOf.get(userId) ?? []).map((d) => ({
         platform: d.platform,
         locale: d.locale,
       })),
-      categoryChoice: choiceOf.get(userId),
-      recentTotal: recent?.total ?? 0,
-      recentForRule: recent?.rule ?? 0,
-      duplicate: recent?.duplicate ?? false,
+      categoryChoice: row?.opted_in ?? undefined,
+      recentTotal: row?.total ?? 0,
+      recentForRule: row?.rule ?? 0,
+      duplicate: row?.duplicate ?? false,
       item,
     };
   });
 }
 
+type FactRow = {
+  user_id: string;
+  traits: JsonObject | null;
+  locale: string | null;
+  timezone: string | null;
+  push_opt_out: boolean | null;
+  opted_in: boolean | null;
+  total: number | null;
+  rule: number | null;
+  duplicate: boolean | null;
+};
+
 /**
- * Each user's recent notifications as caps and dedupe see them: counts within the cap
- * windows and whether one is a duplicate, for the users that have any.
+ * Each user's profile, their choice for the rule's category and their recent
+ * notifications as caps and dedupe see them, as lateral lookups on each table's key:
+ * one round trip for the three.
  *
- * One lateral lookup per user on notifications_user_recent_idx, whatever the planner
- * believes: during a large fan-out the table's statistics say that few rows are recent,
- * and a plan that scans "recent" rows by time and filters them by user grows with the
- * fan-out itself, page after page.
+ * The recent notifications are counted on notifications_user_recent_idx, whatever the
+ * planner believes: during a large fan-out the table's statistics say that few rows are
+ * recent, and a plan that scans "recent" rows by time and filters them by user grows
+ * with the fan-out itself, page after page. (`offset 0` keeps each subquery from being
+ * flattened into a join the planner may turn into such a scan.)
  */
-async function recentHistory(
+async function factRows(
   db: Kysely<DB>,
   ids: readonly string[],
   query: FactsQuery,
-): Promise<
-  { user_id: string; total: number; rule: number; duplicate: boolean }[]
-> {
+): Promise<FactRow[]> {
+  const choice =
+    query.category === undefined
+      ? sql`select null::boolean as opted_in`
+      : sql`select opted_in from category_preferences c
+          where c.user_id = u.user_id and c.category = ${query.category} offset 0`;
+  const result = await sql<FactRow>`
+    select u.user_id, p.traits, p.locale, p.timezone, p.push_opt_out, c.opted_in,
+      h.total, h.rule, h.duplicate
+    from unnest(${ids}::text[]) as u (user_id)
+    left join lateral (
+      select traits, locale, timezone, push_opt_out from profiles p
+      where p.user_id = u.user_id offset 0
+    ) as p on true
+    left join lateral (${choice}) as c on true
+    left join lateral (${recentHistory(query)}) as h on true`.execute(db);
+  return result.rows;
+}
+
+/** The user's recent notifications as caps and dedupe count them, for `factRows`. */
+function recentHistory(query: FactsQuery) {
   const { globalCapSince, ruleCapSince, dedupeSince, ruleId, itemKey } = query;
   const since = [globalCapSince, ruleCapSince, dedupeSince].filter(
     (d) => d !== undefined,
   );
-  if (since.length === 0) return [];
+  if (since.length === 0)
+    return sql`select 0 as total, 0 as rule, false as duplicate`;
   const earliest = new Date(Math.min(...since.map((d) => d.getTime())));
   const ofRule = sql`rule_id = ${ruleId}`;
   const total =
@@ -221,22 +228,11 @@ async function recentHistory(
     dedupeSince === undefined
       ? sql`false`
       : sql`coalesce(bool_or(created_at > ${dedupeSince} and ${ofRule} and item_key is not distinct from ${itemKey}), false)`;
-  const result = await sql<{
-    user_id: string;
-    total: number;
-    rule: number;
-    duplicate: boolean;
-  }>`
-    select u.user_id, r.total, r.rule, r.duplicate
-    from unnest(${ids}::text[]) as u (user_id)
-    cross join lateral (
-      select ${total} as total, ${rule} as rule, ${duplicate} as duplicate
-      from notifications n
-      where n.user_id = u.user_id and n.created_at > ${earliest}
-        and n.status in (${sql.join(query.counting ?? COUNTED_STATUSES)})
-    ) as r
-    where r.total > 0 or r.rule > 0 or r.duplicate`.execute(db);
-  return result.rows;
+  return sql`
+    select ${total} as total, ${rule} as rule, ${duplicate} as duplicate
+    from notifications n
+    where n.user_id = u.user_id and n.created_at > ${earliest}
+      and n.status in (${sql.join(query.counting ?? COUNTED_STATUSES)})`;
 }
 
 /** Items grouped by key, in their order. */

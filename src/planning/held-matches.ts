@@ -12,6 +12,8 @@ export type HeldPage = {
   matchId: string;
   /** The lease's token: progress is written only while the lease is this process's. */
   token: string;
+  /** Taken over from a process that died: recipients past the cursor may be written. */
+  resumed: boolean;
   /** Where the match stands once this page is written. */
   progress: MatchProgress;
   handed: HandedNotification[];
@@ -21,6 +23,7 @@ export type HeldPage = {
 export type HeldMatch = {
   matchId: string;
   token: string;
+  resumed: boolean;
   /** Where its next page starts, and how many were planned before it. */
   next: MatchProgress;
   /** Pages planned whose progress is not yet written. */
@@ -110,6 +113,7 @@ export function createHeldMatches(deps: {
         entry = {
           matchId: page.matchId,
           token: page.token,
+          resumed: page.resumed,
           next: page.progress,
           outstanding: 0,
           recorded: Promise.resolve(),

@@ -20,7 +20,12 @@ export type NewMatch = {
   triggeredAt: Date;
 };
 
-export type Match = NewMatch & { cursor: string | null; planned: number };
+export type Match = NewMatch & {
+  cursor: string | null;
+  planned: number;
+  /** Whether another process held it under a lease that lapsed: it may have written recipients past the cursor. */
+  resumed: boolean;
+};
 
 const MATCH_COLUMNS = {
   match_id: "text",
@@ -94,21 +99,23 @@ export async function claimPendingMatches(
 }
 
 /**
- * Locks a match this process holds under `token`, for the transaction that plans its
- * next page; undefined when the lease was lost (it lapsed and another process took it).
+ * Extends the lease this process holds on a match under `token`, locking the match for
+ * the transaction that plans its next page; undefined when the lease was lost (it
+ * lapsed and another process took the match over).
  */
-export async function lockHeldMatch(
+export async function renewHeldMatch(
   db: Kysely<DB>,
   matchId: string,
-  token: string,
+  lease: { token: string; until: Date },
+  now: Date,
 ): Promise<Match | undefined> {
   const row = await db
-    .selectFrom("rule_matches")
-    .selectAll()
+    .updateTable("rule_matches")
+    .set({ claimed_until: lease.until, updated_at: now })
     .where("match_id", "=", matchId)
-    .where("claimed_by", "=", token)
+    .where("claimed_by", "=", lease.token)
     .where("status", "=", MatchStatus.pending)
-    .forUpdate()
+    .returningAll()
     .executeTakeFirst();
   return row === undefined ? undefined : toMatch(row);
 }
@@ -144,6 +151,7 @@ function toMatch(row: Selectable<RuleMatchesTable>): Match {
     triggeredAt: row.triggered_at,
     cursor: row.cursor,
     planned: row.planned,
+    resumed: row.claimed_by !== null,
   };
 }
 

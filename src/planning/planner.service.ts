@@ -15,12 +15,12 @@ import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import { audiencePage, decidePage, type Lookups } from "./audience-page.ts";
 import { splitDueNow } from "./handoff.ts";
-import type { HeldMatches, HeldPage } from "./held-matches.ts";
+import type { HeldMatch, HeldMatches, HeldPage } from "./held-matches.ts";
 import {
   advanceMatch,
   claimPendingMatches,
   leaseMatch,
-  lockHeldMatch,
+  renewHeldMatch,
   type Match,
   type MatchProgress,
 } from "./match.repository.ts";
@@ -109,36 +109,11 @@ async function planNextPage(
   // table faster than autovacuum analyses it, stale statistics inflate their cost
   // estimates past jit_above_cost, and compiling them takes far longer than running them.
   await sql`set local jit = off`.execute(trx);
+  const holding = held.next();
+  if (holding !== undefined)
+    return planHeldPage(trx, deps, lookups, held, holding, pageSize);
   const now = deps.clock();
   const book = deps.rules.current();
-  const holding = held.next();
-  if (holding !== undefined) {
-    const match = await lockHeldMatch(trx, holding.matchId, holding.token);
-    if (match === undefined)
-      return { step: lostLease(deps, held, holding.matchId) };
-    const rule = ruleOf(book, match);
-    if (rule === undefined) {
-      const step = await cancelMatch(trx, deps, match, now);
-      return { step, unheld: match.matchId };
-    }
-    const at = { ...match, ...holding.next };
-    const result = await planFanOutPage(
-      trx,
-      deps,
-      lookups,
-      book,
-      rule,
-      at,
-      pageSize,
-      {
-        token: holding.token,
-        outstanding: holding.outstanding,
-      },
-    );
-    return result.page === undefined
-      ? { ...result, unheld: match.matchId }
-      : result;
-  }
   const matches = await claimPendingMatches(trx, USER_MATCH_BATCH, now);
   const [match] = matches;
   if (match === undefined) return { step: IDLE };
@@ -147,8 +122,7 @@ async function planNextPage(
   if (match.userId !== null) {
     // The oldest match is for its own user: plan it with the others like it.
     const end = matches.findIndex((m) => m.userId === null);
-    const leading = end === -1 ? matches : matches.slice(0, end);
-    const batch = oneMatchPerUser(leading);
+    const batch = oneMatchPerUser(end === -1 ? matches : matches.slice(0, end));
     const dueNow = await planUserMatches(
       trx,
       deps.logger,
@@ -164,51 +138,89 @@ async function planNextPage(
   const rule = ruleOf(book, match);
   if (rule === undefined)
     return { step: await cancelMatch(trx, deps, match, now) };
-  const result = await planFanOutPage(
-    trx,
-    deps,
-    lookups,
-    book,
-    rule,
-    match,
+  const lease = { token: randomUUID(), outstanding: 0, leased: false };
+  const result = await planFanOutPage(trx, deps, lookups, rule, match, {
     pageSize,
-    {
-      token: randomUUID(),
-      outstanding: 0,
-    },
-  );
+    lease,
+  });
   return {
     ...result,
     step: { ...result.step, more: result.step.more || leftBehind(1) },
   };
 }
 
+/** Plans the next page of a fan-out this process holds, from where its last page ended. */
+async function planHeldPage(
+  trx: Kysely<DB>,
+  deps: PlannerDeps,
+  lookups: Lookups,
+  held: HeldMatches,
+  holding: HeldMatch,
+  pageSize: number,
+): Promise<StepResult> {
+  const now = deps.clock();
+  const match = await renewHeldMatch(
+    trx,
+    holding.matchId,
+    { token: holding.token, until: leaseEnd(deps, now) },
+    now,
+  );
+  if (match === undefined)
+    return { step: lostLease(deps, held, holding.matchId) };
+  const rule = ruleOf(deps.rules.current(), match);
+  if (rule === undefined) {
+    const step = await cancelMatch(trx, deps, match, now);
+    return { step, unheld: match.matchId };
+  }
+  const at = { ...match, ...holding.next, resumed: holding.resumed };
+  const lease = { ...holding, leased: true };
+  const result = await planFanOutPage(trx, deps, lookups, rule, at, {
+    pageSize,
+    lease,
+  });
+  return result.page === undefined
+    ? { ...result, unheld: match.matchId }
+    : result;
+}
+
 /**
- * Plans one page of a fan-out's audience from `match.cursor`, skipping recipients
- * whose notification is written already (the page is planned again after a crash).
- * When nothing of it is handed over and no earlier page is still in flight, the match
- * advances in this transaction; otherwise it is leased to this process, and the page
- * is returned to be handed over and recorded in order.
+ * Plans one page of a fan-out's audience from `match.cursor`. A match taken over from a
+ * process that died skips the recipients already written: that process planned past
+ * the cursor before it could move it. When nothing of the page is handed over and no
+ * earlier page is still in flight, the match advances in this transaction; otherwise
+ * it is leased to this process, and the page is returned to be handed over and
+ * recorded in order.
  */
 async function planFanOutPage(
   trx: Kysely<DB>,
   deps: PlannerDeps,
   lookups: Lookups,
-  book: RuleBook,
   rule: Rule,
   match: Match,
-  pageSize: number,
-  lease: { token: string; outstanding: number },
+  options: {
+    pageSize: number;
+    lease: { token: string; outstanding: number; leased: boolean };
+  },
 ): Promise<{ step: Planned; page?: HeldPage }> {
+  const { lease } = options;
   const now = deps.clock();
-  const page = await audiencePage(trx, rule, match, match.cursor, pageSize);
-  const written = await recipientsWritten(
+  const book = deps.rules.current();
+  const page = await audiencePage(
     trx,
-    match.matchId,
-    page.members.map((m) => m.userId),
+    rule,
+    match,
+    match.cursor,
+    options.pageSize,
   );
+  const written = match.resumed
+    ? await recipientsWritten(
+        trx,
+        match.matchId,
+        page.members.map((m) => m.userId),
+      )
+    : new Set<string>();
   const members = page.members.filter((m) => !written.has(m.userId));
-  const planned = await decidePage(
+  const decided = await decidePage(
     trx,
     book,
     rule,
@@ -217,14 +229,13 @@ async function planFanOutPage(
     now,
     lookups,
   );
-  const notifications = members.map((member, index) =>
-    toNotification(match, rule, member, planned.decisions[index] as Decision),
-  );
   const { handed, toWrite } = splitDueNow(
-    notifications,
+    members.map((member, index) =>
+      toNotification(match, rule, member, decided.decisions[index] as Decision),
+    ),
     {
-      facts: planned.facts,
-      devicesOf: groupBy(planned.devices, (d) => d.userId),
+      facts: decided.facts,
+      devicesOf: groupBy(decided.devices, (d) => d.userId),
     },
     deps.handoff,
     { rule, settings: book.settings, now },
@@ -232,8 +243,7 @@ async function planFanOutPage(
   const inserted = await insertNotifications(trx, toWrite, now);
   const progress: MatchProgress = {
     cursor: page.cursor,
-    // Recipients written after the match's cursor were planned by a process that died
-    // before it could move the cursor: they count as planned, by this page.
+    // Recipients written past the cursor by a process that died count as planned.
     planned: match.planned + written.size + inserted.size + handed.length,
     done: page.done,
   };
@@ -246,12 +256,27 @@ async function planFanOutPage(
     await advanceMatch(trx, match.matchId, progress, now);
     return { step };
   }
-  const until = new Date(now.getTime() + (deps.leaseMs ?? DEFAULT_LEASE_MS));
-  await leaseMatch(trx, match.matchId, { token: lease.token, until }, now);
+  if (!lease.leased)
+    await leaseMatch(
+      trx,
+      match.matchId,
+      { token: lease.token, until: leaseEnd(deps, now) },
+      now,
+    );
   return {
     step,
-    page: { matchId: match.matchId, token: lease.token, progress, handed },
+    page: {
+      matchId: match.matchId,
+      token: lease.token,
+      resumed: match.resumed,
+      progress,
+      handed,
+    },
   };
+}
+
+function leaseEnd(deps: PlannerDeps, now: Date): Date {
+  return new Date(now.getTime() + (deps.leaseMs ?? DEFAULT_LEASE_MS));
 }
 
 function ruleOf(book: RuleBook, match: Match): Rule | undefined {
