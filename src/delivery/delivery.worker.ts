@@ -99,7 +99,6 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const handoff = createHandoff({
     lanes,
     window,
-    windowSize: config.batchSize,
     running: () => running,
     startSends,
   });

@@ -28,11 +28,11 @@ export type Handoff = {
    */
   budget(): (platforms: readonly Platform[]) => boolean;
   /**
-   * Resolves with its room once it has room for half a window more (at once with 0
+   * Resolves with its room once it has room for `wanted` notifications (at once with 0
    * while it is not running): a page planned with room is handed over, not written to
    * wait for a claim.
    */
-  whenRoom(): Promise<number>;
+  whenRoom(wanted: number): Promise<number>;
   /**
    * Sends these notifications and writes each with its outcome. Resolves true once all
    * are written; false when some could not be (their page is planned again when its
@@ -44,15 +44,16 @@ export type Handoff = {
 };
 
 /**
- * The handoff of a delivery worker: its room is its send window and, queued to enter
- * it, as many again. Those queued were not sent, so a crash plans them again rather
- * than repeating them, and the planner plans its next page while the window sends the
- * last one.
+ * Notifications handed over that may wait to enter the send window: two pages of a
+ * fan-out, so that the planner plans the next page while the window sends the last.
+ * They were not sent, so a crash plans them again rather than repeating them.
  */
+export const HANDOFF_QUEUE = 2_000;
+
+/** The handoff of a delivery worker: its room is its send window and HANDOFF_QUEUE. */
 export function createHandoff(parts: {
   lanes: Pick<Lanes, "budget">;
   window: Pick<SendWindow, "room" | "onRoom">;
-  windowSize: number;
   running: () => boolean;
   /** Starts the sends of claimed notifications; per notification, whether it was written. */
   startSends: (
@@ -60,23 +61,23 @@ export function createHandoff(parts: {
     contexts: readonly SendContext[],
   ) => Promise<boolean>[];
 }): Handoff {
-  const { lanes, window, windowSize } = parts;
+  const { lanes, window } = parts;
   const inFlight = createInFlight();
   return {
     budget() {
       if (!parts.running()) return () => false;
       const fits = lanes.budget();
-      let room = window.room() + windowSize;
+      let room = window.room() + HANDOFF_QUEUE;
       return (platforms) => {
         if (room <= 0 || !fits(platforms)) return false;
         room--;
         return true;
       };
     },
-    async whenRoom() {
+    async whenRoom(wanted) {
       if (!parts.running()) return 0;
-      await window.onRoom(-Math.floor(windowSize / 2));
-      return window.room() + windowSize;
+      await window.onRoom(Math.min(wanted, HANDOFF_QUEUE) - HANDOFF_QUEUE);
+      return window.room() + HANDOFF_QUEUE;
     },
     async take(handed) {
       const claimed = handed.map(({ notification }) => {

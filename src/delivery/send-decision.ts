@@ -102,21 +102,21 @@ export function decideBatch(
   return claimed.map((notification, index) => {
     const context = contexts[index] as SendContext;
     const ruleKey = `${notification.userId}\0${notification.ruleId}`;
-    const decision = decideSend(
-      notification,
-      {
-        ...context,
-        facts: {
-          ...context.facts,
-          recentTotal:
-            context.facts.recentTotal +
-            (sentToUser.get(notification.userId) ?? 0),
-          recentForRule:
-            context.facts.recentForRule + (sentForRule.get(ruleKey) ?? 0),
-        },
-      },
-      quietEnd,
-    );
+    const toUser = sentToUser.get(notification.userId) ?? 0;
+    const forRule = sentForRule.get(ruleKey) ?? 0;
+    // Most users get one notification per batch: their facts stand as loaded.
+    const counted =
+      toUser === 0 && forRule === 0
+        ? context
+        : {
+            ...context,
+            facts: {
+              ...context.facts,
+              recentTotal: context.facts.recentTotal + toUser,
+              recentForRule: context.facts.recentForRule + forRule,
+            },
+          };
+    const decision = decideSend(notification, counted, quietEnd);
     if (decision.kind === "send") {
       sentToUser.set(
         notification.userId,

@@ -3,6 +3,7 @@ import type {
   Handoff,
   InFlight,
 } from "../delivery/handoff.ts";
+import type { DeliveryStatus } from "../db/schema.ts";
 import type { NewNotification } from "../delivery/outbox.repository.ts";
 import type {
   DeviceTarget,
@@ -11,6 +12,9 @@ import type {
 import type { SendContext } from "../delivery/send-decision.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
 import { isDueNow } from "./planned-notification.ts";
+
+/** A notification planned now has no earlier attempt: no device is settled. */
+const NOTHING_SETTLED: ReadonlyMap<string, DeliveryStatus> = new Map();
 
 /** A page's notifications: those handed to delivery unwritten, and those to write. */
 export type PageSplit = {
@@ -48,7 +52,7 @@ export function splitDueNow(
     }
     split.handed.push({
       notification: { ...notification, plannedAt: common.now },
-      context: { ...common, facts, devices, settled: new Map() },
+      context: { ...common, facts, devices, settled: NOTHING_SETTLED },
     });
   });
   return split;

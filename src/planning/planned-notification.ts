@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { NotificationStatus } from "../db/schema.ts";
 import type { NewNotification } from "../delivery/outbox.repository.ts";
 import type { AudienceMember } from "../delivery/recipient.repository.ts";
@@ -60,10 +60,10 @@ export function isDueNow(notification: NewNotification, now: Date): boolean {
  * first on the device instead of showing twice.
  */
 export function notificationIdOf(matchId: string, userId: string): string {
-  const hash = createHash("sha1").update(`${matchId}\0${userId}`).digest();
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.toString("hex", 0, 16);
+  const digest = hash("sha1", `${matchId}\0${userId}`, "buffer");
+  digest[6] = ((digest[6] ?? 0) & 0x0f) | 0x50;
+  digest[8] = ((digest[8] ?? 0) & 0x3f) | 0x80;
+  const hex = digest.toString("hex", 0, 16);
   return [
     hex.slice(0, 8),
     hex.slice(8, 12),

@@ -87,7 +87,7 @@ export async function expandNextPage(
   lookups: Lookups,
   held: HeldMatches,
 ): Promise<PlanStep> {
-  const room = (await deps.handoff?.whenRoom()) ?? 0;
+  const room = (await deps.handoff?.whenRoom(PAGE_SIZE)) ?? 0;
   const pageSize =
     room > 0 ? Math.min(PAGE_SIZE, Math.max(room, MIN_HANDED_PAGE)) : PAGE_SIZE;
   const { step, page, unheld } = await inTransaction(deps.db, (trx) =>
