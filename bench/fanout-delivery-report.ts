@@ -27,9 +27,10 @@ export type { SizeRun } from "./fanout-delivery-tables.ts";
 
 /** The goals of fan-out delivery, as fixed in the issue. */
 export const GOALS = {
-  pushesPerSecond: 10_000,
-  /** Nudge's pushes/s as a fraction of the bare client's. */
-  baselineFraction: 0.5,
+  /** Nudge's pushes/s as a fraction of the bare client's, in every round. */
+  baselineFraction: 0.6,
+  /** CPU per push of Nudge, PostgreSQL and the fakes, over the client's and the fakes'. */
+  cpuRatio: 1.6,
   /** Peak RSS of Nudge's process, in bytes (300 MB). */
   peakRssBytes: 300e6,
 } as const;
@@ -49,7 +50,8 @@ function timeBreakdown(large: SizeRun, cores: number): string {
   if (nudgeMicros === undefined || baseMicros === undefined) return "";
   const perProcess = (value: number | undefined) =>
     micros(perPush(value, users));
-  const budget = (cores * 1e6) / GOALS.pushesPerSecond;
+  const target = GOALS.baselineFraction * rate(users, baseline.seconds);
+  const budget = (cores * 1e6) / target;
   const busy = (total.nudge ?? Number.NaN) / nudge.seconds;
   return (
     `At ${formatNumber(users)} savers, Nudge's process used ${perProcess(nudge.cpu?.server)} µs of CPU per push, ` +
@@ -61,7 +63,7 @@ function timeBreakdown(large: SizeRun, cores: number): string {
       ? ": the run is bound by CPU"
       : ", so part of the time Nudge waited rather than worked") +
     `; at this cost the cores allow at most about ${formatNumber((cores * 1e6) / nudgeMicros)} pushes/s. ` +
-    `${formatNumber(GOALS.pushesPerSecond)} pushes/s on ${formatNumber(cores)} cores leaves ` +
+    `${formatNumber(GOALS.baselineFraction, 1)}× the client's rate, ${formatNumber(target)} pushes/s, on ${formatNumber(cores)} cores leaves ` +
     `${formatNumber(budget)} µs of CPU per push for Nudge, PostgreSQL and the fakes together.`
   );
 }
@@ -69,24 +71,27 @@ function timeBreakdown(large: SizeRun, cores: number): string {
 type Goal = { name: string; value: string; met: boolean };
 
 function evaluateGoals(large: SizeRun): Goal[] {
-  const { nudge, baseline, users } = large;
-  const nudgeRate = rate(users, nudge.seconds);
-  const fraction = nudgeRate / rate(users, baseline.seconds);
+  const { nudge, users } = large;
+  const total = cpuOf(large);
+  const cpuRatio =
+    (perPush(total.nudge, users) ?? Number.NaN) /
+    (perPush(total.baseline, users) ?? Number.NaN);
   const sent = nudge.notifications.find((s) => s.status === "sent")?.count ?? 0;
   const complete =
     accepted(nudge.fakes) === users &&
     distinct(nudge.fakes) === users &&
     sent === users;
+  const worst = Math.min(...large.shares);
   return [
     {
-      name: `≥ ${formatNumber(GOALS.pushesPerSecond)} pushes/s end to end at ${formatNumber(users)} savers`,
-      value: formatNumber(nudgeRate),
-      met: nudgeRate >= GOALS.pushesPerSecond,
+      name: `≥ ${formatNumber(GOALS.baselineFraction, 1)}× the bare client's pushes/s at ${formatNumber(users)} savers, in every round`,
+      value: `${formatNumber(worst, 2)}× (the worst round)`,
+      met: worst >= GOALS.baselineFraction,
     },
     {
-      name: `≥ ${formatNumber(GOALS.baselineFraction * 100)}% of the bare client's pushes/s`,
-      value: `${formatNumber(fraction * 100)}%`,
-      met: fraction >= GOALS.baselineFraction,
+      name: `CPU per push of Nudge, PostgreSQL and the fakes ≤ ${formatNumber(GOALS.cpuRatio, 1)}× the client's and the fakes'`,
+      value: `${formatNumber(cpuRatio, 2)}×`,
+      met: cpuRatio <= GOALS.cpuRatio,
     },
     {
       name: `Nudge's peak RSS < ${formatNumber(GOALS.peakRssBytes / 1e6)} MB (${formatNumber(GOALS.peakRssBytes / MiB, 1)} MiB)`,
@@ -146,6 +151,19 @@ them while it plans. Exactly N pushes are expected.
   the fakes for the baseline).`;
 
 /** The run as terminal tables and as the Markdown of BENCHMARKS.md's section. */
+/**
+ * The section's title: the default audience (100,000 savers) is "Fan-out delivery";
+ * another size, such as the million-saver run, has a section of its own.
+ */
+export function deliveryReportTitle(users: number): string {
+  return users === DEFAULT_USERS
+    ? "Fan-out delivery"
+    : `Fan-out delivery to ${formatNumber(users)} savers`;
+}
+
+/** The larger audience measured when BENCH_USERS is not set. */
+export const DEFAULT_USERS = 100_000;
+
 export function formatDeliveryReport(run: {
   machine: Machine;
   date: Date;
@@ -182,7 +200,7 @@ export function formatDeliveryReport(run: {
     breakdown,
   ].join("\n");
   const markdown = [
-    "## Fan-out delivery",
+    `## ${deliveryReportTitle(large.users)}`,
     "",
     METHOD,
     "",

@@ -19,6 +19,8 @@ import { startFakes } from "./fanout-fakes-client.ts";
 import {
   formatDeliveryReport,
   type SizeRun,
+  DEFAULT_USERS,
+  deliveryReportTitle,
 } from "./fanout-delivery-report.ts";
 import type { SizeRound } from "./fanout-delivery-tables.ts";
 import { measureBaseline } from "./fanout-baseline-run.ts";
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
   const serverUrl =
     process.env.BENCH_DATABASE_URL ??
     "postgres://postgres@127.0.0.1:5432/postgres";
-  const users = Math.round(envNumber("BENCH_USERS", 100_000));
+  const users = Math.round(envNumber("BENCH_USERS", DEFAULT_USERS));
   const sizes = [Math.max(2, Math.round(users / SMALL_FRACTION)), users];
   // Ctrl-C stops the children and drops the databases; a second one exits at once.
   const interrupted = abortOnInterrupt();
@@ -125,7 +127,10 @@ async function main(): Promise<void> {
     );
     return;
   }
-  await publishReport("fanout", "Fan-out delivery", report);
+  // Another audience size than the default has a section of its own, beside it.
+  const section =
+    users === DEFAULT_USERS ? "fanout" : `fanout-${String(users)}`;
+  await publishReport(section, deliveryReportTitle(users), report);
 }
 
 await main();

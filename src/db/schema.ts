@@ -1,10 +1,12 @@
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+import { Platform, type JsonObject } from "../vocabulary.ts";
+
+// The shared vocabulary, as the tables use it.
+export { Platform, type JsonObject };
 
 /** A json or jsonb column: written as a JSON string, read back as the parsed value. */
 type Json<T> = ColumnType<T, string, string>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-
-export type JsonObject = Record<string, unknown>;
 
 export interface EventsTable {
   message_id: string;
@@ -38,13 +40,6 @@ export interface ProfileAliasesTable {
   user_id: string;
   created_at: Timestamp;
 }
-
-export const Platform = {
-  apns: "apns",
-  fcm: "fcm",
-  webpush: "webpush",
-} as const;
-export type Platform = (typeof Platform)[keyof typeof Platform];
 
 export const DeviceStatus = {
   active: "active",

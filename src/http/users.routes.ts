@@ -91,7 +91,7 @@ export function usersRoutes(deps: Deps): Router {
     const view = await getUserView(
       deps.db,
       req.params.userId,
-      deps.rules.current().settings,
+      deps.rules.current().settings.categories,
     );
     if (view === undefined) throw userNotFound(req.params.userId);
     const notifications = await listNotifications(
@@ -125,7 +125,7 @@ export function usersRoutes(deps: Deps): Router {
     const view = await getUserView(
       deps.db,
       userId,
-      deps.rules.current().settings,
+      deps.rules.current().settings.categories,
     );
     res.json(view?.preferences);
   });

@@ -2,7 +2,6 @@ import type { Kysely, RawBuilder } from "kysely";
 import type { Database } from "../db/database.ts";
 import type { DB, JsonObject } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
-import type { Settings } from "../rules/rules-file.schema.ts";
 import { executeTogether } from "../db/bulk-sql.ts";
 import {
   listDevices,
@@ -186,6 +185,11 @@ export type UserView = {
   updatedAt: Date;
 };
 
+/** The rules file's categories, each with its default. */
+export type CategoryDefaults = Readonly<
+  Record<string, { default: "in" | "out" }>
+>;
+
 /**
  * A profile as the admin API shows it. Category preferences are effective values: the
  * user's explicit choice, else the category's default from the rules file.
@@ -193,7 +197,7 @@ export type UserView = {
 export async function getUserView(
   db: Kysely<DB>,
   requestedId: string,
-  settings: Settings,
+  declared: CategoryDefaults,
 ): Promise<UserView | undefined> {
   const userId = await resolveUserId(db, requestedId);
   const profile = await findProfile(db, userId);
@@ -204,7 +208,7 @@ export async function getUserView(
     listSavedItems(db, userId),
   ]);
   const categories: Record<string, "in" | "out"> = {};
-  for (const [name, category] of Object.entries(settings.categories)) {
+  for (const [name, category] of Object.entries(declared)) {
     categories[name] = category.default;
   }
   // Only the categories the rules declare: a choice of another name, which Segment

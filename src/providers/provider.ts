@@ -1,4 +1,4 @@
-import type { JsonObject, Platform } from "../db/schema.ts";
+import type { JsonObject, Platform } from "../vocabulary.ts";
 
 /** One push to one device: what every provider turns into its own wire format. */
 export type Push = {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, type Config } from "../config.ts";
-import { Platform } from "../db/schema.ts";
+import { Platform } from "../vocabulary.ts";
 import type { Logger } from "../logger.ts";
 import type { FcmServiceAccount } from "./fcm.provider.ts";
 import { createLogProvider } from "./log.provider.ts";
