@@ -14,7 +14,7 @@ import {
   lastOf,
   pushesOf,
   rest,
-  RUN_TIMEOUT_MS,
+  runTimeoutMs,
   withTimeout,
   type RunContext,
 } from "./fanout-run-support.ts";
@@ -41,7 +41,7 @@ export async function measureBaseline(
   const { arrived } = await fakes.expect(
     expected.apns,
     expected.fcm,
-    RUN_TIMEOUT_MS,
+    runTimeoutMs(users),
   );
   const fakesCpuBefore = await processCpuSeconds(fakes.pid);
   const settings: ClientSettings = {
@@ -63,10 +63,14 @@ export async function measureBaseline(
     script: "bench/fanout-http2-client.ts",
     cwd: context.repoRoot,
     env: { BENCH_FANOUT_CLIENT: JSON.stringify(settings) },
-    timeoutMs: RUN_TIMEOUT_MS,
+    timeoutMs: runTimeoutMs(users),
     signal: context.signal,
   });
-  const arrival = await withTimeout(arrived, "the baseline's last push");
+  const arrival = await withTimeout(
+    arrived,
+    "the baseline's last push",
+    runTimeoutMs(users),
+  );
   const fakesCpuAfter = await processCpuSeconds(fakes.pid);
   const fakesCpu = difference(fakesCpuAfter, fakesCpuBefore);
   return {

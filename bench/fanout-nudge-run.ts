@@ -22,7 +22,7 @@ import {
   procStatusBytes,
   pushesOf,
   rest,
-  RUN_TIMEOUT_MS,
+  runTimeoutMs,
   withTimeout,
   type RunContext,
 } from "./fanout-run-support.ts";
@@ -140,7 +140,7 @@ async function deliverSale(
   const { arrived } = await fakes.expect(
     expected.apns,
     expected.fcm,
-    RUN_TIMEOUT_MS,
+    runTimeoutMs(users),
   );
   const meter = await startCpuMeter({
     serverPid: nudge.pid,
@@ -152,8 +152,16 @@ async function deliverSale(
   const postedAt = epochNow();
   await postSale(nudge.url, context.signal);
   const answeredAt = epochNow();
-  const arrival = await withTimeout(arrived, "Nudge's last push");
-  await withTimeout(waitUntilRecorded(database.url, users), "recording");
+  const arrival = await withTimeout(
+    arrived,
+    "Nudge's last push",
+    runTimeoutMs(users),
+  );
+  await withTimeout(
+    waitUntilRecorded(database.url, users),
+    "recording",
+    runTimeoutMs(users),
+  );
   const cpu = await meter.read();
   const fakesCpuAfter = await processCpuSeconds(fakes.pid);
   const machineAfter = await machineBusySeconds();

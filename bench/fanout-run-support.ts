@@ -60,7 +60,12 @@ export const APNS_TOPIC = "com.example.shop";
 /** Streams in flight per provider: Nudge's defaults (APNS_CONCURRENCY, FCM_CONCURRENCY). */
 export const LANE_STREAMS = { apns: 500, fcm: 200 } as const;
 /** Far above what a run takes on a slow machine; a stuck run fails instead of hanging. */
-export const RUN_TIMEOUT_MS = 3 * 60_000;
+const RUN_TIMEOUT_MS = 3 * 60_000;
+
+/** How long a run to `users` savers may take: three minutes, or 1 ms a push. */
+export function runTimeoutMs(users: number): number {
+  return Math.max(RUN_TIMEOUT_MS, users);
+}
 
 /** Even users have an iPhone, odd ones an Android phone (bench/fanout-audience.ts). */
 export function pushesOf(users: number): { apns: number; fcm: number } {
@@ -85,12 +90,16 @@ export async function procStatusBytes(
   }
 }
 
-/** Rejects when `promise` has not settled within RUN_TIMEOUT_MS. */
-export function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+/** Rejects when `promise` has not settled within `timeoutMs`. */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
   return Promise.race([
     promise,
-    sleep(RUN_TIMEOUT_MS, undefined, { ref: false }).then(() => {
-      throw new Error(`${what} did not happen within ${RUN_TIMEOUT_MS} ms`);
+    sleep(timeoutMs, undefined, { ref: false }).then(() => {
+      throw new Error(`${what} did not happen within ${String(timeoutMs)} ms`);
     }),
   ]);
 }

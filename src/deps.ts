@@ -13,6 +13,10 @@ import {
   type SegmentReporter,
 } from "./delivery/segment-reporter.ts";
 import { createPlanner, type Planner } from "./planning/planner.worker.ts";
+import { matchRows } from "./planning/match.repository.ts";
+import { eventRows } from "./ingest/event.repository.ts";
+import { notificationRows } from "./delivery/outbox.repository.ts";
+import type { UserRows } from "./profiles/user-rows.ts";
 import { createProviders, type Providers } from "./providers/registry.ts";
 import { createRuleStore, type RuleStore } from "./rules/rule-store.ts";
 import { backoffAfterFailure, logsFailure } from "./worker-loop.ts";
@@ -33,7 +37,15 @@ export type Deps = {
   metrics: Metrics;
   /** Reports outcomes back to Segment (SEGMENT_OUTBOUND_WRITE_KEY). */
   reporter: SegmentReporter | undefined;
+  /** The features' rows keyed by user, which a merge moves and an erasure deletes. */
+  userRows: readonly UserRows[];
 };
+
+/**
+ * Each feature's rows keyed by user besides the profile's own, in the order a merge or
+ * an erasure writes them: stored events, notification history, rule matches.
+ */
+const USER_ROWS: readonly UserRows[] = [eventRows, notificationRows, matchRows];
 
 /** Creates the process's long-lived clients; `closeDeps` releases them in reverse order. */
 export async function createDeps(
@@ -110,6 +122,7 @@ export async function wireDeps(
   watchQueues(metrics, { db, clock, laneDepths: () => delivery.depths() });
   return {
     ...parts,
+    userRows: USER_ROWS,
     planner: createPlanner(
       {
         db,

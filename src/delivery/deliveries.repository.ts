@@ -99,3 +99,25 @@ export function upsertDeliveries(
       provider = excluded.provider, provider_message_id = excluded.provider_message_id,
       attempts = excluded.attempts, updated_at = excluded.updated_at`;
 }
+
+/** Moves `from`'s deliveries after their notifications, which `moveNotifications` moved. */
+export async function moveDeliveries(
+  db: Kysely<DB>,
+  from: string,
+  into: string,
+): Promise<void> {
+  await sql`
+    update deliveries d set user_id = ${into}
+    where d.user_id = ${from}
+      and exists (select from notifications n where n.user_id = ${into} and n.notification_id = d.notification_id)`.execute(
+    db,
+  );
+  await db.deleteFrom("deliveries").where("user_id", "=", from).execute();
+}
+
+export async function eraseDeliveries(
+  db: Kysely<DB>,
+  userId: string,
+): Promise<void> {
+  await db.deleteFrom("deliveries").where("user_id", "=", userId).execute();
+}

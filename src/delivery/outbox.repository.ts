@@ -1,6 +1,8 @@
 import { sql, type Kysely } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import { NotificationStatus, type DB, type JsonObject } from "../db/schema.ts";
+import type { UserRows } from "../profiles/user-rows.ts";
+import { eraseDeliveries, moveDeliveries } from "./deliveries.repository.ts";
 
 /*
  * The outbox: notifications waiting to be sent, as planning writes them and delivery
@@ -136,3 +138,28 @@ export async function cancelPendingNotifications(
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
+
+/**
+ * A user's notification history (notifications and their deliveries), as a merge moves
+ * it and an erasure deletes it. Where both users had a notification of the same match,
+ * the known user's is kept; a delivery goes where its notification went.
+ */
+export const notificationRows: UserRows = {
+  async move(db, from, into) {
+    await sql`
+      update notifications n set user_id = ${into}
+      where n.user_id = ${from}
+        and not exists (select from notifications k where k.user_id = ${into} and k.match_id = n.match_id)`.execute(
+      db,
+    );
+    await db.deleteFrom("notifications").where("user_id", "=", from).execute();
+    await moveDeliveries(db, from, into);
+  },
+  async erase(db, userId) {
+    await db
+      .deleteFrom("notifications")
+      .where("user_id", "=", userId)
+      .execute();
+    await eraseDeliveries(db, userId);
+  },
+};

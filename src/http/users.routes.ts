@@ -116,12 +116,10 @@ export function usersRoutes(deps: Deps): Router {
         `Unknown categories: ${unknown.join(", ")}. Declared in the rules file: ${declared.join(", ") || "none"}.`,
       );
     }
-    const userId = await updatePreferences(
-      deps.db,
-      req.params.userId,
-      update,
-      deps.clock(),
-    );
+    const userId = await updatePreferences(deps.db, req.params.userId, update, {
+      now: deps.clock(),
+      userRows: deps.userRows,
+    });
     const view = await getUserView(
       deps.db,
       userId,
@@ -146,7 +144,7 @@ export function usersRoutes(deps: Deps): Router {
       deps.db,
       req.params.userId,
       device,
-      deps.clock(),
+      { now: deps.clock(), userRows: deps.userRows },
     );
     res.status(201).json(stored);
   });
@@ -165,7 +163,9 @@ export function usersRoutes(deps: Deps): Router {
 
   router.delete("/v1/users/:userId", async (req, res) => {
     const userId = await resolveUserId(deps.db, req.params.userId);
-    await inTransaction(deps.db, (trx) => eraseProfile(trx, userId));
+    await inTransaction(deps.db, (trx) =>
+      eraseProfile(trx, userId, deps.userRows),
+    );
     res.status(204).end();
   });
 

@@ -17,6 +17,7 @@ import {
 } from "../profiles/profile.repository.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import { changesOfEvent } from "./event-changes.ts";
+import type { UserRows } from "../profiles/user-rows.ts";
 import type { SegmentEvent } from "../segment-event.ts";
 
 /*
@@ -171,8 +172,9 @@ export async function applyFreshEvents(
   db: Kysely<DB>,
   events: readonly ResolvedEvent[],
   book: RuleBook,
-  now: Date,
+  at: { now: Date; userRows: readonly UserRows[] },
 ): Promise<PendingProfileWrites> {
+  const { now, userRows } = at;
   const owners = await findIdsWithProfileData(
     db,
     events.flatMap(({ barrier }) =>
@@ -194,14 +196,14 @@ export async function applyFreshEvents(
       const { from, into } = barrier;
       if (owners.has(from) || touched.has(from)) {
         await flush();
-        await mergeProfileInto(db, from, into, now);
+        await mergeProfileInto(db, from, into, now, userRows);
       } else {
         links.push({ from, into });
       }
       touched.add(from).add(into);
     } else if (barrier?.kind === "erase") {
       await flush();
-      await eraseProfile(db, barrier.userId, barrier.messageId);
+      await eraseProfile(db, barrier.userId, userRows, barrier.messageId);
       touched.add(barrier.userId);
       continue;
     }

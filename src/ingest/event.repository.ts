@@ -2,6 +2,7 @@ import { sql, type Kysely, type RawBuilder } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import type { DB } from "../db/schema.ts";
 import { sqlState } from "../db/transaction.ts";
+import type { UserRows } from "../profiles/user-rows.ts";
 import type { SegmentEvent } from "../segment-event.ts";
 
 export type EventRow = { event: SegmentEvent; userId: string };
@@ -95,3 +96,30 @@ export async function deleteEventsBefore(
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/**
+ * The owner of an erased user's events: what is left of them is their messageId, so
+ * that a retry of one, which Segment may send after the erasure, is still a duplicate
+ * and brings nothing back. They go with the retention sweep, like any event.
+ */
+export const ERASED_USER = "";
+
+/** A user's stored events, as a merge moves them and an erasure empties them. */
+export const eventRows: UserRows = {
+  async move(db, from, into) {
+    await db
+      .updateTable("events")
+      .set({ user_id: into })
+      .where("user_id", "=", from)
+      .execute();
+  },
+  async erase(db, userId, keepEvent) {
+    let events = db
+      .updateTable("events")
+      .set({ user_id: ERASED_USER, event: null, payload: sql`'{}'::json` })
+      .where("user_id", "=", userId);
+    if (keepEvent !== undefined)
+      events = events.where("message_id", "!=", keepEvent);
+    await events.execute();
+  },
+};

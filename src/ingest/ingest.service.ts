@@ -9,6 +9,7 @@ import {
   mergeStrandedProfiles,
 } from "../profiles/profile.service.ts";
 import { lockProfiles } from "../profiles/lock-order.ts";
+import type { UserRows } from "../profiles/user-rows.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
 import type { RuleStore } from "../rules/rule-store.ts";
 import {
@@ -51,6 +52,8 @@ export type IngestDeps = {
   rules: RuleStore;
   /** Told after a commit that recorded rule matches, so they are planned at once. */
   planner: { poke(): void };
+  /** What a merge or an erasure asks each feature to move or delete. */
+  userRows: readonly UserRows[];
 };
 
 export type RejectedEvent = {
@@ -194,9 +197,14 @@ async function storeEvents(
   const { fresh, matches, profiles } =
     (await storeInOneStatement(deps, events, book, receivedAt)) ??
     (await inTransaction(deps.db, (trx) =>
-      storeStepByStep(trx, events, book, receivedAt, deps.logger),
+      storeStepByStep(trx, events, book, receivedAt, deps),
     ));
-  const stranded = await mergeStrandedProfiles(deps.db, profiles, receivedAt);
+  const stranded = await mergeStrandedProfiles(
+    deps.db,
+    profiles,
+    receivedAt,
+    deps.userRows,
+  );
   if (stranded.length > 0)
     deps.logger.info(
       { merges: stranded },
@@ -260,15 +268,18 @@ async function storeStepByStep(
   events: readonly SegmentEvent[],
   book: RuleBook,
   receivedAt: Date,
-  logger: Logger,
+  deps: Pick<IngestDeps, "logger" | "userRows">,
 ): Promise<Stored> {
   const planned = await resolveEventProfiles(trx, events);
   const fresh = await insertNewEvents(trx, planned, receivedAt);
   const freshEvents = planned.filter((p) => fresh.has(p.event.messageId));
   // Before any other write, in the one order every writer follows (lock-order.ts).
   await lockProfiles(trx, profilesWritten(freshEvents), receivedAt);
-  const last = await applyFreshEvents(trx, freshEvents, book, receivedAt);
-  const plan = findRuleMatches(freshEvents, book, receivedAt, logger);
+  const last = await applyFreshEvents(trx, freshEvents, book, {
+    now: receivedAt,
+    userRows: deps.userRows,
+  });
+  const plan = findRuleMatches(freshEvents, book, receivedAt, deps.logger);
   // After any merge of this batch has moved matches, before this batch's are written.
   await cancelEarlierMatches(trx, plan, receivedAt);
   const { changes, links } = last;

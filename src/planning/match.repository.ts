@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
+import type { UserRows } from "../profiles/user-rows.ts";
 import type { Selectable } from "kysely";
 import {
   MatchStatus,
@@ -248,3 +249,17 @@ export async function cancelPendingMatches(
     .where("status", "=", MatchStatus.pending)
     .execute();
 }
+
+/** A user's rule matches, as a merge moves them and an erasure deletes them. */
+export const matchRows: UserRows = {
+  async move(db, from, into) {
+    await db
+      .updateTable("rule_matches")
+      .set({ user_id: into })
+      .where("user_id", "=", from)
+      .execute();
+  },
+  async erase(db, userId) {
+    await db.deleteFrom("rule_matches").where("user_id", "=", userId).execute();
+  },
+};

@@ -1,42 +1,24 @@
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
-import type { Database } from "../db/database.ts";
 import { MatchStatus, type DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
-import type { Handoff, HandedNotification } from "../delivery/handoff.ts";
-import {
-  insertNotifications,
-  recipientsWritten,
-} from "../delivery/outbox.repository.ts";
-import { groupBy } from "../delivery/recipient.repository.ts";
-import type { Logger } from "../logger.ts";
-import type { Decision } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
-import type { RuleStore } from "../rules/rule-store.ts";
-import { audiencePage, decidePage, type Lookups } from "./audience-page.ts";
-import { splitDueNow } from "./handoff.ts";
+import type { Lookups } from "./audience-page.ts";
+import { leaseEnd, planFanOutPage } from "./fan-out-page.ts";
 import type { HeldMatch, HeldMatches, HeldPage } from "./held-matches.ts";
 import {
-  advanceMatch,
   claimPendingMatches,
-  leaseMatch,
   renewHeldMatch,
   type Match,
-  type MatchProgress,
 } from "./match.repository.ts";
-import { isDueNow, toNotification } from "./planned-notification.ts";
+import type { PlanStep, PlannerDeps } from "./planning-step.ts";
 import { oneMatchPerUser, planUserMatches } from "./user-matches.ts";
 
-export type PlannerDeps = {
-  db: Database;
-  logger: Logger;
-  clock: () => Date;
-  rules: RuleStore;
-  /** This process's delivery, when it runs: notifications due now go straight to it. */
-  handoff?: Handoff | undefined;
-  /** How long a fan-out stays held by this process without news from it. */
-  leaseMs?: number | undefined;
-};
+export {
+  DEFAULT_LEASE_MS,
+  type PlanStep,
+  type PlannerDeps,
+} from "./planning-step.ts";
 
 /** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
 export const PAGE_SIZE = 1_000;
@@ -44,23 +26,10 @@ export const PAGE_SIZE = 1_000;
 /** The smallest page planned to fit delivery's room: below it, transactions dominate. */
 const MIN_HANDED_PAGE = 100;
 
-/** A fan-out's lease when the deps name none: the delivery lease's default. */
-export const DEFAULT_LEASE_MS = 60_000;
-
 /** Matches of one user each (cart reminders…) planned together in one transaction. */
 const USER_MATCH_BATCH = 200;
 
-/**
- * What one planning step did: nothing (no match waited), or planned, maybe due now;
- * and whether pending matches are known to be left for the next step.
- */
-export type PlanStep =
-  | { planned: false; more: false }
-  | { planned: true; dueNow: boolean; more: boolean };
-
 const IDLE: PlanStep = { planned: false, more: false };
-
-type Planned = Extract<PlanStep, { planned: true }>;
 
 /**
  * A step's result, with the fan-out page to hand over once its transaction commits, or
@@ -183,102 +152,6 @@ async function planHeldPage(
     : result;
 }
 
-/**
- * Plans one page of a fan-out's audience from `match.cursor`. A match taken over from a
- * process that died skips the recipients already written: that process planned past
- * the cursor before it could move it. When nothing of the page is handed over and no
- * earlier page is still in flight, the match advances in this transaction; otherwise
- * it is leased to this process, and the page is returned to be handed over and
- * recorded in order.
- */
-async function planFanOutPage(
-  trx: Kysely<DB>,
-  deps: PlannerDeps,
-  lookups: Lookups,
-  rule: Rule,
-  match: Match,
-  options: {
-    pageSize: number;
-    lease: { token: string; outstanding: number; leased: boolean };
-  },
-): Promise<{ step: Planned; page?: HeldPage }> {
-  const { lease } = options;
-  const now = deps.clock();
-  const book = deps.rules.current();
-  const page = await audiencePage(
-    trx,
-    rule,
-    match,
-    match.cursor,
-    options.pageSize,
-  );
-  const written = match.resumed
-    ? await recipientsWritten(
-        trx,
-        match.matchId,
-        page.members.map((m) => m.userId),
-      )
-    : new Set<string>();
-  const members = page.members.filter((m) => !written.has(m.userId));
-  const decided = await decidePage(
-    trx,
-    book,
-    rule,
-    match,
-    members,
-    now,
-    lookups,
-  );
-  const { handed, toWrite } = splitDueNow(
-    members.map((member, index) =>
-      toNotification(match, rule, member, decided.decisions[index] as Decision),
-    ),
-    {
-      facts: decided.facts,
-      devicesOf: groupBy(decided.devices, (d) => d.userId),
-    },
-    deps.handoff,
-    { rule, settings: book.settings, now },
-  );
-  const inserted = await insertNotifications(trx, toWrite, now);
-  const progress: MatchProgress = {
-    cursor: page.cursor,
-    // Recipients written past the cursor by a process that died count as planned.
-    planned: match.planned + written.size + inserted.size + handed.length,
-    done: page.done,
-  };
-  const step: Planned = {
-    planned: true,
-    dueNow: toWrite.some((n) => isDueNow(n, now)),
-    more: !page.done,
-  };
-  if (handed.length === 0 && lease.outstanding === 0) {
-    await advanceMatch(trx, match.matchId, progress, now);
-    return { step };
-  }
-  if (!lease.leased)
-    await leaseMatch(
-      trx,
-      match.matchId,
-      { token: lease.token, until: leaseEnd(deps, now) },
-      now,
-    );
-  return {
-    step,
-    page: {
-      matchId: match.matchId,
-      token: lease.token,
-      resumed: match.resumed,
-      progress,
-      handed,
-    },
-  };
-}
-
-function leaseEnd(deps: PlannerDeps, now: Date): Date {
-  return new Date(now.getTime() + (deps.leaseMs ?? DEFAULT_LEASE_MS));
-}
-
 function ruleOf(book: RuleBook, match: Match): Rule | undefined {
   return book.rules.find((r) => r.id === match.ruleId);
 }
@@ -318,5 +191,3 @@ function lostLease(
   held.drop(matchId);
   return { planned: true, dueNow: false, more: true };
 }
-
-export type { HandedNotification };

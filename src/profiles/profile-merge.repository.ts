@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { DB } from "../db/schema.ts";
+import type { UserRows } from "./user-rows.ts";
 import {
   lockDevicesOf,
   lockExistingProfile,
@@ -9,7 +10,9 @@ import {
 /*
  * Merging a profile into another and erasing one: each moves or deletes one user's
  * rows in every table keyed by user, after taking the user's locks (lock-order.ts).
- * Keep the tables in step with `OWNS_PROFILE_DATA` in profile.repository.ts.
+ * Profiles' own tables are written here; every other feature's rows are moved or
+ * deleted by that feature (`UserRows`). Keep the tables in step with
+ * `OWNS_PROFILE_DATA` in profile.repository.ts.
  */
 
 /**
@@ -23,14 +26,18 @@ export async function mergeProfileInto(
   from: string,
   into: string,
   now: Date,
+  features: readonly UserRows[],
 ): Promise<void> {
   await lockProfiles(db, { create: [from, into] }, now);
   await lockDevicesOf(db, from);
   await mergeProfileRow(db, from, into, now);
   await moveProfileData(db, from, into, now);
-  await moveEvents(db, from, into);
-  await moveNotificationHistory(db, from, into);
-  await moveRuleMatches(db, from, into);
+  for (const feature of features) await feature.move(db, from, into);
+  await db
+    .updateTable("device_disablings")
+    .set({ user_id: into })
+    .where("user_id", "=", from)
+    .execute();
   await moveAliases(db, from, into, now);
   await eraseProfileData(db, from);
 }
@@ -81,60 +88,6 @@ async function moveProfileData(
     .execute();
 }
 
-async function moveEvents(
-  db: Kysely<DB>,
-  from: string,
-  into: string,
-): Promise<void> {
-  await db
-    .updateTable("events")
-    .set({ user_id: into })
-    .where("user_id", "=", from)
-    .execute();
-}
-
-/** The notifications of `from`, their deliveries, and its device disablings. */
-async function moveNotificationHistory(
-  db: Kysely<DB>,
-  from: string,
-  into: string,
-): Promise<void> {
-  // Notification history moves too; where both had one for the same match, the known
-  // user's is kept.
-  await sql`
-    update notifications n set user_id = ${into}
-    where n.user_id = ${from}
-      and not exists (select from notifications k where k.user_id = ${into} and k.match_id = n.match_id)`.execute(
-    db,
-  );
-  await db.deleteFrom("notifications").where("user_id", "=", from).execute();
-  // A delivery goes where its notification went, so the notifications move first.
-  await sql`
-    update deliveries d set user_id = ${into}
-    where d.user_id = ${from}
-      and exists (select from notifications n where n.user_id = ${into} and n.notification_id = d.notification_id)`.execute(
-    db,
-  );
-  await db.deleteFrom("deliveries").where("user_id", "=", from).execute();
-  await db
-    .updateTable("device_disablings")
-    .set({ user_id: into })
-    .where("user_id", "=", from)
-    .execute();
-}
-
-async function moveRuleMatches(
-  db: Kysely<DB>,
-  from: string,
-  into: string,
-): Promise<void> {
-  await db
-    .updateTable("rule_matches")
-    .set({ user_id: into })
-    .where("user_id", "=", from)
-    .execute();
-}
-
 /** Points every alias of `from`, and `from` itself, at `into`. */
 async function moveAliases(
   db: Kysely<DB>,
@@ -176,38 +129,23 @@ function keepSourced(column: "timezone" | "locale"): RawBuilder<unknown> {
 }
 
 /**
- * The owner of an erased user's events: what is left of them is their messageId, so
- * that a retry of one, which Segment may send after the erasure, is still a duplicate
- * and brings nothing back. They go with the retention sweep, like any event.
- */
-export const ERASED_USER = "";
-
-/**
  * Deletes a profile and everything keyed by it, including the aliases that lead to it.
  * The profile, then its devices, are locked first (see lock-order.ts).
  */
 export async function eraseProfile(
   db: Kysely<DB>,
   userId: string,
+  features: readonly UserRows[],
   keepEvent?: string,
 ): Promise<void> {
   await lockExistingProfile(db, userId);
   await lockDevicesOf(db, userId);
   await eraseProfileData(db, userId);
-  let events = db
-    .updateTable("events")
-    .set({ user_id: ERASED_USER, event: null, payload: sql`'{}'::json` })
-    .where("user_id", "=", userId);
-  if (keepEvent !== undefined)
-    events = events.where("message_id", "!=", keepEvent);
-  await events.execute();
-  await db.deleteFrom("notifications").where("user_id", "=", userId).execute();
-  await db.deleteFrom("deliveries").where("user_id", "=", userId).execute();
+  for (const feature of features) await feature.erase(db, userId, keepEvent);
   await db
     .deleteFrom("device_disablings")
     .where("user_id", "=", userId)
     .execute();
-  await db.deleteFrom("rule_matches").where("user_id", "=", userId).execute();
   await db
     .deleteFrom("profile_aliases")
     .where((eb) =>

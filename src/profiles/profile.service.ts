@@ -30,6 +30,7 @@ import {
   type AliasLink,
 } from "./profile.repository.ts";
 import { mergeProfileInto } from "./profile-merge.repository.ts";
+import type { UserRows } from "./user-rows.ts";
 import {
   listSavedItems,
   writeSavedItemsSql,
@@ -135,10 +136,13 @@ export async function mergeStrandedProfiles(
   db: Database,
   ids: readonly string[],
   now: Date,
+  userRows: readonly UserRows[],
 ): Promise<AliasLink[]> {
   const stranded = await findStrandedAliases(db, ids);
   for (const { from, into } of stranded)
-    await inTransaction(db, (trx) => mergeProfileInto(trx, from, into, now));
+    await inTransaction(db, (trx) =>
+      mergeProfileInto(trx, from, into, now, userRows),
+    );
   return stranded;
 }
 
@@ -149,15 +153,16 @@ export async function mergeStrandedProfiles(
 async function writeProfileChange(
   db: Database,
   requestedId: string,
-  now: Date,
+  at: { now: Date; userRows: readonly UserRows[] },
   change: ProfileChange,
 ): Promise<string> {
+  const { now, userRows } = at;
   const userId = await resolveUserId(db, requestedId);
   // A transaction of its own, so that a deadlock with an ingest is tried again.
   await inTransaction(db, (trx) =>
     applyProfileChanges(trx, new Map([[userId, change]]), now),
   );
-  const [moved] = await mergeStrandedProfiles(db, [userId], now);
+  const [moved] = await mergeStrandedProfiles(db, [userId], now, userRows);
   return moved?.into ?? userId;
 }
 
@@ -247,9 +252,9 @@ export async function updatePreferences(
   db: Database,
   requestedId: string,
   update: PreferencesUpdate,
-  now: Date,
+  at: { now: Date; userRows: readonly UserRows[] },
 ): Promise<string> {
-  return writeProfileChange(db, requestedId, now, {
+  return writeProfileChange(db, requestedId, at, {
     ...emptyProfileChange(),
     optOut: update.optOut,
     categories: update.categories ?? {},
@@ -261,9 +266,9 @@ export async function registerDevice(
   db: Database,
   requestedId: string,
   device: DeviceChange,
-  now: Date,
+  at: { now: Date; userRows: readonly UserRows[] },
 ): Promise<{ userId: string; device: Device }> {
-  const userId = await writeProfileChange(db, requestedId, now, {
+  const userId = await writeProfileChange(db, requestedId, at, {
     ...emptyProfileChange(),
     devices: [device],
   });

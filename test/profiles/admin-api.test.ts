@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { heldDevice, whileOneWaits } from "../support/held-row.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
-import { ERASED_USER } from "../../src/profiles/profile-merge.repository.ts";
+import { ERASED_USER } from "../../src/ingest/event.repository.ts";
 
 const ctx = useTestApp();
 
