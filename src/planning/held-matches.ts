@@ -128,10 +128,11 @@ export function createHeldMatches(deps: {
           ? Promise.resolve(true)
           : handoff.take(page.handed);
       current.recorded = current.recorded.then(async () => {
-        const ok =
-          held.get(page.matchId) === current && (await record(page, written));
+        const ours = () => held.get(page.matchId) === current;
+        const ok = ours() && (await record(page, written));
         current.outstanding--;
-        if (!ok || page.progress.done) drop(page.matchId);
+        // A match dropped meanwhile may be held again, under a new entry: not this one's.
+        if (ours() && (!ok || page.progress.done)) drop(page.matchId);
       });
     },
     drop,

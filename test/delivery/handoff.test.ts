@@ -313,4 +313,77 @@ describe("delivery: handoff from planning", () => {
     expect(delivery.inFlight(first?.userId ?? "")).toEqual([]);
     expect(await notificationsOf(users)).toHaveLength(3);
   });
+
+  it("when a recipient is merged into another or erased while their push is in flight, then its row follows the merge, and the erased user gets none", async () => {
+    const { users, productId } = await savers(3);
+    const [merged, erased, kept] = users as [
+      (typeof users)[number],
+      (typeof users)[number],
+      (typeof users)[number],
+    ];
+    const taken: HandedNotification[] = [];
+    const handoff: Handoff = {
+      budget: () => () => true,
+      whenRoom: () => Promise.resolve(0),
+      take: (handed) => {
+        taken.push(...handed);
+        return Promise.resolve(true);
+      },
+      inFlight: () => [],
+    };
+    await putOnSale(productId);
+    await createPlanner({ ...ctx.app.deps, handoff }).drain();
+    expect(taken).toHaveLength(3);
+
+    // Before the outcomes are written: one saver is merged into a new id, one erased.
+    const into = uniqueId("known");
+    const alias = await ctx.app.request("POST", "/v1/segment", {
+      body: {
+        type: "alias",
+        userId: into,
+        previousId: merged.userId,
+        messageId: uniqueId("msg"),
+      },
+    });
+    expect(alias.status).toBe(200);
+    const erase = await ctx.app.request(
+      "DELETE",
+      `/v1/users/${erased.userId}`,
+      {
+        admin: true,
+      },
+    );
+    expect(erase.status).toBe(204);
+
+    const { delivery } = ctx.app.deps;
+    delivery.start();
+    try {
+      expect(await delivery.take(taken)).toBe(true);
+    } finally {
+      await delivery.stop();
+    }
+    const rows = await ctx.database.db
+      .selectFrom("notifications")
+      .select(["user_id", "status"])
+      .where("item_key", "=", productId)
+      .execute();
+    expect(rows.sort((a, b) => a.user_id.localeCompare(b.user_id))).toEqual(
+      [
+        { user_id: into, status: "sent" },
+        { user_id: kept.userId, status: "sent" },
+      ].sort((a, b) => a.user_id.localeCompare(b.user_id)),
+    );
+    const orphans = await ctx.database.db
+      .selectFrom("deliveries")
+      .select("notification_id")
+      .where("user_id", "in", [merged.userId, erased.userId])
+      .execute();
+    expect(orphans).toEqual([]);
+    const followed = await ctx.database.db
+      .selectFrom("deliveries")
+      .select("status")
+      .where("user_id", "=", into)
+      .execute();
+    expect(followed).toEqual([{ status: "sent" }]);
+  });
 });
