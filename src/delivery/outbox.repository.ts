@@ -30,7 +30,8 @@ export type NewNotification = {
 /** A notification handed from planning to delivery unwritten, and when it was planned. */
 export type UnwrittenNotification = NewNotification & { plannedAt: Date };
 
-const NOTIFICATION_COLUMNS = {
+/** The columns of a planned notification, as `jsonRows` reads `plannedRecord`'s cells. */
+export const NOTIFICATION_COLUMNS = {
   user_id: "text",
   notification_id: "text",
   match_id: "text",

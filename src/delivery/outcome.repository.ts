@@ -16,6 +16,7 @@ import {
 } from "./deliveries.repository.ts";
 import {
   joinedReasons,
+  NOTIFICATION_COLUMNS,
   plannedRecord,
   type UnwrittenNotification,
 } from "./outbox.repository.ts";
@@ -191,20 +192,7 @@ function updateNotifications(
 }
 
 const FIRST_WRITE_COLUMNS = {
-  user_id: "text",
-  notification_id: "text",
-  match_id: "text",
-  rule_id: "text",
-  rule_version: "text",
-  item_key: "text",
-  variant: "text",
-  category: "text",
-  status: "text",
-  reason: "text",
-  deferred_by: "text",
-  send_at: "timestamptz",
-  expires_at: "timestamptz",
-  content: "jsonb",
+  ...NOTIFICATION_COLUMNS,
   attempts: "integer",
   sent_at: "timestamptz",
   platforms: "text[]",

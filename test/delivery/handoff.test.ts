@@ -103,21 +103,36 @@ async function matchOf(productId: string) {
     .executeTakeFirst();
 }
 
+/**
+ * A delivery that takes what the planner hands over and keeps it for the test: room
+ * for what `fits` allows, each page answered with `written`.
+ */
+function capturingHandoff(
+  options: { fits?: () => boolean; written?: Promise<boolean> } = {},
+) {
+  const taken: HandedNotification[] = [];
+  const fits = options.fits ?? (() => true);
+  const handoff: Handoff = {
+    budget: () => () => fits(),
+    whenRoom: () => Promise.resolve(0),
+    take: (handed) => {
+      taken.push(...handed);
+      return options.written ?? Promise.resolve(true);
+    },
+    inFlight: () => [],
+  };
+  return { handoff, taken };
+}
+
 describe("delivery: handoff from planning", () => {
   it("when delivery has room for part of a page, then that part is handed over unwritten with its devices, the rest is written to wait, and the match waits for the part's outcomes", async () => {
     const { users, productId } = await savers(40);
-    const taken: HandedNotification[] = [];
     const written = Promise.withResolvers<boolean>();
     let fitted = 0;
-    const handoff: Handoff = {
-      budget: () => () => fitted++ < 15,
-      whenRoom: () => Promise.resolve(0),
-      take: (handed) => {
-        taken.push(...handed);
-        return written.promise;
-      },
-      inFlight: () => [],
-    };
+    const { handoff, taken } = capturingHandoff({
+      fits: () => fitted++ < 15,
+      written: written.promise,
+    });
     await putOnSale(productId);
     const planner = createPlanner({ ...ctx.app.deps, handoff });
     const drained = planner.drain();
@@ -159,16 +174,7 @@ describe("delivery: handoff from planning", () => {
 
   it("when handed-over notifications are sent, then each is written once, with its outcome", async () => {
     const { users, productId } = await savers(30);
-    const taken: HandedNotification[] = [];
-    const handoff: Handoff = {
-      budget: () => () => true,
-      whenRoom: () => Promise.resolve(0),
-      take: (handed) => {
-        taken.push(...handed);
-        return Promise.resolve(true);
-      },
-      inFlight: () => [],
-    };
+    const { handoff, taken } = capturingHandoff();
     await putOnSale(productId);
     await createPlanner({ ...ctx.app.deps, handoff }).drain();
     expect(taken).toHaveLength(30);
@@ -244,8 +250,7 @@ describe("delivery: handoff from planning", () => {
     const flying = new Map<string, InFlight[]>();
     let handedOver = 0;
     const handoff: Handoff = {
-      budget: () => () => true,
-      whenRoom: () => Promise.resolve(0),
+      ...capturingHandoff().handoff,
       take: async (handed) => {
         handedOver += handed.length;
         for (const { notification } of handed)
@@ -288,16 +293,7 @@ describe("delivery: handoff from planning", () => {
 
   it("when delivery takes notifications unwritten, then they count as in flight until their outcome is written", async () => {
     const { users, productId } = await savers(3);
-    const taken: HandedNotification[] = [];
-    const handoff: Handoff = {
-      budget: () => () => true,
-      whenRoom: () => Promise.resolve(0),
-      take: (handed) => {
-        taken.push(...handed);
-        return Promise.resolve(true);
-      },
-      inFlight: () => [],
-    };
+    const { handoff, taken } = capturingHandoff();
     await putOnSale(productId);
     await createPlanner({ ...ctx.app.deps, handoff }).drain();
     const { delivery } = ctx.app.deps;
@@ -321,16 +317,7 @@ describe("delivery: handoff from planning", () => {
       (typeof users)[number],
       (typeof users)[number],
     ];
-    const taken: HandedNotification[] = [];
-    const handoff: Handoff = {
-      budget: () => () => true,
-      whenRoom: () => Promise.resolve(0),
-      take: (handed) => {
-        taken.push(...handed);
-        return Promise.resolve(true);
-      },
-      inFlight: () => [],
-    };
+    const { handoff, taken } = capturingHandoff();
     await putOnSale(productId);
     await createPlanner({ ...ctx.app.deps, handoff }).drain();
     expect(taken).toHaveLength(3);
