@@ -28,11 +28,10 @@ export type Handoff = {
    */
   budget(): (platforms: readonly Platform[]) => boolean;
   /**
-   * Resolves with its room once it has room for `wanted` notifications (at once with 0
-   * while it is not running): a page planned with room is handed over, not written to
-   * wait for a claim.
+   * Resolves once it has room for `wanted` notifications (at once while it is not
+   * running): a page planned with room is handed over, not written to wait for a claim.
    */
-  whenRoom(wanted: number): Promise<number>;
+  whenRoom(wanted: number): Promise<void>;
   /**
    * Sends these notifications and writes each with its outcome. Resolves true once all
    * are written; false when some could not be (their page is planned again when its
@@ -75,9 +74,8 @@ export function createHandoff(parts: {
       };
     },
     async whenRoom(wanted) {
-      if (!parts.running()) return 0;
+      if (!parts.running()) return;
       await window.onRoom(Math.min(wanted, HANDOFF_QUEUE) - HANDOFF_QUEUE);
-      return window.room() + HANDOFF_QUEUE;
     },
     async take(handed) {
       const claimed = handed.map(({ notification }) => {

@@ -19,6 +19,7 @@ import {
 import { isDueNow, toNotification } from "./planned-notification.ts";
 import {
   DEFAULT_LEASE_MS,
+  PAGE_SIZE,
   type Planned,
   type PlannerDeps,
 } from "./planning-step.ts";
@@ -38,7 +39,6 @@ export async function planFanOutPage(
   rule: Rule,
   match: Match,
   options: {
-    pageSize: number;
     lease: { token: string; outstanding: number; leased: boolean };
   },
 ): Promise<{ step: Planned; page?: HeldPage }> {
@@ -48,7 +48,7 @@ export async function planFanOutPage(
     trx,
     rule,
     match,
-    options.pageSize,
+    PAGE_SIZE,
   );
   const decided = await decidePage(
     trx,
@@ -124,9 +124,9 @@ async function pageToPlan(
   trx: Kysely<DB>,
   rule: Rule,
   match: Match,
-  pageSize: number,
+  limit: number,
 ) {
-  const page = await audiencePage(trx, rule, match, match.cursor, pageSize);
+  const page = await audiencePage(trx, rule, match, match.cursor, limit);
   if (!match.resumed) return { page, members: page.members, written: 0 };
   const written = await recipientsWritten(
     trx,

@@ -11,20 +11,15 @@ import {
   renewHeldMatch,
   type Match,
 } from "./match.repository.ts";
-import type { PlanStep, PlannerDeps } from "./planning-step.ts";
+import { PAGE_SIZE, type PlanStep, type PlannerDeps } from "./planning-step.ts";
 import { oneMatchPerUser, planUserMatches } from "./user-matches.ts";
 
 export {
   DEFAULT_LEASE_MS,
+  PAGE_SIZE,
   type PlanStep,
   type PlannerDeps,
 } from "./planning-step.ts";
-
-/** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
-export const PAGE_SIZE = 1_000;
-
-/** The smallest page planned to fit delivery's room: below it, transactions dominate. */
-const MIN_HANDED_PAGE = 100;
 
 /** Matches of one user each (cart reminders…) planned together in one transaction. */
 const USER_MATCH_BATCH = 200;
@@ -56,11 +51,9 @@ export async function expandNextPage(
   lookups: Lookups,
   held: HeldMatches,
 ): Promise<PlanStep> {
-  const room = (await deps.handoff?.whenRoom(PAGE_SIZE)) ?? 0;
-  const pageSize =
-    room > 0 ? Math.min(PAGE_SIZE, Math.max(room, MIN_HANDED_PAGE)) : PAGE_SIZE;
+  await deps.handoff?.whenRoom(PAGE_SIZE);
   const { step, page, unheld } = await inTransaction(deps.db, (trx) =>
-    planNextPage(trx, deps, lookups, held, pageSize),
+    planNextPage(trx, deps, lookups, held),
   );
   if (page !== undefined) held.afterCommit(page, deps.handoff);
   if (unheld !== undefined) held.drop(unheld);
@@ -72,7 +65,6 @@ async function planNextPage(
   deps: PlannerDeps,
   lookups: Lookups,
   held: HeldMatches,
-  pageSize: number,
 ): Promise<StepResult> {
   // A page's queries are short index lookups. While a fan-out grows the notifications
   // table faster than autovacuum analyses it, stale statistics inflate their cost
@@ -80,7 +72,7 @@ async function planNextPage(
   await sql`set local jit = off`.execute(trx);
   const holding = held.next();
   if (holding !== undefined)
-    return planHeldPage(trx, deps, lookups, held, holding, pageSize);
+    return planHeldPage(trx, deps, lookups, held, holding);
   const now = deps.clock();
   const book = deps.rules.current();
   const matches = await claimPendingMatches(trx, USER_MATCH_BATCH, now);
@@ -109,7 +101,6 @@ async function planNextPage(
     return { step: await cancelMatch(trx, deps, match, now) };
   const lease = { token: randomUUID(), outstanding: 0, leased: false };
   const result = await planFanOutPage(trx, deps, lookups, rule, match, {
-    pageSize,
     lease,
   });
   return {
@@ -125,7 +116,6 @@ async function planHeldPage(
   lookups: Lookups,
   held: HeldMatches,
   holding: HeldMatch,
-  pageSize: number,
 ): Promise<StepResult> {
   const now = deps.clock();
   const match = await renewHeldMatch(
@@ -143,10 +133,7 @@ async function planHeldPage(
   }
   const at = { ...match, ...holding.next, resumed: holding.resumed };
   const lease = { ...holding, leased: true };
-  const result = await planFanOutPage(trx, deps, lookups, rule, at, {
-    pageSize,
-    lease,
-  });
+  const result = await planFanOutPage(trx, deps, lookups, rule, at, { lease });
   return result.page === undefined
     ? { ...result, unheld: match.matchId }
     : result;

@@ -26,3 +26,6 @@ export type PlanStep =
   | { planned: true; dueNow: boolean; more: boolean };
 
 export type Planned = Extract<PlanStep, { planned: true }>;
+
+/** Recipients planned per transaction: large enough for set-based SQL, small enough to stay short. */
+export const PAGE_SIZE = 1_000;

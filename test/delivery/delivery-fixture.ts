@@ -45,6 +45,27 @@ export const pingRules = {
   ],
 };
 
+/** The users who saved a product, as a sale's audience. */
+export const wishlist = {
+  name: "wishlist",
+  key: "properties.product_id",
+  add: 'event = "Product Added to Wishlist"',
+};
+
+/** A sale for the savers of a product: a fan-out, planned page by page. */
+export const saleRule = {
+  id: "sale",
+  trigger: 'event = "Product Updated" and properties.on_sale = true',
+  audience: { collection: "wishlist", key: "properties.product_id" },
+  category: "news",
+  delivery: { quietHours: false, ttl: "1h" },
+  message: {
+    title: "{{ event.properties.name }} is on sale",
+    body: "Hi {{ profile.traits.first_name | default: 'there' }}",
+    deepLink: "shop://product/{{ event.properties.product_id }}",
+  },
+};
+
 /** What registers a user's phone and sets off the ping rule for them: two Segment calls. */
 export function pingCalls(user: {
   userId: string;

@@ -6,7 +6,12 @@ import type {
 } from "../../src/delivery/handoff.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
 import { uniqueId } from "../support/test-database.ts";
-import { postIphoneUsers, useDeliveryApp } from "./delivery-fixture.ts";
+import {
+  postIphoneUsers,
+  saleRule,
+  useDeliveryApp,
+  wishlist,
+} from "./delivery-fixture.ts";
 
 /** A sale for the savers of a product: a fan-out, planned page by page. */
 const saleRules = {
@@ -14,26 +19,9 @@ const saleRules = {
     categories: { news: { default: "in" } },
     frequencyCap: { max: 1, per: "1d" },
   },
-  collections: [
-    {
-      name: "wishlist",
-      key: "properties.product_id",
-      add: 'event = "Product Added to Wishlist"',
-    },
-  ],
+  collections: [wishlist],
   rules: [
-    {
-      id: "sale",
-      trigger: 'event = "Product Updated" and properties.on_sale = true',
-      audience: { collection: "wishlist", key: "properties.product_id" },
-      category: "news",
-      delivery: { quietHours: false, ttl: "1h" },
-      message: {
-        title: "{{ event.properties.name }} is on sale",
-        body: "Hi {{ profile.traits.first_name | default: 'there' }}",
-        deepLink: "shop://product/{{ event.properties.product_id }}",
-      },
-    },
+    saleRule,
     {
       // Set off by a sale that asks for a reminder too: the daily cap of one leaves
       // it nobody.
@@ -114,7 +102,7 @@ function capturingHandoff(
   const fits = options.fits ?? (() => true);
   const handoff: Handoff = {
     budget: () => () => fits(),
-    whenRoom: () => Promise.resolve(0),
+    whenRoom: () => Promise.resolve(),
     take: (handed) => {
       taken.push(...handed);
       return options.written ?? Promise.resolve(true);

@@ -22,7 +22,12 @@ import {
   uniqueId,
   type TestDatabase,
 } from "../support/test-database.ts";
-import { pingCalls, pingRules } from "./delivery-fixture.ts";
+import {
+  pingCalls,
+  pingRules,
+  saleRule,
+  wishlist,
+} from "./delivery-fixture.ts";
 
 /*
  * Whole Nudge processes sharing one PostgreSQL, sending to fake APNs and FCM servers.
@@ -35,24 +40,8 @@ const BATCH_SIZE = 100;
 /** The ping rule, and a sale for the savers of a product: a fan-out planned page by page. */
 const rules = {
   ...pingRules,
-  collections: [
-    {
-      name: "wishlist",
-      key: "properties.product_id",
-      add: 'event = "Product Added to Wishlist"',
-    },
-  ],
-  rules: [
-    ...pingRules.rules,
-    {
-      id: "sale",
-      trigger: 'event = "Product Updated" and properties.on_sale = true',
-      audience: { collection: "wishlist", key: "properties.product_id" },
-      category: "news",
-      delivery: { quietHours: false, ttl: "1h" },
-      message: { title: "On sale", body: "Boots" },
-    },
-  ],
+  collections: [wishlist],
+  rules: [...pingRules.rules, saleRule],
 };
 
 describe.runIf(postgres)("delivery across processes (PostgreSQL)", () => {
