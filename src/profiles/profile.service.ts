@@ -131,6 +131,11 @@ export function fitOneStatement(
  * miss the other's writes, and the first's data would stay under the alias, out of
  * reach. Each of them calls this after it commits, and of two such requests the one
  * that commits last sees what the other wrote, so one of them moves it.
+ *
+ * A merge made here is itself a write under the profile it merges into, which may be
+ * merged away meanwhile (or already be an alias, when an alias was recorded as its
+ * target was merged on): the profiles merged into are checked in turn, a few hops at
+ * most, as each hop follows a merge that really happened.
  */
 export async function mergeStrandedProfiles(
   db: Database,
@@ -138,13 +143,22 @@ export async function mergeStrandedProfiles(
   now: Date,
   userRows: readonly UserRows[],
 ): Promise<AliasLink[]> {
-  const stranded = await findStrandedAliases(db, ids);
-  for (const { from, into } of stranded)
-    await inTransaction(db, (trx) =>
-      mergeProfileInto(trx, from, into, now, userRows),
-    );
-  return stranded;
+  const merged: AliasLink[] = [];
+  let pending = ids;
+  for (let hop = 0; hop < MAX_STRANDED_HOPS && pending.length > 0; hop++) {
+    const stranded = await findStrandedAliases(db, pending);
+    for (const { from, into } of stranded)
+      await inTransaction(db, (trx) =>
+        mergeProfileInto(trx, from, into, now, userRows),
+      );
+    merged.push(...stranded);
+    pending = stranded.map((link) => link.into);
+  }
+  return merged;
 }
+
+/** Hops `mergeStrandedProfiles` follows: a guard against an alias cycle, not a limit met. */
+const MAX_STRANDED_HOPS = 8;
 
 /**
  * Writes one profile's change under the id it is known by now, and returns the id the
@@ -162,8 +176,8 @@ async function writeProfileChange(
   await inTransaction(db, (trx) =>
     applyProfileChanges(trx, new Map([[userId, change]]), now),
   );
-  const [moved] = await mergeStrandedProfiles(db, [userId], now, userRows);
-  return moved?.into ?? userId;
+  const moves = await mergeStrandedProfiles(db, [userId], now, userRows);
+  return moves.at(-1)?.into ?? userId;
 }
 
 /** The id a profile is known by now, following a merge (alias) if there was one. */

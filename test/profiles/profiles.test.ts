@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
+import { findStrandedAliases } from "../../src/profiles/profile.repository.ts";
+import { mergeStrandedProfiles } from "../../src/profiles/profile.service.ts";
 import { heldAlias, heldDevice, whileOneWaits } from "../support/held-row.ts";
 import { useTestApp } from "../support/test-app.ts";
 import { apnsToken, fcmToken, uniqueId } from "../support/test-database.ts";
@@ -490,6 +492,49 @@ describe("merging an anonymous profile into a known one", () => {
     expect(two.savedItems).toEqual({});
     expect(two.devices).toEqual([expect.objectContaining({ token })]);
     expect((await profile(anonymousId)).userId).toBe(first);
+  });
+});
+
+describe("what a merge race left under an alias", () => {
+  it("when an id was recorded as an alias of a profile merged on meanwhile, then the sweep after a write moves its data to the profile at the end of the chain", async () => {
+    const [stranded, middle, last, token] = [
+      uniqueId("anon"),
+      uniqueId("user"),
+      uniqueId("user"),
+      apnsToken(),
+    ];
+    await send(identify(last, { name: "Last" }));
+    await send(call("alias", { userId: last, previousId: middle }));
+    await send(
+      identify(
+        stranded,
+        { plan: "trial" },
+        { context: deviceContext("ios", token) },
+      ),
+    );
+    // What a merge of `stranded` into `middle` leaves when its alias is recorded
+    // after another request merged `middle` on: a chain, with data under its start.
+    await sql`insert into profile_aliases (alias_id, user_id, created_at)
+      values (${stranded}, ${middle}, now())`.execute(ctx.database.db);
+
+    const moves = await mergeStrandedProfiles(
+      ctx.app.deps.db,
+      [stranded],
+      new Date(),
+      ctx.app.deps.userRows,
+    );
+
+    expect(moves).toEqual([
+      { from: stranded, into: middle },
+      { from: middle, into: last },
+    ]);
+    expect(
+      await findStrandedAliases(ctx.database.db, [stranded, middle]),
+    ).toEqual([]);
+    const view = await profile(stranded);
+    expect(view.userId).toBe(last);
+    expect(view.traits).toEqual({ name: "Last", plan: "trial" });
+    expect(view.devices).toEqual([expect.objectContaining({ token })]);
   });
 });
 
