@@ -114,7 +114,10 @@ export function batchSender(
 ): () => Promise<void> {
   return async () => {
     const calls = Array.from({ length: batchSize }, () => events.next());
-    counter.accepted += await postBatch(client, calls);
+    // Not `counter.accepted += await …`: that reads the count before the wait, and
+    // concurrent senders then overwrite each other's additions.
+    const accepted = await postBatch(client, calls);
+    counter.accepted += accepted;
   };
 }
 
@@ -125,6 +128,7 @@ export function webhookSender(
   counter: Counter,
 ): () => Promise<void> {
   return async () => {
-    counter.accepted += await postWebhook(client, events.next());
+    const accepted = await postWebhook(client, events.next());
+    counter.accepted += accepted;
   };
 }
