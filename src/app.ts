@@ -7,6 +7,8 @@ import { healthRoutes } from "./http/health.routes.ts";
 import { notificationsRoutes } from "./http/notifications.routes.ts";
 import { openApiRoutes } from "./http/openapi.ts";
 import { rulesRoutes } from "./http/rules.routes.ts";
+import { ruleRunsRoutes } from "./http/rule-runs.routes.ts";
+import { matchesRoutes } from "./http/matches.routes.ts";
 import { segmentRoutes } from "./http/segment.routes.ts";
 import { statsRoutes } from "./http/stats.routes.ts";
 import { storableBody, storableUrl } from "./http/storable-input.ts";
@@ -16,6 +18,7 @@ import { usersRoutes } from "./http/users.routes.ts";
 const ADMIN_PATHS = [
   "/v1/users",
   "/v1/rules",
+  "/v1/matches",
   "/v1/notifications",
   "/v1/stats",
 ];
@@ -48,6 +51,8 @@ export function buildApp(deps: Deps): Express {
   );
   app.use(usersRoutes(deps));
   app.use(rulesRoutes(deps));
+  app.use(ruleRunsRoutes(deps));
+  app.use(matchesRoutes(deps));
   app.use(notificationsRoutes(deps));
   app.use(statsRoutes(deps));
 

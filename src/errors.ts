@@ -20,6 +20,9 @@ export const ErrorCode = {
   invalidRules: "invalid_rules",
   ruleNotFound: "rule_not_found",
   rulesChanged: "rules_changed",
+  ruleDisabled: "rule_disabled",
+  notTriggered: "not_triggered",
+  matchNotFound: "match_not_found",
   internal: "internal_error",
   unavailable: "service_unavailable",
 } as const;

@@ -140,6 +140,36 @@ export async function cancelPendingNotifications(
   return Number(result.numUpdatedRows);
 }
 
+/** Cancels the pending notifications of one match (an operator cancelled it). */
+export async function cancelMatchNotifications(
+  db: Kysely<DB>,
+  matchId: string,
+  reason: string,
+  now: Date,
+): Promise<number> {
+  const result = await db
+    .updateTable("notifications")
+    .set({ status: NotificationStatus.cancelled, reason, updated_at: now })
+    .where("match_id", "=", matchId)
+    .where("status", "=", NotificationStatus.pending)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** How many notifications of one match are in each status. */
+export async function countMatchNotifications(
+  db: Kysely<DB>,
+  matchId: string,
+): Promise<Partial<Record<NotificationStatus, number>>> {
+  const rows = await db
+    .selectFrom("notifications")
+    .select(["status", (eb) => eb.fn.countAll<string>().as("count")])
+    .where("match_id", "=", matchId)
+    .groupBy("status")
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+}
+
 /**
  * A user's notification history (notifications and their deliveries), as a merge moves
  * it and an erasure deletes it. Where both users had a notification of the same match,

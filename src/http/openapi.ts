@@ -1,13 +1,8 @@
 import { Router } from "express";
 import { z } from "zod";
 import { ErrorCode } from "../errors.ts";
-import {
-  PARAMS,
-  ROUTES,
-  type Auth,
-  type Body,
-  type RouteDoc,
-} from "./route-docs.ts";
+import type { Auth, Body, RouteDoc } from "./route-doc.ts";
+import { PARAMS, ROUTES } from "./route-docs.ts";
 
 /*
  * The OpenAPI document is generated from the zod schemas the routes validate with,

@@ -1,7 +1,7 @@
-import type { z } from "zod";
 import { MAX_ID_LENGTH } from "../ingest/input-limits.ts";
 import { notificationsQuery } from "./notifications.routes.ts";
-import { previewBody } from "./rules.routes.ts";
+import type { RouteDoc } from "./route-doc.ts";
+import { RULE_ROUTES } from "./rule-route-docs.ts";
 import { SHORT_PATH, TRACKING_CALLS } from "./segment.routes.ts";
 import { statsQuery } from "./stats.routes.ts";
 import { deviceBody, preferencesBody } from "./users.routes.ts";
@@ -10,23 +10,6 @@ import { deviceBody, preferencesBody } from "./users.routes.ts";
  * Every route of the app, for the OpenAPI document (openapi.ts). Bodies and queries are
  * the very zod schemas the routes validate with, so the document cannot drift from them.
  */
-
-export type Method = "get" | "post" | "put" | "patch" | "delete" | "options";
-export type Auth = "admin" | "writeKey" | "webhook" | "none";
-/** A zod schema the route validates with, or words for a body read in code. */
-export type Body = z.ZodType | { description: string };
-
-/** One route of the app as the document shows it; `path` in express syntax. */
-export type RouteDoc = {
-  method: Method;
-  path: string;
-  summary: string;
-  auth: Auth;
-  request?: Body;
-  query?: z.ZodType;
-  /** Status → what it means; 4xx/5xx answer with the error shape. */
-  responses: Record<number, string>;
-};
 
 const WEBHOOK_BODY = {
   description:
@@ -126,89 +109,7 @@ export const ROUTES: readonly RouteDoc[] = [
     auth: "admin",
     responses: { 204: "erased" },
   },
-  {
-    method: "get",
-    path: "/v1/rules",
-    summary: "The rules in force, as written",
-    auth: "admin",
-    responses: {
-      200: "{version, settings, collections, rules}, the version as ETag",
-    },
-  },
-  {
-    method: "put",
-    path: "/v1/rules",
-    summary: "Replace the whole rules document",
-    auth: "admin",
-    request: {
-      description:
-        "A whole rules document as RULES_FILE holds it (see rules.schema.json), optionally with the version it was read at.",
-    },
-    responses: {
-      200: "as GET /v1/rules",
-      400: "invalid_body, invalid_rules",
-      412: "rules_changed: If-Match names another version",
-    },
-  },
-  {
-    method: "post",
-    path: "/v1/rules/validate",
-    summary: "Check rules without storing them",
-    auth: "admin",
-    request: {
-      description:
-        'A whole rules document, or {"rule": {...}} checked within the rules in force.',
-    },
-    responses: { 200: "{valid: true, version} or {valid: false, problems}" },
-  },
-  {
-    method: "post",
-    path: "/v1/rules/reload",
-    summary: "Read RULES_FILE and the newest stored rules again",
-    auth: "admin",
-    responses: { 200: "{version, previousVersion}", 400: "invalid_rules" },
-  },
-  {
-    method: "get",
-    path: "/v1/rules/:id",
-    summary: "One rule as written",
-    auth: "admin",
-    responses: { 200: "{rule, ruleVersion, version}", 404: "rule_not_found" },
-  },
-  {
-    method: "put",
-    path: "/v1/rules/:id",
-    summary: "Create or replace one rule",
-    auth: "admin",
-    request: {
-      description:
-        "One rule (see rules.schema.json); its id, if present, must equal the path's.",
-    },
-    responses: {
-      200: "replaced: {rule, ruleVersion, version}",
-      201: "created",
-      400: "invalid_body, invalid_rules",
-    },
-  },
-  {
-    method: "delete",
-    path: "/v1/rules/:id",
-    summary: "Remove one rule",
-    auth: "admin",
-    responses: { 204: "removed", 400: "invalid_rules", 404: "rule_not_found" },
-  },
-  {
-    method: "post",
-    path: "/v1/rules/:id/preview",
-    summary: "Dry run of a rule for an event",
-    auth: "admin",
-    request: previewBody,
-    responses: {
-      200: "who would get what, when, and why not",
-      400: "invalid_body",
-      404: "rule_not_found",
-    },
-  },
+  ...RULE_ROUTES,
   {
     method: "get",
     path: "/v1/notifications",
@@ -291,5 +192,8 @@ export const PARAMS: Record<
   },
   deviceId: { description: "The deviceId the profile lists." },
   id: { description: "A rule's id." },
+  matchId: {
+    description: "A rule match's id, as a trigger answers it.",
+  },
   file: { description: "A file of the dashboard." },
 };

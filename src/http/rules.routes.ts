@@ -1,10 +1,6 @@
 import { Router } from "express";
-import { z } from "zod";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
-import { parseSegmentEvent } from "../ingest/segment-event.schema.ts";
-import { type SegmentEvent } from "../segment-event.ts";
-import { createTimezoneResolver } from "../rules/timezone-resolver.ts";
 import {
   compileRuleBook,
   RulesFileError,
@@ -12,32 +8,20 @@ import {
   type RuleBook,
   type RulesDocument,
 } from "../rules/rule-book.ts";
-import { previewRule } from "../planning/rule-preview.service.ts";
 import {
   findRule,
   putRule,
   removeRule,
   type RuleDocument,
 } from "../rules/rules-document.ts";
-import { parseBody } from "./validation.ts";
-
-/** The body of POST /v1/rules/:id/preview. */
-export const previewBody = z.strictObject({
-  event: z.record(z.string(), z.unknown()),
-  limit: z.number().int().min(1).max(1000).default(100),
-});
 
 /**
- * Admin API for the rules: read, edit one rule at a time, validate, reload and preview.
+ * Admin API for the rules: read, edit one rule at a time, validate and reload.
  * Mounted behind the admin token. Reads catch up with edits other processes stored, so
  * an edit made through one process is seen through every other at once.
  */
 export function rulesRoutes(deps: Deps): Router {
   const router = Router();
-  const timezoneOf = createTimezoneResolver(
-    deps.logger,
-    () => deps.rules.current().settings,
-  );
 
   router.get("/v1/rules", async (_req, res) => {
     const book = await deps.rules.refresh();
@@ -107,21 +91,6 @@ export function rulesRoutes(deps: Deps): Router {
     res.status(204).end();
   });
 
-  router.post("/v1/rules/:id/preview", async (req, res) => {
-    const { event, limit } = parseBody(previewBody, req.body);
-    const book = await deps.rules.refresh();
-    const rule = compiledRule(book, req.params.id);
-    const now = deps.clock();
-    const preview = await previewRule(
-      { db: deps.db, now, timezoneOf },
-      book,
-      rule,
-      parseEvent(event, now),
-      limit,
-    );
-    res.json(preview);
-  });
-
   return router;
 }
 
@@ -142,7 +111,7 @@ function ruleView(book: RuleBook, id: string) {
   };
 }
 
-function compiledRule(book: RuleBook, id: string): Rule {
+export function compiledRule(book: RuleBook, id: string): Rule {
   const rule = book.rules.find((candidate) => candidate.id === id);
   if (rule === undefined) throw ruleNotFound(id);
   return rule;
@@ -262,22 +231,7 @@ async function rejectInvalidRules<T>(
   }
 }
 
-function parseEvent(input: unknown, now: Date): SegmentEvent {
-  const parsed = parseSegmentEvent(input, now);
-  if (parsed.ok) return parsed.event;
-  const problems = parsed.problems.map(({ path, message }) => ({
-    path: path === "(event)" ? "event" : `event.${path}`,
-    message,
-  }));
-  throw new AppError(
-    ErrorCode.invalidBody,
-    400,
-    `The event is not a valid Segment event: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
-    { problems },
-  );
-}
-
-function ruleNotFound(id: string): AppError {
+export function ruleNotFound(id: string): AppError {
   return new AppError(ErrorCode.ruleNotFound, 404, `There is no rule "${id}".`);
 }
 

@@ -173,7 +173,7 @@ function lostLease(
 ): PlanStep {
   deps.logger.warn(
     { matchId },
-    "lost the lease on a fan-out: another process plans it from its last written page",
+    "lost the lease on a fan-out: it was cancelled, or another process plans it from its last written page",
   );
   held.drop(matchId);
   return { planned: true, dueNow: false, more: true };

@@ -3,10 +3,9 @@ import type { DB } from "../db/schema.ts";
 import type { SegmentEvent } from "../segment-event.ts";
 import { audiencePage, lookupsWithout, decidePage } from "./audience-page.ts";
 import type { AudienceMember } from "../delivery/recipient.repository.ts";
-import { resolveUserId } from "../profiles/profile.service.ts";
-import { matchesCondition, readPath } from "../rules/condition.ts";
 import type { Decision } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
+import { checkTrigger } from "./rule-trigger.service.ts";
 
 export type PreviewAudience =
   | { kind: "user"; userId: string }
@@ -52,22 +51,22 @@ export async function previewRule(
   event: SegmentEvent,
   limit: number,
 ): Promise<RulePreview> {
-  const userId = await resolveUserId(
+  const { userId, itemKey, triggered, explanation } = await checkTrigger(
     deps.db,
-    event.userId ?? event.anonymousId ?? "",
+    rule,
+    event,
   );
-  const itemKey = itemKeyOf(rule, event);
   const about = {
     ruleId: rule.id,
     ruleVersion: rule.version,
     enabled: rule.enabled,
   };
   const audience = describeAudience(rule, userId, itemKey);
-  if (!matchesCondition(rule.trigger, event.payload)) {
+  if (!triggered) {
     return {
       ...about,
       triggered: false,
-      explanation: `The event does not match the rule's trigger: ${rule.trigger.source}`,
+      explanation,
       audience,
       recipients: [],
       truncated: false,
@@ -94,11 +93,15 @@ export async function previewRule(
     deps.now,
     lookupsWithout(deps.timezoneOf),
   );
-  const explanation = explain(rule, audience);
+  const note =
+    explanation ??
+    (rule.enabled
+      ? undefined
+      : "The rule is disabled: this is what it would do if it were enabled.");
   return {
     ...about,
     triggered: true,
-    ...(explanation === undefined ? {} : { explanation }),
+    ...(note === undefined ? {} : { explanation: note }),
     audience,
     recipients: members.map((member, index) => ({
       userId: member.userId,
@@ -131,15 +134,6 @@ async function firstMembers(
   };
 }
 
-/** The saved item a collection audience is for, read as the ingest reads it. */
-function itemKeyOf(rule: Rule, event: SegmentEvent): string | null {
-  if (rule.audience.kind !== "collection") return null;
-  const key = readPath(event.payload, rule.audience.key);
-  return typeof key === "string" || typeof key === "number"
-    ? String(key)
-    : null;
-}
-
 function describeAudience(
   rule: Rule,
   userId: string,
@@ -159,12 +153,4 @@ function describeAudience(
     case "where":
       return { kind: "where", condition: audience.condition.source };
   }
-}
-
-function explain(rule: Rule, audience: PreviewAudience): string | undefined {
-  if (audience.kind === "collection" && audience.itemKey === null)
-    return `The event has no ${audience.key}, so no saved item names an audience.`;
-  if (!rule.enabled)
-    return "The rule is disabled: this is what it would do if it were enabled.";
-  return undefined;
 }

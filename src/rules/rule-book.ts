@@ -28,7 +28,8 @@ export type Audience =
 export type Rule = Omit<RuleSpec, "trigger" | "audience" | "delivery"> & {
   /** Content hash of this rule alone: what a notification records it came from. */
   version: string;
-  trigger: Condition;
+  /** The condition events set the rule off by, or "manual": only through the API. */
+  trigger: Condition | "manual";
   audience: Audience;
   delivery: Omit<RuleSpec["delivery"], "cancelIf"> & {
     cancelIf: Condition | undefined;
@@ -130,7 +131,7 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
     rules,
     triggers: createConditionIndex(
       rules.filter((rule) => rule.enabled),
-      (rule) => rule.trigger,
+      (rule) => (rule.trigger === "manual" ? undefined : rule.trigger),
     ),
     cancellations: createConditionIndex(
       rules,
@@ -160,7 +161,7 @@ function compileRule(spec: RuleSpec): Rule {
   return {
     ...spec,
     version: contentHash(spec),
-    trigger: conditionOf(spec.trigger),
+    trigger: spec.trigger === "manual" ? "manual" : conditionOf(spec.trigger),
     audience:
       audience === undefined
         ? { kind: "user" }

@@ -132,11 +132,23 @@ const audience = z.union([
   z.strictObject({ where: condition }),
 ]);
 
+/**
+ * What sets a rule off: a condition on incoming events, or "manual" for a rule run only
+ * through `POST /v1/rules/:id/trigger`, so that no event sets it off by accident. No
+ * condition reads "manual": the parser refuses a lone word.
+ */
+const trigger = z.union([
+  z.literal("manual").meta({
+    description: "run only through POST /v1/rules/:id/trigger",
+  }),
+  condition,
+]);
+
 export const ruleSchema = z.strictObject({
   id: identifier,
   description: z.string().optional(),
   enabled: z.boolean().default(true),
-  trigger: condition,
+  trigger,
   audience: audience.optional(),
   category: identifier.optional(),
   message,
