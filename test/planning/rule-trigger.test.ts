@@ -129,7 +129,10 @@ describe("triggering a rule through the API", () => {
         body: JSON.stringify({ event: priceDropped(product) }),
       },
     );
-    const response = { status: answer.status, body: await answer.json() };
+    const response = {
+      status: answer.status,
+      body: (await answer.json()) as { matchId: string },
+    };
 
     expect(response.status).toBe(202);
     const { matchId } = response.body;
@@ -208,10 +211,12 @@ describe("triggering a rule through the API", () => {
     const outcome = (r: { status: string; reason?: string | null }) =>
       `${r.status}:${r.reason ?? ""}`;
     const previewed = new Map<string, string>(
-      dryRun.body.recipients.map((r: Fields & { userId: string }) => [
-        r.userId,
-        outcome(r as { status: string; reason?: string }),
-      ]),
+      dryRun.body.recipients.map(
+        (r: { userId: string; status: string; reason?: string }) => [
+          r.userId,
+          outcome(r),
+        ],
+      ),
     );
     expect(new Map(rows.map((r) => [r.user_id, outcome(r)]))).toEqual(
       previewed,
