@@ -16,6 +16,7 @@ import { createAudience, saleEvent } from "./fanout-audience.ts";
 import { APNS_TEAM, epochNow, type FakeCounts } from "./fanout-fakes-client.ts";
 import {
   APNS_TOPIC,
+  BROADCAST_RULE_ID,
   difference,
   firstOf,
   lastOf,
@@ -30,6 +31,7 @@ import { machineBusySeconds, waitForQuietMachine } from "./machine-load.ts";
 import { adminQuery, createScratchDatabase } from "./support.ts";
 
 const SHARED_SECRET = "bench-shared-secret";
+const ADMIN_TOKEN = "bench-admin-token-0123456789";
 
 /** Seconds after the sale was posted (epoch ms in, seconds out). */
 export type NudgeTimeline = {
@@ -59,10 +61,18 @@ export type NudgeRun = {
   deliveries: StatusCount[];
 };
 
+/**
+ * How the fan-out is started: the sale posted as Segment's webhook destination posts
+ * it (the wishlist's savers), or a broadcast to every profile triggered through the
+ * admin API.
+ */
+export type FanOutStart = "sale" | "broadcast";
+
 /** Nudge on a fresh database holding `users` savers of the product that goes on sale. */
 export async function measureNudge(
   context: RunContext,
   users: number,
+  start: FanOutStart = "sale",
 ): Promise<NudgeRun> {
   const database = await createScratchDatabase(
     context.serverUrl,
@@ -87,7 +97,7 @@ export async function measureNudge(
       startTimeoutMs: 60_000,
     });
     try {
-      return await deliverSale(context, nudge, database, users);
+      return await deliverSale(context, nudge, database, { users, start });
     } finally {
       await nudge.stop();
     }
@@ -104,7 +114,7 @@ export function nudgeEnvironment(
   const { ready } = context.fakes;
   return {
     NODE_ENV: "production",
-    ADMIN_TOKEN: "bench-admin-token-0123456789",
+    ADMIN_TOKEN,
     LOG_LEVEL: "warn",
     DATABASE_URL: databaseUrl,
     RULES_FILE: context.files.rules,
@@ -131,7 +141,7 @@ async function deliverSale(
   context: RunContext,
   nudge: ChildServer,
   database: { url: string; name: string },
-  users: number,
+  { users, start }: { users: number; start: FanOutStart },
 ): Promise<NudgeRun> {
   const { fakes } = context;
   const expected = pushesOf(users);
@@ -150,7 +160,10 @@ async function deliverSale(
   const fakesCpuBefore = await processCpuSeconds(fakes.pid);
   const machineBefore = await machineBusySeconds();
   const postedAt = epochNow();
-  await postSale(nudge.url, context.signal);
+  await (start === "sale" ? postSale : triggerBroadcast)(
+    nudge.url,
+    context.signal,
+  );
   const answeredAt = epochNow();
   const arrival = await withTimeout(
     arrived,
@@ -210,6 +223,29 @@ async function postSale(nudgeUrl: string, signal: AbortSignal): Promise<void> {
   if (response.status !== 200 || report.accepted !== 1)
     throw new Error(
       `the sale was not accepted: ${String(response.status)} ${JSON.stringify(report)}`,
+    );
+}
+
+/** Triggers the broadcast rule through the admin API, as an operator would. */
+async function triggerBroadcast(
+  nudgeUrl: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const response = await fetch(
+    `${nudgeUrl}/v1/rules/${BROADCAST_RULE_ID}/trigger`,
+    {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+      },
+      body: JSON.stringify({ event: saleEvent(new Date()) }),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+    },
+  );
+  if (response.status !== 202)
+    throw new Error(
+      `the broadcast was not triggered: ${String(response.status)} ${await response.text()}`,
     );
 }
 

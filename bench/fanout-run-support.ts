@@ -23,18 +23,32 @@ export type RunContext = {
 export type BenchRules = {
   $schema?: string;
   settings: { quietHours?: unknown; frequencyCap?: unknown };
-  rules: { id: string; holdout?: number }[];
+  rules: { id: string; holdout?: number; [field: string]: unknown }[];
 };
+
+/** The rule a broadcast is triggered through the admin API with (bench:fanout-broadcast). */
+export const BROADCAST_RULE_ID = "bench-broadcast";
 
 /**
  * examples/rules.json without quiet hours and without the 5% holdout: every saver is
- * sent the sale now, whatever the time of day of the run, so the count is exact.
+ * sent the sale now, whatever the time of day of the run, so the count is exact. Beside
+ * its wishlist rule, the same rule as a broadcast started through the admin API to every
+ * profile (a trait audience that every profile matches).
  */
 export async function benchRules(): Promise<BenchRules> {
   const rules = JSON.parse(await readFile(EXAMPLE_RULES, "utf8")) as BenchRules;
   delete rules.$schema;
   delete rules.settings.quietHours;
-  for (const rule of rules.rules) if (rule.id === RULE_ID) rule.holdout = 0;
+  const sale = rules.rules.find((rule) => rule.id === RULE_ID);
+  if (sale === undefined)
+    throw new Error(`examples/rules.json has no ${RULE_ID}`);
+  sale.holdout = 0;
+  rules.rules.push({
+    ...sale,
+    id: BROADCAST_RULE_ID,
+    trigger: "manual",
+    audience: { where: 'type = "identify"' },
+  });
   return rules;
 }
 
