@@ -263,3 +263,25 @@ export const matchRows: UserRows = {
     await db.deleteFrom("rule_matches").where("user_id", "=", userId).execute();
   },
 };
+
+/** Deletes up to `limit` rule matches planned or cancelled before `cutoff`. */
+export async function deleteSettledMatchesBefore(
+  db: Kysely<DB>,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const result = await db
+    .deleteFrom("rule_matches")
+    .where(
+      "match_id",
+      "in",
+      db
+        .selectFrom("rule_matches")
+        .select("match_id")
+        .where("status", "!=", "pending")
+        .where("created_at", "<", cutoff)
+        .limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -233,3 +233,15 @@ function uniqueByDevice(
   for (const d of disablings) byDevice.set(`${d.userId}\0${d.deviceId}`, d);
   return [...byDevice.values()];
 }
+
+/** Deletes the audit of the devices disabled before `cutoff`; returns how many. */
+export async function deleteDisablingsBefore(
+  db: Kysely<DB>,
+  cutoff: Date,
+): Promise<number> {
+  const result = await db
+    .deleteFrom("device_disablings")
+    .where("disabled_at", "<", cutoff)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

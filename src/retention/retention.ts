@@ -5,12 +5,12 @@ import type { Logger } from "../logger.ts";
 import { refreshStats } from "../stats/stats-rollup.ts";
 import { floorHour } from "../stats/stats.repository.ts";
 import {
-  deleteDisablingsBefore,
   deleteNotificationsBefore,
-  deleteSettledMatchesBefore,
-  deleteUnattributedFeedbackBefore,
   rulesWithNotifications,
-} from "./retention.repository.ts";
+} from "../delivery/notification-retention.repository.ts";
+import { deleteSettledMatchesBefore } from "../planning/match.repository.ts";
+import { deleteDisablingsBefore } from "../profiles/device.repository.ts";
+import { deleteUnattributedFeedbackBefore } from "../stats/feedback.repository.ts";
 
 const DAY_MS = 86_400_000;
 const SWEEP_EVERY_MS = 3_600_000;

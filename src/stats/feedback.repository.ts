@@ -160,3 +160,14 @@ async function convertRound(
   );
   return Number(result.numAffectedRows ?? 0n);
 }
+
+/** Deletes the counts of unattributed feedback of the days before `cutoff`'s. */
+export async function deleteUnattributedFeedbackBefore(
+  db: Kysely<DB>,
+  cutoff: Date,
+): Promise<void> {
+  await db
+    .deleteFrom("unattributed_feedback")
+    .where("day", "<", cutoff.toISOString().slice(0, 10))
+    .execute();
+}

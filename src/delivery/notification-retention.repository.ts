@@ -2,6 +2,11 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import type { DB } from "../db/schema.ts";
 import { lockRollup } from "../stats/stats.repository.ts";
 
+/*
+ * The retention sweep's way through the notification history: old notifications, with
+ * their deliveries, deleted rule by rule in chunks.
+ */
+
 /**
  * The rules that have notifications, at one index probe per rule (a loose scan of the
  * (rule_id, created_at) index): the way in to old notifications, which have no index on
@@ -55,49 +60,4 @@ export async function deleteNotificationsBefore(
     .where("hour", "<", cutoff)
     .execute();
   return rows[0]?.deleted ?? 0;
-}
-
-/** Deletes up to `limit` rule matches planned or cancelled before `cutoff`. */
-export async function deleteSettledMatchesBefore(
-  db: Kysely<DB>,
-  cutoff: Date,
-  limit: number,
-): Promise<number> {
-  const result = await db
-    .deleteFrom("rule_matches")
-    .where(
-      "match_id",
-      "in",
-      db
-        .selectFrom("rule_matches")
-        .select("match_id")
-        .where("status", "!=", "pending")
-        .where("created_at", "<", cutoff)
-        .limit(limit),
-    )
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
-/** Deletes the audit of the devices disabled before `cutoff`; returns how many. */
-export async function deleteDisablingsBefore(
-  db: Kysely<DB>,
-  cutoff: Date,
-): Promise<number> {
-  const result = await db
-    .deleteFrom("device_disablings")
-    .where("disabled_at", "<", cutoff)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
-/** Deletes the counts of unattributed feedback of the days before `cutoff`'s. */
-export async function deleteUnattributedFeedbackBefore(
-  db: Kysely<DB>,
-  cutoff: Date,
-): Promise<void> {
-  await db
-    .deleteFrom("unattributed_feedback")
-    .where("day", "<", cutoff.toISOString().slice(0, 10))
-    .execute();
 }
