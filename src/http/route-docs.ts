@@ -173,7 +173,10 @@ export const ROUTES: readonly RouteDoc[] = [
     path: "/v1/rules/:id",
     summary: "One rule as written",
     auth: "admin",
-    responses: { 200: "{rule, ruleVersion, version}", 404: "rule_not_found" },
+    responses: {
+      200: "{rule, ruleVersion, version, winner?}: winner, for a rule with autoWinner, is its test's outcome {variant, decidedAt, metric, ruleVersion, figures: {test, look, looks, sentUntil, alpha, pValue, variants: [{variant, sent, successes, rate, pValue}]}}, null while the test runs",
+      404: "rule_not_found",
+    },
   },
   {
     method: "put",
@@ -185,7 +188,7 @@ export const ROUTES: readonly RouteDoc[] = [
         "One rule (see rules.schema.json); its id, if present, must equal the path's.",
     },
     responses: {
-      200: "replaced: {rule, ruleVersion, version}",
+      200: "replaced: {rule, ruleVersion, version, winner?}",
       201: "created",
       400: "invalid_body, invalid_rules",
     },
@@ -223,7 +226,10 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: "The funnel of a rule or of all rules",
     auth: "admin",
     query: statsQuery,
-    responses: { 200: "counts and rates per group", 400: "invalid_query" },
+    responses: {
+      200: "counts and rates per group; by variant of one rule, each variant's lift and pValue, the holdout's baseline, and winner (rules with autoWinner: the test's outcome, null while it runs)",
+      400: "invalid_query",
+    },
   },
   {
     method: "get",
