@@ -12,6 +12,7 @@ import * as notificationIdKey from "./0010-notification-id-key.ts";
 import * as eventsPayloadJson from "./0011-events-payload-json.ts";
 import * as timezoneLocaleSources from "./0012-timezone-locale-sources.ts";
 import * as matchLeases from "./0013-match-leases.ts";
+import * as ruleWinners from "./0014-rule-winners.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   "0011-events-payload-json": eventsPayloadJson,
   "0012-timezone-locale-sources": timezoneLocaleSources,
   "0013-match-leases": matchLeases,
+  "0014-rule-winners": ruleWinners,
 };

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { createRetention } from "./retention/retention.ts";
 import { RulesFileError } from "./rules/rule-book.ts";
 import { createStatsRollup } from "./stats/stats-rollup.ts";
+import { createWinnerCheck } from "./stats/auto-winner.service.ts";
 
 /** Process entry: config → deps → HTTP + background work → signals. */
 async function main(): Promise<void> {
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   retention.start();
   const statsRollup = createStatsRollup(deps);
   statsRollup.start();
+  const winnerCheck = createWinnerCheck(deps);
+  winnerCheck.start();
   deps.rules.start();
   deps.planner.start();
   if (config.delivery.enabled) deps.delivery.start();
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
       await http.stop();
       await retention.stop();
       await statsRollup.stop();
+      await winnerCheck.stop();
       await deps.planner.stop();
       await deps.delivery.stop();
       await deps.rules.stop();

@@ -231,6 +231,17 @@ export interface RulesDocumentsTable {
   updated_at: Timestamp;
 }
 
+/** The outcome of a rule version's auto-winner test (migration 0014). */
+export interface RuleWinnersTable {
+  rule_id: string;
+  rule_version: string;
+  /** Null when the test ended without a winner. */
+  variant: string | null;
+  metric: string;
+  figures: Json<JsonObject>;
+  decided_at: Timestamp;
+}
+
 /** The whole schema as Kysely sees it. Row types stay inside repositories. */
 export interface DB {
   events: EventsTable;
@@ -247,6 +258,7 @@ export interface DB {
   notification_stats_hourly: NotificationStatsHourlyTable;
   notification_stats_stale: NotificationStatsStaleTable;
   rules_documents: RulesDocumentsTable;
+  rule_winners: RuleWinnersTable;
 }
 
 export type ProfileRow = Selectable<ProfilesTable>;

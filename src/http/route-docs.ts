@@ -124,7 +124,10 @@ export const ROUTES: readonly RouteDoc[] = [
     summary: "The funnel of a rule or of all rules",
     auth: "admin",
     query: statsQuery,
-    responses: { 200: "counts and rates per group", 400: "invalid_query" },
+    responses: {
+      200: "counts and rates per group; by variant of one rule, each variant's lift and pValue, the holdout's baseline, and winner (rules with autoWinner: the test's outcome, null while it runs)",
+      400: "invalid_query",
+    },
   },
   {
     method: "get",

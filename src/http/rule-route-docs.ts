@@ -50,7 +50,10 @@ export const RULE_ROUTES: readonly RouteDoc[] = [
     path: "/v1/rules/:id",
     summary: "One rule as written",
     auth: "admin",
-    responses: { 200: "{rule, ruleVersion, version}", 404: "rule_not_found" },
+    responses: {
+      200: "{rule, ruleVersion, version, winner?}: winner, for a rule with autoWinner, is its test's outcome {variant, decidedAt, metric, ruleVersion, figures: {test, look, looks, sentUntil, alpha, pValue, variants: [{variant, sent, successes, rate, pValue}]}}, null while the test runs",
+      404: "rule_not_found",
+    },
   },
   {
     method: "put",
@@ -62,7 +65,7 @@ export const RULE_ROUTES: readonly RouteDoc[] = [
         "One rule (see rules.schema.json); its id, if present, must equal the path's.",
     },
     responses: {
-      200: "replaced: {rule, ruleVersion, version}",
+      200: "replaced: {rule, ruleVersion, version, winner?}",
       201: "created",
       400: "invalid_body, invalid_rules",
     },

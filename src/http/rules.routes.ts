@@ -8,6 +8,7 @@ import {
   type RuleBook,
   type RulesDocument,
 } from "../rules/rule-book.ts";
+import { currentWinner } from "../stats/auto-winner.service.ts";
 import {
   findRule,
   putRule,
@@ -60,7 +61,12 @@ export function rulesRoutes(deps: Deps): Router {
   });
 
   router.get("/v1/rules/:id", async (req, res) => {
-    res.json(ruleView(await deps.rules.refresh(), req.params.id));
+    res.json(
+      await withWinner(
+        deps,
+        ruleView(await deps.rules.refresh(), req.params.id),
+      ),
+    );
   });
 
   router.put("/v1/rules/:id", async (req, res) => {
@@ -76,7 +82,7 @@ export function rulesRoutes(deps: Deps): Router {
     );
     if (created)
       res.status(201).location(`/v1/rules/${encodeURIComponent(id)}`);
-    res.json(ruleView(book, id));
+    res.json(await withWinner(deps, ruleView(book, id)));
   });
 
   router.delete("/v1/rules/:id", async (req, res) => {
@@ -100,15 +106,30 @@ function documentView(book: RuleBook) {
   return { version: book.version, settings, collections, rules };
 }
 
-/** One rule as written, its own version and the version of the rules it belongs to. */
+/**
+ * One rule as written, its own version and the version of the rules it belongs to;
+ * `compiled` is for the server, not shown.
+ */
 function ruleView(book: RuleBook, id: string) {
   const rule = findRule(book.document, id);
   if (rule === undefined) throw ruleNotFound(id);
+  const compiled = compiledRule(book, id);
   return {
     rule,
-    ruleVersion: compiledRule(book, id).version,
+    ruleVersion: compiled.version,
     version: book.version,
+    compiled,
   };
+}
+
+/**
+ * A rule's view with, for a rule with `autoWinner`, its current version's test outcome
+ * (`winner`, null while the test runs). A new version of the rule starts a new test.
+ */
+async function withWinner(deps: Deps, view: ReturnType<typeof ruleView>) {
+  const { compiled, ...shown } = view;
+  const winner = await currentWinner(deps.db, compiled);
+  return winner === undefined ? shown : { ...shown, winner };
 }
 
 export function compiledRule(book: RuleBook, id: string): Rule {

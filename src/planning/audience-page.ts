@@ -18,6 +18,7 @@ import {
   type RecipientFacts,
 } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
+import { promotedVariants } from "../stats/auto-winner.service.ts";
 import { withInFlight } from "./handoff.ts";
 import type { Match } from "./match.repository.ts";
 
@@ -74,6 +75,8 @@ export async function decidePage(
     event: match.event,
     triggeredAt: match.triggeredAt,
     timezoneOf: lookups.timezoneOf,
+    // Once per page: the whole page gets the variant a test promoted, if any.
+    winner: (await promotedVariants(db, [rule])).get(rule.id),
   };
   return { decisions: decideEach(input, facts), facts, devices };
 }

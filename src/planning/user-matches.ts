@@ -3,6 +3,7 @@ import { MatchStatus, type DB } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import { decideEach } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
+import { promotedVariants } from "../stats/auto-winner.service.ts";
 import { finishMatches, type Match } from "./match.repository.ts";
 import {
   insertNotifications,
@@ -71,6 +72,11 @@ export async function planUserMatches(
     groups.set(key, group);
   }
 
+  // One read for the batch: the variants that tests promoted, of its rules that test.
+  const winners = await promotedVariants(
+    db,
+    [...groups.values()].map((g) => g.rule),
+  );
   const notifications: NewNotification[] = [];
   for (const { rule, matches: group } of groups.values()) {
     const members = group.map((m) => ({
@@ -99,6 +105,7 @@ export async function planUserMatches(
           event: match.event,
           triggeredAt: match.triggeredAt,
           timezoneOf: lookups.timezoneOf,
+          winner: winners.get(rule.id),
         },
         [recipient],
       );

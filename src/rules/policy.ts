@@ -50,6 +50,8 @@ export type DecisionInput = {
   triggeredAt: Date;
   /** Resolves a profile timezone, falling back to the default for unknown names. */
   timezoneOf: (zone: string | null) => string;
+  /** The variant the rule's auto-winner test promoted, if it has: read once per page. */
+  winner?: string | undefined;
 };
 
 export type Decision =
@@ -121,6 +123,7 @@ function createDecider(
       facts.userId,
       rule.variants,
       rule.holdout,
+      input.winner,
     );
     const stop = (reason: SuppressionReason): Decision => ({
       status: "suppressed",

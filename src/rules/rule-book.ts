@@ -7,6 +7,12 @@ import {
   type ConditionIndex,
 } from "./condition-index.ts";
 import { compileMessage, type CompiledMessage } from "./message-template.ts";
+import { applyPreset } from "./presets.ts";
+import {
+  autoWinnerOf,
+  autoWinnerProblems,
+  type AutoWinner,
+} from "./auto-winner.ts";
 import {
   rulesFileSchema,
   type CollectionSpec,
@@ -25,7 +31,10 @@ export type Audience =
   | { kind: "collection"; collection: string; key: string }
   | { kind: "where"; condition: Condition };
 
-export type Rule = Omit<RuleSpec, "trigger" | "audience" | "delivery"> & {
+export type Rule = Omit<
+  RuleSpec,
+  "trigger" | "audience" | "delivery" | "autoWinner"
+> & {
   /** Content hash of this rule alone: what a notification records it came from. */
   version: string;
   /** The condition events set the rule off by, or "manual": only through the API. */
@@ -36,6 +45,8 @@ export type Rule = Omit<RuleSpec, "trigger" | "audience" | "delivery"> & {
   };
   /** The message templates, parsed once for this version of the rule. */
   compiledMessage: CompiledMessage;
+  /** The test that promotes a winning variant, with its defaults worked out. */
+  autoWinner: AutoWinner | undefined;
 };
 
 /** A rules document as written (a parsed rules file), before defaults are filled in. */
@@ -47,6 +58,7 @@ export type RuleBook = Readonly<{
   version: string;
   /** The document the book was compiled from, as written: what the admin API shows and edits. */
   document: RulesDocument;
+  /** The settings in force, a preset's caps and quiet hours filled in. */
   settings: Settings;
   collections: readonly Collection[];
   rules: readonly Rule[];
@@ -122,7 +134,7 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
   return Object.freeze({
     version: contentHash(file),
     document: structuredClone(document as RulesDocument),
-    settings: file.settings,
+    settings: applyPreset(file.settings),
     collections: file.collections.map((spec) => ({
       ...spec,
       add: conditionOf(spec.add),
@@ -180,6 +192,7 @@ function compileRule(spec: RuleSpec): Rule {
           : conditionOf(delivery.cancelIf),
     },
     compiledMessage: compileMessage(spec.message, spec.variants),
+    autoWinner: autoWinnerOf(spec),
   };
 }
 
@@ -242,6 +255,7 @@ function referenceProblems(document: unknown): string[] {
         `${where}.audience.collection: "${collection}" is not declared in collections (declared: ${listOrNone(collections)})`,
       );
     }
+    problems.push(...autoWinnerProblems(rule, where));
   });
   const ids = rules
     .map((rule) => rule.id)

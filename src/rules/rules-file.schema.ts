@@ -82,11 +82,33 @@ const category = z.strictObject({
   }),
 });
 
+const quietHours = z.strictObject({ start: clockTime, end: clockTime });
+
+/** App categories whose usual caps and quiet hours `settings.preset` fills in (presets.ts). */
+export const PRESETS = ["news", "social", "commerce", "utility"] as const;
+export type Preset = (typeof PRESETS)[number];
+
 export const settingsSchema = z.strictObject({
+  preset: z.enum(PRESETS).optional().meta({
+    description:
+      "the app's category: sets the global frequencyCap and quietHours usual for it, unless given here",
+  }),
   defaultTimezone: timezone.default("UTC"),
   defaultLocale: z.string().min(2).default("en"),
-  quietHours: z.strictObject({ start: clockTime, end: clockTime }).optional(),
-  frequencyCap: frequencyCap.optional(),
+  quietHours: z
+    .union([quietHours, z.literal(false)])
+    .optional()
+    .meta({
+      description:
+        "when pushes wait, in each user's timezone; false: none, even with a preset",
+    }),
+  frequencyCap: z
+    .union([frequencyCap, z.literal(false)])
+    .optional()
+    .meta({
+      description:
+        "pushes per user over all rules; false: no cap, even with a preset",
+    }),
   categories: z.record(identifier, category).default({}),
   optOutTrait: z.string().min(1).optional().meta({
     description:
@@ -127,6 +149,26 @@ const locales = z.record(z.string().min(2), partialMessage).optional().meta({
 
 const message = z.strictObject({ ...messageFields, locales });
 
+/** Promotes a variant that beats the first one significantly: see winner-decision.ts. */
+const autoWinner = z.strictObject({
+  metric: z.enum(["conversion", "open"]).optional().meta({
+    description:
+      "the rate compared: conversions per push sent (the default when the rule has a conversion) or opens per push sent (the default otherwise)",
+  }),
+  minSent: z.number().int().min(100).default(1000).meta({
+    description:
+      "pushes sent of every variant before the first look; later looks at 2, 4 and 8 times as many",
+  }),
+  confidence: z.number().gt(0.5).lt(1).default(0.95).meta({
+    description:
+      "1 minus the chance of promoting a variant that is no better, over all looks together",
+  }),
+  window: duration.optional().meta({
+    description:
+      "how long after its send a push's open or conversion counts (default: 1d for opens; for conversions the conversion window, plus 1d when it starts at the open)",
+  }),
+});
+
 const audience = z.union([
   z.strictObject({ collection: identifier, key: path }),
   z.strictObject({ where: condition }),
@@ -162,6 +204,7 @@ export const ruleSchema = z.strictObject({
     )
     .min(1)
     .optional(),
+  autoWinner: autoWinner.optional(),
   holdout: z.number().min(0).max(1).default(0),
   delivery: z
     .strictObject({
@@ -194,7 +237,15 @@ export const rulesFileSchema = z.strictObject({
 
 export type RulesFileInput = z.input<typeof rulesFileSchema>;
 export type RulesFile = z.output<typeof rulesFileSchema>;
-export type Settings = RulesFile["settings"];
+/** The settings as written, before a preset is applied. */
+export type SettingsSpec = RulesFile["settings"];
+type QuietHoursSpec = z.output<typeof quietHours>;
+type FrequencyCapSpec = z.output<typeof frequencyCap>;
+/** The settings in force: the preset's caps and quiet hours filled in (presets.ts). */
+export type Settings = Omit<SettingsSpec, "quietHours" | "frequencyCap"> & {
+  quietHours: QuietHoursSpec | undefined;
+  frequencyCap: FrequencyCapSpec | undefined;
+};
 export type CollectionSpec = RulesFile["collections"][number];
 export type RuleSpec = RulesFile["rules"][number];
 

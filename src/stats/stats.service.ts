@@ -4,6 +4,7 @@ import { inTransaction } from "../db/transaction.ts";
 import { NotificationStatus, type DB } from "../db/schema.ts";
 import { parseDuration } from "../rules/duration.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
+import { currentWinner, type WinnerView } from "./auto-winner.service.ts";
 import { twoProportionPValue } from "./significance.ts";
 import { refreshStats } from "./stats-rollup.ts";
 import {
@@ -47,6 +48,8 @@ export type Stats = {
   groups: GroupStats[];
   /** Variants of a rule with a holdout and a conversion: the holdout's own conversion. */
   holdout?: { held: number; converted: number; conversionRate: number | null };
+  /** Variants of a rule with `autoWinner`: its current test's outcome, null while it runs. */
+  winner?: WinnerView | null;
 };
 
 const ratio = (part: number, whole: number) =>
@@ -110,6 +113,8 @@ export async function ruleStats(
       conversionRate: ratio(holdout.converted, holdout.held),
     };
   }
+  const winner = rule === undefined ? undefined : await currentWinner(db, rule);
+  if (winner !== undefined) stats.winner = winner;
   return stats;
 }
 

@@ -224,6 +224,53 @@ describe("compileRuleBook: invalid documents", () => {
     );
   });
 
+  it("when a rule has autoWinner without its defaults, then they are filled in from the rule", () => {
+    const document = example();
+    document.rules[0].autoWinner = {};
+    const book = compileRuleBook(document, "rules.json");
+    // The example's conversion is within 24h of the open: a day more for the open.
+    expect(book.rules[0]?.autoWinner).toEqual({
+      metric: "conversion",
+      minSent: 1000,
+      confidence: 0.95,
+      windowMs: 48 * 3_600_000,
+    });
+    delete document.rules[0].conversion;
+    document.rules[0].autoWinner = { minSent: 200, window: "6h" };
+    expect(
+      compileRuleBook(document, "rules.json").rules[0]?.autoWinner,
+    ).toEqual({
+      metric: "open",
+      minSent: 200,
+      confidence: 0.95,
+      windowMs: 6 * 3_600_000,
+    });
+  });
+
+  it("when autoWinner is out of bounds or lacks what it needs, then every problem is named", () => {
+    const document = example();
+    document.rules[0].autoWinner = { confidence: 0.5, minSent: 99 };
+    document.rules[1].autoWinner = { metric: "conversion", confidence: 1 };
+    const problems = problemsOf(document);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^rules\[0\] "wishlist-on-sale"\.autoWinner\.confidence: /,
+        ),
+        expect.stringMatching(
+          /^rules\[0\] "wishlist-on-sale"\.autoWinner\.minSent: /,
+        ),
+        expect.stringMatching(
+          /^rules\[1\] "cart-abandoned"\.autoWinner\.confidence: /,
+        ),
+        'rules[1] "cart-abandoned".autoWinner: needs two variants or more to choose from (the rule has 0)',
+        expect.stringMatching(
+          /^rules\[1\] "cart-abandoned"\.autoWinner\.metric: "conversion" needs the rule's conversion/,
+        ),
+      ]),
+    );
+  });
+
   it("when two rules share an id, then the duplicate id is reported", () => {
     const document = example();
     document.rules.push(example().rules[1]);

@@ -119,6 +119,24 @@ describe("assignVariant", () => {
   });
 });
 
+describe("assignVariant after a test promoted a winner", () => {
+  it("when a winner is given, then every user not held out gets it, and the holdout keeps its users", () => {
+    for (const user of USERS.slice(0, 2_000)) {
+      const before = assignVariant("rule-1", user, HALVES, 0.05);
+      const after = assignVariant("rule-1", user, HALVES, 0.05, "b");
+      expect(after).toBe(before === HOLDOUT ? HOLDOUT : "b");
+    }
+  });
+
+  it("when the winner is not among the rule's variants, then users keep their own arm", () => {
+    for (const user of USERS.slice(0, 500)) {
+      expect(assignVariant("rule-1", user, HALVES, 0.05, "gone")).toBe(
+        assignVariant("rule-1", user, HALVES, 0.05),
+      );
+    }
+  });
+});
+
 describe("stableFraction", () => {
   it("when given the same parts, then it gives the same number in [0, 1)", () => {
     const value = stableFraction("rule", "user", "variant");
