@@ -1,7 +1,7 @@
 import type { JsonObject, Platform } from "../db/schema.ts";
 import { parseClockTime, parseDuration } from "./duration.ts";
 import type { MessageRenderer, RenderedMessage } from "./message-template.ts";
-import { endOfQuietHours, type QuietHours } from "./quiet-hours.ts";
+import { endOfDailySpan, type DailySpan } from "./local-time.ts";
 import type { Rule } from "./rule-book.ts";
 import type { Settings } from "./rules-file.schema.ts";
 import { assignVariant, HOLDOUT } from "./variant.ts";
@@ -268,11 +268,11 @@ export function quietUntil(
   at: Date,
 ): Date | undefined {
   if (!rule.delivery.quietHours) return undefined;
-  const end = endOfQuietHours(at, quietHoursOf(settings), timezone);
+  const end = endOfDailySpan(at, quietHoursOf(settings), timezone);
   return end > at ? end : undefined;
 }
 
-function quietHoursOf(settings: Settings): QuietHours | undefined {
+function quietHoursOf(settings: Settings): DailySpan | undefined {
   if (settings.quietHours === undefined) return undefined;
   const start = parseClockTime(settings.quietHours.start);
   const end = parseClockTime(settings.quietHours.end);

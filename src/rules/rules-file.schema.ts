@@ -7,7 +7,7 @@ import {
 } from "./duration.ts";
 import { parseCondition } from "./condition.ts";
 import { parseTemplate } from "./message-template.ts";
-import { isKnownTimezone } from "./quiet-hours.ts";
+import { isKnownTimezone } from "./local-time.ts";
 
 const duration = z
   .string()
