@@ -8,6 +8,7 @@ import {
 import { parseCondition } from "./condition.ts";
 import { parseTemplate } from "./message-template.ts";
 import { isKnownTimezone } from "./local-time.ts";
+import { windowConflicts } from "./delivery-window.ts";
 
 const duration = z
   .string()
@@ -27,6 +28,26 @@ const clockTime = z
   .string()
   .regex(CLOCK_TIME_PATTERN, 'must be a 24-hour time "HH:MM"')
   .meta({ examples: ["21:00", "08:00"] });
+
+const deliveryWindow = z
+  .strictObject({
+    start: clockTime,
+    end: clockTime,
+    spread: z.boolean().default(false).meta({
+      description:
+        "spread an audience's sends evenly over what is left of the window, instead of sending them all when it opens",
+    }),
+  })
+  .refine((window) => window.start !== window.end, {
+    message:
+      "start and end are the same time, so the window would never open: to send at any hour, leave the window out",
+    path: ["end"],
+  })
+  .meta({
+    description:
+      "local hours (in each user's timezone) that pushes are sent in; start > end spans midnight",
+    examples: [{ start: "18:00", end: "22:00", spread: true }],
+  });
 
 const timezone = z.string().refine(isKnownTimezone, {
   message: 'must be an IANA timezone such as "Europe/Berlin"',
@@ -86,6 +107,10 @@ export const settingsSchema = z.strictObject({
   defaultTimezone: timezone.default("UTC"),
   defaultLocale: z.string().min(2).default("en"),
   quietHours: z.strictObject({ start: clockTime, end: clockTime }).optional(),
+  deliveryWindow: deliveryWindow.optional().meta({
+    description:
+      "the delivery window of every rule that does not set delivery.window",
+  }),
   frequencyCap: frequencyCap.optional(),
   categories: z.record(identifier, category).default({}),
   optOutTrait: z.string().min(1).optional().meta({
@@ -159,6 +184,13 @@ export const ruleSchema = z.strictObject({
       ttl: duration.optional(),
       frequencyCap: frequencyCap.optional(),
       quietHours: z.boolean().default(true),
+      window: z
+        .union([deliveryWindow, z.literal(false)])
+        .optional()
+        .meta({
+          description:
+            "hold pushes until this local window opens; false: send at any hour, whatever settings.deliveryWindow says",
+        }),
     })
     .default({ quietHours: true }),
   conversion: z
@@ -173,12 +205,17 @@ export const ruleSchema = z.strictObject({
     .optional(),
 });
 
-export const rulesFileSchema = z.strictObject({
-  $schema: z.string().optional(),
-  settings: settingsSchema.default(() => settingsSchema.parse({})),
-  collections: z.array(collectionSchema).default([]),
-  rules: z.array(ruleSchema).default([]),
-});
+export const rulesFileSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    settings: settingsSchema.default(() => settingsSchema.parse({})),
+    collections: z.array(collectionSchema).default([]),
+    rules: z.array(ruleSchema).default([]),
+  })
+  .superRefine((file, ctx) => {
+    for (const { path, message } of windowConflicts(file.settings, file.rules))
+      ctx.addIssue({ code: "custom", path, message });
+  });
 
 export type RulesFileInput = z.input<typeof rulesFileSchema>;
 export type RulesFile = z.output<typeof rulesFileSchema>;
