@@ -1,6 +1,8 @@
 import { sql, type Kysely } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
 import { NotificationStatus, type DB, type JsonObject } from "../db/schema.ts";
+// Named apart from this file's Deferral, a claim put back to wait.
+import { Deferral as DeferredBy } from "../rules/send-schedule.ts";
 import type { UnwrittenNotification } from "./outbox.repository.ts";
 
 /*
@@ -147,9 +149,9 @@ export async function deferClaimed(
     set status = ${NotificationStatus.pending}, claimed_until = null,
       send_at = u.send_at, attempts = n.attempts - 1,
       deferred_by = case
-        when n.deferred_by is null then ${QUIET_HOURS}
-        when ${QUIET_HOURS} = any(string_to_array(n.deferred_by, ',')) then n.deferred_by
-        else n.deferred_by || ',' || ${QUIET_HOURS} end,
+        when n.deferred_by is null then ${DeferredBy.quietHours}
+        when ${DeferredBy.quietHours} = any(string_to_array(n.deferred_by, ',')) then n.deferred_by
+        else n.deferred_by || ',' || ${DeferredBy.quietHours} end,
       updated_at = ${now}
     from ${jsonRows(
       rows,
@@ -163,6 +165,3 @@ export async function deferClaimed(
     where n.notification_id = u.notification_id
       and n.claimed_until = u.claimed_until`.execute(db);
 }
-
-/** `deferred_by` of a notification that waited for its user's quiet hours to end. */
-export const QUIET_HOURS = "quiet_hours";

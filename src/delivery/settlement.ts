@@ -8,7 +8,7 @@ import type {
   NotificationUpdate,
 } from "./outcome.repository.ts";
 import type { Outage } from "./provider-pause.ts";
-import { QUIET_HOURS } from "./claim.repository.ts";
+import { Deferral } from "../rules/send-schedule.ts";
 
 /**
  * One push and what came of it. `outage`: its provider was down, which says nothing
@@ -261,7 +261,7 @@ export function deferredUpdate(
   return {
     ...releaseUpdate(claimed),
     sendAt: until,
-    deferredBy: [QUIET_HOURS],
+    deferredBy: [Deferral.quietHours],
   };
 }
 

@@ -54,7 +54,7 @@ export async function decidePage(
   db: Kysely<DB>,
   book: RuleBook,
   rule: Rule,
-  match: Pick<Match, "event" | "itemKey" | "triggeredAt">,
+  match: Pick<Match, "matchId" | "event" | "itemKey" | "triggeredAt">,
   members: readonly AudienceMember[],
   now: Date,
   lookups: Lookups,
@@ -70,6 +70,7 @@ export async function decidePage(
     lookups.inFlightOf,
   );
   const input: DecisionInput = {
+    matchId: match.matchId,
     rule,
     settings: book.settings,
     event: match.event,

@@ -73,6 +73,8 @@ export async function previewRule(
     };
   }
   const match = {
+    // A real match draws its own places in a spread window: the preview shows one draw.
+    matchId: `preview:${event.messageId}`,
     userId,
     itemKey,
     event: event.payload,

@@ -100,6 +100,7 @@ export async function planUserMatches(
       if (member === undefined || recipient === undefined) return;
       const [decision] = decideEach(
         {
+          matchId: match.matchId,
           rule,
           settings: book.settings,
           event: match.event,

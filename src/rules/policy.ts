@@ -1,10 +1,18 @@
 import type { JsonObject, Platform } from "../db/schema.ts";
-import { parseClockTime, parseDuration } from "./duration.ts";
+import { dailySpanOf, windowOf } from "./delivery-window.ts";
+import { parseDuration } from "./duration.ts";
+import { endOfDailySpan } from "./local-time.ts";
 import type { MessageRenderer, RenderedMessage } from "./message-template.ts";
-import { endOfQuietHours, type QuietHours } from "./quiet-hours.ts";
 import type { Rule } from "./rule-book.ts";
 import type { Settings } from "./rules-file.schema.ts";
-import { assignVariant, HOLDOUT } from "./variant.ts";
+import {
+  placeInSpread,
+  scheduleSend,
+  type Deferral,
+  type Schedule,
+  type SendTiming,
+} from "./send-schedule.ts";
+import { assignVariant, HOLDOUT, stableFraction } from "./variant.ts";
 
 /** Why a message was not sent, in the order the policy checks them. */
 export const SuppressionReason = {
@@ -43,6 +51,11 @@ export type RecipientFacts = {
 };
 
 export type DecisionInput = {
+  /**
+   * The rule match decided for: with the user, it draws each recipient's place in a
+   * spread window, so a page planned again gives everyone the send time they had.
+   */
+  matchId: string;
   rule: Rule;
   settings: Settings;
   event: JsonObject;
@@ -64,14 +77,14 @@ export type Decision =
       status: "pending";
       variant: string | undefined;
       sendAt: Date;
-      deferredBy: ("delay" | "quiet_hours")[];
+      deferredBy: Deferral[];
       expiresAt: Date | undefined;
       content: RenderedMessage;
     };
 
 /**
  * Decides whether, when and what one recipient is sent for one rule match. Each stop is
- * a recorded reason; quiet hours and delay defer, never drop.
+ * a recorded reason; delay, the delivery window and quiet hours defer, never drop.
  */
 export function decide(input: DecisionInput, facts: RecipientFacts): Decision {
   return createDecider(input)(facts);
@@ -89,31 +102,25 @@ export function decideEach(
   return recipients.map(createDecider(input));
 }
 
-type Schedule = { sendAt: Date; deferredBy: ("delay" | "quiet_hours")[] };
-
 function createDecider(
   input: DecisionInput,
 ): (facts: RecipientFacts) => Decision {
   const { rule, settings } = input;
-  const ttl =
-    rule.delivery.ttl === undefined
-      ? undefined
-      : parseDuration(rule.delivery.ttl);
-  const expiry =
-    ttl === undefined ? undefined : input.triggeredAt.getTime() + ttl;
-  // Everyone in one timezone is scheduled alike: the send time depends on nothing else.
+  const timing = timingOf(input);
+  // Everyone in one timezone is scheduled alike, up to their place in a spread window.
   const schedules = new Map<string | null, Schedule>();
-  const scheduleIn = (timezone: string | null): Schedule => {
+  const scheduleIn = (timezone: string | null, userId: string) => {
     let planned = schedules.get(timezone);
     if (planned === undefined) {
-      planned = schedule(input, timezone);
+      const zone = input.timezoneOf(timezone);
+      planned = scheduleSend(input.triggeredAt, timing, zone);
       schedules.set(timezone, planned);
     }
-    // Copies: no two decisions share a mutable Date or array.
-    return {
-      sendAt: new Date(planned.sendAt),
-      deferredBy: [...planned.deferredBy],
-    };
+    const fraction =
+      planned.spreadUntil === undefined
+        ? 0
+        : stableFraction(input.matchId, userId, "spread");
+    return placeInSpread(planned, fraction);
   };
   const render = rule.compiledMessage.forEvent(input.event);
 
@@ -138,8 +145,8 @@ function createDecider(
     const capped = capReason(rule, settings, facts);
     if (capped !== undefined) return stop(capped);
 
-    const { sendAt, deferredBy } = scheduleIn(facts.timezone);
-    const expiresAt = expiry === undefined ? undefined : new Date(expiry);
+    const { sendAt, deferredBy } = scheduleIn(facts.timezone, facts.userId);
+    const { expiresAt } = timing;
     if (expiresAt !== undefined && sendAt > expiresAt)
       return stop(SuppressionReason.expired);
 
@@ -151,7 +158,8 @@ function createDecider(
       variant,
       sendAt,
       deferredBy,
-      expiresAt,
+      // A copy: no two decisions share a mutable Date.
+      expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
       content,
     };
   };
@@ -236,26 +244,18 @@ function capReason(
   return undefined;
 }
 
-function schedule(input: DecisionInput, timezone: string | null): Schedule {
-  const { rule } = input;
-  const deferredBy: ("delay" | "quiet_hours")[] = [];
-  const delay =
-    rule.delivery.delay === undefined
-      ? 0
-      : (parseDuration(rule.delivery.delay) ?? 0);
-  let sendAt = new Date(input.triggeredAt.getTime() + delay);
-  if (delay > 0) deferredBy.push("delay");
-  const afterQuiet = quietUntil(
-    rule,
-    input.settings,
-    input.timezoneOf(timezone),
-    sendAt,
-  );
-  if (afterQuiet !== undefined) {
-    sendAt = afterQuiet;
-    deferredBy.push("quiet_hours");
-  }
-  return { sendAt, deferredBy };
+/** What the rule and the settings say about when its messages may go. */
+function timingOf({ rule, settings, triggeredAt }: DecisionInput): SendTiming {
+  const { delay, ttl, quietHours, window } = rule.delivery;
+  const ttlMs = ttl === undefined ? undefined : parseDuration(ttl);
+  return {
+    delayMs: delay === undefined ? 0 : (parseDuration(delay) ?? 0),
+    quietHours: quietHours ? dailySpanOf(settings.quietHours) : undefined,
+    window: windowOf(window, settings.deliveryWindow),
+    // ttl counts from the trigger, not from the end of any wait.
+    expiresAt:
+      ttlMs === undefined ? undefined : new Date(triggeredAt.getTime() + ttlMs),
+  };
 }
 
 /**
@@ -271,13 +271,6 @@ export function quietUntil(
   at: Date,
 ): Date | undefined {
   if (!rule.delivery.quietHours) return undefined;
-  const end = endOfQuietHours(at, quietHoursOf(settings), timezone);
+  const end = endOfDailySpan(at, dailySpanOf(settings.quietHours), timezone);
   return end > at ? end : undefined;
-}
-
-function quietHoursOf(settings: Settings): QuietHours | undefined {
-  if (settings.quietHours === undefined) return undefined;
-  const start = parseClockTime(settings.quietHours.start);
-  const end = parseClockTime(settings.quietHours.end);
-  return start === undefined || end === undefined ? undefined : { start, end };
 }

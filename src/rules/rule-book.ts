@@ -8,11 +8,12 @@ import {
 } from "./condition-index.ts";
 import { compileMessage, type CompiledMessage } from "./message-template.ts";
 import { applyPreset } from "./presets.ts";
+import { autoWinnerOf, type AutoWinner } from "./auto-winner.ts";
 import {
-  autoWinnerOf,
-  autoWinnerProblems,
-  type AutoWinner,
-} from "./auto-winner.ts";
+  describePath,
+  referenceProblems,
+  timingProblems,
+} from "./rule-book-problems.ts";
 import {
   rulesFileSchema,
   type CollectionSpec,
@@ -127,6 +128,7 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
         (issue) => `${describePath(document, issue.path)}: ${issue.message}`,
       );
   problems.push(...referenceProblems(document));
+  if (parsed.success) problems.push(...timingProblems(document, parsed.data));
   if (!parsed.success || problems.length > 0)
     throw new RulesFileError(source, problems);
   const file = parsed.data;
@@ -223,91 +225,4 @@ function conditionOf(source: string): Condition {
   const result = parseCondition(source);
   if (!result.ok) throw new Error(`unchecked condition: ${source}`);
   return result.condition;
-}
-
-/**
- * Problems between parts of the file: undeclared categories and collections, repeated
- * ids. Read from the raw document so they are reported together with shape errors.
- */
-function referenceProblems(document: unknown): string[] {
-  const file = asRecord(document);
-  const rules = Array.isArray(file.rules) ? file.rules.map(asRecord) : [];
-  const collections = Array.isArray(file.collections)
-    ? file.collections
-        .map((c) => asRecord(c).name)
-        .filter((name) => typeof name === "string")
-    : [];
-  const categories = Object.keys(asRecord(asRecord(file.settings).categories));
-  const problems: string[] = [];
-  rules.forEach((rule, index) => {
-    const where = `rules[${index}]${typeof rule.id === "string" ? ` "${rule.id}"` : ""}`;
-    if (
-      typeof rule.category === "string" &&
-      !categories.includes(rule.category)
-    ) {
-      problems.push(
-        `${where}.category: "${rule.category}" is not declared in settings.categories (declared: ${listOrNone(categories)})`,
-      );
-    }
-    const { collection } = asRecord(rule.audience);
-    if (typeof collection === "string" && !collections.includes(collection)) {
-      problems.push(
-        `${where}.audience.collection: "${collection}" is not declared in collections (declared: ${listOrNone(collections)})`,
-      );
-    }
-    problems.push(...autoWinnerProblems(rule, where));
-  });
-  const ids = rules
-    .map((rule) => rule.id)
-    .filter((id) => typeof id === "string");
-  for (const id of duplicates(ids))
-    problems.push(`rules: id "${id}" is used more than once`);
-  for (const name of duplicates(collections)) {
-    problems.push(`collections: name "${name}" is used more than once`);
-  }
-  return problems;
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : {};
-}
-
-/** "rules[0].trigger" becomes 'rules[0] "wishlist-on-sale".trigger'. */
-function describePath(document: unknown, path: readonly PropertyKey[]): string {
-  let text = "";
-  let node: unknown = document;
-  for (const key of path) {
-    node =
-      typeof node === "object" && node !== null
-        ? (node as Record<PropertyKey, unknown>)[key]
-        : undefined;
-    if (typeof key === "number") {
-      const label = labelOf(node);
-      text += `[${key}]${label === undefined ? "" : ` "${label}"`}`;
-    } else {
-      text += text === "" ? String(key) : `.${String(key)}`;
-    }
-  }
-  return text === "" ? "(file)" : text;
-}
-
-function labelOf(node: unknown): string | undefined {
-  if (typeof node !== "object" || node === null) return undefined;
-  const { id, name } = node as { id?: unknown; name?: unknown };
-  if (typeof id === "string") return id;
-  return typeof name === "string" ? name : undefined;
-}
-
-function duplicates(values: readonly string[]): string[] {
-  return [
-    ...new Set(
-      values.filter((value, index) => values.indexOf(value) !== index),
-    ),
-  ];
-}
-
-function listOrNone(values: readonly string[]): string {
-  return values.length === 0 ? "none" : values.join(", ");
 }

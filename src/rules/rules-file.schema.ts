@@ -7,7 +7,7 @@ import {
 } from "./duration.ts";
 import { parseCondition } from "./condition.ts";
 import { parseTemplate } from "./message-template.ts";
-import { isKnownTimezone } from "./quiet-hours.ts";
+import { isKnownTimezone } from "./local-time.ts";
 
 const duration = z
   .string()
@@ -27,6 +27,26 @@ const clockTime = z
   .string()
   .regex(CLOCK_TIME_PATTERN, 'must be a 24-hour time "HH:MM"')
   .meta({ examples: ["21:00", "08:00"] });
+
+const deliveryWindow = z
+  .strictObject({
+    start: clockTime,
+    end: clockTime,
+    spread: z.boolean().default(false).meta({
+      description:
+        "spread an audience's sends evenly over what is left of the window, instead of sending them all when it opens",
+    }),
+  })
+  .refine((window) => window.start !== window.end, {
+    message:
+      "start and end are the same time, so the window would never open: to send at any hour, leave the window out",
+    path: ["end"],
+  })
+  .meta({
+    description:
+      "local hours (in each user's timezone) that pushes are sent in; start > end spans midnight",
+    examples: [{ start: "18:00", end: "22:00", spread: true }],
+  });
 
 const timezone = z.string().refine(isKnownTimezone, {
   message: 'must be an IANA timezone such as "Europe/Berlin"',
@@ -102,6 +122,10 @@ export const settingsSchema = z.strictObject({
       description:
         "when pushes wait, in each user's timezone; false: none, even with a preset",
     }),
+  deliveryWindow: deliveryWindow.optional().meta({
+    description:
+      "the delivery window of every rule that does not set delivery.window",
+  }),
   frequencyCap: z
     .union([frequencyCap, z.literal(false)])
     .optional()
@@ -214,6 +238,13 @@ export const ruleSchema = z.strictObject({
       ttl: duration.optional(),
       frequencyCap: frequencyCap.optional(),
       quietHours: z.boolean().default(true),
+      window: z
+        .union([deliveryWindow, z.literal(false)])
+        .optional()
+        .meta({
+          description:
+            "hold pushes until this local window opens; false: send at any hour, whatever settings.deliveryWindow says",
+        }),
     })
     .default({ quietHours: true }),
   conversion: z

@@ -1,5 +1,5 @@
 import type { Logger } from "../logger.ts";
-import { isKnownTimezone } from "./quiet-hours.ts";
+import { isKnownTimezone } from "./local-time.ts";
 import type { Settings } from "./rules-file.schema.ts";
 
 /**

@@ -20,7 +20,7 @@ export type HistoryEntry = {
   reason?: string;
   /** For deferred and retrying: when it is (or was) due. */
   until?: Date;
-  /** For deferred: what deferred it (delay, quiet_hours). */
+  /** For deferred: what deferred it (delay, quiet_hours, window). */
   by?: string[];
 };
 

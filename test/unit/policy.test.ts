@@ -59,6 +59,7 @@ function planOf(
   const [rule] = book.rules;
   if (rule === undefined) throw new Error("the document has no rule");
   return {
+    matchId: "match-1",
     rule,
     settings: book.settings,
     event: EVENT,

@@ -64,4 +64,24 @@ describe("rules.schema.json", () => {
       ]),
     );
   });
+
+  it("when delivery windows are set in settings and rules, or a rule opts out with false, then the schema accepts them and checks their clock times", () => {
+    const document = example();
+    document.settings.deliveryWindow = { start: "10:00", end: "20:00" };
+    document.rules[0].delivery.window = {
+      start: "18:00",
+      end: "22:00",
+      spread: true,
+    };
+    document.rules[1].delivery.window = false;
+    const validate = validator();
+    expect(validate(document), JSON.stringify(validate.errors)).toBe(true);
+
+    document.rules[0].delivery.window = { start: "18:00", end: "24:00" };
+    document.rules[1].delivery.window = true;
+    expect(validate(document)).toBe(false);
+    const paths = (validate.errors ?? []).map((error) => error.instancePath);
+    expect(paths).toContain("/rules/0/delivery/window/end");
+    expect(paths).toContain("/rules/1/delivery/window");
+  });
 });

@@ -2,8 +2,12 @@
 // hundred MB of RSS in every process for one conversion.
 import { fromZonedTime } from "date-fns-tz/fromZonedTime";
 
-/** Quiet hours as minutes after local midnight; `start > end` wraps past midnight. */
-export type QuietHours = { start: number; end: number };
+/**
+ * Hours of the local day that recur every day, as minutes after local midnight, from
+ * `start` up to `end`; `start > end` wraps past midnight. Quiet hours are one; a
+ * delivery window is another, and so are the hours outside it.
+ */
+export type DailySpan = { start: number; end: number };
 
 /** Whether `zone` is an IANA timezone this runtime knows. */
 export function isKnownTimezone(zone: string): boolean {
@@ -16,30 +20,45 @@ export function isKnownTimezone(zone: string): boolean {
 }
 
 /**
- * The first moment at or after `at` that is outside quiet hours in `timeZone`.
- * Quiet hours defer a message, never drop it. Wall-clock arithmetic happens in the
- * user's zone, so the end of quiet hours is right on DST-change nights too; an end that
- * falls into a skipped hour resolves to the instant the clocks jump to.
+ * The first moment at or after `at` that is outside `span` in `timeZone`: where quiet
+ * hours end, or a delivery window closes. Wall-clock arithmetic happens in the user's
+ * zone, so the end is right on DST-change nights too; an end that falls into a skipped
+ * hour resolves to the instant the clocks jump to.
  */
-export function endOfQuietHours(
+export function endOfDailySpan(
   at: Date,
-  quiet: QuietHours | undefined,
+  span: DailySpan | undefined,
   timeZone: string,
 ): Date {
-  if (quiet === undefined || quiet.start === quiet.end) return at;
+  if (span === undefined || span.start === span.end) return at;
   const local = formatLocalMinute(at, timeZone);
   const [day = "", time = ""] = local.split(" ");
   const [hours = 0, minutes = 0] = time.split(":").map(Number);
   const now = hours * 60 + minutes;
-  const wraps = quiet.start > quiet.end;
-  const quietNow = wraps
-    ? now >= quiet.start || now < quiet.end
-    : now >= quiet.start && now < quiet.end;
-  if (!quietNow) return at;
-  // Past the start of a window that wraps midnight, the window ends tomorrow.
-  const endDay = wraps && now >= quiet.start ? nextDay(day) : day;
-  const end = localTimeToInstant(`${endDay} ${clock(quiet.end)}`, timeZone);
+  const wraps = span.start > span.end;
+  const inside = wraps
+    ? now >= span.start || now < span.end
+    : now >= span.start && now < span.end;
+  if (!inside) return at;
+  // Past the start of a span that wraps midnight, the span ends tomorrow.
+  const endDay = wraps && now >= span.start ? nextDay(day) : day;
+  const end = firstReading(`${endDay} ${clock(span.end)}`, at, timeZone);
   return end > at ? end : at;
+}
+
+/**
+ * The first moment at or after `at` that is inside `span` in `timeZone`: where a
+ * delivery window opens, or quiet hours begin. A span starts where the hours outside
+ * it end, so this is `endOfDailySpan` of those hours: one DST implementation for both.
+ * A span whose start equals its end is empty to `endOfDailySpan`, so its complement
+ * holds every moment; the rules file refuses such a delivery window.
+ */
+export function startOfDailySpan(
+  at: Date,
+  span: DailySpan,
+  timeZone: string,
+): Date {
+  return endOfDailySpan(at, { start: span.end, end: span.start }, timeZone);
 }
 
 /**
@@ -56,6 +75,27 @@ export function localTimeToInstant(local: string, timeZone: string): Date {
     instant = new Date(instant.getTime() + 60_000);
   }
   return guess;
+}
+
+/** How far apart the two readings of a repeated time can be: the sizes of DST shifts. */
+const SHIFT_MINUTES = [-120, -60, -30, 30, 60, 120];
+
+/**
+ * The first instant at or after `at` when the clocks in `timeZone` read `local`, as
+ * `localTimeToInstant` reads it. A time the clocks repeat (fall back) reads twice, and
+ * date-fns-tz answers the first reading in some zones and the second in others: a
+ * span that ends in the repeated hour ends the first time the clock reads its end
+ * after `at`, in every zone.
+ */
+function firstReading(local: string, at: Date, timeZone: string): Date {
+  const instant = localTimeToInstant(local, timeZone);
+  let first = instant >= at ? instant : undefined;
+  for (const minutes of SHIFT_MINUTES) {
+    const other = new Date(instant.getTime() + minutes * 60_000);
+    if (other < at || (first !== undefined && other >= first)) continue;
+    if (formatLocalMinute(other, timeZone) === local) first = other;
+  }
+  return first ?? instant;
 }
 
 /** One formatter per timezone: building one costs far more than formatting with it. */
