@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
-import { MatchStatus, type DB } from "../db/schema.ts";
+import type { DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import type { Lookups } from "./audience-page.ts";
@@ -11,6 +11,7 @@ import {
   renewHeldMatch,
   type Match,
 } from "./match.repository.ts";
+import { stopMatch } from "./match-control.repository.ts";
 import { PAGE_SIZE, type PlanStep, type PlannerDeps } from "./planning-step.ts";
 import { oneMatchPerUser, planUserMatches } from "./user-matches.ts";
 
@@ -98,7 +99,7 @@ async function planNextPage(
   }
   const rule = ruleOf(book, match);
   if (rule === undefined)
-    return { step: await cancelMatch(trx, deps, match, now) };
+    return { step: await cancelRemovedRule(trx, deps, match, now) };
   const lease = { token: randomUUID(), outstanding: 0, leased: false };
   const result = await planFanOutPage(trx, deps, lookups, rule, match, {
     lease,
@@ -128,7 +129,7 @@ async function planHeldPage(
     return { step: lostLease(deps, held, holding.matchId) };
   const rule = ruleOf(deps.rules.current(), match);
   if (rule === undefined) {
-    const step = await cancelMatch(trx, deps, match, now);
+    const step = await cancelRemovedRule(trx, deps, match, now);
     return { step, unheld: match.matchId };
   }
   const at = { ...match, ...holding.next, resumed: holding.resumed };
@@ -143,7 +144,7 @@ function ruleOf(book: RuleBook, match: Match): Rule | undefined {
   return book.rules.find((r) => r.id === match.ruleId);
 }
 
-async function cancelMatch(
+async function cancelRemovedRule(
   trx: Kysely<DB>,
   deps: PlannerDeps,
   match: Match,
@@ -153,16 +154,7 @@ async function cancelMatch(
     { ruleId: match.ruleId, matchId: match.matchId },
     "rule removed before its match was planned",
   );
-  await trx
-    .updateTable("rule_matches")
-    .set({
-      status: MatchStatus.cancelled,
-      claimed_by: null,
-      claimed_until: null,
-      updated_at: now,
-    })
-    .where("match_id", "=", match.matchId)
-    .execute();
+  await stopMatch(trx, match.matchId, now);
   return { planned: true, dueNow: false, more: true };
 }
 
