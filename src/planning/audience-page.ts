@@ -1,3 +1,4 @@
+import { createPayloadCheck } from "./payload-check.ts";
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { InFlight } from "../delivery/handoff.ts";
@@ -74,6 +75,7 @@ export async function decidePage(
     event: match.event,
     triggeredAt: match.triggeredAt,
     timezoneOf: lookups.timezoneOf,
+    oversize: createPayloadCheck(rule.id),
   };
   return { decisions: decideEach(input, facts), facts, devices };
 }

@@ -1,3 +1,4 @@
+import { createPayloadCheck } from "./payload-check.ts";
 import type { Kysely } from "kysely";
 import { MatchStatus, type DB } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
@@ -99,6 +100,7 @@ export async function planUserMatches(
           event: match.event,
           triggeredAt: match.triggeredAt,
           timezoneOf: lookups.timezoneOf,
+          oversize: createPayloadCheck(rule.id),
         },
         [recipient],
       );

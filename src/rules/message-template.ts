@@ -179,7 +179,9 @@ const TEXT_FIELDS = [
   "badge",
 ] as const;
 
-function mergeFields(...layers: (MessageFields | undefined)[]): MessageFields {
+export function mergeFields(
+  ...layers: (MessageFields | undefined)[]
+): MessageFields {
   const merged: MessageFields = {};
   for (const layer of layers) {
     if (layer === undefined) continue;

@@ -17,6 +17,7 @@ export const SuppressionReason = {
   ruleFrequencyCap: "rule_frequency_cap",
   expired: "expired",
   emptyMessage: "empty_message",
+  payloadTooLarge: "payload_too_large",
 } as const;
 export type SuppressionReason =
   (typeof SuppressionReason)[keyof typeof SuppressionReason];
@@ -50,13 +51,27 @@ export type DecisionInput = {
   triggeredAt: Date;
   /** Resolves a profile timezone, falling back to the default for unknown names. */
   timezoneOf: (zone: string | null) => string;
+  /**
+   * The first of these platforms whose payload for the rendered message is over its
+   * limit, measured; undefined when every one fits. Planning measures with the
+   * providers' own payload builders.
+   */
+  oversize: (
+    content: RenderedMessage,
+    platforms: readonly Platform[],
+  ) => PayloadSize | undefined;
 };
+
+/** A payload measured against its platform's limit, in bytes. */
+export type PayloadSize = { platform: Platform; bytes: number; limit: number };
 
 export type Decision =
   | {
       status: "suppressed";
       reason: SuppressionReason;
       variant: string | undefined;
+      /** For `payload_too_large`: the payload that did not fit. */
+      size?: PayloadSize;
     }
   | {
       status: "pending";
@@ -143,6 +158,12 @@ function createDecider(
     const content = renderFor(render, variant, facts, settings);
     if (content.title === "" && content.body === "")
       return stop(SuppressionReason.emptyMessage);
+    const size = input.oversize(
+      content,
+      facts.devices.map((d) => d.platform),
+    );
+    if (size !== undefined)
+      return { ...stop(SuppressionReason.payloadTooLarge), size };
     return {
       status: "pending",
       variant,

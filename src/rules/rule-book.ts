@@ -1,3 +1,4 @@
+import { staticSizeProblems } from "./static-size.ts";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parseCondition, type Condition } from "./condition.ts";
@@ -115,6 +116,11 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
         (issue) => `${describePath(document, issue.path)}: ${issue.message}`,
       );
   problems.push(...referenceProblems(document));
+  if (parsed.success)
+    parsed.data.rules.forEach((spec, index) => {
+      for (const problem of staticSizeProblems(spec))
+        problems.push(`rules[${index}] "${spec.id}".${problem}`);
+    });
   if (!parsed.success || problems.length > 0)
     throw new RulesFileError(source, problems);
   const file = parsed.data;
