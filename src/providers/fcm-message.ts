@@ -6,13 +6,14 @@ export const FCM_MAX_PAYLOAD_BYTES = 4096;
 /** An FCM HTTP v1 `Message`, as Nudge fills it. */
 export type FcmMessage = {
   token: string;
-  notification: { title: string; body: string; image?: string };
+  /** Absent for a silent push: a data-only message, handed to the app. */
+  notification?: { title: string; body: string; image?: string };
   data: Record<string, string>;
   android: {
     collapse_key: string;
-    priority: "high";
+    priority: "high" | "normal";
     ttl?: string;
-    notification: { tag: string; sound?: string };
+    notification?: { tag: string; sound?: string };
   };
   apns: {
     headers: Record<string, string>;
@@ -32,6 +33,7 @@ export function fcmMessageOf(
   push: PushMessage & { token: string },
   ttl: number | undefined,
 ): FcmMessage {
+  if (push.silent === true) return dataMessageOf(push, ttl);
   const apnsHeaders: Record<string, string> = {};
   // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
   if (Buffer.byteLength(push.notificationId) <= 64)
@@ -75,6 +77,42 @@ export function fcmMessageOf(
   };
 }
 
+/**
+ * A silent push as a data-only message: no `notification`, so Android hands the data
+ * to the app's messaging service instead of showing it, at normal priority (Android
+ * demotes high-priority messages that show nothing); on iOS a background push, as
+ * Apple requires one: `content-available` alone, push type background, priority 5.
+ */
+function dataMessageOf(
+  push: PushMessage & { token: string },
+  ttl: number | undefined,
+): FcmMessage {
+  const apnsHeaders: Record<string, string> = {
+    "apns-push-type": "background",
+    "apns-priority": "5",
+  };
+  if (Buffer.byteLength(push.notificationId) <= 64)
+    apnsHeaders["apns-collapse-id"] = push.notificationId;
+  if (push.expiresAt !== undefined)
+    apnsHeaders["apns-expiration"] = String(
+      Math.floor(push.expiresAt.getTime() / 1000),
+    );
+  return {
+    token: push.token,
+    data: pushData(push),
+    android: {
+      collapse_key: push.notificationId,
+      priority: "normal",
+      ...(ttl !== undefined && { ttl: `${ttl}s` }),
+    },
+    apns: {
+      headers: apnsHeaders,
+      payload: { aps: { "content-available": 1 } },
+    },
+    webpush: { ...(ttl !== undefined && { headers: { TTL: String(ttl) } }) },
+  };
+}
+
 /** Seconds until `expiresAt` (0 once past, at most four weeks); undefined without. */
 export function ttlSeconds(expiresAt: Date | undefined, now: Date) {
   if (expiresAt === undefined) return undefined;
@@ -91,5 +129,9 @@ export function fcmPayloadBytes(push: PushMessage): number {
     { ...push, token: "" },
     undefined,
   );
-  return Buffer.byteLength(JSON.stringify({ notification, data }));
+  return Buffer.byteLength(
+    JSON.stringify(
+      notification === undefined ? { data } : { notification, data },
+    ),
+  );
 }

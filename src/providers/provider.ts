@@ -20,6 +20,8 @@ export type PushMessage = {
   threadId: string;
   /** After this instant the push is worthless: the providers' expiry/ttl. */
   expiresAt: Date | undefined;
+  /** A background push: wakes the app with the data, shows nothing. */
+  silent?: boolean;
 };
 
 /** One push to one device: what every provider turns into its own wire format. */

@@ -30,6 +30,7 @@ export function pushMessageOf(
     data: stringValues(content.data),
     threadId: identity.ruleId,
     expiresAt: identity.expiresAt,
+    ...(content.silent === true && { silent: true }),
   };
 }
 

@@ -22,16 +22,25 @@ export const WEBPUSH_MAX_PAYLOAD_BYTES = 4096 - 86 - 1 - 16;
  * push has one, `deep_link` (the URL to open in `notificationclick`). `tag` is the rule
  * id, so a newer push of the same rule replaces the older one on screen.
  */
-export type WebPushPayload = {
-  title: string;
-  body: string;
-  image?: string;
-  tag: string;
-  data: Record<string, string>;
-};
+export type WebPushPayload =
+  | {
+      title: string;
+      body: string;
+      image?: string;
+      tag: string;
+      data: Record<string, string>;
+    }
+  /**
+   * A silent push: data for the service worker and no notification. Browsers
+   * subscribe with `userVisibleOnly: true`, and Chrome shows a notification of its own
+   * ("This site has been updated in the background") when a push handler shows none:
+   * the worker should update its caches and may show a notification of its choosing.
+   */
+  | { silent: true; data: Record<string, string> };
 
 /** The service worker's view of a push: see {@link WebPushPayload}. */
 export function payloadOf(push: PushMessage): WebPushPayload {
+  if (push.silent === true) return { silent: true, data: pushData(push) };
   return {
     title: push.title,
     body: push.body,
@@ -44,4 +53,12 @@ export function payloadOf(push: PushMessage): WebPushPayload {
 /** The plaintext that is encrypted and sent: what the limit is checked against. */
 export function webPushPayloadText(push: PushMessage): string {
   return JSON.stringify(payloadOf(push));
+}
+
+/**
+ * RFC 8030 `Urgency`: `high` for a push someone should see now, `normal` for a silent
+ * one, which a browser on battery may hold until it is convenient.
+ */
+export function urgencyOf(push: PushMessage): "high" | "normal" {
+  return push.silent === true ? "normal" : "high";
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Agent } from "node:https";
 import webpush from "web-push";
 import {
+  urgencyOf,
   WEBPUSH_MAX_PAYLOAD_BYTES,
   webPushPayloadText,
 } from "./webpush-payload.ts";
@@ -87,7 +88,7 @@ export function createWebPushProvider(
         const result = await webpush.sendNotification(subscription, payload, {
           headers: vapidHeaders(subscription.endpoint),
           TTL: ttl,
-          urgency: "high",
+          urgency: urgencyOf(push),
           topic: topicOf(push.notificationId),
           timeout: timeoutMs,
           agent,

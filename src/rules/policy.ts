@@ -156,8 +156,10 @@ function createDecider(
       return stop(SuppressionReason.expired);
 
     const content = renderFor(render, variant, facts, settings);
-    if (content.title === "" && content.body === "")
+    if (content.silent !== true && content.title === "" && content.body === "")
       return stop(SuppressionReason.emptyMessage);
+    // Stored with the message, so that the caps' counts leave it out.
+    if (!rule.delivery.caps) content.uncapped = true;
     const size = input.oversize(
       content,
       facts.devices.map((d) => d.platform),
@@ -242,6 +244,7 @@ function capReason(
   facts: RecipientFacts,
 ): SuppressionReason | undefined {
   if (
+    rule.delivery.caps &&
     settings.frequencyCap !== undefined &&
     facts.recentTotal >= settings.frequencyCap.max
   ) {

@@ -32,8 +32,11 @@ export type Rule = Omit<RuleSpec, "trigger" | "audience" | "delivery"> & {
   /** The condition events set the rule off by, or "manual": only through the API. */
   trigger: Condition | "manual";
   audience: Audience;
-  delivery: Omit<RuleSpec["delivery"], "cancelIf"> & {
+  delivery: Omit<RuleSpec["delivery"], "cancelIf" | "quietHours" | "caps"> & {
     cancelIf: Condition | undefined;
+    quietHours: boolean;
+    /** Whether the settings' frequency cap stops and counts this rule's pushes. */
+    caps: boolean;
   };
   /** The message templates, parsed once for this version of the rule. */
   compiledMessage: CompiledMessage;
@@ -180,6 +183,9 @@ function compileRule(spec: RuleSpec): Rule {
             },
     delivery: {
       ...delivery,
+      // A silent push shows nothing: the night and the user's cap are not at stake.
+      quietHours: delivery.quietHours ?? !spec.message.silent,
+      caps: delivery.caps ?? !spec.message.silent,
       cancelIf:
         delivery.cancelIf === undefined
           ? undefined
