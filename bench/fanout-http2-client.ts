@@ -13,7 +13,7 @@ import {
   type ClientHttp2Session,
   type OutgoingHttpHeaders,
 } from "node:http2";
-import { fcmMessageOf } from "../src/providers/fcm.provider.ts";
+import { fcmMessageOf } from "../src/providers/fcm-message.ts";
 import { pushData, type Push } from "../src/providers/provider.ts";
 import { epochNow } from "./fanout-fakes-client.ts";
 import { machineBusySeconds } from "./machine-load.ts";

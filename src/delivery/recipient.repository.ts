@@ -219,7 +219,8 @@ function recentHistory(query: FactsQuery) {
   const total =
     globalCapSince === undefined
       ? sql`0`
-      : sql`(count(*) filter (where created_at > ${globalCapSince}))::int`;
+      : // A message of a rule with `caps: false` (a silent one, by default) is not counted.
+        sql`(count(*) filter (where created_at > ${globalCapSince} and not coalesce(content @> '{"uncapped": true}', false)))::int`;
   const rule =
     ruleCapSince === undefined
       ? sql`0`

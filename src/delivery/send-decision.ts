@@ -4,6 +4,7 @@ import {
   type JsonObject,
 } from "../db/schema.ts";
 import type { Push } from "../providers/provider.ts";
+import { pushMessageOf } from "../providers/push-content.ts";
 import {
   finalCheck,
   quietUntil,
@@ -159,39 +160,17 @@ function toPush(
   device: DeviceTarget,
   content: JsonObject,
 ): Push {
-  return {
+  const identity = {
     notificationId: claimed.notificationId,
+    ruleId: claimed.ruleId,
+    expiresAt: claimed.expiresAt ?? undefined,
+  };
+  return {
+    ...pushMessageOf(content, identity, device.platform),
     userId: claimed.userId,
     deviceId: device.deviceId,
     platform: device.platform,
     token: device.token,
     subscription: device.subscription,
-    title: text(content.title) ?? "",
-    body: text(content.body) ?? "",
-    deepLink: text(content.deepLink),
-    image: text(content.image),
-    sound: text(content.sound),
-    badge: badgeCount(text(content.badge)),
-    data: stringValues(content.data),
-    threadId: claimed.ruleId,
-    expiresAt: claimed.expiresAt ?? undefined,
   };
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-function badgeCount(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,9}$/.test(value.trim())) return undefined;
-  return Number(value.trim());
-}
-
-function stringValues(value: unknown): Record<string, string> {
-  if (typeof value !== "object" || value === null) return {};
-  return Object.fromEntries(
-    Object.entries(value).filter(
-      (entry): entry is [string, string] => typeof entry[1] === "string",
-    ),
-  );
 }

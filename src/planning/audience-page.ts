@@ -1,3 +1,4 @@
+import { createPayloadCheck } from "./payload-check.ts";
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { InFlight } from "../delivery/handoff.ts";
@@ -78,6 +79,7 @@ export async function decidePage(
     timezoneOf: lookups.timezoneOf,
     // Once per page: the whole page gets the variant a test promoted, if any.
     winner: (await promotedVariants(db, [rule])).get(rule.id),
+    oversize: createPayloadCheck(rule.id),
   };
   return { decisions: decideEach(input, facts), facts, devices };
 }

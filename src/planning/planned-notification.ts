@@ -31,7 +31,11 @@ export function toNotification(
       deferredBy: [],
       sendAt: match.triggeredAt,
       expiresAt: undefined,
-      content: undefined,
+      // What did not fit, for the notification's history; nothing else is kept.
+      content:
+        decision.size === undefined
+          ? undefined
+          : { payloadTooLarge: decision.size },
     };
   }
   return {

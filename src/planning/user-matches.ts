@@ -1,3 +1,4 @@
+import { createPayloadCheck } from "./payload-check.ts";
 import type { Kysely } from "kysely";
 import { MatchStatus, type DB } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
@@ -107,6 +108,7 @@ export async function planUserMatches(
           triggeredAt: match.triggeredAt,
           timezoneOf: lookups.timezoneOf,
           winner: winners.get(rule.id),
+          oversize: createPayloadCheck(rule.id),
         },
         [recipient],
       );

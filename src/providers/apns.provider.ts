@@ -7,8 +7,12 @@ import {
   watchRequests,
 } from "./apns-connection.ts";
 import {
+  APNS_MAX_PAYLOAD_BYTES,
+  apnsPayloadBytes,
+  apnsRequestOf,
+} from "./apns-payload.ts";
+import {
   ProviderName,
-  pushData,
   retryAfterMs,
   RetryCause,
   type Push,
@@ -57,8 +61,8 @@ export type ApnsProviderOptions = {
  * HTTP/2 connection per environment, shared by every send, and left for a new one when
  * a request or a PING on it gets no answer in time (see {@link abandonSession}). One
  * token per `send()`;
- * the caller bounds concurrency. The payload is `aps` (alert, sound, badge, thread-id,
- * mutable-content when there is an image) plus `pushData()` and `image_url`.
+ * the caller bounds concurrency. The payload is built by {@link apnsRequestOf}; one
+ * over Apple's limit fails without a request.
  * Outcomes are values; it never throws for Apple's answer. Throws at creation when the
  * key cannot be read or used.
  */
@@ -124,6 +128,12 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
       const now = clock();
       if (push.expiresAt !== undefined && push.expiresAt <= now)
         return { kind: "permanent", reason: "expired before it was sent" };
+      const bytes = apnsPayloadBytes(push);
+      if (bytes > APNS_MAX_PAYLOAD_BYTES)
+        return {
+          kind: "permanent",
+          reason: `payload too large: ${bytes} bytes, APNs takes at most ${APNS_MAX_PAYLOAD_BYTES}: shorten the title, body or the rule's data`,
+        };
       const answer = await sendTo(primary, push);
       if (other === undefined || !isBadDeviceToken(answer))
         return outcomeOf(answer, now);
@@ -232,28 +242,17 @@ function notificationOf(
   topic: string,
   apnsId: string,
 ): apn.Notification {
+  const request = apnsRequestOf(push);
   const notification = new apn.Notification();
   notification.id = apnsId;
   notification.topic = topic;
-  notification.pushType = "alert";
-  notification.priority = 10;
-  // A UUID: well within the 64 bytes APNs allows.
-  notification.collapseId = push.notificationId;
-  // Seconds since the epoch. Without a ttl no apns-expiration is sent and Apple stores
-  // the push for a device that is offline, as FCM and Web Push keep theirs for weeks:
-  // 0 would mean "now or never", lost to any phone that is off when it is sent.
-  if (push.expiresAt !== undefined)
-    notification.expiry = Math.floor(push.expiresAt.getTime() / 1000);
-  notification.alert = { title: push.title, body: push.body };
-  if (push.sound !== undefined) notification.sound = push.sound;
-  if (push.badge !== undefined) notification.badge = push.badge;
-  notification.threadId = push.threadId;
-  // The app's notification service extension downloads the image and attaches it.
-  if (push.image !== undefined) notification.mutableContent = true;
-  notification.payload = {
-    ...pushData(push),
-    ...(push.image === undefined ? {} : { image_url: push.image }),
-  };
+  notification.pushType = request.pushType;
+  notification.priority = request.priority;
+  notification.collapseId = request.collapseId;
+  if (request.expiration !== undefined)
+    notification.expiry = request.expiration;
+  // Sent as built, byte for byte: the payload planning measured.
+  notification.rawPayload = request.payload;
   return notification;
 }
 

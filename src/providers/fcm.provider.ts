@@ -7,7 +7,12 @@ import {
 } from "./fcm-access-token.ts";
 import { outcomeOfAnswer } from "./fcm-answer.ts";
 import {
-  pushData,
+  FCM_MAX_PAYLOAD_BYTES,
+  fcmMessageOf,
+  fcmPayloadBytes,
+  ttlSeconds,
+} from "./fcm-message.ts";
+import {
   RetryCause,
   type Push,
   type PushProvider,
@@ -44,26 +49,6 @@ export type FcmProviderOptions = {
   clock?: () => Date;
 };
 
-/** An FCM HTTP v1 `Message`, as Nudge fills it. */
-export type FcmMessage = {
-  token: string;
-  notification: { title: string; body: string; image?: string };
-  data: Record<string, string>;
-  android: {
-    collapse_key: string;
-    priority: "high";
-    ttl?: string;
-    notification: { tag: string; sound?: string };
-  };
-  apns: {
-    headers: Record<string, string>;
-    payload: { aps: Record<string, string | number> };
-  };
-  webpush: { headers?: { TTL: string }; fcm_options?: { link: string } };
-};
-
-/** Four weeks: the longest FCM keeps a message. */
-const MAX_TTL_SECONDS = 28 * 24 * 3600;
 const TIMEOUT_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_HEADERS_TIMEOUT",
@@ -112,6 +97,12 @@ export async function createFcmProvider(
       const ttl = ttlSeconds(push.expiresAt, clock());
       if (ttl === 0)
         return { kind: "permanent", reason: "expired before it was sent" };
+      const bytes = fcmPayloadBytes(push);
+      if (bytes > FCM_MAX_PAYLOAD_BYTES)
+        return {
+          kind: "permanent",
+          reason: `payload too large: ${bytes} bytes, FCM takes at most ${FCM_MAX_PAYLOAD_BYTES}`,
+        };
       let accessToken: string;
       try {
         accessToken =
@@ -208,61 +199,6 @@ function createConnection(
       await Promise.all([client.close(), ...[...leaving].map(destroy)]);
     },
   };
-}
-
-/**
- * The FCM message for a push; `ttl` in seconds, or undefined for FCM's default of four
- * weeks. The deep link travels in `data.deep_link` for the apps to open.
- */
-export function fcmMessageOf(push: Push, ttl: number | undefined): FcmMessage {
-  const apnsHeaders: Record<string, string> = {};
-  // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
-  if (Buffer.byteLength(push.notificationId) <= 64)
-    apnsHeaders["apns-collapse-id"] = push.notificationId;
-  if (push.expiresAt !== undefined)
-    apnsHeaders["apns-expiration"] = String(
-      Math.floor(push.expiresAt.getTime() / 1000),
-    );
-  const aps: Record<string, string | number> = { "thread-id": push.threadId };
-  if (push.badge !== undefined) aps.badge = push.badge;
-  if (push.sound !== undefined) aps.sound = push.sound;
-  // The app's notification service extension downloads the image.
-  if (push.image !== undefined) aps["mutable-content"] = 1;
-  const link = push.deepLink?.startsWith("https://") ? push.deepLink : null;
-  return {
-    token: push.token,
-    notification: {
-      title: push.title,
-      body: push.body,
-      ...(push.image !== undefined && { image: push.image }),
-    },
-    data: pushData(push),
-    android: {
-      // FCM keeps at most four collapse keys per offline device, so a device away for
-      // long gets only some of our pushes; in return a send retried after a lost
-      // answer replaces the first copy instead of showing twice.
-      collapse_key: push.notificationId,
-      priority: "high",
-      ...(ttl !== undefined && { ttl: `${ttl}s` }),
-      notification: {
-        tag: push.threadId,
-        ...(push.sound !== undefined && { sound: push.sound }),
-      },
-    },
-    apns: { headers: apnsHeaders, payload: { aps } },
-    webpush: {
-      ...(ttl !== undefined && { headers: { TTL: String(ttl) } }),
-      // FCM refuses a link that is not https.
-      ...(link !== null && { fcm_options: { link } }),
-    },
-  };
-}
-
-/** Seconds until `expiresAt` (0 once past, at most four weeks); undefined without. */
-function ttlSeconds(expiresAt: Date | undefined, now: Date) {
-  if (expiresAt === undefined) return undefined;
-  const seconds = Math.ceil((expiresAt.getTime() - now.getTime()) / 1000);
-  return Math.min(Math.max(seconds, 0), MAX_TTL_SECONDS);
 }
 
 /** A token the service account could not get: its key refused (4xx), or Google away. */

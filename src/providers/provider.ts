@@ -1,16 +1,13 @@
 import type { JsonObject, Platform } from "../vocabulary.ts";
 
-/** One push to one device: what every provider turns into its own wire format. */
-export type Push = {
+/**
+ * What a push says, whatever device it goes to: the payload builders' input. Planning
+ * builds it from a rendered message to measure each platform's payload; delivery adds
+ * the device (see {@link Push}).
+ */
+export type PushMessage = {
   /** The notification id, sent as `nudge_id` and used as the collapse id. */
   notificationId: string;
-  userId: string;
-  deviceId: string;
-  platform: Platform;
-  /** APNs device token, FCM registration token, or the Web Push endpoint. */
-  token: string;
-  /** The Web Push subscription ({endpoint, keys: {p256dh, auth}}); null elsewhere. */
-  subscription: JsonObject | null;
   title: string;
   body: string;
   deepLink: string | undefined;
@@ -23,6 +20,19 @@ export type Push = {
   threadId: string;
   /** After this instant the push is worthless: the providers' expiry/ttl. */
   expiresAt: Date | undefined;
+  /** A background push: wakes the app with the data, shows nothing. */
+  silent?: boolean;
+};
+
+/** One push to one device: what every provider turns into its own wire format. */
+export type Push = PushMessage & {
+  userId: string;
+  deviceId: string;
+  platform: Platform;
+  /** APNs device token, FCM registration token, or the Web Push endpoint. */
+  token: string;
+  /** The Web Push subscription ({endpoint, keys: {p256dh, auth}}); null elsewhere. */
+  subscription: JsonObject | null;
 };
 
 /**
@@ -84,7 +94,7 @@ export interface PushProvider {
 }
 
 /** The wire data every push carries besides the rule's own data. */
-export function pushData(push: Push): Record<string, string> {
+export function pushData(push: PushMessage): Record<string, string> {
   return {
     ...push.data,
     nudge_id: push.notificationId,

@@ -2,8 +2,12 @@ import { createHash } from "node:crypto";
 import { Agent } from "node:https";
 import webpush from "web-push";
 import {
+  urgencyOf,
+  WEBPUSH_MAX_PAYLOAD_BYTES,
+  webPushPayloadText,
+} from "./webpush-payload.ts";
+import {
   ProviderName,
-  pushData,
   retryAfterMs,
   RetryCause,
   type Push,
@@ -27,31 +31,9 @@ export type WebPushProviderOptions = {
   clock?: () => Date;
 };
 
-/**
- * The JSON a service worker reads with `event.data.json()` in its `push` handler:
- *
- * ```js
- * const { title, body, image, tag, data } = event.data.json();
- * event.waitUntil(self.registration.showNotification(title, { body, image, tag, data }));
- * ```
- *
- * `data` holds the rule's data plus `nudge_id` (report it back on click) and, when the
- * push has one, `deep_link` (the URL to open in `notificationclick`). `tag` is the rule
- * id, so a newer push of the same rule replaces the older one on screen.
- */
-export type WebPushPayload = {
-  title: string;
-  body: string;
-  image?: string;
-  tag: string;
-  data: Record<string, string>;
-};
-
 /** Four weeks: web-push's default, and the longest that FCM keeps a message. */
 export const DEFAULT_TTL_SECONDS = 28 * 24 * 3600;
 
-// RFC 8291: one 4,096-byte record, less its header (86), tag (16) and delimiter (1).
-const MAX_PAYLOAD_BYTES = 4096 - 86 - 16 - 1;
 const TOPIC = /^[A-Za-z0-9_-]{1,32}$/;
 
 /**
@@ -96,17 +78,17 @@ export function createWebPushProvider(
       const ttl = ttlSeconds(push.expiresAt, now);
       if (ttl === undefined)
         return { kind: "permanent", reason: "expired before it was sent" };
-      const payload = JSON.stringify(payloadOf(push));
-      if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES)
+      const payload = webPushPayloadText(push);
+      if (Buffer.byteLength(payload) > WEBPUSH_MAX_PAYLOAD_BYTES)
         return {
           kind: "permanent",
-          reason: `payload too large: ${Buffer.byteLength(payload)} bytes, at most ${MAX_PAYLOAD_BYTES}`,
+          reason: `payload too large: ${Buffer.byteLength(payload)} bytes, at most ${WEBPUSH_MAX_PAYLOAD_BYTES}`,
         };
       try {
         const result = await webpush.sendNotification(subscription, payload, {
           headers: vapidHeaders(subscription.endpoint),
           TTL: ttl,
-          urgency: "high",
+          urgency: urgencyOf(push),
           topic: topicOf(push.notificationId),
           timeout: timeoutMs,
           agent,
@@ -165,17 +147,6 @@ function createVapidSigner(vapid: {
     const headers = { Authorization };
     tokens.set(audience, { headers, expiresAt });
     return headers;
-  };
-}
-
-/** The service worker's view of a push: see {@link WebPushPayload}. */
-export function payloadOf(push: Push): WebPushPayload {
-  return {
-    title: push.title,
-    body: push.body,
-    ...(push.image === undefined ? {} : { image: push.image }),
-    tag: push.threadId,
-    data: pushData(push),
   };
 }
 

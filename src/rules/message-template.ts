@@ -16,6 +16,7 @@ export type MessageFields = {
 export type MessageSpec = MessageFields & {
   title: string;
   body: string;
+  silent?: boolean | undefined;
   locales?: Record<string, MessageFields> | undefined;
 };
 
@@ -37,6 +38,10 @@ export type RenderedMessage = {
   data: Record<string, string>;
   /** The locale variant used; undefined for the default message. */
   locale?: string;
+  /** A background push: wakes the app, shows nothing. */
+  silent?: true;
+  /** Not stopped or counted by the settings' frequency cap (`delivery.caps: false`). */
+  uncapped?: true;
 };
 
 export type RenderScope = {
@@ -157,7 +162,14 @@ export function compileMessage(
       scope: RenderScope,
     ) => {
       const locale = chooseLocale(variantId, preferredLocales);
-      return renderFields(compiled(variantId, locale), scope, locale, rendered);
+      const fields = renderFields(
+        compiled(variantId, locale),
+        scope,
+        locale,
+        rendered,
+      );
+      if (message.silent === true) fields.silent = true;
+      return fields;
     };
   return {
     locales,
@@ -179,7 +191,9 @@ const TEXT_FIELDS = [
   "badge",
 ] as const;
 
-function mergeFields(...layers: (MessageFields | undefined)[]): MessageFields {
+export function mergeFields(
+  ...layers: (MessageFields | undefined)[]
+): MessageFields {
   const merged: MessageFields = {};
   for (const layer of layers) {
     if (layer === undefined) continue;

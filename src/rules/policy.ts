@@ -25,6 +25,7 @@ export const SuppressionReason = {
   ruleFrequencyCap: "rule_frequency_cap",
   expired: "expired",
   emptyMessage: "empty_message",
+  payloadTooLarge: "payload_too_large",
 } as const;
 export type SuppressionReason =
   (typeof SuppressionReason)[keyof typeof SuppressionReason];
@@ -65,13 +66,27 @@ export type DecisionInput = {
   timezoneOf: (zone: string | null) => string;
   /** The variant the rule's auto-winner test promoted, if it has: read once per page. */
   winner?: string | undefined;
+  /**
+   * The first of these platforms whose payload for the rendered message is over its
+   * limit, measured; undefined when every one fits. Planning measures with the
+   * providers' own payload builders.
+   */
+  oversize: (
+    content: RenderedMessage,
+    platforms: readonly Platform[],
+  ) => PayloadSize | undefined;
 };
+
+/** A payload measured against its platform's limit, in bytes. */
+export type PayloadSize = { platform: Platform; bytes: number; limit: number };
 
 export type Decision =
   | {
       status: "suppressed";
       reason: SuppressionReason;
       variant: string | undefined;
+      /** For `payload_too_large`: the payload that did not fit. */
+      size?: PayloadSize;
     }
   | {
       status: "pending";
@@ -151,8 +166,16 @@ function createDecider(
       return stop(SuppressionReason.expired);
 
     const content = renderFor(render, variant, facts, settings);
-    if (content.title === "" && content.body === "")
+    if (content.silent !== true && content.title === "" && content.body === "")
       return stop(SuppressionReason.emptyMessage);
+    // Stored with the message, so that the caps' counts leave it out.
+    if (!rule.delivery.caps) content.uncapped = true;
+    const size = input.oversize(
+      content,
+      facts.devices.map((d) => d.platform),
+    );
+    if (size !== undefined)
+      return { ...stop(SuppressionReason.payloadTooLarge), size };
     return {
       status: "pending",
       variant,
@@ -232,6 +255,7 @@ function capReason(
   facts: RecipientFacts,
 ): SuppressionReason | undefined {
   if (
+    rule.delivery.caps &&
     settings.frequencyCap !== undefined &&
     facts.recentTotal >= settings.frequencyCap.max
   ) {

@@ -1,19 +1,38 @@
 import { autoWinnerProblems } from "./auto-winner.ts";
 import { windowConflicts } from "./delivery-window.ts";
 import { applyPreset } from "./presets.ts";
+import { keepsQuietHours } from "./rule-defaults.ts";
+import { staticSizeProblems } from "./static-size.ts";
 import type { RulesFile } from "./rules-file.schema.ts";
 
 /*
  * What the schema alone cannot say is wrong with a rules file: references between its
- * parts, and timing that could never send. Each problem names the rule or collection.
+ * parts, timing that could never send, and messages too large to send whatever they
+ * render. Each problem names the rule or collection.
  */
+
+/** Messages whose text outside any Liquid tag is over a platform's limit already. */
+export function sizeProblems(file: RulesFile): string[] {
+  return file.rules.flatMap((spec, index) =>
+    staticSizeProblems(spec).map(
+      (problem) => `rules[${index}] "${spec.id}".${problem}`,
+    ),
+  );
+}
 
 /**
  * Delivery windows that lie within the quiet hours in force (a preset's, unless the
  * settings write their own) for a rule that keeps them: its pushes could never go.
  */
 export function timingProblems(document: unknown, file: RulesFile): string[] {
-  return windowConflicts(applyPreset(file.settings), file.rules).map(
+  const rules = file.rules.map((spec) => ({
+    id: spec.id,
+    delivery: {
+      window: spec.delivery.window,
+      quietHours: keepsQuietHours(spec),
+    },
+  }));
+  return windowConflicts(applyPreset(file.settings), rules).map(
     ({ path, message }) => `${describePath(document, path)}: ${message}`,
   );
 }

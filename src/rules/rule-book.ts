@@ -8,10 +8,12 @@ import {
 } from "./condition-index.ts";
 import { compileMessage, type CompiledMessage } from "./message-template.ts";
 import { applyPreset } from "./presets.ts";
+import { countsTowardCaps, keepsQuietHours } from "./rule-defaults.ts";
 import { autoWinnerOf, type AutoWinner } from "./auto-winner.ts";
 import {
   describePath,
   referenceProblems,
+  sizeProblems,
   timingProblems,
 } from "./rule-book-problems.ts";
 import {
@@ -41,8 +43,11 @@ export type Rule = Omit<
   /** The condition events set the rule off by, or "manual": only through the API. */
   trigger: Condition | "manual";
   audience: Audience;
-  delivery: Omit<RuleSpec["delivery"], "cancelIf"> & {
+  delivery: Omit<RuleSpec["delivery"], "cancelIf" | "quietHours" | "caps"> & {
     cancelIf: Condition | undefined;
+    quietHours: boolean;
+    /** Whether the settings' frequency cap stops and counts this rule's pushes. */
+    caps: boolean;
   };
   /** The message templates, parsed once for this version of the rule. */
   compiledMessage: CompiledMessage;
@@ -128,7 +133,11 @@ export function compileRuleBook(document: unknown, source: string): RuleBook {
         (issue) => `${describePath(document, issue.path)}: ${issue.message}`,
       );
   problems.push(...referenceProblems(document));
-  if (parsed.success) problems.push(...timingProblems(document, parsed.data));
+  if (parsed.success)
+    problems.push(
+      ...timingProblems(document, parsed.data),
+      ...sizeProblems(parsed.data),
+    );
   if (!parsed.success || problems.length > 0)
     throw new RulesFileError(source, problems);
   const file = parsed.data;
@@ -188,6 +197,8 @@ function compileRule(spec: RuleSpec): Rule {
             },
     delivery: {
       ...delivery,
+      quietHours: keepsQuietHours(spec),
+      caps: countsTowardCaps(spec),
       cancelIf:
         delivery.cancelIf === undefined
           ? undefined

@@ -171,7 +171,29 @@ const locales = z.record(z.string().min(2), partialMessage).optional().meta({
   description: 'texts by locale ("de", "de-AT"), chosen with language fallback',
 });
 
-const message = z.strictObject({ ...messageFields, locales });
+const message = z
+  .strictObject({
+    ...messageFields,
+    title: template.optional(),
+    body: template.optional(),
+    silent: z.boolean().default(false).meta({
+      description:
+        "a background push that wakes the app to fetch data and shows nothing: APNs content-available at priority 5, FCM data only, Web Push without a notification",
+    }),
+    locales,
+  })
+  .superRefine((m, ctx) => {
+    // A silent push shows nothing, so it needs no text.
+    if (m.silent) return;
+    for (const field of ["title", "body"] as const)
+      if (m[field] === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: [field],
+          message: 'is required unless the message is "silent": true',
+        });
+  })
+  .transform((m) => ({ ...m, title: m.title ?? "", body: m.body ?? "" }));
 
 /** Promotes a variant that beats the first one significantly: see winner-decision.ts. */
 const autoWinner = z.strictObject({
@@ -237,7 +259,14 @@ export const ruleSchema = z.strictObject({
       dedupe: duration.optional(),
       ttl: duration.optional(),
       frequencyCap: frequencyCap.optional(),
-      quietHours: z.boolean().default(true),
+      quietHours: z.boolean().optional().meta({
+        description:
+          "false to send in quiet hours; default true, false for a silent message (it shows nothing)",
+      }),
+      caps: z.boolean().optional().meta({
+        description:
+          "whether settings.frequencyCap stops this rule's pushes and counts them; default true, false for a silent message",
+      }),
       window: z
         .union([deliveryWindow, z.literal(false)])
         .optional()
@@ -246,7 +275,7 @@ export const ruleSchema = z.strictObject({
             "hold pushes until this local window opens; false: send at any hour, whatever settings.deliveryWindow says",
         }),
     })
-    .default({ quietHours: true }),
+    .default({}),
   conversion: z
     .strictObject({
       event: z.string().min(1),

@@ -1,4 +1,4 @@
-import { NotificationStatus } from "../db/schema.ts";
+import { NotificationStatus, type JsonObject } from "../db/schema.ts";
 import type { NotificationRecord } from "./notification-history.repository.ts";
 
 /** One step in a notification's life, as far as its row tells it. */
@@ -22,6 +22,8 @@ export type HistoryEntry = {
   until?: Date;
   /** For deferred: what deferred it (delay, quiet_hours, window). */
   by?: string[];
+  /** For suppressed with `payload_too_large`: the payload measured against its limit. */
+  size?: { platform: string; bytes: number; limit: number };
 };
 
 /**
@@ -51,7 +53,16 @@ export function historyOf(n: NotificationRecord): HistoryEntry[] {
   }
   const reason = n.reason === null ? {} : { reason: n.reason };
   switch (n.status) {
-    case NotificationStatus.suppressed:
+    case NotificationStatus.suppressed: {
+      const size = payloadSizeOf(n.content);
+      history.push({
+        at: n.updatedAt,
+        event: n.status,
+        ...reason,
+        ...(size && { size }),
+      });
+      break;
+    }
     case NotificationStatus.cancelled:
     case NotificationStatus.failed:
       history.push({ at: n.updatedAt, event: n.status, ...reason });
@@ -70,4 +81,16 @@ export function historyOf(n: NotificationRecord): HistoryEntry[] {
       break;
   }
   return history.sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+/** The payload a suppressed notification recorded as too large, if it did. */
+function payloadSizeOf(content: JsonObject | null): HistoryEntry["size"] {
+  const size = content?.payloadTooLarge;
+  if (typeof size !== "object" || size === null) return undefined;
+  const { platform, bytes, limit } = size as Record<string, unknown>;
+  return typeof platform === "string" &&
+    typeof bytes === "number" &&
+    typeof limit === "number"
+    ? { platform, bytes, limit }
+    : undefined;
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, sign } from "node:crypto";
 import PQueue from "p-queue";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
@@ -74,6 +74,18 @@ const TIMED_OUT = {
   reason: "no answer from APNs: apn write timeout",
   cause: "connection",
 };
+
+/** A provider token as node-apn signs it: ES256 over our key id and team. */
+function signedToken(): string {
+  const encode = (value: unknown) =>
+    Buffer.from(JSON.stringify(value)).toString("base64url");
+  const signed = `${encode({ alg: "ES256", kid: keyId })}.${encode({ iss: teamId, iat: Math.floor(Date.now() / 1000) })}`;
+  const signature = sign("sha256", Buffer.from(signed), {
+    key: signingKey.p8,
+    dsaEncoding: "ieee-p1363",
+  });
+  return `${signed}.${signature.toString("base64url")}`;
+}
 
 function newToken(): string {
   return randomBytes(32).toString("hex");
@@ -168,6 +180,74 @@ describe("APNs provider", () => {
       },
       nudge_id: push.notificationId,
     });
+  });
+
+  it("when a push is silent, then it goes as a background push at priority 5 with content-available alone in aps", async () => {
+    const token = newToken();
+    const push = pushTo(token, {
+      silent: true,
+      sound: "default",
+      badge: 2,
+      data: { list: "wishlist" },
+    });
+
+    expect(await provider.send(push)).toMatchObject({ kind: "sent" });
+
+    expect(production.received.find((p) => p.token === token)).toMatchObject({
+      pushType: "background",
+      priority: "5",
+      collapseId: push.notificationId,
+      payload: {
+        list: "wishlist",
+        nudge_id: push.notificationId,
+        aps: { "content-available": 1 },
+      },
+    });
+  });
+
+  it("when a background push carries an alert or goes at priority 10, then the fake refuses it as Apple does", async () => {
+    const client = await import("node:http2");
+    const session = client.connect(
+      `https://${production.host}:${production.port}`,
+      {
+        ca: testCertificates().ca,
+      },
+    );
+    const post = (headers: Record<string, string>, payload: unknown) =>
+      new Promise<string>((resolve) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": `/3/device/${newToken()}`,
+          "apns-topic": topic,
+          authorization: `bearer ${signedToken()}`,
+          ...headers,
+        });
+        let body = "";
+        stream.on("data", (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        stream.on("end", () => {
+          resolve(body);
+        });
+        stream.end(JSON.stringify(payload));
+      });
+    try {
+      const background = { "apns-push-type": "background" };
+      expect(
+        await post(
+          { ...background, "apns-priority": "5" },
+          { aps: { "content-available": 1, alert: "hi" } },
+        ),
+      ).toContain("InvalidPushType");
+      expect(
+        await post(
+          { ...background, "apns-priority": "10" },
+          { aps: { "content-available": 1 } },
+        ),
+      ).toContain("BadPriority");
+    } finally {
+      session.close();
+    }
   });
 
   it("when APNs answers 410 Unregistered, then the token is invalid since that time", async () => {
@@ -353,16 +433,19 @@ describe("APNs provider", () => {
     expect(outcome).toMatchObject({ kind: "retry" });
   });
 
-  it("when the payload is over 4 KB, then it fails for good and says what to shorten", async () => {
+  it("when the payload is over 4 KB, then it fails for good without a request and says what to shorten", async () => {
+    const before = production.requestCount();
     const outcome = await provider.send(
       pushTo(newToken(), { body: "x".repeat(5000) }),
     );
 
     expect(outcome).toEqual({
       kind: "permanent",
-      reason:
-        "APNs 413 PayloadTooLarge: the payload is over 4 KB: shorten the title, body or the rule's data",
+      reason: expect.stringMatching(
+        /^payload too large: 5130 bytes, APNs takes at most 4096: shorten the title, body or the rule.s data$/,
+      ),
     });
+    expect(production.requestCount()).toBe(before);
   });
 
   it("when the key is not the one Apple knows, then the push waits for the credentials and says to check the key", async () => {

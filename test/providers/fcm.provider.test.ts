@@ -183,6 +183,39 @@ describe("fcm provider", () => {
     expect(message.webpush).toEqual({});
   });
 
+  it("when a push is silent, then FCM gets a data-only message, and iOS a background push at priority 5", async () => {
+    const token = randomUUID();
+    const push = pushTo(token, { silent: true, sound: "default", badge: 1 });
+
+    expect(await provider.send(push)).toMatchObject({ kind: "sent" });
+
+    expect(messageTo(token)).toEqual({
+      token,
+      data: {
+        product_id: "1",
+        nudge_id: push.notificationId,
+        deep_link: push.deepLink,
+      },
+      android: {
+        collapse_key: push.notificationId,
+        priority: "normal",
+        ttl: "3600s",
+      },
+      apns: {
+        headers: {
+          "apns-push-type": "background",
+          "apns-priority": "5",
+          "apns-collapse-id": push.notificationId,
+          "apns-expiration": String(
+            Math.floor((push.expiresAt as Date).getTime() / 1000),
+          ),
+        },
+        payload: { aps: { "content-available": 1 } },
+      },
+      webpush: { headers: { TTL: "3600" } },
+    });
+  });
+
   it("when the push expired before it was sent, then it is permanent and FCM gets nothing", async () => {
     const before = fake.requestCount();
     const outcome = await provider.send(

@@ -117,6 +117,29 @@ describe("webpush provider", () => {
     });
   });
 
+  it("when a push is silent, then the service worker gets the data without a notification, at normal urgency", async () => {
+    const subscription = fake.subscribe({ vapidKey: vapid.publicKey });
+    const push = pushTo(subscription, { silent: true });
+
+    expect(await provider.send(push)).toMatchObject({ kind: "sent" });
+
+    const received = fake.received.find(
+      (r) => r.subscriptionId === idOf(subscription),
+    );
+    expect(received).toMatchObject({
+      payload: {
+        silent: true,
+        data: {
+          product_id: "1",
+          nudge_id: push.notificationId,
+          deep_link: "https://shop.example/product/1",
+        },
+      },
+      urgency: "normal",
+    });
+    expect(received?.payload).not.toHaveProperty("title");
+  });
+
   it("when pushes go to one push service, then one VAPID token signs them until an hour before it expires", async () => {
     const signer = providerWith({});
     const subscriptions = [

@@ -184,7 +184,7 @@ export async function startFakeApns(
     if (bytes > MAX_PAYLOAD_BYTES)
       return { status: 413, reason: "PayloadTooLarge" };
     if (payload === undefined) return { status: 400, reason: "PayloadEmpty" };
-    return undefined;
+    return pushTypeRefusal(headers, payload);
   }
 
   server.listen(0, "127.0.0.1");
@@ -219,6 +219,34 @@ export async function startFakeApns(
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * What Apple documents for each push type: priority 10, 5 or 1; a background push goes
+ * at priority 5 with `content-available: 1` and no alert, sound or badge (Apple
+ * throttles or refuses anything else); an alert push carries an alert.
+ */
+function pushTypeRefusal(
+  headers: IncomingHttpHeaders,
+  payload: unknown,
+): FakeApnsAnswer | undefined {
+  const pushType = headers["apns-push-type"];
+  const priority = headers["apns-priority"] ?? "10";
+  if (!["10", "5", "1"].includes(String(priority)))
+    return { status: 400, reason: "BadPriority" };
+  const aps = (payload as { aps?: Record<string, unknown> }).aps ?? {};
+  if (pushType === "background") {
+    if (priority !== "5") return { status: 400, reason: "BadPriority" };
+    const shown = ["alert", "sound", "badge"].some((key) => key in aps);
+    if (shown || aps["content-available"] !== 1)
+      return { status: 400, reason: "InvalidPushType" };
+    return undefined;
+  }
+  if (pushType === "alert")
+    return aps.alert === undefined
+      ? { status: 400, reason: "InvalidPushType" }
+      : undefined;
+  return { status: 400, reason: "InvalidPushType" };
 }
 
 function reply(stream: ServerHttp2Stream, answer: FakeApnsAnswer): void {

@@ -345,7 +345,27 @@ function invalidField(body: unknown): string | undefined {
   const index = Object.values(data).findIndex((v) => typeof v !== "string");
   if (index >= 0) return `message.data[${index}].value`;
   const path = CHECKS.find(([path, valid]) => !valid(at(message, path)))?.[0];
-  return path === undefined ? undefined : `message.${path}`;
+  if (path !== undefined) return `message.${path}`;
+  return backgroundProblem(message);
+}
+
+/**
+ * FCM hands `apns` to APNs, which refuses a background push at another priority than
+ * 5, or one whose `aps` holds an alert, sound or badge.
+ */
+function backgroundProblem(message: Record<string, unknown>) {
+  const headers = at(message, "apns.headers") as
+    Record<string, string> | undefined;
+  if (headers?.["apns-push-type"] !== "background") return undefined;
+  if (headers["apns-priority"] !== "5") return "message.apns.headers";
+  const aps = at(message, "apns.payload.aps");
+  if (!isObject(aps) || aps["content-available"] !== 1)
+    return "message.apns.payload";
+  if (["alert", "sound", "badge"].some((key) => key in aps))
+    return "message.apns.payload";
+  return message.notification === undefined
+    ? undefined
+    : "message.notification";
 }
 
 function at(object: unknown, path: string): unknown {

@@ -79,6 +79,9 @@ export type FakeWebPush = {
   close(): Promise<void>;
 };
 
+/** RFC 8030 §5.3: the only values of the Urgency header. */
+const URGENCIES = ["very-low", "low", "normal", "high"];
+
 type Subscriber = { ecdh: ECDH; auth: string; vapidKey: string | undefined };
 
 /** A Web Push endpoint (RFC 8030/8291/8292) on 127.0.0.1, served with the test CA. */
@@ -149,6 +152,9 @@ export async function startFakeWebPush(): Promise<FakeWebPush> {
     if (typeof vapid === "string") return { status: 403, refused: vapid };
     const ttl = header(req, "ttl") ?? "";
     if (!/^\d+$/.test(ttl)) return { status: 400, refused: "missing TTL" };
+    const urgency = header(req, "urgency");
+    if (urgency !== undefined && !URGENCIES.includes(urgency))
+      return { status: 400, refused: `bad urgency ${urgency}` };
     if (header(req, "content-encoding") !== "aes128gcm")
       return { status: 400, refused: "not aes128gcm" };
     try {

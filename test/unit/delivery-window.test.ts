@@ -43,6 +43,7 @@ function inputOf(
     event: { type: "track", event: "Sale" },
     triggeredAt: NOON,
     timezoneOf: (zone) => zone ?? "UTC",
+    oversize: () => undefined,
     ...fields,
   };
 }

@@ -7,6 +7,7 @@ import {
   type DecisionInput,
   type RecipientFacts,
 } from "../../src/rules/policy.ts";
+import { createPayloadCheck } from "../../src/planning/payload-check.ts";
 import { compileRuleBook } from "../../src/rules/rule-book.ts";
 import { assignVariant, HOLDOUT } from "../../src/rules/variant.ts";
 import { factsOf } from "../support/recipient-facts.ts";
@@ -65,6 +66,7 @@ function planOf(
     event: EVENT,
     triggeredAt: NOON,
     timezoneOf: (zone) => zone ?? "UTC",
+    oversize: createPayloadCheck(rule.id),
     ...overrides,
   };
 }

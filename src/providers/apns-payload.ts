@@ -1,0 +1,72 @@
+import { pushData, type PushMessage } from "./provider.ts";
+
+/** Apple's limit on a (non-VoIP) push's JSON payload, in bytes. */
+export const APNS_MAX_PAYLOAD_BYTES = 4096;
+
+/** What APNs gets for one push besides the token and topic: headers and JSON payload. */
+export type ApnsRequest = {
+  pushType: "alert" | "background";
+  /** Apple requires 5 for a background push, and throttles those it deems too many. */
+  priority: 5 | 10;
+  /** A UUID: well within the 64 bytes APNs allows. */
+  collapseId: string;
+  /** `apns-expiration`, seconds since the epoch; absent without a ttl. */
+  expiration?: number;
+  payload: Record<string, unknown>;
+};
+
+/**
+ * The APNs request for a push: `aps` (alert, sound, badge, thread-id, mutable-content
+ * when there is an image) after `pushData()` and `image_url`. Pure, so that planning
+ * measures the very payload that the provider sends.
+ */
+export function apnsRequestOf(push: PushMessage): ApnsRequest {
+  if (push.silent === true) return backgroundRequestOf(push);
+  const aps: Record<string, unknown> = {
+    alert: { title: push.title, body: push.body },
+  };
+  if (push.sound !== undefined) aps.sound = push.sound;
+  if (push.badge !== undefined) aps.badge = push.badge;
+  aps["thread-id"] = push.threadId;
+  // The app's notification service extension downloads the image and attaches it.
+  if (push.image !== undefined) aps["mutable-content"] = 1;
+  return {
+    pushType: "alert",
+    priority: 10,
+    collapseId: push.notificationId,
+    // Without a ttl no apns-expiration is sent and Apple stores the push for a device
+    // that is offline, as FCM and Web Push keep theirs for weeks: 0 would mean "now or
+    // never", lost to any phone that is off when it is sent.
+    ...expirationOf(push),
+    payload: {
+      ...pushData(push),
+      ...(push.image === undefined ? {} : { image_url: push.image }),
+      aps,
+    },
+  };
+}
+
+/**
+ * A background push: `content-available` alone in `aps` (Apple refuses an alert, sound
+ * or badge in one), push type `background`, priority 5.
+ */
+function backgroundRequestOf(push: PushMessage): ApnsRequest {
+  return {
+    pushType: "background",
+    priority: 5,
+    collapseId: push.notificationId,
+    ...expirationOf(push),
+    payload: { ...pushData(push), aps: { "content-available": 1 } },
+  };
+}
+
+/** The payload's size as APNs counts it: the UTF-8 bytes of its JSON. */
+export function apnsPayloadBytes(push: PushMessage): number {
+  return Buffer.byteLength(JSON.stringify(apnsRequestOf(push).payload));
+}
+
+function expirationOf(push: PushMessage): { expiration?: number } {
+  return push.expiresAt === undefined
+    ? {}
+    : { expiration: Math.floor(push.expiresAt.getTime() / 1000) };
+}

@@ -1,0 +1,137 @@
+import { pushData, type PushMessage } from "./provider.ts";
+
+/** FCM's limit on a message's `notification` and `data`, in bytes of JSON. */
+export const FCM_MAX_PAYLOAD_BYTES = 4096;
+
+/** An FCM HTTP v1 `Message`, as Nudge fills it. */
+export type FcmMessage = {
+  token: string;
+  /** Absent for a silent push: a data-only message, handed to the app. */
+  notification?: { title: string; body: string; image?: string };
+  data: Record<string, string>;
+  android: {
+    collapse_key: string;
+    priority: "high" | "normal";
+    ttl?: string;
+    notification?: { tag: string; sound?: string };
+  };
+  apns: {
+    headers: Record<string, string>;
+    payload: { aps: Record<string, string | number> };
+  };
+  webpush: { headers?: { TTL: string }; fcm_options?: { link: string } };
+};
+
+/** Four weeks: the longest FCM keeps a message. */
+const MAX_TTL_SECONDS = 28 * 24 * 3600;
+
+/**
+ * The FCM message for a push; `ttl` in seconds, or undefined for FCM's default of four
+ * weeks. The deep link travels in `data.deep_link` for the apps to open.
+ */
+export function fcmMessageOf(
+  push: PushMessage & { token: string },
+  ttl: number | undefined,
+): FcmMessage {
+  if (push.silent === true) return dataMessageOf(push, ttl);
+  const apnsHeaders: Record<string, string> = {};
+  // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
+  if (Buffer.byteLength(push.notificationId) <= 64)
+    apnsHeaders["apns-collapse-id"] = push.notificationId;
+  if (push.expiresAt !== undefined)
+    apnsHeaders["apns-expiration"] = String(
+      Math.floor(push.expiresAt.getTime() / 1000),
+    );
+  const aps: Record<string, string | number> = { "thread-id": push.threadId };
+  if (push.badge !== undefined) aps.badge = push.badge;
+  if (push.sound !== undefined) aps.sound = push.sound;
+  // The app's notification service extension downloads the image.
+  if (push.image !== undefined) aps["mutable-content"] = 1;
+  const link = push.deepLink?.startsWith("https://") ? push.deepLink : null;
+  return {
+    token: push.token,
+    notification: {
+      title: push.title,
+      body: push.body,
+      ...(push.image !== undefined && { image: push.image }),
+    },
+    data: pushData(push),
+    android: {
+      // FCM keeps at most four collapse keys per offline device, so a device away for
+      // long gets only some of our pushes; in return a send retried after a lost
+      // answer replaces the first copy instead of showing twice.
+      collapse_key: push.notificationId,
+      priority: "high",
+      ...(ttl !== undefined && { ttl: `${ttl}s` }),
+      notification: {
+        tag: push.threadId,
+        ...(push.sound !== undefined && { sound: push.sound }),
+      },
+    },
+    apns: { headers: apnsHeaders, payload: { aps } },
+    webpush: {
+      ...(ttl !== undefined && { headers: { TTL: String(ttl) } }),
+      // FCM refuses a link that is not https.
+      ...(link !== null && { fcm_options: { link } }),
+    },
+  };
+}
+
+/**
+ * A silent push as a data-only message: no `notification`, so Android hands the data
+ * to the app's messaging service instead of showing it, at normal priority (Android
+ * demotes high-priority messages that show nothing); on iOS a background push, as
+ * Apple requires one: `content-available` alone, push type background, priority 5.
+ */
+function dataMessageOf(
+  push: PushMessage & { token: string },
+  ttl: number | undefined,
+): FcmMessage {
+  const apnsHeaders: Record<string, string> = {
+    "apns-push-type": "background",
+    "apns-priority": "5",
+  };
+  if (Buffer.byteLength(push.notificationId) <= 64)
+    apnsHeaders["apns-collapse-id"] = push.notificationId;
+  if (push.expiresAt !== undefined)
+    apnsHeaders["apns-expiration"] = String(
+      Math.floor(push.expiresAt.getTime() / 1000),
+    );
+  return {
+    token: push.token,
+    data: pushData(push),
+    android: {
+      collapse_key: push.notificationId,
+      priority: "normal",
+      ...(ttl !== undefined && { ttl: `${ttl}s` }),
+    },
+    apns: {
+      headers: apnsHeaders,
+      payload: { aps: { "content-available": 1 } },
+    },
+    webpush: { ...(ttl !== undefined && { headers: { TTL: String(ttl) } }) },
+  };
+}
+
+/** Seconds until `expiresAt` (0 once past, at most four weeks); undefined without. */
+export function ttlSeconds(expiresAt: Date | undefined, now: Date) {
+  if (expiresAt === undefined) return undefined;
+  const seconds = Math.ceil((expiresAt.getTime() - now.getTime()) / 1000);
+  return Math.min(Math.max(seconds, 0), MAX_TTL_SECONDS);
+}
+
+/**
+ * The size FCM's limit applies to: the JSON of the message's `notification` and
+ * `data`, the parts a device is handed.
+ */
+export function fcmPayloadBytes(push: PushMessage): number {
+  const { notification, data } = fcmMessageOf(
+    { ...push, token: "" },
+    undefined,
+  );
+  return Buffer.byteLength(
+    JSON.stringify(
+      notification === undefined ? { data } : { notification, data },
+    ),
+  );
+}
