@@ -32,10 +32,12 @@ export const DEFAULT_CONTROL = 0.1;
  */
 export const DEFAULT_HALF_LIFE_MS = 14 * DAY_MS;
 /**
- * A user's own history is trusted from the weight of one fresh open: one open a
- * month ago (a quarter) is too little to prefer over the whole app's peak.
+ * A user's own history is trusted from the weight of one open within the last
+ * half-life: one open a month ago (a quarter) is too little to prefer over the whole
+ * app's peak. A whole open's weight would ask two opens of nearly everyone, since an
+ * open is already a little old by the time the next push is planned.
  */
-export const MIN_EVIDENCE = 1;
+export const MIN_EVIDENCE = 0.5;
 /** How far back a user's opens are read: beyond six half-lives they weigh almost nothing. */
 export const OWN_LOOKBACK_MS = 90 * DAY_MS;
 /** How far back the app's opens are read for its peak hour: recent enough to be current. */

@@ -64,13 +64,17 @@ describe("send-time model: the hour chosen for an open history", () => {
     expect(choose({ opens: history, halfLifeMs: 1e15 }).hour).toBe(10);
   });
 
-  it("when the user's opens weigh less than one fresh open, then the app's peak hour decides", () => {
+  it("when the user's opens weigh less than one open within the half-life, then the app's peak hour decides", () => {
     // One open four weeks ago weighs a quarter.
     const chosen = choose({
       opens: [opens(19, 1, 28)],
       appHours: appPeak({ 13: 40, 20: 10 }),
     });
     expect(chosen).toMatchObject({ hour: 13, source: "app" });
+    // One open three days ago is enough.
+    expect(
+      choose({ opens: [opens(19, 1, 3)], appHours: appPeak({ 13: 40 }) }),
+    ).toMatchObject({ hour: 19, source: "own" });
   });
 
   it("when neither the user nor the app has opens in the window, then the window's opening is used, with the whole window", () => {
