@@ -145,6 +145,8 @@ export interface NotificationsTable {
   platforms: Generated<string[]>;
   /** Whether any of its deliveries met a dead token. */
   invalid_token: Generated<boolean>;
+  /** The send-time arm, `optimized` or `control`, of a window that learns (migration 0015). */
+  timing: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -187,6 +189,8 @@ export interface NotificationStatsHourlyTable {
   rule_id: string;
   hour: Timestamp;
   variant: string | null;
+  /** The send-time arm (migration 0015). */
+  timing: string | null;
   category: string | null;
   platforms: string[];
   status: string;

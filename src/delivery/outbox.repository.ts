@@ -18,6 +18,8 @@ export type NewNotification = {
   ruleVersion: string;
   itemKey: string | null;
   variant: string | undefined;
+  /** The send-time arm, for a window that learns send times. */
+  timing?: string | undefined;
   category: string | undefined;
   status: NotificationStatus;
   reason: string | undefined;
@@ -39,6 +41,7 @@ export const NOTIFICATION_COLUMNS = {
   rule_version: "text",
   item_key: "text",
   variant: "text",
+  timing: "text",
   category: "text",
   status: "text",
   reason: "text",
@@ -58,6 +61,7 @@ export function plannedRecord(n: NewNotification) {
     rule_version: n.ruleVersion,
     item_key: n.itemKey,
     variant: n.variant ?? null,
+    timing: n.timing ?? null,
     category: n.category ?? null,
     status: n.status,
     reason: n.reason ?? null,
@@ -88,10 +92,10 @@ export async function insertNotifications(
   // A suppressed row's content is the JSON null, as it always was, not SQL NULL.
   const result = await sql<{ notification_id: string }>`
     insert into notifications (user_id, notification_id, match_id, rule_id, rule_version,
-      item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
-      content, created_at, updated_at)
+      item_key, variant, timing, category, status, reason, deferred_by, send_at,
+      expires_at, content, created_at, updated_at)
     select user_id, notification_id, match_id, rule_id, rule_version,
-      item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
+      item_key, variant, timing, category, status, reason, deferred_by, send_at, expires_at,
       coalesce(content, 'null'::jsonb), ${now}::timestamptz, ${now}::timestamptz
     from ${jsonRows(rows.map(plannedRecord), NOTIFICATION_COLUMNS)}
     order by ord

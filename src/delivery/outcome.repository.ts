@@ -233,10 +233,11 @@ function insertFirstWrites(
   });
   return sql`
     insert into notifications (user_id, notification_id, match_id, rule_id, rule_version,
-      item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
-      content, attempts, sent_at, platforms, invalid_token, created_at, updated_at)
+      item_key, variant, timing, category, status, reason, deferred_by, send_at,
+      expires_at, content, attempts, sent_at, platforms, invalid_token, created_at,
+      updated_at)
     select p.user_id, notification_id, match_id, rule_id, rule_version,
-      item_key, variant, category, status, reason, deferred_by, send_at, expires_at,
+      item_key, variant, timing, category, status, reason, deferred_by, send_at, expires_at,
       content, attempts, sent_at,
       array(select distinct x from unnest(r.platforms) x order by x),
       invalid_token, created_at, ${now}::timestamptz

@@ -21,6 +21,7 @@ import {
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { promotedVariants } from "../stats/auto-winner.service.ts";
 import { withInFlight } from "./handoff.ts";
+import { withOpenHistories } from "./send-time-facts.ts";
 import type { Match } from "./match.repository.ts";
 
 /** What deciding for a recipient looks up besides the database. */
@@ -65,10 +66,17 @@ export async function decidePage(
     members.map((m) => m.userId),
   );
   const query = factsQuery(rule, book.settings, match.itemKey, now);
-  const facts = withInFlight(
-    await loadRecipientFacts(db, members, query, devices),
-    query,
-    lookups.inFlightOf,
+  const { facts, appOpenHours } = await withOpenHistories(
+    db,
+    rule,
+    book.settings,
+    withInFlight(
+      await loadRecipientFacts(db, members, query, devices),
+      query,
+      lookups.inFlightOf,
+    ),
+    now,
+    lookups.timezoneOf,
   );
   const input: DecisionInput = {
     matchId: match.matchId,
@@ -80,6 +88,7 @@ export async function decidePage(
     // Once per page: the whole page gets the variant a test promoted, if any.
     winner: (await promotedVariants(db, [rule])).get(rule.id),
     oversize: createPayloadCheck(rule.id),
+    appOpenHours,
   };
   return { decisions: decideEach(input, facts), facts, devices };
 }

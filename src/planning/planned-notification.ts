@@ -21,6 +21,7 @@ export function toNotification(
     ruleVersion: rule.version,
     itemKey: match.itemKey,
     variant: decision.variant,
+    timing: decision.timing,
     category: rule.category,
   };
   if (decision.status === "suppressed") {

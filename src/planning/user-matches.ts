@@ -12,6 +12,7 @@ import {
 } from "../delivery/outbox.repository.ts";
 import type { Lookups } from "./audience-page.ts";
 import { withInFlight } from "./handoff.ts";
+import { withOpenHistories } from "./send-time-facts.ts";
 import { isDueNow, toNotification } from "./planned-notification.ts";
 import {
   factsQuery,
@@ -90,10 +91,17 @@ export async function planUserMatches(
       group[0]?.itemKey ?? null,
       now,
     );
-    const facts = withInFlight(
-      await loadRecipientFacts(db, members, query),
-      query,
-      lookups.inFlightOf,
+    const { facts, appOpenHours } = await withOpenHistories(
+      db,
+      rule,
+      book.settings,
+      withInFlight(
+        await loadRecipientFacts(db, members, query),
+        query,
+        lookups.inFlightOf,
+      ),
+      now,
+      lookups.timezoneOf,
     );
     group.forEach((match, index) => {
       const member = members[index];
@@ -109,6 +117,7 @@ export async function planUserMatches(
           timezoneOf: lookups.timezoneOf,
           winner: winners.get(rule.id),
           oversize: createPayloadCheck(rule.id),
+          appOpenHours,
         },
         [recipient],
       );

@@ -1,17 +1,34 @@
-import { parseClockTime } from "./duration.ts";
-import type { DailySpan } from "./local-time.ts";
+import { parseClockTime, parseDuration } from "./duration.ts";
+import { liesWithin, type DailySpan } from "./local-time.ts";
+import {
+  DEFAULT_CONTROL,
+  DEFAULT_HALF_LIFE_MS,
+  type SendTimeOptimization,
+} from "./send-time.ts";
+
+export { liesWithin };
 
 /** Clock times as the rules file writes them, "HH:MM". */
 export type ClockSpanSpec = { start: string; end: string };
 
+/** A window's `optimize` as the rules file writes it. */
+export type OptimizeSpec = boolean | { control: number; halfLife: string };
+
 /** A delivery window as the rules file writes it. */
-export type WindowSpec = ClockSpanSpec & { spread: boolean };
+export type WindowSpec = ClockSpanSpec & {
+  spread: boolean;
+  optimize?: OptimizeSpec | undefined;
+};
 
 /**
  * The local hours a rule's pushes may go in, in minutes after midnight (`start > end`
- * wraps past midnight), and whether a page of recipients is spread over them.
+ * wraps past midnight), whether a page of recipients is spread over them, and whether
+ * each is sent at their learned hour (undefined: no).
  */
-export type DeliveryWindow = DailySpan & { spread: boolean };
+export type DeliveryWindow = DailySpan & {
+  spread: boolean;
+  optimize?: SendTimeOptimization | undefined;
+};
 
 /** "21:00"–"08:00" in minutes; undefined when absent (or malformed, which the schema refuses). */
 export function dailySpanOf(
@@ -36,19 +53,20 @@ export function windowOf(
   const span = dailySpanOf(spec);
   return spec === undefined || span === undefined
     ? undefined
-    : { ...span, spread: spec.spread };
+    : { ...span, spread: spec.spread, optimize: optimizationOf(spec.optimize) };
 }
 
-/** Whether every minute of `window` falls in `quiet`: such a window never opens outside them. */
-export function liesWithin(window: DailySpan, quiet: DailySpan): boolean {
-  const covers = (span: DailySpan, minute: number) =>
-    span.start <= span.end
-      ? minute >= span.start && minute < span.end
-      : minute >= span.start || minute < span.end;
-  for (let minute = 0; minute < 24 * 60; minute++) {
-    if (covers(window, minute) && !covers(quiet, minute)) return false;
-  }
-  return true;
+/** `optimize: true` is the defaults; false or absent, none. */
+function optimizationOf(
+  spec: OptimizeSpec | undefined,
+): SendTimeOptimization | undefined {
+  if (spec === undefined || spec === false) return undefined;
+  if (spec === true)
+    return { control: DEFAULT_CONTROL, halfLifeMs: DEFAULT_HALF_LIFE_MS };
+  return {
+    control: spec.control,
+    halfLifeMs: parseDuration(spec.halfLife) ?? DEFAULT_HALF_LIFE_MS,
+  };
 }
 
 /** A problem of a rules file, at a path into its document. */

@@ -9,6 +9,18 @@ import { fromZonedTime } from "date-fns-tz/fromZonedTime";
  */
 export type DailySpan = { start: number; end: number };
 
+/** Whether every minute of `window` falls in `quiet`: such a window never opens outside them. */
+export function liesWithin(window: DailySpan, quiet: DailySpan): boolean {
+  const covers = (span: DailySpan, minute: number) =>
+    span.start <= span.end
+      ? minute >= span.start && minute < span.end
+      : minute >= span.start || minute < span.end;
+  for (let minute = 0; minute < 24 * 60; minute++) {
+    if (covers(window, minute) && !covers(quiet, minute)) return false;
+  }
+  return true;
+}
+
 /** Whether `zone` is an IANA timezone this runtime knows. */
 export function isKnownTimezone(zone: string): boolean {
   try {

@@ -1,18 +1,17 @@
 import type { JsonObject, Platform } from "../db/schema.ts";
-import { dailySpanOf, windowOf } from "./delivery-window.ts";
-import { parseDuration } from "./duration.ts";
+import { dailySpanOf } from "./delivery-window.ts";
 import { endOfDailySpan } from "./local-time.ts";
 import type { MessageRenderer, RenderedMessage } from "./message-template.ts";
+import {
+  createScheduler,
+  timingOf,
+  type SendTimeView,
+} from "./recipient-schedule.ts";
 import type { Rule } from "./rule-book.ts";
 import type { Settings } from "./rules-file.schema.ts";
-import {
-  placeInSpread,
-  scheduleSend,
-  type Deferral,
-  type Schedule,
-  type SendTiming,
-} from "./send-schedule.ts";
-import { assignVariant, HOLDOUT, stableFraction } from "./variant.ts";
+import type { Deferral } from "./send-schedule.ts";
+import { timingArm, type LocalOpens, type Timing } from "./send-time.ts";
+import { assignVariant, HOLDOUT } from "./variant.ts";
 
 /** Why a message was not sent, in the order the policy checks them. */
 export const SuppressionReason = {
@@ -49,6 +48,8 @@ export type RecipientFacts = {
   duplicate: boolean;
   /** The saved item that put the user in the audience, if any. */
   item: JsonObject | undefined;
+  /** Their opens by local hour, loaded only for a window that learns send times. */
+  opens?: readonly LocalOpens[] | undefined;
 };
 
 export type DecisionInput = {
@@ -75,6 +76,8 @@ export type DecisionInput = {
     content: RenderedMessage,
     platforms: readonly Platform[],
   ) => PayloadSize | undefined;
+  /** The app's opens per local hour, for a window that learns send times. */
+  appOpenHours?: readonly number[] | undefined;
 };
 
 /** A payload measured against its platform's limit, in bytes. */
@@ -87,6 +90,8 @@ export type Decision =
       variant: string | undefined;
       /** For `payload_too_large`: the payload that did not fit. */
       size?: PayloadSize;
+      /** The send-time arm, for a window that learns send times. */
+      timing: Timing | undefined;
     }
   | {
       status: "pending";
@@ -95,6 +100,9 @@ export type Decision =
       deferredBy: Deferral[];
       expiresAt: Date | undefined;
       content: RenderedMessage;
+      timing: Timing | undefined;
+      /** For a window that learns send times: the hour placed at, and what chose it. */
+      sendTime: SendTimeView | undefined;
     };
 
 /**
@@ -121,22 +129,9 @@ function createDecider(
   input: DecisionInput,
 ): (facts: RecipientFacts) => Decision {
   const { rule, settings } = input;
-  const timing = timingOf(input);
-  // Everyone in one timezone is scheduled alike, up to their place in a spread window.
-  const schedules = new Map<string | null, Schedule>();
-  const scheduleIn = (timezone: string | null, userId: string) => {
-    let planned = schedules.get(timezone);
-    if (planned === undefined) {
-      const zone = input.timezoneOf(timezone);
-      planned = scheduleSend(input.triggeredAt, timing, zone);
-      schedules.set(timezone, planned);
-    }
-    const fraction =
-      planned.spreadUntil === undefined
-        ? 0
-        : stableFraction(input.matchId, userId, "spread");
-    return placeInSpread(planned, fraction);
-  };
+  const timing = timingOf(rule, settings, input.triggeredAt);
+  const scheduleOf = createScheduler(input, timing);
+  const optimize = timing.window?.optimize;
   const render = rule.compiledMessage.forEvent(input.event);
 
   return (facts) => {
@@ -147,10 +142,15 @@ function createDecider(
       rule.holdout,
       input.winner,
     );
+    const arm =
+      optimize === undefined
+        ? undefined
+        : timingArm(rule.id, facts.userId, optimize.control);
     const stop = (reason: SuppressionReason): Decision => ({
       status: "suppressed",
       reason,
       variant,
+      timing: arm,
     });
 
     const early = eligibility(rule, settings, facts);
@@ -160,7 +160,7 @@ function createDecider(
     const capped = capReason(rule, settings, facts);
     if (capped !== undefined) return stop(capped);
 
-    const { sendAt, deferredBy } = scheduleIn(facts.timezone, facts.userId);
+    const { sendAt, deferredBy, sendTime } = scheduleOf(facts, arm);
     const { expiresAt } = timing;
     if (expiresAt !== undefined && sendAt > expiresAt)
       return stop(SuppressionReason.expired);
@@ -184,6 +184,8 @@ function createDecider(
       // A copy: no two decisions share a mutable Date.
       expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
       content,
+      timing: arm,
+      sendTime,
     };
   };
 }
@@ -266,20 +268,6 @@ function capReason(
     return SuppressionReason.ruleFrequencyCap;
   }
   return undefined;
-}
-
-/** What the rule and the settings say about when its messages may go. */
-function timingOf({ rule, settings, triggeredAt }: DecisionInput): SendTiming {
-  const { delay, ttl, quietHours, window } = rule.delivery;
-  const ttlMs = ttl === undefined ? undefined : parseDuration(ttl);
-  return {
-    delayMs: delay === undefined ? 0 : (parseDuration(delay) ?? 0),
-    quietHours: quietHours ? dailySpanOf(settings.quietHours) : undefined,
-    window: windowOf(window, settings.deliveryWindow),
-    // ttl counts from the trigger, not from the end of any wait.
-    expiresAt:
-      ttlMs === undefined ? undefined : new Date(triggeredAt.getTime() + ttlMs),
-  };
 }
 
 /**

@@ -1,52 +1,8 @@
 import { z } from "zod";
-import {
-  CLOCK_TIME_PATTERN,
-  DURATION_PATTERN,
-  MAX_DURATION_MS,
-  parseDuration,
-} from "./duration.ts";
+import { clockTime, deliveryWindow, duration } from "./window.schema.ts";
 import { parseCondition } from "./condition.ts";
 import { parseTemplate } from "./message-template.ts";
 import { isKnownTimezone } from "./local-time.ts";
-
-const duration = z
-  .string()
-  .regex(
-    DURATION_PATTERN,
-    'must be a duration such as "90s", "30m", "12h", "1d" or "2w"',
-  )
-  .refine((text) => (parseDuration(text) ?? 0) <= MAX_DURATION_MS, {
-    message: 'must be a year or less ("366d", "52w")',
-  })
-  .meta({
-    description: "A number and a unit (s, m, h, d or w), a year at most.",
-    examples: ["30m", "12h", "1d"],
-  });
-
-const clockTime = z
-  .string()
-  .regex(CLOCK_TIME_PATTERN, 'must be a 24-hour time "HH:MM"')
-  .meta({ examples: ["21:00", "08:00"] });
-
-const deliveryWindow = z
-  .strictObject({
-    start: clockTime,
-    end: clockTime,
-    spread: z.boolean().default(false).meta({
-      description:
-        "spread an audience's sends evenly over what is left of the window, instead of sending them all when it opens",
-    }),
-  })
-  .refine((window) => window.start !== window.end, {
-    message:
-      "start and end are the same time, so the window would never open: to send at any hour, leave the window out",
-    path: ["end"],
-  })
-  .meta({
-    description:
-      "local hours (in each user's timezone) that pushes are sent in; start > end spans midnight",
-    examples: [{ start: "18:00", end: "22:00", spread: true }],
-  });
 
 const timezone = z.string().refine(isKnownTimezone, {
   message: 'must be an IANA timezone such as "Europe/Berlin"',

@@ -7,6 +7,7 @@ export const GroupBy = {
   platform: "platform",
   day: "day",
   category: "category",
+  timing: "timing",
 } as const;
 export type GroupBy = (typeof GroupBy)[keyof typeof GroupBy];
 
@@ -57,6 +58,7 @@ const ROLLUP_COLUMNS = sql.raw(
     "rule_id",
     "hour",
     "variant",
+    "timing",
     "category",
     "platforms",
     "status",
@@ -86,14 +88,14 @@ function rollupOf(ranges: readonly Range[]): RawBuilder<unknown> {
   );
   return sql`
     select n.rule_id, date_trunc('hour', n.created_at, 'UTC') as hour, n.variant,
-      n.category, n.platforms, n.status, n.reason,
+      n.timing, n.category, n.platforms, n.status, n.reason,
       n.deferred_by is not null as deferred, n.invalid_token,
       count(*)::int as notifications, count(n.received_at)::int as received,
       count(n.opened_at)::int as opened, count(n.bounced_at)::int as bounced,
       count(n.converted_at)::int as converted
     from notifications n
     where ${sql.join(within, sql` or `)}
-    group by 1, 2, 3, 4, 5, 6, 7, 8, 9`;
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`;
 }
 
 /**
@@ -165,6 +167,8 @@ function groupKey(groupBy: GroupBy | undefined): RawBuilder<string> {
       return sql<string>`coalesce(o.variant, 'none')`;
     case GroupBy.category:
       return sql<string>`coalesce(o.category, 'none')`;
+    case GroupBy.timing:
+      return sql<string>`coalesce(o.timing, 'none')`;
     case GroupBy.day:
       return sql<string>`to_char(o.hour at time zone 'UTC', 'YYYY-MM-DD')`;
     case GroupBy.platform:

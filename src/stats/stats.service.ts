@@ -35,7 +35,10 @@ export type GroupStats = {
     open: number | null;
     conversion: number | null;
   };
-  /** Variants only: the conversion rate's lift over the first variant, and its p-value. */
+  /**
+   * Variants: the conversion rate's lift over the first variant, and its p-value.
+   * Timing: the open rate's lift of `optimized` over `control`, and its p-value.
+   */
   lift?: number | null;
   pValue?: number | null;
 };
@@ -85,27 +88,22 @@ export async function ruleStats(
     groupBy: query.groupBy ?? null,
     groups,
   };
+  if (query.groupBy === GroupBy.timing) {
+    // The learned hour is judged on opens: it aims at when users look, and a rule
+    // need not count conversions.
+    compareWithBase(groups, "control", ["optimized"], "open");
+    return stats;
+  }
   if (query.groupBy !== GroupBy.variant || query.ruleId === undefined)
     return stats;
 
   const rule = book.rules.find((r) => r.id === query.ruleId);
   const firstId = rule?.variants?.[0]?.id;
-  const first = groups.find((g) => g.group === firstId);
-  if (first !== undefined) {
-    for (const group of groups) {
-      if (group === first || group.group === "holdout") continue;
-      const base = first.rates.conversion;
-      const rate = group.rates.conversion;
-      group.lift =
-        base === null || base === 0 || rate === null ? null : rate / base - 1;
-      group.pValue =
-        twoProportionPValue(
-          group.converted,
-          group.sent,
-          first.converted,
-          first.sent,
-        ) ?? null;
-    }
+  if (firstId !== undefined) {
+    const others = groups
+      .map((g) => g.group)
+      .filter((id) => id !== firstId && id !== "holdout");
+    compareWithBase(groups, firstId, others, "conversion");
   }
   if (holdout !== undefined) {
     stats.holdout = {
@@ -116,6 +114,38 @@ export async function ruleStats(
   const winner = rule === undefined ? undefined : await currentWinner(db, rule);
   if (winner !== undefined) stats.winner = winner;
   return stats;
+}
+
+/**
+ * Sets the lift of each of `others` over the `base` group on one rate, and the
+ * two-proportion z-test's p-value that they differ, per push sent.
+ */
+function compareWithBase(
+  groups: GroupStats[],
+  baseId: string,
+  others: readonly string[],
+  rate: "open" | "conversion",
+): void {
+  const base = groups.find((g) => g.group === baseId);
+  if (base === undefined) return;
+  const successes = (g: GroupStats) =>
+    rate === "open" ? g.opened : g.converted;
+  for (const group of groups) {
+    if (group === base || !others.includes(group.group)) continue;
+    const baseRate = base.rates[rate];
+    const own = group.rates[rate];
+    group.lift =
+      baseRate === null || baseRate === 0 || own === null
+        ? null
+        : own / baseRate - 1;
+    group.pValue =
+      twoProportionPValue(
+        successes(group),
+        group.sent,
+        successes(base),
+        base.sent,
+      ) ?? null;
+  }
 }
 
 /** The funnel of each group, in the order the outcomes come in. */

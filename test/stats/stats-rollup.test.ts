@@ -25,6 +25,7 @@ type Written = {
   ruleId: string;
   createdAt: Date;
   variant: string | null;
+  timing: string | null;
   category: string | null;
   status: string;
   reason: string | null;
@@ -89,6 +90,8 @@ function generate(draw: () => number, count: number): Written[] {
       bounced: sent && draw() < 0.05,
       converted: sent && draw() < 0.1,
       deliveries,
+      // Drawn last, so the draws before it are those of the rows it was added to.
+      timing: pick(draw, ["optimized", "control", null]),
     };
   });
 }
@@ -106,6 +109,7 @@ async function write(rows: readonly Written[]): Promise<void> {
         rule_id: r.ruleId,
         rule_version: "v1",
         variant: r.variant,
+        timing: r.timing,
         category: r.category,
         status: r.status,
         reason: r.reason,
@@ -165,7 +169,9 @@ function expected(rows: readonly Written[], query: StatsQuery) {
               ? platforms.length === 0
                 ? ["none"]
                 : platforms
-              : ["all"];
+              : query.groupBy === GroupBy.timing
+                ? [r.timing ?? "none"]
+                : ["all"];
     for (const key of keys) {
       const g = groups.get(key) ?? {
         group: key,
@@ -306,8 +312,8 @@ describe("the hourly stats rollup", () => {
     const { rows } = await sql<{ duplicates: number }>`
       select count(*)::int as duplicates from (
         select from notification_stats_hourly
-        group by rule_id, hour, variant, category, platforms, status, reason,
-          deferred, invalid_token
+        group by rule_id, hour, variant, timing, category, platforms, status,
+          reason, deferred, invalid_token
         having count(*) > 1) d`.execute(db);
     expect(rows[0]?.duplicates).toBe(0);
   });
