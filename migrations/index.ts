@@ -14,6 +14,7 @@ import * as timezoneLocaleSources from "./0012-timezone-locale-sources.ts";
 import * as matchLeases from "./0013-match-leases.ts";
 import * as ruleWinners from "./0014-rule-winners.ts";
 import * as sendTiming from "./0015-send-timing.ts";
+import * as handedPages from "./0016-handed-pages.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   "0013-match-leases": matchLeases,
   "0014-rule-winners": ruleWinners,
   "0015-send-timing": sendTiming,
+  "0016-handed-pages": handedPages,
 };

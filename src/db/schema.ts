@@ -236,6 +236,18 @@ export interface RulesDocumentsTable {
 }
 
 /** The outcome of a rule version's auto-winner test (migration 0014). */
+/** A fan-out page handed to delivery unwritten (migration 0016). */
+export interface HandedPagesTable {
+  page_id: string;
+  /** The process that holds it: its handoff's id. */
+  owner: string;
+  match_id: string;
+  rule_id: string;
+  item_key: string | null;
+  users: string[];
+  until: Timestamp;
+}
+
 export interface RuleWinnersTable {
   rule_id: string;
   rule_version: string;
@@ -263,6 +275,7 @@ export interface DB {
   notification_stats_stale: NotificationStatsStaleTable;
   rules_documents: RulesDocumentsTable;
   rule_winners: RuleWinnersTable;
+  handed_pages: HandedPagesTable;
 }
 
 export type ProfileRow = Selectable<ProfilesTable>;

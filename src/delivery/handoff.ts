@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Platform } from "../db/schema.ts";
 import type { ClaimedNotification } from "./claim.repository.ts";
 import type { UnwrittenNotification } from "./outbox.repository.ts";
@@ -22,6 +23,11 @@ export type InFlight = { ruleId: string; itemKey: string | null };
  * match's cursor past a page only once `take` says the whole page is written.
  */
 export type Handoff = {
+  /**
+   * This process, as the pages it hands over are recorded for planners elsewhere
+   * (handed-pages.repository.ts): its own in flight it knows from `inFlight`.
+   */
+  readonly owner: string;
   /**
    * Its room now, as a budget: whether a notification to these platforms fits,
    * counting it in when it does. Nothing fits while it is not running.
@@ -63,6 +69,7 @@ export function createHandoff(parts: {
   const { lanes, window } = parts;
   const inFlight = createInFlight();
   return {
+    owner: randomUUID(),
     budget() {
       if (!parts.running()) return () => false;
       const fits = lanes.budget();

@@ -1,7 +1,6 @@
 import { createPayloadCheck } from "./payload-check.ts";
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
-import type { InFlight } from "../delivery/handoff.ts";
 import {
   factsQuery,
   listActiveDevices,
@@ -20,23 +19,9 @@ import {
 } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { promotedVariants } from "../stats/auto-winner.service.ts";
-import { withInFlight } from "./handoff.ts";
+import { withInFlight, type Lookups } from "./lookups.ts";
 import { withOpenHistories } from "./send-time-facts.ts";
 import type { Match } from "./match.repository.ts";
-
-/** What deciding for a recipient looks up besides the database. */
-export type Lookups = {
-  timezoneOf: (zone: string | null) => string;
-  /** This process's notifications handed to delivery and not yet written. */
-  inFlightOf: (userId: string) => readonly InFlight[];
-};
-
-/** Lookups with nothing in flight: for a preview, or a process that does not deliver. */
-export function lookupsWithout(
-  timezoneOf: (zone: string | null) => string,
-): Lookups {
-  return { timezoneOf, inFlightOf: () => [] };
-}
 
 type AudiencePage = {
   members: AudienceMember[];

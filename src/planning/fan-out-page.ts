@@ -7,8 +7,9 @@ import {
 import { groupBy } from "../delivery/recipient.repository.ts";
 import type { Decision } from "../rules/policy.ts";
 import type { Rule } from "../rules/rule-book.ts";
-import { audiencePage, decidePage, type Lookups } from "./audience-page.ts";
-import { splitDueNow } from "./handoff.ts";
+import { audiencePage, decidePage } from "./audience-page.ts";
+import { lookupsAcrossProcesses, type Lookups } from "./lookups.ts";
+import { recordHanded, splitDueNow } from "./handoff.ts";
 import type { HeldPage } from "./held-matches.ts";
 import {
   advanceMatch,
@@ -50,6 +51,13 @@ export async function planFanOutPage(
     match,
     PAGE_SIZE,
   );
+  const across = await lookupsAcrossProcesses(
+    trx,
+    { handoff: deps.handoff, now },
+    lookups,
+    members.map((m) => m.userId),
+    match.matchId,
+  );
   const decided = await decidePage(
     trx,
     book,
@@ -57,7 +65,7 @@ export async function planFanOutPage(
     match,
     members,
     now,
-    lookups,
+    across,
   );
   const { handed, toWrite } = splitDueNow(
     members.map((member, index) =>
@@ -71,6 +79,14 @@ export async function planFanOutPage(
     { rule, settings: book.settings, now },
   );
   const inserted = await insertNotifications(trx, toWrite, now);
+  const reservation =
+    handed.length === 0 || deps.handoff === undefined
+      ? undefined
+      : await recordHanded(trx, deps.handoff.owner, {
+          match,
+          handed,
+          until: leaseEnd(deps, now),
+        });
   const progress: MatchProgress = {
     cursor: page.cursor,
     // Recipients written past the cursor by a process that died count as planned.
@@ -87,6 +103,7 @@ export async function planFanOutPage(
     page: await recordPage(trx, deps, match, options.lease, {
       progress,
       handed,
+      reservation,
     }),
   };
 }
@@ -101,7 +118,7 @@ async function recordPage(
   deps: PlannerDeps,
   match: Match,
   lease: { token: string; outstanding: number; leased: boolean },
-  page: Pick<HeldPage, "progress" | "handed">,
+  page: Pick<HeldPage, "progress" | "handed" | "reservation">,
 ): Promise<HeldPage | undefined> {
   const now = deps.clock();
   if (page.handed.length === 0 && lease.outstanding === 0) {

@@ -1,16 +1,13 @@
-import type {
-  HandedNotification,
-  Handoff,
-  InFlight,
-} from "../delivery/handoff.ts";
-import type { DeliveryStatus } from "../db/schema.ts";
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { HandedNotification, Handoff } from "../delivery/handoff.ts";
+import type { DB, DeliveryStatus } from "../db/schema.ts";
+import { recordHandedPage } from "../delivery/handed-pages.repository.ts";
 import type { NewNotification } from "../delivery/outbox.repository.ts";
-import type {
-  DeviceTarget,
-  FactsQuery,
-} from "../delivery/recipient.repository.ts";
+import type { DeviceTarget } from "../delivery/recipient.repository.ts";
 import type { SendContext } from "../delivery/send-decision.ts";
 import type { RecipientFacts } from "../rules/policy.ts";
+import type { Match } from "./match.repository.ts";
 import { isDueNow } from "./planned-notification.ts";
 
 /** A notification planned now has no earlier attempt: no device is settled. */
@@ -59,30 +56,27 @@ export function splitDueNow(
 }
 
 /**
- * The facts with this process's notifications in flight counted: they have no row
- * until their outcome is written, and the caps and dedupe must see them all the same.
+ * Records a page handed over, for planners in other processes, until `until`; returns
+ * its id, for the page to be forgotten once written.
  */
-export function withInFlight(
-  facts: readonly RecipientFacts[],
-  query: FactsQuery,
-  inFlightOf: (userId: string) => readonly InFlight[],
-): RecipientFacts[] {
-  return facts.map((recipient) => {
-    const flying = inFlightOf(recipient.userId);
-    if (flying.length === 0) return recipient;
-    const ofRule = flying.filter((f) => f.ruleId === query.ruleId);
-    return {
-      ...recipient,
-      recentTotal:
-        recipient.recentTotal +
-        (query.globalCapSince === undefined ? 0 : flying.length),
-      recentForRule:
-        recipient.recentForRule +
-        (query.ruleCapSince === undefined ? 0 : ofRule.length),
-      duplicate:
-        recipient.duplicate ||
-        (query.dedupeSince !== undefined &&
-          ofRule.some((f) => f.itemKey === query.itemKey)),
-    };
+export async function recordHanded(
+  trx: Kysely<DB>,
+  owner: string,
+  page: {
+    match: Pick<Match, "matchId" | "ruleId" | "itemKey">;
+    handed: readonly HandedNotification[];
+    until: Date;
+  },
+): Promise<string> {
+  const pageId = randomUUID();
+  await recordHandedPage(trx, {
+    pageId,
+    owner,
+    matchId: page.match.matchId,
+    ruleId: page.match.ruleId,
+    itemKey: page.match.itemKey,
+    users: page.handed.map((h) => h.notification.userId),
+    until: page.until,
   });
+  return pageId;
 }

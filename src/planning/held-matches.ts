@@ -1,4 +1,5 @@
 import type { Database } from "../db/database.ts";
+import { forgetHandedPage } from "../delivery/handed-pages.repository.ts";
 import type { Handoff, HandedNotification } from "../delivery/handoff.ts";
 import type { Logger } from "../logger.ts";
 import {
@@ -17,6 +18,8 @@ export type HeldPage = {
   /** Where the match stands once this page is written. */
   progress: MatchProgress;
   handed: HandedNotification[];
+  /** The page as recorded for planners elsewhere, forgotten once it is written. */
+  reservation: string | undefined;
 };
 
 /** A fan-out held by this process: planned ahead of what is written. */
@@ -81,6 +84,16 @@ export function createHeldMatches(deps: {
       );
       return false;
     }
+    if (page.reservation !== undefined)
+      await forgetHandedPage(deps.db, page.reservation).catch(
+        (error: unknown) => {
+          // It lapses with the lease: other processes count its pushes until then.
+          deps.logger.warn(
+            { err: error, matchId: page.matchId },
+            "forgetting a written fan-out page failed",
+          );
+        },
+      );
     const now = deps.clock();
     const lease = {
       token: page.token,

@@ -3,7 +3,7 @@ import { sql, type Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
-import type { Lookups } from "./audience-page.ts";
+import { lookupsAcrossProcesses, type Lookups } from "./lookups.ts";
 import { leaseEnd, planFanOutPage } from "./fan-out-page.ts";
 import type { HeldMatch, HeldMatches, HeldPage } from "./held-matches.ts";
 import {
@@ -85,13 +85,20 @@ async function planNextPage(
     // The oldest match is for its own user: plan it with the others like it.
     const end = matches.findIndex((m) => m.userId === null);
     const batch = oneMatchPerUser(end === -1 ? matches : matches.slice(0, end));
+    const across = await lookupsAcrossProcesses(
+      trx,
+      { handoff: deps.handoff, now },
+      lookups,
+      batch.map((m) => m.userId ?? ""),
+      null,
+    );
     const dueNow = await planUserMatches(
       trx,
       deps.logger,
       book,
       batch,
       now,
-      lookups,
+      across,
     );
     return {
       step: { planned: true, dueNow, more: leftBehind(batch.length) },

@@ -1,7 +1,8 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { SegmentEvent } from "../segment-event.ts";
-import { audiencePage, lookupsWithout, decidePage } from "./audience-page.ts";
+import { audiencePage, decidePage } from "./audience-page.ts";
+import { lookupsWithout } from "./lookups.ts";
 import type { AudienceMember } from "../delivery/recipient.repository.ts";
 import type { Decision } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";

@@ -10,8 +10,7 @@ import {
   insertNotifications,
   type NewNotification,
 } from "../delivery/outbox.repository.ts";
-import type { Lookups } from "./audience-page.ts";
-import { withInFlight } from "./handoff.ts";
+import { withInFlight, type Lookups } from "./lookups.ts";
 import { withOpenHistories } from "./send-time-facts.ts";
 import { isDueNow, toNotification } from "./planned-notification.ts";
 import {

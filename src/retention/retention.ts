@@ -4,6 +4,7 @@ import { deleteEventsBefore } from "../ingest/event.repository.ts";
 import type { Logger } from "../logger.ts";
 import { refreshStats } from "../stats/stats-rollup.ts";
 import { floorHour } from "../stats/stats.repository.ts";
+import { deleteLapsedHandedPages } from "../delivery/handed-pages.repository.ts";
 import {
   deleteNotificationsBefore,
   rulesWithNotifications,
@@ -84,6 +85,8 @@ export function createRetention(deps: {
     );
     const disablings = await deleteDisablingsBefore(db, cutoff);
     await deleteUnattributedFeedbackBefore(db, cutoff);
+    // Pages handed over by processes that died: ignored since their lease ended.
+    await deleteLapsedHandedPages(db, new Date(now));
     const report = { events, notifications, matches, disablings };
     if (Object.values(report).some((n) => n > 0))
       logger.info({ ...report, eventCutoff, cutoff }, "old records deleted");

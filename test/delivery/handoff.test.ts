@@ -83,6 +83,16 @@ async function notificationsOf(users: readonly { userId: string }[]) {
     .execute();
 }
 
+/** How many pages `owner` has recorded as handed over and not yet written. */
+async function handedPagesOf(owner: string): Promise<number> {
+  const rows = await ctx.database.db
+    .selectFrom("handed_pages")
+    .select("page_id")
+    .where("owner", "=", owner)
+    .execute();
+  return rows.length;
+}
+
 async function matchOf(productId: string) {
   return ctx.database.db
     .selectFrom("rule_matches")
@@ -101,6 +111,7 @@ function capturingHandoff(
   const taken: HandedNotification[] = [];
   const fits = options.fits ?? (() => true);
   const handoff: Handoff = {
+    owner: uniqueId("process"),
     budget: () => () => fits(),
     whenRoom: () => Promise.resolve(),
     take: (handed) => {
@@ -277,6 +288,35 @@ describe("delivery: handoff from planning", () => {
     const rows = await notificationsOf(users);
     expect(rows.filter((r) => r.status === "sent")).toHaveLength(20);
     expect(rows.filter((r) => r.status === "suppressed")).toHaveLength(20);
+  });
+
+  it("when another process has savers' first pushes in flight, then this process's planner counts them: the cap holds across processes, and a page once written is forgotten", async () => {
+    const { users, productId } = await savers(20);
+    // Process A hands the sale over; its outcomes are not written yet.
+    const written = Promise.withResolvers<boolean>();
+    const a = capturingHandoff({ written: written.promise });
+    await putOnSale(productId);
+    const drainedA = createPlanner({
+      ...ctx.app.deps,
+      handoff: a.handoff,
+    }).drain();
+    await vi.waitFor(() => {
+      expect(a.taken).toHaveLength(20);
+    });
+    expect(await handedPagesOf(a.handoff.owner)).toBe(1);
+
+    // Process B plans a second sale and its reminder for the same savers meanwhile.
+    const b = capturingHandoff();
+    await putOnSale(productId, { reminder: true });
+    await createPlanner({ ...ctx.app.deps, handoff: b.handoff }).drain();
+
+    expect(b.taken).toEqual([]);
+    const rows = await notificationsOf(users);
+    expect(rows).toHaveLength(40);
+    expect(rows.every((r) => r.status === "suppressed")).toBe(true);
+    written.resolve(true);
+    await drainedA;
+    expect(await handedPagesOf(a.handoff.owner)).toBe(0);
   });
 
   it("when delivery takes notifications unwritten, then they count as in flight until their outcome is written", async () => {

@@ -4,7 +4,7 @@ import {
   PAGE_SIZE,
 } from "../../src/planning/planner.service.ts";
 import { createPlanner } from "../../src/planning/planner.worker.ts";
-import { lookupsWithout } from "../../src/planning/audience-page.ts";
+import { lookupsWithout } from "../../src/planning/lookups.ts";
 import { createHeldMatches } from "../../src/planning/held-matches.ts";
 import { assignVariant } from "../../src/rules/variant.ts";
 import { useTestApp } from "../support/test-app.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lookupsWithout } from "../../src/planning/audience-page.ts";
+import { lookupsWithout } from "../../src/planning/lookups.ts";
 import { createHeldMatches } from "../../src/planning/held-matches.ts";
 import {
   expandNextPage,
