@@ -4,12 +4,15 @@ import {
   insertNotifications,
   recipientsWritten,
 } from "../delivery/outbox.repository.ts";
-import { groupBy } from "../delivery/recipient.repository.ts";
+import {
+  groupBy,
+  type AudienceMember,
+} from "../delivery/recipient.repository.ts";
 import type { Decision } from "../rules/policy.ts";
-import type { Rule } from "../rules/rule-book.ts";
+import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { audiencePage, decidePage } from "./audience-page.ts";
 import { lookupsAcrossProcesses, type Lookups } from "./lookups.ts";
-import { recordHanded, splitDueNow } from "./handoff.ts";
+import { recordHanded, splitDueNow, type PageSplit } from "./handoff.ts";
 import type { HeldPage } from "./held-matches.ts";
 import {
   advanceMatch,
@@ -51,32 +54,13 @@ export async function planFanOutPage(
     match,
     PAGE_SIZE,
   );
-  const across = await lookupsAcrossProcesses(
+  const { handed, toWrite } = await decideAndSplit(
     trx,
-    { handoff: deps.handoff, now },
+    { ...deps, book, now },
     lookups,
-    members.map((m) => m.userId),
-    match.matchId,
-  );
-  const decided = await decidePage(
-    trx,
-    book,
     rule,
     match,
     members,
-    now,
-    across,
-  );
-  const { handed, toWrite } = splitDueNow(
-    members.map((member, index) =>
-      toNotification(match, rule, member, decided.decisions[index] as Decision),
-    ),
-    {
-      facts: decided.facts,
-      devicesOf: groupBy(decided.devices, (d) => d.userId),
-    },
-    deps.handoff,
-    { rule, settings: book.settings, now },
   );
   const inserted = await insertNotifications(trx, toWrite, now);
   const reservation =
@@ -106,6 +90,48 @@ export async function planFanOutPage(
       reservation,
     }),
   };
+}
+
+/**
+ * Decides for the page's members, counting what every process has in flight, and
+ * splits the notifications into those handed to delivery now and those to write.
+ */
+async function decideAndSplit(
+  trx: Kysely<DB>,
+  deps: PlannerDeps & { book: RuleBook; now: Date },
+  lookups: Lookups,
+  rule: Rule,
+  match: Match,
+  members: readonly AudienceMember[],
+): Promise<PageSplit> {
+  const { book, now } = deps;
+  const across = await lookupsAcrossProcesses(
+    trx,
+    { handoff: deps.handoff, now },
+    lookups,
+    members.map((m) => m.userId),
+    match.matchId,
+  );
+  const decided = await decidePage(
+    trx,
+    book,
+    rule,
+    match,
+    members,
+    now,
+    across,
+  );
+  return splitDueNow(
+    members.map((member, index) =>
+      toNotification(match, rule, member, decided.decisions[index] as Decision),
+    ),
+    {
+      facts: decided.facts,
+      devicesOf: groupBy(decided.devices, (d) => d.userId),
+    },
+    deps.handoff,
+    { rule, settings: book.settings, now },
+  );
 }
 
 /**

@@ -81,6 +81,36 @@ export async function previewRule(
     event: event.payload,
     triggeredAt: deps.now,
   };
+  const { recipients, truncated } = await decideFirst(
+    deps,
+    book,
+    rule,
+    match,
+    limit,
+  );
+  const note =
+    explanation ??
+    (rule.enabled
+      ? undefined
+      : "The rule is disabled: this is what it would do if it were enabled.");
+  return {
+    ...about,
+    triggered: true,
+    ...(note === undefined ? {} : { explanation: note }),
+    audience,
+    recipients,
+    truncated,
+  };
+}
+
+/** What the policy decides now for the audience's first `limit` members. */
+async function decideFirst(
+  deps: PreviewDeps,
+  book: RuleBook,
+  rule: Rule,
+  match: Parameters<typeof decidePage>[3] & { userId: string },
+  limit: number,
+): Promise<{ recipients: PreviewRecipient[]; truncated: boolean }> {
   const { members, truncated } = await firstMembers(
     deps.db,
     rule,
@@ -96,22 +126,11 @@ export async function previewRule(
     deps.now,
     lookupsWithout(deps.timezoneOf),
   );
-  const note =
-    explanation ??
-    (rule.enabled
-      ? undefined
-      : "The rule is disabled: this is what it would do if it were enabled.");
-  return {
-    ...about,
-    triggered: true,
-    ...(note === undefined ? {} : { explanation: note }),
-    audience,
-    recipients: members.map((member, index) => ({
-      userId: member.userId,
-      ...(decisions[index] as Decision),
-    })),
-    truncated,
-  };
+  const recipients = members.map((member, index) => ({
+    userId: member.userId,
+    ...(decisions[index] as Decision),
+  }));
+  return { recipients, truncated };
 }
 
 /** The audience's first `limit` members, and whether there are more. */

@@ -33,6 +33,45 @@ export function oneMatchPerUser(matches: readonly Match[]): Match[] {
   });
 }
 
+type Finished = { matchId: string; status: MatchStatus; planned: number };
+
+/**
+ * The matches by rule (and item, for a rule with dedupe: it looks for notifications of
+ * the same item), and those of rules removed meanwhile, cancelled.
+ */
+function groupByRule(
+  logger: Logger,
+  book: RuleBook,
+  matches: readonly Match[],
+): {
+  groups: Map<string, { rule: Rule; matches: Match[] }>;
+  finished: Finished[];
+} {
+  const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
+  const groups = new Map<string, { rule: Rule; matches: Match[] }>();
+  const finished: Finished[] = [];
+  for (const match of matches) {
+    const rule = rules.get(match.ruleId);
+    if (rule === undefined) {
+      logger.warn(
+        { ruleId: match.ruleId, matchId: match.matchId },
+        "rule removed before its match was planned",
+      );
+      finished.push({
+        matchId: match.matchId,
+        status: MatchStatus.cancelled,
+        planned: 0,
+      });
+      continue;
+    }
+    const key = `${rule.id}\0${rule.delivery.dedupe === undefined ? "" : (match.itemKey ?? "")}`;
+    const group = groups.get(key) ?? { rule, matches: [] };
+    group.matches.push(match);
+    groups.set(key, group);
+  }
+  return { groups, finished };
+}
+
 /**
  * Plans many matches of one user each in the caller's transaction: a cart reminder per
  * `Product Added` arrives one match at a time, and planning each in a transaction of
@@ -48,31 +87,7 @@ export async function planUserMatches(
   now: Date,
   lookups: Lookups,
 ): Promise<boolean> {
-  const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
-  const groups = new Map<string, { rule: Rule; matches: Match[] }>();
-  const finished: { matchId: string; status: MatchStatus; planned: number }[] =
-    [];
-  for (const match of matches) {
-    const rule = rules.get(match.ruleId);
-    if (rule === undefined) {
-      logger.warn(
-        { ruleId: match.ruleId, matchId: match.matchId },
-        "rule removed before its match was planned",
-      );
-      finished.push({
-        matchId: match.matchId,
-        status: MatchStatus.cancelled,
-        planned: 0,
-      });
-      continue;
-    }
-    // Dedupe looks for notifications of the same item: one item per group.
-    const key = `${rule.id}\0${rule.delivery.dedupe === undefined ? "" : (match.itemKey ?? "")}`;
-    const group = groups.get(key) ?? { rule, matches: [] };
-    group.matches.push(match);
-    groups.set(key, group);
-  }
-
+  const { groups, finished } = groupByRule(logger, book, matches);
   // One read for the batch: the variants that tests promoted, of its rules that test.
   const winners = await promotedVariants(
     db,
