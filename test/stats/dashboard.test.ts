@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, runBrowserTests } from "../support/browser.ts";
+import { lowContrastTexts } from "../support/contrast.ts";
 import { dashboardRules, seedDashboard } from "../support/dashboard-seed.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 
@@ -41,15 +42,19 @@ async function signedIn(viewport: { width: number; height: number }) {
 }
 
 /**
- * Saves the whole page for review, once it is sure that nothing sticks out sideways:
- * a phone scrolls the page down, never across.
+ * Saves the whole page for review, once it is sure that nothing sticks out sideways
+ * (a phone scrolls the page down, never across) and that every text is readable.
  */
 async function screenshot(page: Page, name: string) {
   const fits = await page.evaluate(
     () => document.documentElement.scrollWidth <= window.innerWidth,
   );
   expect(fits, `${name} is wider than the window`).toBe(true);
+  expect(await lowContrastTexts(page), `${name}: text below 4.5:1`).toEqual([]);
   await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+  // What a first look at the page shows, for the README.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${SHOTS}${name}-top.png` });
 }
 
 const text = async (page: Page, selector: string) =>

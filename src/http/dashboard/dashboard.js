@@ -67,22 +67,22 @@ async function render({ keepMessage, focus } = {}) {
 }
 
 /** After a switch: read the rules and figures again, and keep the focus on the switch. */
-async function rerender(options = {}) {
-  const focus = document.activeElement?.dataset?.switch;
+async function rerender({ focusSwitch, keepMessage } = {}) {
   await load();
   await render({
-    ...options,
-    focus: focus && `[data-switch="${CSS.escape(focus)}"]`,
+    keepMessage,
+    focus: focusSwitch && `[data-switch="${CSS.escape(focusSwitch)}"]`,
   });
 }
 
 async function show() {
   try {
     await load();
-    await render();
+    // Before the figures appear, so that no one sees the form beside them.
     $("sign-in").hidden = true;
     $("sign-out").hidden = false;
     $("range").hidden = false;
+    await render();
   } catch (error) {
     token.clear();
     $("sign-in").hidden = false;

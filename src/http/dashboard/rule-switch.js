@@ -32,8 +32,12 @@ export function ruleSwitch(rule, state, onChanged) {
     element("span", { class: "visually-hidden" }, ` (sends ${rule.id})`),
   );
 
+  let busy = false;
   async function toggle() {
-    button.disabled = true;
+    // Not `disabled`: a disabled button loses the keyboard's focus.
+    if (busy) return;
+    busy = true;
+    button.setAttribute("aria-busy", "true");
     message.textContent = "";
     try {
       const { body, etag } = await api("/v1/rules", {
@@ -44,9 +48,10 @@ export function ruleSwitch(rule, state, onChanged) {
       state.document = body;
       state.etag = etag;
       announce(`${rule.id} is ${on ? "off" : "on"} now.`);
-      onChanged();
+      onChanged({ focusSwitch: rule.id });
     } catch (error) {
-      button.disabled = false;
+      busy = false;
+      button.removeAttribute("aria-busy");
       if (!(error instanceof ApiError) || error.code !== "rules_changed") {
         message.textContent = `Not changed: ${error.message}`;
         return;
