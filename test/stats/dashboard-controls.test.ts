@@ -4,6 +4,10 @@ import { launchChromium, runBrowserTests } from "../support/browser.ts";
 import { dashboardRules, seedDashboard } from "../support/dashboard-seed.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 
+// Code run in the page by page.evaluate: the browser's globals, untyped here, where
+// the project's types are Node's.
+declare const document: any;
+
 const ctx = useTestApp({ rules: dashboardRules });
 
 let browser: Browser | undefined;
@@ -44,13 +48,13 @@ async function unreachedByTab(page: Page): Promise<string[]> {
   await page.waitForSelector("#queue, #rule-detail");
   const total = await page.evaluate(() => {
     const controls = [
-      ...document.querySelectorAll<HTMLElement>(
+      ...document.querySelectorAll(
         "a[href], button, input, select, textarea, summary",
       ),
     ].filter(
-      (c) =>
+      (c: any) =>
         c.getClientRects().length > 0 &&
-        !(c instanceof HTMLInputElement && c.type === "radio" && !c.checked),
+        !(c.tagName === "INPUT" && c.type === "radio" && !c.checked),
     );
     controls.forEach((c, i) => (c.dataset.kb = String(i)));
     return controls.length;
@@ -60,14 +64,12 @@ async function unreachedByTab(page: Page): Promise<string[]> {
   const reached = new Set<string>();
   for (let press = 0; press < 2 * total && reached.size < total; press++) {
     await page.keyboard.press("Tab");
-    const kb = await page.evaluate(
-      () => (document.activeElement as HTMLElement | null)?.dataset.kb,
-    );
+    const kb = await page.evaluate(() => document.activeElement?.dataset.kb);
     if (kb !== undefined) reached.add(kb);
   }
   return page.evaluate(
     (seen) =>
-      [...document.querySelectorAll<HTMLElement>("[data-kb]")]
+      [...document.querySelectorAll("[data-kb]")]
         .filter((c) => !seen.includes(c.dataset.kb ?? ""))
         .map((c) => c.outerHTML.slice(0, 80)),
     [...reached],
@@ -93,9 +95,7 @@ describe.runIf(runBrowserTests)(
       await page.waitForSelector(`${pingSwitch}[aria-checked="true"]`);
       expect(await pingEnabled()).toBe(true);
       expect(
-        await page.evaluate(
-          () => (document.activeElement as HTMLElement | null)?.dataset.switch,
-        ),
+        await page.evaluate(() => document.activeElement?.dataset.switch),
       ).toBe("ping");
       await page.close();
     });

@@ -7,6 +7,10 @@ import { lowContrastTexts } from "../support/contrast.ts";
 import { dashboardRules, seedDashboard } from "../support/dashboard-seed.ts";
 import { ADMIN_TOKEN, useTestApp } from "../support/test-app.ts";
 
+// Code run in the page by page.evaluate: the browser's globals, untyped here, where
+// the project's types are Node's.
+declare const document: any, window: any;
+
 const ctx = useTestApp({ rules: dashboardRules });
 
 /** Where the run leaves its screenshots for review (git-ignored). */
