@@ -28,7 +28,6 @@ export function exampleEvent(rule) {
 }
 
 export function previewView(rule, rules) {
-  const examples = rules.map((r) => [r.id, exampleEvent(r)]);
   const textarea = element("textarea", {
     id: "preview-event",
     rows: 8,
@@ -36,30 +35,11 @@ export function previewView(rule, rules) {
     "aria-describedby": "preview-help",
   });
   textarea.value = JSON.stringify(exampleEvent(rule), null, 2);
-  const picker = element(
-    "select",
-    {
-      id: "preview-pick",
-      onchange: () =>
-        (textarea.value = JSON.stringify(
-          examples.find(([id]) => id === picker.value)[1],
-          null,
-          2,
-        )),
-    },
-    examples.map(([id]) =>
-      element(
-        "option",
-        { value: id, selected: id === rule.id },
-        `Event that triggers ${id}`,
-      ),
-    ),
-  );
   const result = element("div", {
     id: "preview-result",
     "aria-live": "polite",
   });
-  const form = element(
+  return element(
     "form",
     {
       id: "preview-form",
@@ -67,7 +47,7 @@ export function previewView(rule, rules) {
       "aria-labelledby": "preview-title",
       onsubmit: (e) => {
         e.preventDefault();
-        void run();
+        void runPreview(rule, textarea.value, result);
       },
     },
     element("h3", { id: "preview-title" }, "Preview: who would get what"),
@@ -77,41 +57,57 @@ export function previewView(rule, rules) {
       "Nothing is sent or recorded. Give the userId of a real user (and the item's id for a saved-item audience) to see their push.",
     ),
     element("label", { for: "preview-pick" }, "Start from"),
-    picker,
+    examplePicker(rule, rules, textarea),
     element("label", { for: "preview-event" }, "Event (Segment JSON)"),
     textarea,
     element("button", { type: "submit" }, "Preview"),
     result,
   );
+}
 
-  async function run() {
-    let event;
-    try {
-      event = JSON.parse(textarea.value);
-    } catch (error) {
-      result.replaceChildren(
-        element(
-          "p",
-          { role: "alert", class: "error" },
-          `The event is not valid JSON: ${error.message}`,
-        ),
-      );
-      return;
-    }
-    result.replaceChildren(element("p", {}, "Asking…"));
-    try {
-      const { body } = await api(
-        `/v1/rules/${encodeURIComponent(rule.id)}/preview`,
-        { method: "POST", body: { event, limit: 20 } },
-      );
-      result.replaceChildren(...previewResult(body));
-    } catch (error) {
-      result.replaceChildren(
-        element("p", { role: "alert", class: "error" }, error.message),
-      );
-    }
+/** A list of events that set off each rule; picking one puts it in the text area. */
+function examplePicker(rule, rules, textarea) {
+  const examples = new Map(rules.map((r) => [r.id, exampleEvent(r)]));
+  const picker = element(
+    "select",
+    {
+      id: "preview-pick",
+      onchange: () =>
+        (textarea.value = JSON.stringify(examples.get(picker.value), null, 2)),
+    },
+    [...examples.keys()].map((id) =>
+      element(
+        "option",
+        { value: id, selected: id === rule.id },
+        `Event that triggers ${id}`,
+      ),
+    ),
+  );
+  return picker;
+}
+
+async function runPreview(rule, text, result) {
+  const fail = (message) =>
+    result.replaceChildren(
+      element("p", { role: "alert", class: "error" }, message),
+    );
+  let event;
+  try {
+    event = JSON.parse(text);
+  } catch (error) {
+    fail(`The event is not valid JSON: ${error.message}`);
+    return;
   }
-  return form;
+  result.replaceChildren(element("p", {}, "Asking…"));
+  try {
+    const { body } = await api(
+      `/v1/rules/${encodeURIComponent(rule.id)}/preview`,
+      { method: "POST", body: { event, limit: 20 } },
+    );
+    result.replaceChildren(...previewResult(body));
+  } catch (error) {
+    fail(error.message);
+  }
 }
 
 function previewResult(preview) {

@@ -10,23 +10,12 @@ import { previewView } from "./preview-view.js";
 import { bucketsOf } from "./range.js";
 import { ruleSwitch } from "./rule-switch.js";
 import { messagesOf, ruleDefinition } from "./rule-words.js";
-import { figures } from "./rules-view.js";
+import { emptySeries, figures } from "./rules-view.js";
 import { variantsView } from "./variants-view.js";
 import { waitingTable } from "./waiting.js";
 
 export function ruleDetail(state, rule, rerender) {
-  const series = state.series.get(rule.id) ?? {
-    points: new Map(),
-    totals: null,
-  };
-  const totals = series.totals ?? {
-    triggered: 0,
-    sent: 0,
-    opened: 0,
-    converted: 0,
-    suppressed: { total: 0, byReason: {} },
-    failed: { total: 0, byReason: {} },
-  };
+  const series = state.series.get(rule.id) ?? emptySeries();
   const variants = element(
     "div",
     { id: "variants-slot" },
@@ -58,34 +47,9 @@ export function ruleDetail(state, rule, rerender) {
         element("h3", { id: "what-title" }, "What it does"),
         ruleDefinition(rule, state.document.settings ?? {}),
       ),
-      element(
-        "section",
-        { class: "card", "aria-labelledby": "trend-title" },
-        element("h3", { id: "trend-title" }, `Over time (${state.rangeText})`),
-        figures(totals),
-        timeSeriesChart({
-          title: `${rule.id} over time`,
-          keys: bucketsOf(state.range),
-          points: series.points,
-          bucket: state.range.bucket,
-        }),
-      ),
+      trendSection(state, rule, series),
       waitingTable(state.waiting.get(rule.id), state.now),
-      element(
-        "section",
-        { class: "card", "aria-labelledby": "not-sent-title" },
-        element("h3", { id: "not-sent-title" }, "Why pushes were not sent"),
-        reasonBars(
-          "Suppressed (decided not to send)",
-          totals.suppressed.byReason,
-          "None suppressed in this range.",
-        ),
-        reasonBars(
-          "Failed (a send was tried)",
-          totals.failed.byReason,
-          "None failed in this range.",
-        ),
-      ),
+      notSentSection(series.totals),
       messagesTable(rule),
       variants,
       previewView(rule, state.document.rules),
@@ -93,6 +57,39 @@ export function ruleDetail(state, rule, rerender) {
   );
   void loadVariants(state, rule, variants);
   return view;
+}
+
+function trendSection(state, rule, series) {
+  return element(
+    "section",
+    { class: "card", "aria-labelledby": "trend-title" },
+    element("h3", { id: "trend-title" }, "Over time"),
+    figures(series.totals),
+    timeSeriesChart({
+      title: `${rule.id} over time`,
+      keys: bucketsOf(state.range),
+      points: series.points,
+      bucket: state.range.bucket,
+    }),
+  );
+}
+
+function notSentSection(totals) {
+  return element(
+    "section",
+    { class: "card", "aria-labelledby": "not-sent-title" },
+    element("h3", { id: "not-sent-title" }, "Why pushes were not sent"),
+    reasonBars(
+      "Suppressed (decided not to send)",
+      totals.suppressed.byReason,
+      "None suppressed in this range.",
+    ),
+    reasonBars(
+      "Failed (a send was tried)",
+      totals.failed.byReason,
+      "None failed in this range.",
+    ),
+  );
 }
 
 async function loadVariants(state, rule, slot) {

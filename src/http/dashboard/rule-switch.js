@@ -29,7 +29,7 @@ export function ruleSwitch(rule, state, onChanged) {
     },
     element("span", { class: "knob", "aria-hidden": "true" }),
     element("span", { class: "switch-label" }, on ? "On" : "Off"),
-    element("span", { class: "visually-hidden" }, ` (sends ${rule.id})`),
+    element("span", { class: "visually-hidden" }, `: rule ${rule.id}`),
   );
 
   let busy = false;

@@ -96,62 +96,21 @@ export function figures(totals) {
   );
 }
 
+/** A rule with nothing in the range: no points, every figure zero. */
+export const emptySeries = () => ({ points: new Map(), totals: emptyTotals() });
+
 /** The overview section: one card per rule. */
 export function rulesOverview(state, rerender) {
+  const { rules } = state.document;
   const section = element(
     "section",
     { id: "rules", "aria-labelledby": "rules-title" },
-    element(
-      "h2",
-      { id: "rules-title" },
-      `Rules (${state.document.rules.length})`,
-    ),
+    element("h2", { id: "rules-title" }, `Rules (${rules.length})`),
   );
   const keys = bucketsOf(state.range);
-  for (const rule of state.document.rules) {
-    const series = state.series.get(rule.id) ?? {
-      points: new Map(),
-      totals: emptyTotals(),
-    };
-    section.append(
-      element(
-        "article",
-        {
-          class: "card rule-card",
-          "data-rule": rule.id,
-          "aria-labelledby": `rule-title-${rule.id}`,
-        },
-        element(
-          "header",
-          { class: "rule-head" },
-          element(
-            "h3",
-            { id: `rule-title-${rule.id}` },
-            element(
-              "a",
-              { href: `#rule/${encodeURIComponent(rule.id)}` },
-              rule.id,
-            ),
-          ),
-          rule.enabled === false
-            ? element("span", { class: "badge off" }, "Off: sends nothing")
-            : null,
-          ruleSwitch(rule, state, rerender),
-        ),
-        element("p", { class: "trigger" }, triggerInWords(rule.trigger)),
-        figures(series.totals),
-        waitingLine(state.waiting.get(rule.id), state.now),
-        timeSeriesChart({
-          title: `${rule.id}, ${state.rangeText}`,
-          keys,
-          points: series.points,
-          bucket: state.range.bucket,
-          compact: true,
-        }),
-      ),
-    );
-  }
-  if (state.document.rules.length === 0)
+  for (const rule of rules)
+    section.append(ruleCard(state, rule, keys, rerender));
+  if (rules.length === 0)
     section.append(
       element(
         "p",
@@ -160,4 +119,39 @@ export function rulesOverview(state, rerender) {
       ),
     );
   return section;
+}
+
+function ruleCard(state, rule, keys, rerender) {
+  const series = state.series.get(rule.id) ?? emptySeries();
+  return element(
+    "article",
+    {
+      class: "card rule-card",
+      "data-rule": rule.id,
+      "aria-labelledby": `rule-title-${rule.id}`,
+    },
+    element(
+      "header",
+      { class: "rule-head" },
+      element(
+        "h3",
+        { id: `rule-title-${rule.id}` },
+        element("a", { href: `#rule/${encodeURIComponent(rule.id)}` }, rule.id),
+      ),
+      rule.enabled === false
+        ? element("span", { class: "badge off" }, "Off: sends nothing")
+        : null,
+      ruleSwitch(rule, state, rerender),
+    ),
+    element("p", { class: "trigger" }, triggerInWords(rule.trigger)),
+    figures(series.totals),
+    waitingLine(state.waiting.get(rule.id), state.now),
+    timeSeriesChart({
+      title: `${rule.id}, ${state.rangeText}`,
+      keys,
+      points: series.points,
+      bucket: state.range.bucket,
+      compact: true,
+    }),
+  );
 }

@@ -28,9 +28,13 @@ export function variantsView(rule, stats) {
     { class: "card", "aria-labelledby": "variants-title", "data-variants": "" },
     element("h3", { id: "variants-title" }, "Variants"),
   );
-  const arms = stats.groups.filter(
-    (g) => g.group !== "holdout" && g.group !== "none",
-  );
+  // In the rule's order: its first variant is the one the others are compared with.
+  const order = (rule.variants ?? []).map((v) => v.id);
+  const rank = (arm) =>
+    order.includes(arm.group) ? order.indexOf(arm.group) : order.length;
+  const arms = stats.groups
+    .filter((g) => g.group !== "holdout" && g.group !== "none")
+    .sort((a, b) => rank(a) - rank(b));
   if (arms.length === 0) {
     box.append(
       element("p", { class: "empty" }, "No pushes planned in this range."),
@@ -39,53 +43,9 @@ export function variantsView(rule, stats) {
   }
   const smallest = Math.min(...arms.map((a) => a.sent));
   const enough = smallest >= MIN_SAMPLE;
-  const weights = Object.fromEntries(
-    (rule.variants ?? []).map((v) => [v.id, v.weight]),
-  );
   box.append(
     winnerNote(rule, stats.winner),
-    element(
-      "table",
-      {},
-      element(
-        "caption",
-        {},
-        rule.variants?.length > 1
-          ? `Each variant compared with the first, ${arms[0].group}.`
-          : "One message, no test.",
-      ),
-      element(
-        "tr",
-        {},
-        ["Variant", "Sent", "Opened", "Converted", "Lift", "p-value"].map((h) =>
-          element("th", { scope: "col" }, h),
-        ),
-      ),
-      arms.map((arm, i) =>
-        element(
-          "tr",
-          { "data-variant": arm.group },
-          element(
-            "th",
-            { scope: "row" },
-            arm.group,
-            weights[arm.group] === undefined
-              ? ""
-              : element(
-                  "span",
-                  { class: "sample" },
-                  ` weight ${weights[arm.group]}`,
-                ),
-          ),
-          element("td", {}, count(arm.sent)),
-          rateCell(arm.opened, arm.sent, arm.rates.open),
-          rateCell(arm.converted, arm.sent, arm.rates.conversion),
-          element("td", {}, i === 0 ? "baseline" : percent(arm.lift)),
-          pValueCell(arm, i, enough),
-        ),
-      ),
-      holdoutRow(stats.holdout),
-    ),
+    variantsTable(rule, arms, stats.holdout, enough),
   );
   if (!enough && arms.length > 1)
     box.append(
@@ -98,8 +58,57 @@ export function variantsView(rule, stats) {
   return box;
 }
 
-function pValueCell(arm, index, enough) {
-  if (index === 0) return element("td", {}, "–");
+function variantsTable(rule, arms, holdout, enough) {
+  const weights = Object.fromEntries(
+    (rule.variants ?? []).map((v) => [v.id, v.weight]),
+  );
+  const first = rule.variants?.[0]?.id;
+  return element(
+    "table",
+    {},
+    element(
+      "caption",
+      {},
+      rule.variants?.length > 1
+        ? `Each variant compared with the first, ${first}.`
+        : "One message, no test.",
+    ),
+    element(
+      "tr",
+      {},
+      ["Variant", "Sent", "Opened", "Converted", "Lift", "p-value"].map((h) =>
+        element("th", { scope: "col" }, h),
+      ),
+    ),
+    arms.map((arm) =>
+      element(
+        "tr",
+        { "data-variant": arm.group },
+        element(
+          "th",
+          { scope: "row" },
+          arm.group,
+          weights[arm.group] === undefined
+            ? ""
+            : element(
+                "span",
+                { class: "sample" },
+                ` weight ${weights[arm.group]}`,
+              ),
+        ),
+        element("td", {}, count(arm.sent)),
+        rateCell(arm.opened, arm.sent, arm.rates.open),
+        rateCell(arm.converted, arm.sent, arm.rates.conversion),
+        element("td", {}, arm.group === first ? "baseline" : percent(arm.lift)),
+        pValueCell(arm, arm.group === first, enough),
+      ),
+    ),
+    holdoutRow(holdout),
+  );
+}
+
+function pValueCell(arm, isFirst, enough) {
+  if (isFirst) return element("td", {}, "–");
   if (!enough) return element("td", { class: "muted" }, "too few sent");
   if (arm.pValue === null || arm.pValue === undefined)
     return element("td", {}, "–");
