@@ -170,7 +170,7 @@ describe.runIf(runBrowserTests)("the dashboard (headless Chromium)", () => {
     }
   });
 
-  it("when the range changes, then the figures are read again for it", async () => {
+  it("when the range changes, then the figures are read again for it, and a range that ends before it starts is refused", async () => {
     const { page, errors } = await signedIn({ width: 1280, height: 800 });
     await page.check('input[name="preset"][value="24h"]');
     await page.waitForSelector("#window:has-text('per hour')");
@@ -182,6 +182,18 @@ describe.runIf(runBrowserTests)("the dashboard (headless Chromium)", () => {
     expect(
       await text(page, 'article[data-rule="ping"] [data-step="sent"] .num'),
     ).toBe("0");
+    await page.fill("#from-day", "2020-01-05");
+    await page.click("#custom-days button");
+    await page.waitForSelector(
+      "#load-error:has-text('on or before the last day')",
+    );
+    expect(await text(page, "#window")).toContain("2020-01-01 – 2020-01-02");
+
+    // To a rule and back: the focus lands on each view's heading.
+    await page.click('article[data-rule="ping"] h3 a');
+    await page.waitForSelector("#detail-title:focus");
+    await page.click("a.back");
+    await page.waitForSelector("#rules-title:focus");
     expect(errors).toEqual([]);
     await page.close();
   });

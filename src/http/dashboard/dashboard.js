@@ -67,30 +67,59 @@ async function render({ keepMessage, focus } = {}) {
 }
 
 /** After a switch: read the rules and figures again, and keep the focus on the switch. */
-async function rerender({ focusSwitch, keepMessage } = {}) {
-  await load();
-  await render({
+function rerender({ focusSwitch, keepMessage } = {}) {
+  return refresh({
     keepMessage,
     focus: focusSwitch && `[data-switch="${CSS.escape(focusSwitch)}"]`,
   });
 }
 
+/**
+ * Reads everything again and shows it. A failure is said above the figures, which stay
+ * as they were; a token no longer accepted (ADMIN_TOKEN changed) asks for it again.
+ */
+async function refresh(options = {}) {
+  $("load-error").textContent = "";
+  try {
+    await load();
+    await render(options);
+    return true;
+  } catch (error) {
+    if (error.code === "unauthorized") {
+      signedOut("The admin token changed: give the new one.");
+      return false;
+    }
+    $("load-error").textContent =
+      `The figures could not be read again: ${error.message}`;
+    return false;
+  }
+}
+
+function signedOut(message) {
+  token.clear();
+  $("sign-in").hidden = false;
+  $("range").hidden = true;
+  $("sign-out").hidden = true;
+  $("view").replaceChildren();
+  $("sign-in-error").textContent = message;
+}
+
 async function show() {
   try {
     await load();
-    // Before the figures appear, so that no one sees the form beside them.
-    $("sign-in").hidden = true;
-    $("sign-out").hidden = false;
-    $("range").hidden = false;
-    await render();
   } catch (error) {
-    token.clear();
-    $("sign-in").hidden = false;
-    $("sign-in-error").textContent =
+    signedOut(
       error.code === "unauthorized"
         ? "That token is not the admin token."
-        : error.message;
+        : `The dashboard could not be read: ${error.message}`,
+    );
+    return;
   }
+  // Before the figures appear, so that no one sees the form beside them.
+  $("sign-in").hidden = true;
+  $("sign-out").hidden = false;
+  $("range").hidden = false;
+  await render();
 }
 
 function readRangeForm() {
@@ -116,16 +145,15 @@ $("range").addEventListener("submit", (event) => {
     !state.choice.toDay ||
     state.choice.fromDay > state.choice.toDay
   ) {
-    announce("Choose a first day on or before the last day.");
+    $("load-error").textContent =
+      "Choose a first day on or before the last day.";
     return;
   }
   void changeRange();
 });
 
 async function changeRange() {
-  await load();
-  await render();
-  announce(`Showing ${state.rangeText}.`);
+  if (await refresh()) announce(`Showing ${state.rangeText}.`);
 }
 
 window.addEventListener("hashchange", () => {

@@ -105,7 +105,11 @@ export function rulesOverview(state, rerender) {
   const section = element(
     "section",
     { id: "rules", "aria-labelledby": "rules-title" },
-    element("h2", { id: "rules-title" }, `Rules (${rules.length})`),
+    element(
+      "h2",
+      { id: "rules-title", tabindex: "-1" },
+      `Rules (${rules.length})`,
+    ),
   );
   const keys = bucketsOf(state.range);
   for (const rule of rules)
