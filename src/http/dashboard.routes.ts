@@ -13,6 +13,13 @@ export function dashboardRoutes(): Router {
   router.get("/", (_req, res) => {
     res.sendFile("index.html", { root: DASHBOARD_DIR });
   });
+  // Browsers ask for /favicon.ico by themselves; an SVG answers it in every current one.
+  router.get("/favicon.ico", (_req, res) => {
+    res.type("image/svg+xml").sendFile("favicon.svg", {
+      root: DASHBOARD_DIR,
+      maxAge: "1d",
+    });
+  });
   router.use("/dashboard", express.static(DASHBOARD_DIR, { index: false }));
   return router;
 }

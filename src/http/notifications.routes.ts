@@ -11,6 +11,7 @@ import {
   type PageCursor,
 } from "../stats/notification-history.repository.ts";
 import { historyOf } from "../stats/notification-history.ts";
+import { countWaiting } from "../stats/waiting.repository.ts";
 import { storableText } from "../ingest/storable-value.ts";
 import { parseQuery } from "./validation.ts";
 
@@ -31,7 +32,13 @@ export const notificationsQuery = z
     message: "give userId or ruleId (or both)",
   });
 
-/** Admin API: notifications with their deliveries and history. Behind the admin token. */
+/** The query of GET /v1/notifications/waiting. */
+export const waitingQuery = z.object({ ruleId: z.string().min(1).optional() });
+
+/**
+ * Admin API: notifications with their deliveries and history, and what waits now.
+ * Behind the admin token.
+ */
 export function notificationsRoutes(deps: Deps): Router {
   const router = Router();
 
@@ -60,6 +67,15 @@ export function notificationsRoutes(deps: Deps): Router {
               notificationId: last.notificationId,
             })
           : null,
+    });
+  });
+
+  // Every rule's waiting pushes in one answer: a dashboard of 50 rules asks once.
+  router.get("/v1/notifications/waiting", async (req, res) => {
+    const { ruleId } = parseQuery(waitingQuery, req.query);
+    res.json({
+      now: deps.clock(),
+      waiting: await countWaiting(deps.db, ruleId),
     });
   });
 

@@ -1,5 +1,5 @@
 import { MAX_ID_LENGTH } from "../ingest/input-limits.ts";
-import { notificationsQuery } from "./notifications.routes.ts";
+import { notificationsQuery, waitingQuery } from "./notifications.routes.ts";
 import type { RouteDoc } from "./route-doc.ts";
 import { RULE_ROUTES } from "./rule-route-docs.ts";
 import { SHORT_PATH, TRACKING_CALLS } from "./segment.routes.ts";
@@ -120,12 +120,25 @@ export const ROUTES: readonly RouteDoc[] = [
   },
   {
     method: "get",
+    path: "/v1/notifications/waiting",
+    summary:
+      "What waits now: pending notifications of every rule (or one), grouped by what holds them",
+    auth: "admin",
+    query: waitingQuery,
+    responses: {
+      200: "{now, waiting: [{ruleId, deferredBy, retrying, count, nextDueAt, lastDueAt}]}",
+      400: "invalid_query",
+    },
+  },
+  {
+    method: "get",
     path: "/v1/stats",
-    summary: "The funnel of a rule or of all rules",
+    summary:
+      "The funnel of a rule or of all rules, by a grouping and optionally by rule",
     auth: "admin",
     query: statsQuery,
     responses: {
-      200: "counts and rates per group; by variant of one rule, each variant's lift and pValue, the holdout's baseline, and winner (rules with autoWinner: the test's outcome, null while it runs); by timing, optimized's open-rate lift and pValue over control",
+      200: "counts and rates per group (by rule, each group with its ruleId); by variant of one rule, each variant's lift and pValue, the holdout's baseline, and winner (rules with autoWinner: the test's outcome, null while it runs); by timing, optimized's open-rate lift and pValue over control",
       400: "invalid_query",
     },
   },
@@ -174,6 +187,13 @@ export const ROUTES: readonly RouteDoc[] = [
       "The dashboard page (HTML); it reads the admin API with the token it asks for",
     auth: "none",
     responses: { 200: "the page" },
+  },
+  {
+    method: "get",
+    path: "/favicon.ico",
+    summary: "The dashboard's icon (SVG)",
+    auth: "none",
+    responses: { 200: "the icon" },
   },
   {
     method: "get",

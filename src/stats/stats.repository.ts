@@ -6,6 +6,7 @@ export const GroupBy = {
   variant: "variant",
   platform: "platform",
   day: "day",
+  hour: "hour",
   category: "category",
   timing: "timing",
 } as const;
@@ -16,6 +17,8 @@ export type StatsQuery = {
   from: Date;
   to: Date;
   groupBy: GroupBy | undefined;
+  /** Each rule's groups apart (the rule × day of a dashboard), in one query for all rules. */
+  byRule?: boolean | undefined;
 };
 
 /**
@@ -23,6 +26,8 @@ export type StatsQuery = {
  * folded from.
  */
 export type OutcomeCount = {
+  /** Null unless the query counts by rule. */
+  ruleId: string | null;
   group: string;
   status: string;
   reason: string | null;
@@ -171,6 +176,8 @@ function groupKey(groupBy: GroupBy | undefined): RawBuilder<string> {
       return sql<string>`coalesce(o.timing, 'none')`;
     case GroupBy.day:
       return sql<string>`to_char(o.hour at time zone 'UTC', 'YYYY-MM-DD')`;
+    case GroupBy.hour:
+      return sql<string>`to_char(o.hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24":00:00Z"')`;
     case GroupBy.platform:
       return sql<string>`p.platform`;
   }
@@ -216,13 +223,15 @@ export async function countOutcomes(
       ? sql`cross join lateral unnest(case when cardinality(o.platforms) = 0
           then array['none'] else o.platforms end) as p(platform)`
       : sql``;
+  const ruleKey = query.byRule === true ? sql`o.rule_id` : sql`null::text`;
   const { rows } = await sql<OutcomeCount>`
-    select ${groupKey(query.groupBy)} as "group", o.status, o.reason, o.deferred,
-      o.invalid_token as "invalidToken", sum(o.notifications)::int as notifications,
+    select ${ruleKey} as "ruleId", ${groupKey(query.groupBy)} as "group", o.status,
+      o.reason, o.deferred, o.invalid_token as "invalidToken",
+      sum(o.notifications)::int as notifications,
       sum(o.received)::int as received, sum(o.opened)::int as opened,
       sum(o.bounced)::int as bounced, sum(o.converted)::int as converted
     from (${sql.join(parts, sql` union all `)}) o ${platforms}
-    group by 1, 2, 3, 4, 5 order by 1`.execute(db);
+    group by 1, 2, 3, 4, 5, 6 order by 1, 2`.execute(db);
   return rows;
 }
 

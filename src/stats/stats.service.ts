@@ -16,6 +16,8 @@ import {
 } from "./stats.repository.ts";
 
 export type GroupStats = {
+  /** By rule: the rule the group belongs to. */
+  ruleId?: string;
   group: string;
   triggered: number;
   deferred: number;
@@ -47,7 +49,8 @@ export type Stats = {
   ruleId: string | null;
   from: Date;
   to: Date;
-  groupBy: GroupBy | null;
+  /** As asked: `variant`, `day`…, or `rule` and `rule,<grouping>`. */
+  groupBy: string | null;
   groups: GroupStats[];
   /** Variants of a rule with a holdout and a conversion: the holdout's own conversion. */
   holdout?: { held: number; converted: number; conversionRate: number | null };
@@ -85,17 +88,16 @@ export async function ruleStats(
     ruleId: query.ruleId ?? null,
     from: query.from,
     to: query.to,
-    groupBy: query.groupBy ?? null,
+    groupBy: groupingOf(query),
     groups,
   };
-  if (query.groupBy === GroupBy.timing) {
+  if (query.groupBy === GroupBy.timing && query.byRule !== true) {
     // The learned hour is judged on opens: it aims at when users look, and a rule
     // need not count conversions.
     compareWithBase(groups, "control", ["optimized"], "open");
     return stats;
   }
-  if (query.groupBy !== GroupBy.variant || query.ruleId === undefined)
-    return stats;
+  if (!comparesVariants(query)) return stats;
 
   const rule = book.rules.find((r) => r.id === query.ruleId);
   const firstId = rule?.variants?.[0]?.id;
@@ -148,14 +150,33 @@ function compareWithBase(
   }
 }
 
-/** The funnel of each group, in the order the outcomes come in. */
+/** Variants of one rule: the grouping that has lift, p-values, holdout and winner. */
+const comparesVariants = (query: StatsQuery) =>
+  query.groupBy === GroupBy.variant &&
+  query.ruleId !== undefined &&
+  query.byRule !== true;
+
+function groupingOf(query: StatsQuery): string | null {
+  const parts = [query.byRule === true ? "rule" : "", query.groupBy ?? ""];
+  return parts.filter((p) => p !== "").join(",") || null;
+}
+
+/**
+ * The funnel of each group, in the order the outcomes come in. By rule alone, a
+ * rule's one group is named by the rule.
+ */
 function foldGroups(outcomes: readonly OutcomeCount[]): GroupStats[] {
   const groups = new Map<string, GroupStats>();
   for (const o of outcomes) {
-    let g = groups.get(o.group);
+    const key = JSON.stringify([o.ruleId, o.group]);
+    let g = groups.get(key);
     if (g === undefined) {
       g = emptyGroup(o.group);
-      groups.set(o.group, g);
+      if (o.ruleId !== null) {
+        g.ruleId = o.ruleId;
+        if (o.group === "all") g.group = o.ruleId;
+      }
+      groups.set(key, g);
     }
     addOutcome(g, o);
   }
@@ -232,8 +253,7 @@ async function holdoutBaseline(
   book: RuleBook,
   query: StatsQuery,
 ): Promise<{ held: number; converted: number } | undefined> {
-  if (query.groupBy !== GroupBy.variant || query.ruleId === undefined)
-    return undefined;
+  if (!comparesVariants(query)) return undefined;
   const rule = book.rules.find((r) => r.id === query.ruleId);
   if (rule?.conversion === undefined || rule.holdout === 0) return undefined;
   const withinMs = parseDuration(rule.conversion.within);

@@ -158,23 +158,29 @@ function expected(rows: readonly Written[], query: StatsQuery) {
   );
   for (const r of inWindow) {
     const platforms = [...new Set(r.deliveries.map((d) => d.platform))];
-    const keys =
+    const grouped =
       query.groupBy === GroupBy.variant
         ? [r.variant ?? "none"]
         : query.groupBy === GroupBy.category
           ? [r.category ?? "none"]
           : query.groupBy === GroupBy.day
             ? [r.createdAt.toISOString().slice(0, 10)]
-            : query.groupBy === GroupBy.platform
-              ? platforms.length === 0
-                ? ["none"]
-                : platforms
-              : query.groupBy === GroupBy.timing
-                ? [r.timing ?? "none"]
-                : ["all"];
-    for (const key of keys) {
+            : query.groupBy === GroupBy.hour
+              ? [`${r.createdAt.toISOString().slice(0, 13)}:00:00Z`]
+              : query.groupBy === GroupBy.platform
+                ? platforms.length === 0
+                  ? ["none"]
+                  : platforms
+                : query.groupBy === GroupBy.timing
+                  ? [r.timing ?? "none"]
+                  : [query.byRule === true ? r.ruleId : "all"];
+    // By rule, each group also names its rule.
+    const ruleId = query.byRule === true ? r.ruleId : undefined;
+    for (const group of grouped) {
+      const key = `${ruleId ?? ""}/${group}`;
       const g = groups.get(key) ?? {
-        group: key,
+        ruleId,
+        group,
         triggered: 0,
         deferred: 0,
         queued: 0,
@@ -207,11 +213,19 @@ function expected(rows: readonly Written[], query: StatsQuery) {
       }
     }
   }
-  return [...groups.values()].sort((x, y) => x.group.localeCompare(y.group));
+  return [...groups.values()].sort(byRuleAndGroup);
 }
+
+const byRuleAndGroup = (
+  x: { ruleId?: string | undefined; group: string },
+  y: { ruleId?: string | undefined; group: string },
+) =>
+  (x.ruleId ?? "").localeCompare(y.ruleId ?? "") ||
+  x.group.localeCompare(y.group);
 
 function comparable(g: GroupStats) {
   return {
+    ruleId: g.ruleId,
     group: g.group,
     triggered: g.triggered,
     deferred: g.deferred,
@@ -230,9 +244,7 @@ function comparable(g: GroupStats) {
 
 async function answered(query: StatsQuery) {
   const stats = await ruleStats(ctx.database.db, emptyRuleBook(), query);
-  return stats.groups
-    .map(comparable)
-    .sort((x, y) => x.group.localeCompare(y.group));
+  return stats.groups.map(comparable).sort(byRuleAndGroup);
 }
 
 const WINDOWS: [string, Date, Date][] = [
@@ -250,12 +262,13 @@ const GROUPINGS = [undefined, ...Object.values(GroupBy)];
 async function expectExact(rows: readonly Written[]): Promise<void> {
   for (const [, from, to] of WINDOWS)
     for (const groupBy of GROUPINGS)
-      for (const ruleId of ["sale", undefined]) {
-        const query = { ruleId, from, to, groupBy };
-        expect(await answered(query), JSON.stringify(query)).toEqual(
-          expected(rows, query),
-        );
-      }
+      for (const ruleId of ["sale", undefined])
+        for (const byRule of [false, true]) {
+          const query = { ruleId, from, to, groupBy, byRule };
+          expect(await answered(query), JSON.stringify(query)).toEqual(
+            expected(rows, query),
+          );
+        }
 }
 
 async function staleMarks(): Promise<number> {

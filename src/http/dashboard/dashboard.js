@@ -1,250 +1,185 @@
-// Nudge's dashboard: plain browser JavaScript, no build step. It reads the admin API
-// with the token the user types (kept in this tab's sessionStorage only) and
-// Prometheus' /metrics for the queue's health.
+// Nudge's dashboard: plain browser modules, no build step. It reads the admin API with
+// the token the user types (kept in this tab's sessionStorage only). Each view costs a
+// fixed number of requests however many rules there are: the rules, one stats request
+// for every rule's trend (groupBy=rule,<hour|day>), one for what waits, the metrics.
 
-const TOKEN_KEY = "nudge-admin-token";
-const FUNNEL = [
-  ["triggered", "Triggered"],
-  ["targeted", "Targeted"],
-  ["sent", "Sent"],
-  ["received", "Received"],
-  ["opened", "Opened"],
-  ["converted", "Converted"],
-];
-const QUEUE = [
-  ["nudge_delivery_due", "Due, not yet claimed", count],
-  ["nudge_delivery_due_age_seconds", "Oldest due waits", seconds],
-  ["nudge_planner_pending_matches", "Matches to plan", count],
-  ["nudge_planner_lag_seconds", "Planner lag", seconds],
-];
+import { api, token } from "./api.js";
+import { $, announce, element } from "./dom.js";
+import { queueView } from "./queue-view.js";
+import { describeRange, rangeOf } from "./range.js";
+import { ruleDetail } from "./rule-detail.js";
+import { rulesOverview, seriesByRule } from "./rules-view.js";
+import { waitingByRule } from "./waiting.js";
 
-const $ = (id) => document.getElementById(id);
+const state = { choice: { preset: "7d" } };
 
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "style") node.style.cssText = value;
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-function count(value) {
-  return new Intl.NumberFormat("en").format(value);
-}
-
-function seconds(value) {
-  return value < 120
-    ? `${value.toFixed(1)} s`
-    : `${(value / 60).toFixed(1)} min`;
-}
-
-function percent(value) {
-  return value === null || value === undefined
-    ? "–"
-    : `${(100 * value).toFixed(1)}%`;
-}
-
-async function api(path) {
-  const response = await fetch(path, {
-    headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}` },
+async function load() {
+  state.range = rangeOf(state.choice);
+  state.rangeText = describeRange(state.range);
+  const { from, to, bucket } = state.range;
+  const query = new URLSearchParams({
+    groupBy: `rule,${bucket}`,
+    from: from.toISOString(),
+    to: to.toISOString(),
   });
-  if (response.status === 401) throw new Error("unauthorized");
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
-  return response.json();
+  const [rules, stats, waiting] = await Promise.all([
+    api("/v1/rules"),
+    api(`/v1/stats?${query}`),
+    api("/v1/notifications/waiting"),
+  ]);
+  state.document = rules.body;
+  state.etag = rules.etag;
+  state.series = seriesByRule(stats.body);
+  state.waiting = waitingByRule(waiting.body.waiting);
+  state.now = new Date(waiting.body.now).getTime();
 }
 
-async function showQueue() {
-  const text = await (await fetch("/metrics")).text();
-  const values = new Map();
-  for (const line of text.split("\n")) {
-    const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (match) values.set(match[1], Number(match[2]));
-  }
-  const figures = $("queue-figures");
-  figures.replaceChildren();
-  // Each figure is a dt/dd pair in a div of its own, one cell of the grid.
-  const figure = (label, value) =>
-    figures.append(
-      element("div", {}, element("dt", {}, label), element("dd", {}, value)),
-    );
-  for (const [name, label, format] of QUEUE)
-    figure(label, format(values.get(name) ?? 0));
-  for (const [series, depth] of values) {
-    const provider = /^nudge_provider_queue_depth\{provider="(\w+)"\}$/.exec(
-      series,
-    );
-    if (provider) figure(`${provider[1]} queue`, count(depth));
-  }
-  $("queue").hidden = false;
-}
-
-function funnelOf(stats) {
-  const totals = Object.fromEntries(FUNNEL.map(([key]) => [key, 0]));
-  for (const group of stats.groups)
-    for (const [key] of FUNNEL) totals[key] += group[key];
-  const widest = Math.max(1, totals.triggered);
-  const funnel = element(
-    "div",
-    { class: "funnel" },
-    element("h3", {}, "Funnel"),
-  );
-  for (const [key, label] of FUNNEL) {
-    funnel.append(
+/** Shows the view the address names: the overview, or one rule (#rule/<id>). */
+async function render({ keepMessage, focus } = {}) {
+  const main = $("view");
+  const id = /^#rule\/(.+)$/.exec(location.hash)?.[1];
+  const rule =
+    id && state.document.rules.find((r) => r.id === decodeURIComponent(id));
+  $("window").textContent = state.rangeText;
+  if (rule) {
+    main.replaceChildren(ruleDetail(state, rule, rerender));
+    document.title = `${rule.id} · Nudge`;
+  } else {
+    main.replaceChildren(
       element(
         "div",
-        { class: "bar", "data-step": key },
-        element("span", {}, label),
-        element(
-          "div",
-          { class: "track" },
-          element("div", {
-            class: "fill",
-            style: `width: ${(100 * totals[key]) / widest}%`,
-          }),
-        ),
-        element("span", { class: "num" }, count(totals[key])),
-      ),
-    );
-  }
-  return funnel;
-}
-
-function variantsOf(stats) {
-  const box = element(
-    "div",
-    { class: "variants" },
-    element("h3", {}, "Variants"),
-  );
-  const arms = stats.groups.filter(
-    (g) => g.group !== "holdout" && g.group !== "none",
-  );
-  if (arms.length === 0) {
-    box.append(
-      element("p", { class: "empty" }, "No notifications in this window."),
-    );
-    return box;
-  }
-  const widest = Math.max(0.0001, ...arms.map((g) => g.rates.conversion ?? 0));
-  const table = element(
-    "table",
-    {},
-    element(
-      "tr",
-      {},
-      ...[
-        "Variant",
-        "Sent",
-        "Open rate",
-        "Conversion",
-        "",
-        "Lift",
-        "p-value",
-      ].map((h) => element("th", {}, h)),
-    ),
-  );
-  for (const arm of arms) {
-    const significant =
-      arm.pValue !== undefined && arm.pValue !== null && arm.pValue < 0.05;
-    table.append(
-      element(
-        "tr",
-        { "data-variant": arm.group },
-        element("td", {}, arm.group),
-        element("td", {}, count(arm.sent)),
-        element("td", {}, percent(arm.rates.open)),
-        element("td", {}, percent(arm.rates.conversion)),
-        element(
-          "td",
-          { style: "width: 30%" },
+        { class: "overview" },
+        await queueView().catch(() =>
           element(
-            "div",
-            { class: "funnel" },
-            element(
-              "div",
-              { class: "track" },
-              element("div", {
-                class: "fill",
-                style: `width: ${(100 * (arm.rates.conversion ?? 0)) / widest}%`,
-              }),
-            ),
+            "p",
+            { class: "error" },
+            "The queue's metrics could not be read.",
           ),
         ),
-        element(
-          "td",
-          {},
-          arm.lift === undefined ? "baseline" : percent(arm.lift),
-        ),
-        element(
-          "td",
-          significant ? { class: "significant" } : {},
-          arm.pValue === undefined || arm.pValue === null
-            ? "–"
-            : arm.pValue.toFixed(3),
-        ),
+        rulesOverview(state, rerender),
       ),
     );
+    document.title = "Nudge";
   }
-  box.append(table);
-  if (stats.holdout)
-    box.append(
-      element(
-        "p",
-        { "data-holdout": "" },
-        `Holdout: ${count(stats.holdout.held)} held back, ${percent(stats.holdout.conversionRate)} converted without a push.`,
-      ),
-    );
-  return box;
+  if (keepMessage)
+    $(`switch-error-${keepMessage.ruleId}`).textContent = keepMessage.text;
+  if (focus) document.querySelector(focus)?.focus();
 }
 
-async function showRules() {
-  const { rules } = await api("/v1/rules");
-  const section = $("rules");
-  section.replaceChildren(element("h2", {}, "Rules"));
-  for (const rule of rules) {
-    const stats = await api(
-      `/v1/stats?ruleId=${encodeURIComponent(rule.id)}&groupBy=variant`,
-    );
-    $("window").textContent =
-      `${stats.from.slice(0, 10)} – ${stats.to.slice(0, 10)}`;
-    section.append(
-      element(
-        "article",
-        { "data-rule": rule.id },
-        element("h3", {}, rule.id, rule.enabled === false ? " (disabled)" : ""),
-        element("div", { class: "rule" }, funnelOf(stats), variantsOf(stats)),
-      ),
-    );
+/** After a switch: read the rules and figures again, and keep the focus on the switch. */
+function rerender({ focusSwitch, keepMessage } = {}) {
+  return refresh({
+    keepMessage,
+    focus: focusSwitch && `[data-switch="${CSS.escape(focusSwitch)}"]`,
+  });
+}
+
+/**
+ * Reads everything again and shows it. A failure is said above the figures, which stay
+ * as they were; a token no longer accepted (ADMIN_TOKEN changed) asks for it again.
+ */
+async function refresh(options = {}) {
+  $("load-error").textContent = "";
+  try {
+    await load();
+    await render(options);
+    return true;
+  } catch (error) {
+    if (error.code === "unauthorized") {
+      signedOut("The admin token changed: give the new one.");
+      return false;
+    }
+    $("load-error").textContent =
+      `The figures could not be read again: ${error.message}`;
+    return false;
   }
-  section.hidden = false;
+}
+
+function signedOut(message) {
+  token.clear();
+  $("sign-in").hidden = false;
+  $("range").hidden = true;
+  $("sign-out").hidden = true;
+  $("view").replaceChildren();
+  $("sign-in-error").textContent = message;
 }
 
 async function show() {
   try {
-    await showRules();
-    await showQueue();
-    $("sign-in").hidden = true;
-    $("sign-out").hidden = false;
+    await load();
   } catch (error) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    $("sign-in").hidden = false;
-    $("sign-in-error").textContent =
-      error.message === "unauthorized"
+    signedOut(
+      error.code === "unauthorized"
         ? "That token is not the admin token."
-        : error.message;
+        : `The dashboard could not be read: ${error.message}`,
+    );
+    return;
   }
+  // Before the figures appear, so that no one sees the form beside them.
+  $("sign-in").hidden = true;
+  $("sign-out").hidden = false;
+  $("range").hidden = false;
+  await render();
 }
+
+function readRangeForm() {
+  const preset = new FormData($("range")).get("preset");
+  state.choice = {
+    preset,
+    fromDay: $("from-day").value,
+    toDay: $("to-day").value,
+  };
+  $("custom-days").hidden = preset !== "custom";
+}
+
+$("range").addEventListener("change", (event) => {
+  readRangeForm();
+  if (event.target.name === "preset" && state.choice.preset !== "custom")
+    void changeRange();
+});
+$("range").addEventListener("submit", (event) => {
+  event.preventDefault();
+  readRangeForm();
+  if (
+    !state.choice.fromDay ||
+    !state.choice.toDay ||
+    state.choice.fromDay > state.choice.toDay
+  ) {
+    $("load-error").textContent =
+      "Choose a first day on or before the last day.";
+    return;
+  }
+  void changeRange();
+});
+
+async function changeRange() {
+  if (await refresh()) announce(`Showing ${state.rangeText}.`);
+}
+
+window.addEventListener("hashchange", () => {
+  if (!state.document) return;
+  void render({
+    focus: location.hash.startsWith("#rule/")
+      ? "#detail-title"
+      : "#rules-title",
+  });
+});
 
 $("sign-in").addEventListener("submit", (event) => {
   event.preventDefault();
-  sessionStorage.setItem(TOKEN_KEY, $("token").value);
+  token.set($("token").value);
   void show();
 });
 $("sign-out").addEventListener("click", () => {
-  sessionStorage.removeItem(TOKEN_KEY);
+  token.clear();
+  location.hash = "";
   location.reload();
 });
 
-if (sessionStorage.getItem(TOKEN_KEY)) void show();
+const today = new Date().toISOString().slice(0, 10);
+$("to-day").value = today;
+$("from-day").value = new Date(Date.now() - 6 * 86_400_000)
+  .toISOString()
+  .slice(0, 10);
+if (token.get()) void show();
 else $("sign-in").hidden = false;
