@@ -13,6 +13,7 @@ import * as eventsPayloadJson from "./0011-events-payload-json.ts";
 import * as timezoneLocaleSources from "./0012-timezone-locale-sources.ts";
 import * as matchLeases from "./0013-match-leases.ts";
 import * as ruleWinners from "./0014-rule-winners.ts";
+import * as openedAction from "./0015-opened-action.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   "0012-timezone-locale-sources": timezoneLocaleSources,
   "0013-match-leases": matchLeases,
   "0014-rule-winners": ruleWinners,
+  "0015-opened-action": openedAction,
 };

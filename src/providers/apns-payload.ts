@@ -1,4 +1,4 @@
-import { pushData, type PushMessage } from "./provider.ts";
+import { actionLinksOf, pushData, type PushMessage } from "./provider.ts";
 
 /** Apple's limit on a (non-VoIP) push's JSON payload, in bytes. */
 export const APNS_MAX_PAYLOAD_BYTES = 4096;
@@ -17,8 +17,13 @@ export type ApnsRequest = {
 
 /**
  * The APNs request for a push: `aps` (alert, sound, badge, thread-id, mutable-content
- * when there is an image) after `pushData()` and `image_url`. Pure, so that planning
- * measures the very payload that the provider sends.
+ * when there is an image, category) after `pushData()`, `image_url` and
+ * `action_links`. Pure, so that planning measures the very payload that the provider
+ * sends.
+ *
+ * Actions: iOS shows the buttons of the category the app registered under
+ * `aps.category` (their titles are the app's); `action_links` maps an action id to
+ * the deep link to open when that button is tapped.
  */
 export function apnsRequestOf(push: PushMessage): ApnsRequest {
   if (push.silent === true) return backgroundRequestOf(push);
@@ -30,6 +35,8 @@ export function apnsRequestOf(push: PushMessage): ApnsRequest {
   aps["thread-id"] = push.threadId;
   // The app's notification service extension downloads the image and attaches it.
   if (push.image !== undefined) aps["mutable-content"] = 1;
+  if (push.apns?.category !== undefined) aps.category = push.apns.category;
+  const actionLinks = actionLinksOf(push);
   return {
     pushType: "alert",
     priority: 10,
@@ -41,6 +48,7 @@ export function apnsRequestOf(push: PushMessage): ApnsRequest {
     payload: {
       ...pushData(push),
       ...(push.image === undefined ? {} : { image_url: push.image }),
+      ...(actionLinks !== undefined && { action_links: actionLinks }),
       aps,
     },
   };

@@ -1,4 +1,9 @@
-import { pushData, type PushMessage } from "./provider.ts";
+import {
+  actionLinksOf,
+  pushData,
+  type PushAction,
+  type PushMessage,
+} from "./provider.ts";
 
 /** FCM's limit on a message's `notification` and `data`, in bytes of JSON. */
 export const FCM_MAX_PAYLOAD_BYTES = 4096;
@@ -17,7 +22,7 @@ export type FcmMessage = {
   };
   apns: {
     headers: Record<string, string>;
-    payload: { aps: Record<string, string | number> };
+    payload: { aps: Record<string, unknown>; action_links?: unknown };
   };
   webpush: { headers?: { TTL: string }; fcm_options?: { link: string } };
 };
@@ -34,19 +39,8 @@ export function fcmMessageOf(
   ttl: number | undefined,
 ): FcmMessage {
   if (push.silent === true) return dataMessageOf(push, ttl);
-  const apnsHeaders: Record<string, string> = {};
-  // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
-  if (Buffer.byteLength(push.notificationId) <= 64)
-    apnsHeaders["apns-collapse-id"] = push.notificationId;
-  if (push.expiresAt !== undefined)
-    apnsHeaders["apns-expiration"] = String(
-      Math.floor(push.expiresAt.getTime() / 1000),
-    );
-  const aps: Record<string, string | number> = { "thread-id": push.threadId };
-  if (push.badge !== undefined) aps.badge = push.badge;
-  if (push.sound !== undefined) aps.sound = push.sound;
-  // The app's notification service extension downloads the image.
-  if (push.image !== undefined) aps["mutable-content"] = 1;
+  if (push.actions !== undefined)
+    return actionMessageOf(push, push.actions, ttl);
   const link = push.deepLink?.startsWith("https://") ? push.deepLink : null;
   return {
     token: push.token,
@@ -68,13 +62,87 @@ export function fcmMessageOf(
         ...(push.sound !== undefined && { sound: push.sound }),
       },
     },
-    apns: { headers: apnsHeaders, payload: { aps } },
+    apns: { headers: apnsHeadersOf(push), payload: { aps: apsOf(push) } },
     webpush: {
       ...(ttl !== undefined && { headers: { TTL: String(ttl) } }),
       // FCM refuses a link that is not https.
       ...(link !== null && { fcm_options: { link } }),
     },
   };
+}
+
+/**
+ * A push with actions as a data message: Android draws a notification message by
+ * itself while the app is in the background, and cannot put buttons on it, so the
+ * app's `FirebaseMessagingService.onMessageReceived` gets the data and draws it:
+ * `title`, `body`, `image`, `tag` and `actions`, a JSON string of
+ * `[{id, title, deep_link?, foreground?, destructive?}]`. High priority, as it shows a
+ * notification. iOS gets an alert in the category that holds the buttons.
+ */
+function actionMessageOf(
+  push: PushMessage & { token: string },
+  actions: readonly PushAction[],
+  ttl: number | undefined,
+): FcmMessage {
+  const actionLinks = actionLinksOf(push);
+  return {
+    token: push.token,
+    data: {
+      ...pushData(push),
+      title: push.title,
+      body: push.body,
+      ...(push.image !== undefined && { image: push.image }),
+      tag: push.threadId,
+      actions: JSON.stringify(actions.map(wireAction)),
+    },
+    android: {
+      collapse_key: push.notificationId,
+      priority: "high",
+      ...(ttl !== undefined && { ttl: `${ttl}s` }),
+    },
+    apns: {
+      headers: apnsHeadersOf(push),
+      payload: {
+        aps: { alert: { title: push.title, body: push.body }, ...apsOf(push) },
+        ...(actionLinks !== undefined && { action_links: actionLinks }),
+      },
+    },
+    webpush: { ...(ttl !== undefined && { headers: { TTL: String(ttl) } }) },
+  };
+}
+
+/** An action as the app's handler reads it from `data.actions`. */
+function wireAction(action: PushAction) {
+  return {
+    id: action.id,
+    title: action.title,
+    ...(action.deepLink !== undefined && { deep_link: action.deepLink }),
+    ...(action.foreground === true && { foreground: true }),
+    ...(action.destructive === true && { destructive: true }),
+  };
+}
+
+function apnsHeadersOf(push: PushMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
+  if (Buffer.byteLength(push.notificationId) <= 64)
+    headers["apns-collapse-id"] = push.notificationId;
+  if (push.expiresAt !== undefined)
+    headers["apns-expiration"] = String(
+      Math.floor(push.expiresAt.getTime() / 1000),
+    );
+  return headers;
+}
+
+/** The `aps` of an alert for an iOS device that FCM hands to APNs, but the alert. */
+function apsOf(push: PushMessage): Record<string, unknown> {
+  const aps: Record<string, unknown> = { "thread-id": push.threadId };
+  if (push.badge !== undefined) aps.badge = push.badge;
+  if (push.sound !== undefined) aps.sound = push.sound;
+  // The app's notification service extension downloads the image.
+  if (push.image !== undefined) aps["mutable-content"] = 1;
+  if (push.apns?.category !== undefined) aps.category = push.apns.category;
+  return aps;
 }
 
 /**
@@ -90,13 +158,8 @@ function dataMessageOf(
   const apnsHeaders: Record<string, string> = {
     "apns-push-type": "background",
     "apns-priority": "5",
+    ...apnsHeadersOf(push),
   };
-  if (Buffer.byteLength(push.notificationId) <= 64)
-    apnsHeaders["apns-collapse-id"] = push.notificationId;
-  if (push.expiresAt !== undefined)
-    apnsHeaders["apns-expiration"] = String(
-      Math.floor(push.expiresAt.getTime() / 1000),
-    );
   return {
     token: push.token,
     data: pushData(push),

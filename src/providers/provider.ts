@@ -22,6 +22,27 @@ export type PushMessage = {
   expiresAt: Date | undefined;
   /** A background push: wakes the app with the data, shows nothing. */
   silent?: boolean;
+  /** Buttons on the notification; never on a silent push. */
+  actions?: readonly PushAction[];
+  /** What only APNs reads. */
+  apns?: ApnsOptions;
+};
+
+/** A button: the app (or service worker) tells which by its `id`. */
+export type PushAction = {
+  id: string;
+  title: string;
+  deepLink?: string;
+  /** Opens the app (Android reads it from the data; iOS from the category). */
+  foreground?: boolean;
+  /** Deletes or cancels something: shown as such where the platform can. */
+  destructive?: boolean;
+};
+
+/** The options of a push that only APNs reads. */
+export type ApnsOptions = {
+  /** `aps.category`: the notification category the app registered its actions in. */
+  category?: string;
 };
 
 /** One push to one device: what every provider turns into its own wire format. */
@@ -100,6 +121,19 @@ export function pushData(push: PushMessage): Record<string, string> {
     nudge_id: push.notificationId,
     ...(push.deepLink === undefined ? {} : { deep_link: push.deepLink }),
   };
+}
+
+/**
+ * Each action's deep link by action id, for the app (or service worker) to open on a
+ * tap of that button; undefined when no action has one.
+ */
+export function actionLinksOf(
+  push: PushMessage,
+): Record<string, string> | undefined {
+  const links: Record<string, string> = {};
+  for (const { id, deepLink } of push.actions ?? [])
+    if (deepLink !== undefined) links[id] = deepLink;
+  return Object.keys(links).length === 0 ? undefined : links;
 }
 
 /** `Retry-After` (RFC 9110: delay-seconds or an HTTP date) in milliseconds from `now`. */

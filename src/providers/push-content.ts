@@ -1,5 +1,5 @@
 import type { JsonObject, Platform } from "../vocabulary.ts";
-import type { PushMessage } from "./provider.ts";
+import type { ApnsOptions, PushAction, PushMessage } from "./provider.ts";
 
 /** What a push is about besides its content: the notification, its rule, its expiry. */
 export type PushIdentity = {
@@ -19,6 +19,9 @@ export function pushMessageOf(
   identity: PushIdentity,
   _platform: Platform,
 ): PushMessage {
+  const silent = content.silent === true;
+  const actions = silent ? [] : actionsOf(content.actions);
+  const apns = apnsOptionsOf(content, identity, actions);
   return {
     notificationId: identity.notificationId,
     title: text(content.title) ?? "",
@@ -30,8 +33,51 @@ export function pushMessageOf(
     data: stringValues(content.data),
     threadId: identity.ruleId,
     expiresAt: identity.expiresAt,
-    ...(content.silent === true && { silent: true }),
+    ...(silent && { silent: true }),
+    ...(actions.length > 0 && { actions }),
+    ...(Object.keys(apns).length > 0 && { apns }),
   };
+}
+
+/**
+ * The APNs options. A message with actions names the category the iOS app registered
+ * them in; without `apns.category` that is the rule's id.
+ */
+function apnsOptionsOf(
+  content: JsonObject,
+  identity: PushIdentity,
+  actions: readonly PushAction[],
+): ApnsOptions {
+  const given = objectOf(content.apns);
+  const category =
+    text(given.category) ?? (actions.length > 0 ? identity.ruleId : undefined);
+  return { ...(category !== undefined && { category }) };
+}
+
+function actionsOf(value: unknown): PushAction[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((item: unknown) => {
+    const fields = objectOf(item);
+    const id = text(fields.id);
+    const title = text(fields.title);
+    if (id === undefined || title === undefined) return [];
+    const deepLink = text(fields.deepLink);
+    return [
+      {
+        id,
+        title,
+        ...(deepLink !== undefined && { deepLink }),
+        ...(fields.foreground === true && { foreground: true }),
+        ...(fields.destructive === true && { destructive: true }),
+      },
+    ];
+  });
+}
+
+function objectOf(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
 
 function text(value: unknown): string | undefined {

@@ -245,8 +245,21 @@ function pushTypeRefusal(
   if (pushType === "alert")
     return aps.alert === undefined
       ? { status: 400, reason: "InvalidPushType" }
-      : undefined;
+      : apsRefusal(aps);
   return { status: 400, reason: "InvalidPushType" };
+}
+
+/**
+ * The `aps` keys as Apple documents them. APNs itself forwards a wrong value and the
+ * device ignores it (a category it does not know shows no buttons), so the fake
+ * refuses it instead, with a reason of its own, for the test to see the mistake.
+ */
+function apsRefusal(aps: Record<string, unknown>): FakeApnsAnswer | undefined {
+  const strings = ["category", "thread-id"];
+  const bad = strings.find((key) => key in aps && typeof aps[key] !== "string");
+  if (bad !== undefined)
+    return { status: 400, reason: `FakeInvalidAps ${bad}` };
+  return undefined;
 }
 
 function reply(stream: ServerHttp2Stream, answer: FakeApnsAnswer): void {

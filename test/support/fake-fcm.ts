@@ -344,6 +344,8 @@ function invalidField(body: unknown): string | undefined {
   if (!isObject(data)) return "message.data";
   const index = Object.values(data).findIndex((v) => typeof v !== "string");
   if (index >= 0) return `message.data[${index}].value`;
+  const reserved = Object.keys(data).findIndex(isReservedDataKey);
+  if (reserved >= 0) return `message.data[${reserved}].key`;
   const path = CHECKS.find(([path, valid]) => !valid(at(message, path)))?.[0];
   if (path !== undefined) return `message.${path}`;
   return backgroundProblem(message);
@@ -366,6 +368,14 @@ function backgroundProblem(message: Record<string, unknown>) {
   return message.notification === undefined
     ? undefined
     : "message.notification";
+}
+
+/** FCM's reserved data keys: "from", "notification", "message_type", google… and gcm…. */
+function isReservedDataKey(key: string): boolean {
+  return (
+    ["from", "notification", "message_type"].includes(key) ||
+    /^(google|gcm)/.test(key)
+  );
 }
 
 function at(object: unknown, path: string): unknown {
