@@ -16,8 +16,9 @@ export type ApnsRequest = {
 };
 
 /**
- * The APNs request for a push: `aps` (alert, sound, badge, thread-id, mutable-content
- * when there is an image, category) after `pushData()`, `image_url` and
+ * The APNs request for a push: `aps` (alert with subtitle, sound, badge, thread-id,
+ * mutable-content when there is an image, category, interruption-level,
+ * relevance-score) after `pushData()`, `image_url` and
  * `action_links`. Pure, so that planning measures the very payload that the provider
  * sends.
  *
@@ -27,19 +28,29 @@ export type ApnsRequest = {
  */
 export function apnsRequestOf(push: PushMessage): ApnsRequest {
   if (push.silent === true) return backgroundRequestOf(push);
+  const options = push.apns ?? {};
   const aps: Record<string, unknown> = {
-    alert: { title: push.title, body: push.body },
+    alert: {
+      title: push.title,
+      ...(options.subtitle !== undefined && { subtitle: options.subtitle }),
+      body: push.body,
+    },
   };
   if (push.sound !== undefined) aps.sound = push.sound;
   if (push.badge !== undefined) aps.badge = push.badge;
-  aps["thread-id"] = push.threadId;
+  aps["thread-id"] = options.threadId ?? push.threadId;
   // The app's notification service extension downloads the image and attaches it.
   if (push.image !== undefined) aps["mutable-content"] = 1;
-  if (push.apns?.category !== undefined) aps.category = push.apns.category;
+  if (options.category !== undefined) aps.category = options.category;
+  if (options.interruptionLevel !== undefined)
+    aps["interruption-level"] = options.interruptionLevel;
+  if (options.relevanceScore !== undefined)
+    aps["relevance-score"] = options.relevanceScore;
   const actionLinks = actionLinksOf(push);
   return {
     pushType: "alert",
-    priority: 10,
+    // Apple's 5 sends when the device is awake anyway, saving its battery.
+    priority: push.priority === "normal" ? 5 : 10,
     collapseId: push.notificationId,
     // Without a ttl no apns-expiration is sent and Apple stores the push for a device
     // that is offline, as FCM and Web Push keep theirs for weeks: 0 would mean "now or

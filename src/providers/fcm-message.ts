@@ -18,7 +18,13 @@ export type FcmMessage = {
     collapse_key: string;
     priority: "high" | "normal";
     ttl?: string;
-    notification?: { tag: string; sound?: string };
+    notification?: {
+      tag: string;
+      sound?: string;
+      channel_id?: string;
+      color?: string;
+      icon?: string;
+    };
   };
   apns: {
     headers: Record<string, string>;
@@ -55,11 +61,12 @@ export function fcmMessageOf(
       // long gets only some of our pushes; in return a send retried after a lost
       // answer replaces the first copy instead of showing twice.
       collapse_key: push.notificationId,
-      priority: "high",
+      priority: androidPriorityOf(push),
       ...(ttl !== undefined && { ttl: `${ttl}s` }),
       notification: {
-        tag: push.threadId,
+        tag: push.fcm?.tag ?? push.threadId,
         ...(push.sound !== undefined && { sound: push.sound }),
+        ...androidLooksOf(push),
       },
     },
     apns: { headers: apnsHeadersOf(push), payload: { aps: apsOf(push) } },
@@ -75,9 +82,10 @@ export function fcmMessageOf(
  * A push with actions as a data message: Android draws a notification message by
  * itself while the app is in the background, and cannot put buttons on it, so the
  * app's `FirebaseMessagingService.onMessageReceived` gets the data and draws it:
- * `title`, `body`, `image`, `tag` and `actions`, a JSON string of
- * `[{id, title, deep_link?, foreground?, destructive?}]`. High priority, as it shows a
- * notification. iOS gets an alert in the category that holds the buttons.
+ * `title`, `body`, `image`, `tag`, `channel_id`, `color`, `icon` and `actions`, a JSON
+ * string of `[{id, title, deep_link?, foreground?, destructive?}]`. High priority
+ * unless the message says otherwise, as it shows a notification. iOS gets an alert in
+ * the category that holds the buttons.
  */
 function actionMessageOf(
   push: PushMessage & { token: string },
@@ -92,18 +100,19 @@ function actionMessageOf(
       title: push.title,
       body: push.body,
       ...(push.image !== undefined && { image: push.image }),
-      tag: push.threadId,
+      tag: push.fcm?.tag ?? push.threadId,
+      ...androidLooksOf(push),
       actions: JSON.stringify(actions.map(wireAction)),
     },
     android: {
       collapse_key: push.notificationId,
-      priority: "high",
+      priority: androidPriorityOf(push),
       ...(ttl !== undefined && { ttl: `${ttl}s` }),
     },
     apns: {
       headers: apnsHeadersOf(push),
       payload: {
-        aps: { alert: { title: push.title, body: push.body }, ...apsOf(push) },
+        aps: { alert: alertOf(push), ...apsOf(push) },
         ...(actionLinks !== undefined && { action_links: actionLinks }),
       },
     },
@@ -122,8 +131,34 @@ function wireAction(action: PushAction) {
   };
 }
 
+/** FCM's own priority option, else the message's, else high. */
+function androidPriorityOf(push: PushMessage): "high" | "normal" {
+  return push.fcm?.priority ?? push.priority ?? "high";
+}
+
+/** The channel, accent colour and small icon of an Android notification. */
+function androidLooksOf(push: PushMessage) {
+  const { channelId, color, icon } = push.fcm ?? {};
+  return {
+    ...(channelId !== undefined && { channel_id: channelId }),
+    ...(color !== undefined && { color }),
+    ...(icon !== undefined && { icon }),
+  };
+}
+
+function alertOf(push: PushMessage): Record<string, string> {
+  const subtitle = push.apns?.subtitle;
+  return {
+    title: push.title,
+    ...(subtitle !== undefined && { subtitle }),
+    body: push.body,
+  };
+}
+
 function apnsHeadersOf(push: PushMessage): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (push.silent !== true && push.priority === "normal")
+    headers["apns-priority"] = "5";
   // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
   if (Buffer.byteLength(push.notificationId) <= 64)
     headers["apns-collapse-id"] = push.notificationId;
@@ -134,14 +169,24 @@ function apnsHeadersOf(push: PushMessage): Record<string, string> {
   return headers;
 }
 
-/** The `aps` of an alert for an iOS device that FCM hands to APNs, but the alert. */
+/**
+ * The `aps` of an alert for an iOS device that FCM hands to APNs, but the alert, with
+ * the message's APNs options.
+ */
 function apsOf(push: PushMessage): Record<string, unknown> {
-  const aps: Record<string, unknown> = { "thread-id": push.threadId };
+  const options = push.apns ?? {};
+  const aps: Record<string, unknown> = {
+    "thread-id": options.threadId ?? push.threadId,
+  };
   if (push.badge !== undefined) aps.badge = push.badge;
   if (push.sound !== undefined) aps.sound = push.sound;
   // The app's notification service extension downloads the image.
   if (push.image !== undefined) aps["mutable-content"] = 1;
-  if (push.apns?.category !== undefined) aps.category = push.apns.category;
+  if (options.category !== undefined) aps.category = options.category;
+  if (options.interruptionLevel !== undefined)
+    aps["interruption-level"] = options.interruptionLevel;
+  if (options.relevanceScore !== undefined)
+    aps["relevance-score"] = options.relevanceScore;
   return aps;
 }
 

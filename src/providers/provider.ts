@@ -24,8 +24,12 @@ export type PushMessage = {
   silent?: boolean;
   /** Buttons on the notification; never on a silent push. */
   actions?: readonly PushAction[];
-  /** What only APNs reads. */
+  /** `normal` lets the device or browser wait for a good moment; default high. */
+  priority?: "high" | "normal";
+  /** What only APNs, FCM or browsers read. */
   apns?: ApnsOptions;
+  fcm?: FcmOptions;
+  webpush?: WebPushOptions;
 };
 
 /** A button: the app (or service worker) tells which by its `id`. */
@@ -43,6 +47,35 @@ export type PushAction = {
 export type ApnsOptions = {
   /** `aps.category`: the notification category the app registered its actions in. */
   category?: string;
+  interruptionLevel?: "passive" | "active" | "time-sensitive";
+  /** In [0, 1]. */
+  relevanceScore?: number;
+  /** Replaces the push's `threadId` on APNs. */
+  threadId?: string;
+  subtitle?: string;
+};
+
+/** The options of a push that only FCM reads (its Android part). */
+export type FcmOptions = {
+  channelId?: string;
+  /** Replaces the priority that `PushMessage.priority` maps to. */
+  priority?: "high" | "normal";
+  /** Replaces the push's `threadId` as the notification's tag. */
+  tag?: string;
+  /** `#rrggbb`. */
+  color?: string;
+  icon?: string;
+};
+
+/** The options of a push that only browsers read. */
+export type WebPushOptions = {
+  icon?: string;
+  badge?: string;
+  /** Replaces the push's `threadId` as the notification's tag. */
+  tag?: string;
+  requireInteraction?: boolean;
+  /** Replaces the Urgency that `PushMessage.priority` maps to. */
+  urgency?: "very-low" | "low" | "normal" | "high";
 };
 
 /** One push to one device: what every provider turns into its own wire format. */

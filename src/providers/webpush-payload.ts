@@ -30,7 +30,10 @@ export type WebPushPayload =
       title: string;
       body: string;
       image?: string;
+      icon?: string;
+      badge?: string;
       tag: string;
+      requireInteraction?: true;
       actions?: { action: string; title: string }[];
       data: WebPushData;
     }
@@ -49,11 +52,15 @@ export type WebPushData = Record<string, string | Record<string, string>>;
 export function payloadOf(push: PushMessage): WebPushPayload {
   if (push.silent === true) return { silent: true, data: pushData(push) };
   const actionLinks = actionLinksOf(push);
+  const { icon, badge, tag, requireInteraction } = push.webpush ?? {};
   return {
     title: push.title,
     body: push.body,
     ...(push.image === undefined ? {} : { image: push.image }),
-    tag: push.threadId,
+    ...(icon !== undefined && { icon }),
+    ...(badge !== undefined && { badge }),
+    tag: tag ?? push.threadId,
+    ...(requireInteraction === true && { requireInteraction }),
     ...(push.actions !== undefined && {
       actions: push.actions.map((a) => ({ action: a.id, title: a.title })),
     }),
@@ -70,9 +77,13 @@ export function webPushPayloadText(push: PushMessage): string {
 }
 
 /**
- * RFC 8030 `Urgency`: `high` for a push someone should see now, `normal` for a silent
- * one, which a browser on battery may hold until it is convenient.
+ * RFC 8030 `Urgency`: the message's `webpush.urgency`, else `high` for a push someone
+ * should see now, `normal` for a silent one or one of normal priority, which a
+ * browser on battery may hold until it is convenient.
  */
-export function urgencyOf(push: PushMessage): "high" | "normal" {
-  return push.silent === true ? "normal" : "high";
+export function urgencyOf(
+  push: PushMessage,
+): "very-low" | "low" | "normal" | "high" {
+  if (push.webpush?.urgency !== undefined) return push.webpush.urgency;
+  return push.silent === true || push.priority === "normal" ? "normal" : "high";
 }

@@ -32,7 +32,18 @@ export type MessageFields = {
   badge?: string | undefined;
   data?: Record<string, string> | undefined;
   actions?: ActionSpec[] | undefined;
+  priority?: string | undefined;
+  /** Options only APNs, FCM or browsers read: strings are templates. */
+  apns?: OptionsSpec | undefined;
+  fcm?: OptionsSpec | undefined;
+  webpush?: OptionsSpec | undefined;
+  /** By platform, shared fields and that platform's options that replace the message's. */
+  overrides?: Partial<Record<PlatformName, OptionsSpec>> | undefined;
 };
+
+type PlatformName = "apns" | "fcm" | "webpush";
+type OptionsSpec = Record<string, string | number | boolean | undefined>;
+const PLATFORMS = ["apns", "fcm", "webpush"] as const;
 
 export const TEXT_FIELDS = [
   "title",
@@ -41,16 +52,24 @@ export const TEXT_FIELDS = [
   "image",
   "sound",
   "badge",
+  "priority",
 ] as const;
 
 /** Fields that hold more than one text: compiled as a tree of templates. */
-export const TREE_FIELDS = ["actions"] as const;
+export const TREE_FIELDS = [
+  "actions",
+  "apns",
+  "fcm",
+  "webpush",
+  "overrides",
+] as const;
 export type TreeField = (typeof TREE_FIELDS)[number];
 
 /**
- * The layers merged, the later over the earlier: a text replaces, data merges key by
- * key, and a list of actions replaces the whole list, so that a locale that translates
- * the buttons says every button it shows.
+ * The layers merged, the later over the earlier: a text replaces, data and each
+ * platform's options and overrides merge key by key, and a list of actions replaces
+ * the whole list, so that a locale that translates the buttons says every button it
+ * shows.
  */
 export function mergeFields(
   ...layers: (MessageFields | undefined)[]
@@ -65,6 +84,17 @@ export function mergeFields(
     if (layer.data !== undefined)
       merged.data = { ...merged.data, ...layer.data };
     if (layer.actions !== undefined) merged.actions = layer.actions;
+    for (const platform of PLATFORMS) {
+      const options = layer[platform];
+      if (options !== undefined)
+        merged[platform] = { ...merged[platform], ...options };
+      const override = layer.overrides?.[platform];
+      if (override !== undefined)
+        merged.overrides = {
+          ...merged.overrides,
+          [platform]: { ...merged.overrides?.[platform], ...override },
+        };
+    }
   }
   return merged;
 }

@@ -40,6 +40,12 @@ export type RenderedMessage = {
   data: Record<string, string>;
   /** Buttons, rendered; the ones whose title rendered empty are left out. */
   actions?: RenderedAction[];
+  priority?: string;
+  /** Each platform's options and overrides, rendered; empty texts left out. */
+  apns?: Record<string, unknown>;
+  fcm?: Record<string, unknown>;
+  webpush?: Record<string, unknown>;
+  overrides?: Record<string, unknown>;
   /** The locale variant used; undefined for the default message. */
   locale?: string;
   /** A background push: wakes the app, shows nothing. */
@@ -276,8 +282,15 @@ function renderFields(
   if (image !== undefined) message.image = image;
   if (sound !== undefined) message.sound = sound;
   if (badge !== undefined) message.badge = badge;
+  const priority = optional(fields.priority);
+  if (priority !== undefined) message.priority = priority;
   const actions = renderedActions(fields.trees.actions?.(render));
   if (actions !== undefined) message.actions = actions;
+  for (const name of ["apns", "fcm", "webpush", "overrides"] as const) {
+    const options = fields.trees[name]?.(render);
+    if (options !== undefined)
+      message[name] = options as Record<string, unknown>;
+  }
   if (locale !== undefined) message.locale = locale;
   return message;
 }

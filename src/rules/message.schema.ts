@@ -65,6 +65,95 @@ const actions = z
     description: `buttons on the notification, at most ${String(MAX_ACTIONS)}; a tap comes back as Push Notification Tapped with properties.action_id`,
   });
 
+const priority = z.enum(["high", "normal"]).meta({
+  description:
+    "high (the default) to show now; normal lets the phone or browser wait for a convenient moment: APNs apns-priority 10 or 5, FCM android.priority, Web Push Urgency",
+});
+
+const apnsOptions = {
+  category: identifier.meta({
+    description:
+      "aps.category: the category the iOS app registered the actions in (default: the rule id when the message has actions)",
+  }),
+  interruptionLevel: z.enum(["passive", "active", "time-sensitive"]).meta({
+    description:
+      "aps.interruption-level; time-sensitive needs the app's Time Sensitive Notifications capability",
+  }),
+  relevanceScore: z.number().min(0).max(1).meta({
+    description:
+      "aps.relevance-score: how the summary ranks this notification among the app's",
+  }),
+  threadId: template.meta({
+    description: "aps.thread-id: groups notifications (default: the rule id)",
+  }),
+  subtitle: template.meta({ description: "aps.alert.subtitle" }),
+};
+
+const fcmOptions = {
+  channelId: template.meta({
+    description:
+      "android.notification.channel_id: a channel the app created (Android 8+)",
+  }),
+  priority,
+  tag: template.meta({
+    description:
+      "android.notification.tag: a newer notification with the tag replaces the older (default: the rule id)",
+  }),
+  color: z
+    .string()
+    .regex(/^#[0-9A-Fa-f]{6}$/, { message: 'must be "#rrggbb"' })
+    .meta({ description: "android.notification.color of the small icon" }),
+  icon: template.meta({
+    description: "android.notification.icon: a drawable in the app",
+  }),
+};
+
+const webpushOptions = {
+  icon: template.meta({ description: "the notification's icon URL" }),
+  badge: template.meta({
+    description:
+      "the monochrome badge image URL shown in the status bar (Android)",
+  }),
+  tag: template.meta({
+    description:
+      "a newer notification with the tag replaces the older (default: the rule id)",
+  }),
+  requireInteraction: z.boolean().meta({
+    description: "stays on screen until clicked or dismissed",
+  }),
+  urgency: z.enum(["very-low", "low", "normal", "high"]).meta({
+    description:
+      "RFC 8030 Urgency header (default: from priority; normal for silent)",
+  }),
+};
+
+/** Shared fields an override may replace on one platform. */
+const sharedOverride = {
+  title: template,
+  body: template,
+  deepLink: template,
+  image: template,
+  sound: template,
+  priority,
+};
+
+const overrides = z
+  .strictObject({
+    apns: z
+      .strictObject({ ...sharedOverride, badge: template, ...apnsOptions })
+      .partial(),
+    fcm: z
+      .strictObject({ ...sharedOverride, badge: template, ...fcmOptions })
+      .partial(),
+    // badge is Web Push's badge image here: the count is APNs' alone.
+    webpush: z.strictObject({ ...sharedOverride, ...webpushOptions }).partial(),
+  })
+  .partial()
+  .meta({
+    description:
+      "per platform, text or options that replace the message's there: e.g. a shorter title on iOS, or a web URL instead of the app's deep link in the browser",
+  });
+
 const messageFields = {
   title: template,
   body: template,
@@ -80,6 +169,23 @@ const messageFields = {
     .optional()
     .meta({ description: "custom key/value data delivered with the push" }),
   actions: actions.optional(),
+  priority: priority.optional(),
+  apns: z
+    .strictObject(apnsOptions)
+    .partial()
+    .optional()
+    .meta({ description: "options only APNs reads" }),
+  fcm: z
+    .strictObject(fcmOptions)
+    .partial()
+    .optional()
+    .meta({ description: "options only FCM (Android) reads" }),
+  webpush: z
+    .strictObject(webpushOptions)
+    .partial()
+    .optional()
+    .meta({ description: "options only browsers read" }),
+  overrides: overrides.optional(),
 };
 
 export const partialMessage = z.strictObject(messageFields).partial();

@@ -121,3 +121,95 @@ describe("APNs provider: actions", () => {
     });
   });
 });
+
+describe("APNs provider: options and overrides", () => {
+  it("when a message sets every APNs option and normal priority, then aps and the headers carry each as Apple names it", async () => {
+    const push = pushOf({
+      title: "Sale",
+      body: "Boots",
+      priority: "normal",
+      apns: {
+        interruptionLevel: "time-sensitive",
+        relevanceScore: 0.75,
+        threadId: "sale-boots",
+        subtitle: "Today only",
+        category: "SALE",
+      },
+      // Another platform's options never reach APNs.
+      fcm: { channelId: "sales" },
+      webpush: { icon: "https://cdn.example/i.png" },
+    });
+
+    const received = await sent(push);
+
+    expect(received).toMatchObject({
+      pushType: "alert",
+      priority: "5",
+      collapseId: push.notificationId,
+    });
+    expect(received?.payload).toEqual({
+      aps: {
+        alert: { title: "Sale", subtitle: "Today only", body: "Boots" },
+        "thread-id": "sale-boots",
+        category: "SALE",
+        "interruption-level": "time-sensitive",
+        "relevance-score": 0.75,
+      },
+      nudge_id: push.notificationId,
+    });
+  });
+
+  it("when overrides.apns replaces text and options, then APNs gets those and the other platforms keep the message's", async () => {
+    const content = {
+      title: "Sale on boots",
+      body: "All boots 20% off today",
+      deepLink: "https://shop.example/boots",
+      apns: { subtitle: "Today" },
+      overrides: {
+        apns: {
+          title: "Boots -20%",
+          deepLink: "shop://boots",
+          subtitle: "Only today",
+          priority: "normal",
+        },
+        fcm: { title: "Not for iOS" },
+      },
+    };
+    const push = pushOf(content);
+
+    const received = await sent(push);
+
+    expect(received?.priority).toBe("5");
+    expect(received?.payload).toEqual({
+      aps: {
+        alert: {
+          title: "Boots -20%",
+          subtitle: "Only today",
+          body: "All boots 20% off today",
+        },
+        "thread-id": "sale",
+      },
+      nudge_id: push.notificationId,
+      deep_link: "shop://boots",
+    });
+  });
+
+  it("when aps holds a relevance score outside [0, 1] or an unknown interruption level, then the fake refuses it", async () => {
+    const base = pushOf({ title: "Sale", body: "Boots" });
+    const score = { ...base, apns: { relevanceScore: 2 } };
+    const level = {
+      ...base,
+      token: randomBytes(32).toString("hex"),
+      apns: { interruptionLevel: "urgent" },
+    } as unknown as Push;
+
+    expect(await provider.send(score)).toMatchObject({
+      kind: "permanent",
+      reason: expect.stringContaining("FakeInvalidAps relevance-score"),
+    });
+    expect(await provider.send(level)).toMatchObject({
+      kind: "permanent",
+      reason: expect.stringContaining("FakeInvalidAps interruption-level"),
+    });
+  });
+});

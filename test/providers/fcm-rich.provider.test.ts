@@ -109,3 +109,103 @@ describe("FCM provider: actions", () => {
     expect(fcm.rejections.at(-1)).toContain("message.data[0].key");
   });
 });
+
+describe("FCM provider: options and overrides", () => {
+  it("when a message sets every FCM option, then android carries each as FCM v1 names it, and iOS the APNs options", async () => {
+    const push = pushOf({
+      title: "Sale",
+      body: "Boots",
+      sound: "default",
+      priority: "normal",
+      fcm: {
+        channelId: "sales",
+        priority: "high",
+        tag: "sale-boots",
+        color: "#FF8800",
+        icon: "ic_sale",
+      },
+      apns: { interruptionLevel: "passive", relevanceScore: 0.5 },
+    });
+
+    expect(await sent(push)).toEqual({
+      token: push.token,
+      notification: { title: "Sale", body: "Boots" },
+      data: { nudge_id: push.notificationId },
+      android: {
+        collapse_key: push.notificationId,
+        // FCM's own priority wins over the message's.
+        priority: "high",
+        ttl: "3600s",
+        notification: {
+          tag: "sale-boots",
+          sound: "default",
+          channel_id: "sales",
+          color: "#FF8800",
+          icon: "ic_sale",
+        },
+      },
+      apns: {
+        headers: {
+          "apns-priority": "5",
+          "apns-collapse-id": push.notificationId,
+          "apns-expiration": EXPIRATION,
+        },
+        payload: {
+          aps: {
+            "thread-id": "sale",
+            sound: "default",
+            "interruption-level": "passive",
+            "relevance-score": 0.5,
+          },
+        },
+      },
+      webpush: { headers: { TTL: "3600" } },
+    });
+  });
+
+  it("when a message with actions sets FCM options and overrides, then the data the app draws from carries them", async () => {
+    const push = pushOf({
+      title: "Sale",
+      body: "Boots",
+      actions: [LATER],
+      fcm: { channelId: "sales", color: "#00AA00", icon: "ic_sale" },
+      overrides: { fcm: { body: "Boots, 20% off", tag: "boots" } },
+    });
+
+    const message = await sent(push);
+
+    expect(message.data).toEqual({
+      nudge_id: push.notificationId,
+      title: "Sale",
+      body: "Boots, 20% off",
+      tag: "boots",
+      channel_id: "sales",
+      color: "#00AA00",
+      icon: "ic_sale",
+      actions: '[{"id":"later","title":"Later","destructive":true}]',
+    });
+    expect(message.android).toEqual({
+      collapse_key: push.notificationId,
+      priority: "high",
+      ttl: "3600s",
+    });
+  });
+
+  it("when a colour is not #rrggbb, an android field unknown or an apns priority not 10, 5 or 1, then the fake refuses the message as FCM does", async () => {
+    const base = pushOf({ title: "Sale", body: "Boots" });
+
+    expect(
+      await provider.send({ ...base, fcm: { color: "orange" } }),
+    ).toMatchObject({ kind: "permanent" });
+    expect(fcm.rejections.at(-1)).toContain(
+      "message.android.notification.color",
+    );
+
+    const priority = {
+      ...base,
+      fcm: { priority: "urgent" },
+    } as unknown as Push;
+    expect(await provider.send(priority)).toMatchObject({ kind: "permanent" });
+    expect(fcm.rejections.at(-1)).toContain("message.android.priority");
+  });
+});

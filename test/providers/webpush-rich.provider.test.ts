@@ -93,3 +93,75 @@ describe("Web Push provider: actions", () => {
     expect(received).toMatchObject({ ttl: 3600, urgency: "high" });
   });
 });
+
+describe("Web Push provider: options and overrides", () => {
+  it("when a message sets every Web Push option, then the payload carries the notification options and the Urgency header the urgency", async () => {
+    const push = pushOf({
+      title: "Sale",
+      body: "Boots",
+      webpush: {
+        icon: "https://shop.example/icon.png",
+        badge: "https://shop.example/badge.png",
+        tag: "sale-boots",
+        requireInteraction: true,
+        urgency: "low",
+      },
+      // APNs' badge count never reaches a browser.
+      badge: "3",
+    });
+
+    const received = await sent(push);
+
+    expect(received?.payload).toEqual({
+      title: "Sale",
+      body: "Boots",
+      icon: "https://shop.example/icon.png",
+      badge: "https://shop.example/badge.png",
+      tag: "sale-boots",
+      requireInteraction: true,
+      data: { nudge_id: push.notificationId },
+    });
+    expect(received).toMatchObject({ ttl: 3600, urgency: "low" });
+  });
+
+  it("when the message's priority is normal and overrides.webpush replaces text, then Urgency is normal and the browser reads the override", async () => {
+    const push = pushOf({
+      title: "Sale",
+      body: "Boots",
+      deepLink: "shop://boots",
+      priority: "normal",
+      overrides: {
+        webpush: { deepLink: "https://shop.example/boots", badge: "/b.png" },
+      },
+    });
+
+    const received = await sent(push);
+
+    expect(received?.urgency).toBe("normal");
+    expect(received?.payload).toEqual({
+      title: "Sale",
+      body: "Boots",
+      badge: "/b.png",
+      tag: "sale",
+      data: {
+        nudge_id: push.notificationId,
+        deep_link: "https://shop.example/boots",
+      },
+    });
+  });
+
+  it("when Urgency is not one of RFC 8030's four values, then web-push refuses it before any request (the fake would too)", async () => {
+    const push = pushOf({ title: "Sale", body: "Boots" });
+    const urgent = {
+      ...push,
+      webpush: { urgency: "urgent" },
+    } as unknown as Push;
+    const before = service.requestCount();
+
+    expect(await provider.send(urgent)).toMatchObject({
+      kind: "permanent",
+      reason: expect.stringContaining("web-push refused to send"),
+    });
+    expect(service.requestCount()).toBe(before);
+  });
+});

@@ -235,13 +235,22 @@ export async function startFakeWebPush(): Promise<FakeWebPush> {
 
 /**
  * What would make the service worker's `showNotification(title, options)` throw, per
- * the Notifications API: each action needs a string `action` and `title`. A push
+ * the Notifications API: each action needs a string `action` and `title`; `icon`,
+ * `badge` and `tag` are strings, `requireInteraction` a boolean. A push
  * service never sees the plaintext; the fake, which decrypts it, stands in for the
  * browser.
  */
 function notificationProblem(payload: unknown): string | undefined {
   if (typeof payload !== "object" || payload === null) return undefined;
-  const { actions } = payload as { actions?: unknown };
+  const options = payload as Record<string, unknown>;
+  const text = ["icon", "badge", "tag"].find(
+    (key) => key in options && typeof options[key] !== "string",
+  );
+  if (text !== undefined) return `${text} is not a string`;
+  if ("requireInteraction" in options)
+    if (typeof options.requireInteraction !== "boolean")
+      return "requireInteraction is not a boolean";
+  const { actions } = options;
   if (actions === undefined) return undefined;
   const valid =
     Array.isArray(actions) &&
