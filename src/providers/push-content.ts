@@ -1,4 +1,5 @@
 import type { JsonObject, Platform } from "../vocabulary.ts";
+import { fitBody } from "./truncate.ts";
 import type {
   ApnsOptions,
   FcmOptions,
@@ -19,7 +20,8 @@ export type PushIdentity = {
  * The push a stored (rendered) message makes on one platform: the message's shared
  * fields with that platform's overrides over them, and its options. Pure and shared:
  * delivery sends it, planning measures it. Content stored before a field existed lacks
- * it, and a value of the wrong type is left out rather than sent.
+ * it, and a value of the wrong type is left out rather than sent. A message that says
+ * `truncate` has its body shortened to fit the platform's limit.
  */
 export function pushMessageOf(
   content: JsonObject,
@@ -38,7 +40,7 @@ export function pushMessageOf(
   const fcm = fcmOptionsOf(optionsOf("fcm"));
   const webpush = webPushOptionsOf(optionsOf("webpush"));
   const priority = oneOf(shared.priority, PRIORITIES);
-  return {
+  const push: PushMessage = {
     notificationId: identity.notificationId,
     title: text(shared.title) ?? "",
     body: text(shared.body) ?? "",
@@ -56,6 +58,7 @@ export function pushMessageOf(
     ...(Object.keys(fcm).length > 0 && { fcm }),
     ...(Object.keys(webpush).length > 0 && { webpush }),
   };
+  return content.truncate === true ? fitBody(push, platform) : push;
 }
 
 const PRIORITIES = ["high", "normal"] as const;

@@ -37,6 +37,8 @@ export type MessageFields = {
   apns?: OptionsSpec | undefined;
   fcm?: OptionsSpec | undefined;
   webpush?: OptionsSpec | undefined;
+  /** Shorten the body to fit a platform's payload limit instead of suppressing. */
+  truncate?: boolean | undefined;
   /** By platform, shared fields and that platform's options that replace the message's. */
   overrides?: Partial<Record<PlatformName, OptionsSpec>> | undefined;
 };
@@ -62,6 +64,7 @@ export const TREE_FIELDS = [
   "fcm",
   "webpush",
   "overrides",
+  "truncate",
 ] as const;
 export type TreeField = (typeof TREE_FIELDS)[number];
 
@@ -84,6 +87,7 @@ export function mergeFields(
     if (layer.data !== undefined)
       merged.data = { ...merged.data, ...layer.data };
     if (layer.actions !== undefined) merged.actions = layer.actions;
+    if (layer.truncate !== undefined) merged.truncate = layer.truncate;
     for (const platform of PLATFORMS) {
       const options = layer[platform];
       if (options !== undefined)

@@ -46,6 +46,8 @@ export type RenderedMessage = {
   fcm?: Record<string, unknown>;
   webpush?: Record<string, unknown>;
   overrides?: Record<string, unknown>;
+  /** The body may be shortened to fit a platform's limit. */
+  truncate?: true;
   /** The locale variant used; undefined for the default message. */
   locale?: string;
   /** A background push: wakes the app, shows nothing. */
@@ -291,6 +293,7 @@ function renderFields(
     if (options !== undefined)
       message[name] = options as Record<string, unknown>;
   }
+  if (fields.trees.truncate?.(render) === true) message.truncate = true;
   if (locale !== undefined) message.locale = locale;
   return message;
 }

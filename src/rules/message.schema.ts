@@ -186,6 +186,10 @@ const messageFields = {
     .optional()
     .meta({ description: "options only browsers read" }),
   overrides: overrides.optional(),
+  truncate: z.boolean().optional().meta({
+    description:
+      "true: a body that would make a platform's payload too large is shortened, with an ellipsis between two characters, to fit; otherwise such a push is suppressed as payload_too_large",
+  }),
 };
 
 export const partialMessage = z.strictObject(messageFields).partial();
