@@ -15,6 +15,7 @@ import * as matchLeases from "./0013-match-leases.ts";
 import * as ruleWinners from "./0014-rule-winners.ts";
 import * as sendTiming from "./0015-send-timing.ts";
 import * as handedPages from "./0016-handed-pages.ts";
+import * as openedAction from "./0017-opened-action.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   "0014-rule-winners": ruleWinners,
   "0015-send-timing": sendTiming,
   "0016-handed-pages": handedPages,
+  "0017-opened-action": openedAction,
 };

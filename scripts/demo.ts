@@ -1,7 +1,9 @@
 /*
  * Replays examples/events/*.json against Nudge and shows what became of each user's
- * notifications. Starts Nudge (npm start's defaults: embedded database, example rules,
- * pushes printed by the log provider) when none answers at NUDGE_URL.
+ * notifications, and previews what the action-button rule would send on each platform.
+ * Starts Nudge (npm start's defaults: embedded database, example rules, pushes printed
+ * by the log provider: buttons in brackets, a silent push as its data) when none
+ * answers at NUDGE_URL.
  *
  *   npm run demo                      # start Nudge if needed, replay, keep it running
  *   NUDGE_URL=http://host:3000 npm run demo
@@ -53,6 +55,10 @@ async function main(): Promise<void> {
         }),
       }),
     );
+    // Before the event is sent: once sent, the rule's dedupe would stop a preview.
+    const [first] = events;
+    if (file.includes("back-in-stock") && first !== undefined)
+      await previewPayloads("back-in-stock", first);
     const body = JSON.stringify(events.length === 1 ? events[0] : events);
     const response = await fetch(`${BASE_URL}/v1/segment`, {
       method: "POST",
@@ -157,6 +163,43 @@ async function describeUser(userId: string): Promise<void> {
     const why = n.reason === null ? "" : ` (${n.reason})`;
     const when = n.status === "pending" ? ` until ${n.sendAt}` : "";
     console.log(`demo: ${userId}: ${n.ruleId} → ${n.status}${why}${when}`);
+  }
+}
+
+/** Each recipient's payload per platform, with its size, as the preview shows it. */
+async function previewPayloads(ruleId: string, event: Event): Promise<void> {
+  const response = await fetch(`${BASE_URL}/v1/rules/${ruleId}/preview`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ event }),
+  });
+  const preview = (await response.json()) as {
+    recipients?: {
+      userId: string;
+      status: string;
+      reason?: string;
+      payloads?: {
+        platform: string;
+        bytes: number;
+        limit: number;
+        body: unknown;
+      }[];
+    }[];
+  };
+  for (const r of preview.recipients ?? []) {
+    if (r.payloads === undefined) {
+      console.log(
+        `demo: preview ${ruleId}: ${r.userId} → ${r.status} (${r.reason ?? ""})`,
+      );
+      continue;
+    }
+    for (const p of r.payloads)
+      console.log(
+        `demo: preview ${ruleId}: ${r.userId} ${p.platform} ${String(p.bytes)}/${String(p.limit)} bytes ${JSON.stringify(p.body)}`,
+      );
   }
 }
 

@@ -138,6 +138,8 @@ export interface NotificationsTable {
   sent_at: Timestamp | null;
   received_at: Timestamp | null;
   opened_at: Timestamp | null;
+  /** The action id of the button whose tap opened it (migration 0017). */
+  opened_action: string | null;
   bounced_at: Timestamp | null;
   converted_at: Timestamp | null;
   conversion_message_id: string | null;
@@ -197,6 +199,8 @@ export interface NotificationStatsHourlyTable {
   reason: string | null;
   deferred: boolean;
   invalid_token: boolean;
+  /** The action tapped, for opened notifications; null otherwise. */
+  opened_action: string | null;
   notifications: number;
   received: number;
   opened: number;

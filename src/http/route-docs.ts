@@ -138,7 +138,7 @@ export const ROUTES: readonly RouteDoc[] = [
     auth: "admin",
     query: statsQuery,
     responses: {
-      200: "counts and rates per group (by rule, each group with its ruleId); by variant of one rule, each variant's lift and pValue, the holdout's baseline, and winner (rules with autoWinner: the test's outcome, null while it runs); by timing, optimized's open-rate lift and pValue over control",
+      200: "counts and rates per group (by rule, each group with its ruleId); by variant of one rule, each variant's lift and pValue, the holdout's baseline, and winner (rules with autoWinner: the test's outcome, null while it runs); by timing, optimized's open-rate lift and pValue over control; in every group, actions: taps per action button",
       400: "invalid_query",
     },
   },

@@ -4,7 +4,12 @@ import type { SegmentEvent } from "../segment-event.ts";
 import { audiencePage, decidePage } from "./audience-page.ts";
 import { lookupsWithout } from "./lookups.ts";
 import type { AudienceMember } from "../delivery/recipient.repository.ts";
-import type { Decision } from "../rules/policy.ts";
+import {
+  wirePayloadOf,
+  type WirePayload,
+} from "../providers/payload-preview.ts";
+import { pushMessageOf } from "../providers/push-content.ts";
+import type { Decision, RecipientFacts } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { checkTrigger } from "./rule-trigger.service.ts";
 
@@ -18,8 +23,13 @@ export type PreviewAudience =
     }
   | { kind: "where"; condition: string };
 
-/** What the policy decides for one member of the audience. */
-export type PreviewRecipient = { userId: string } & Decision;
+/**
+ * What the policy decides for one member of the audience, and for a push it would
+ * send, the payload each platform the member has a device on would get, with its size.
+ */
+export type PreviewRecipient = { userId: string } & Decision & {
+    payloads?: WirePayload[];
+  };
 
 export type RulePreview = {
   ruleId: string;
@@ -117,7 +127,7 @@ async function decideFirst(
     match,
     limit,
   );
-  const { decisions } = await decidePage(
+  const { decisions, facts } = await decidePage(
     deps.db,
     book,
     rule,
@@ -126,11 +136,44 @@ async function decideFirst(
     deps.now,
     lookupsWithout(deps.timezoneOf),
   );
-  const recipients = members.map((member, index) => ({
-    userId: member.userId,
-    ...(decisions[index] as Decision),
-  }));
+  const recipients = members.map((member, index) =>
+    recipientOf(
+      rule,
+      member.userId,
+      decisions[index] as Decision,
+      facts[index],
+      deps.now,
+    ),
+  );
   return { recipients, truncated };
+}
+
+/** Notification ids are UUIDs: one of the same length measures the payload exactly. */
+const PREVIEW_NOTIFICATION_ID = "00000000-0000-5000-8000-000000000000";
+
+function recipientOf(
+  rule: Rule,
+  userId: string,
+  decision: Decision,
+  facts: RecipientFacts | undefined,
+  now: Date,
+): PreviewRecipient {
+  if (decision.status !== "pending" || facts === undefined)
+    return { userId, ...decision };
+  const identity = {
+    notificationId: PREVIEW_NOTIFICATION_ID,
+    ruleId: rule.id,
+    expiresAt: decision.expiresAt,
+  };
+  const platforms = [...new Set(facts.devices.map((d) => d.platform))].sort();
+  const payloads = platforms.map((platform) =>
+    wirePayloadOf(
+      platform,
+      pushMessageOf(decision.content, identity, platform),
+      now,
+    ),
+  );
+  return { userId, ...decision, payloads };
 }
 
 /** The audience's first `limit` members, and whether there are more. */

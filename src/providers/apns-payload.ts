@@ -1,4 +1,4 @@
-import { pushData, type PushMessage } from "./provider.ts";
+import { actionLinksOf, pushData, type PushMessage } from "./provider.ts";
 
 /** Apple's limit on a (non-VoIP) push's JSON payload, in bytes. */
 export const APNS_MAX_PAYLOAD_BYTES = 4096;
@@ -16,23 +16,41 @@ export type ApnsRequest = {
 };
 
 /**
- * The APNs request for a push: `aps` (alert, sound, badge, thread-id, mutable-content
- * when there is an image) after `pushData()` and `image_url`. Pure, so that planning
- * measures the very payload that the provider sends.
+ * The APNs request for a push: `aps` (alert with subtitle, sound, badge, thread-id,
+ * mutable-content when there is an image, category, interruption-level,
+ * relevance-score) after `pushData()`, `image_url` and
+ * `action_links`. Pure, so that planning measures the very payload that the provider
+ * sends.
+ *
+ * Actions: iOS shows the buttons of the category the app registered under
+ * `aps.category` (their titles are the app's); `action_links` maps an action id to
+ * the deep link to open when that button is tapped.
  */
 export function apnsRequestOf(push: PushMessage): ApnsRequest {
   if (push.silent === true) return backgroundRequestOf(push);
+  const options = push.apns ?? {};
   const aps: Record<string, unknown> = {
-    alert: { title: push.title, body: push.body },
+    alert: {
+      title: push.title,
+      ...(options.subtitle !== undefined && { subtitle: options.subtitle }),
+      body: push.body,
+    },
   };
   if (push.sound !== undefined) aps.sound = push.sound;
   if (push.badge !== undefined) aps.badge = push.badge;
-  aps["thread-id"] = push.threadId;
+  aps["thread-id"] = options.threadId ?? push.threadId;
   // The app's notification service extension downloads the image and attaches it.
   if (push.image !== undefined) aps["mutable-content"] = 1;
+  if (options.category !== undefined) aps.category = options.category;
+  if (options.interruptionLevel !== undefined)
+    aps["interruption-level"] = options.interruptionLevel;
+  if (options.relevanceScore !== undefined)
+    aps["relevance-score"] = options.relevanceScore;
+  const actionLinks = actionLinksOf(push);
   return {
     pushType: "alert",
-    priority: 10,
+    // Apple's 5 sends when the device is awake anyway, saving its battery.
+    priority: push.priority === "normal" ? 5 : 10,
     collapseId: push.notificationId,
     // Without a ttl no apns-expiration is sent and Apple stores the push for a device
     // that is offline, as FCM and Web Push keep theirs for weeks: 0 would mean "now or
@@ -41,6 +59,7 @@ export function apnsRequestOf(push: PushMessage): ApnsRequest {
     payload: {
       ...pushData(push),
       ...(push.image === undefined ? {} : { image_url: push.image }),
+      ...(actionLinks !== undefined && { action_links: actionLinks }),
       aps,
     },
   };

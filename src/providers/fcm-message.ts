@@ -1,4 +1,9 @@
-import { pushData, type PushMessage } from "./provider.ts";
+import {
+  actionLinksOf,
+  pushData,
+  type PushAction,
+  type PushMessage,
+} from "./provider.ts";
 
 /** FCM's limit on a message's `notification` and `data`, in bytes of JSON. */
 export const FCM_MAX_PAYLOAD_BYTES = 4096;
@@ -13,11 +18,17 @@ export type FcmMessage = {
     collapse_key: string;
     priority: "high" | "normal";
     ttl?: string;
-    notification?: { tag: string; sound?: string };
+    notification?: {
+      tag: string;
+      sound?: string;
+      channel_id?: string;
+      color?: string;
+      icon?: string;
+    };
   };
   apns: {
     headers: Record<string, string>;
-    payload: { aps: Record<string, string | number> };
+    payload: { aps: Record<string, unknown>; action_links?: unknown };
   };
   webpush: { headers?: { TTL: string }; fcm_options?: { link: string } };
 };
@@ -34,19 +45,8 @@ export function fcmMessageOf(
   ttl: number | undefined,
 ): FcmMessage {
   if (push.silent === true) return dataMessageOf(push, ttl);
-  const apnsHeaders: Record<string, string> = {};
-  // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
-  if (Buffer.byteLength(push.notificationId) <= 64)
-    apnsHeaders["apns-collapse-id"] = push.notificationId;
-  if (push.expiresAt !== undefined)
-    apnsHeaders["apns-expiration"] = String(
-      Math.floor(push.expiresAt.getTime() / 1000),
-    );
-  const aps: Record<string, string | number> = { "thread-id": push.threadId };
-  if (push.badge !== undefined) aps.badge = push.badge;
-  if (push.sound !== undefined) aps.sound = push.sound;
-  // The app's notification service extension downloads the image.
-  if (push.image !== undefined) aps["mutable-content"] = 1;
+  if (push.actions !== undefined)
+    return actionMessageOf(push, push.actions, ttl);
   const link = push.deepLink?.startsWith("https://") ? push.deepLink : null;
   return {
     token: push.token,
@@ -61,20 +61,133 @@ export function fcmMessageOf(
       // long gets only some of our pushes; in return a send retried after a lost
       // answer replaces the first copy instead of showing twice.
       collapse_key: push.notificationId,
-      priority: "high",
+      priority: androidPriorityOf(push),
       ...(ttl !== undefined && { ttl: `${ttl}s` }),
       notification: {
-        tag: push.threadId,
+        tag: push.fcm?.tag ?? push.threadId,
         ...(push.sound !== undefined && { sound: push.sound }),
+        ...androidLooksOf(push),
       },
     },
-    apns: { headers: apnsHeaders, payload: { aps } },
+    apns: { headers: apnsHeadersOf(push), payload: { aps: apsOf(push) } },
     webpush: {
       ...(ttl !== undefined && { headers: { TTL: String(ttl) } }),
       // FCM refuses a link that is not https.
       ...(link !== null && { fcm_options: { link } }),
     },
   };
+}
+
+/**
+ * A push with actions as a data message: Android draws a notification message by
+ * itself while the app is in the background, and cannot put buttons on it, so the
+ * app's `FirebaseMessagingService.onMessageReceived` gets the data and draws it:
+ * `title`, `body`, `image`, `tag`, `channel_id`, `color`, `icon` and `actions`, a JSON
+ * string of `[{id, title, deep_link?, foreground?, destructive?}]`. High priority
+ * unless the message says otherwise, as it shows a notification. iOS gets an alert in
+ * the category that holds the buttons.
+ */
+function actionMessageOf(
+  push: PushMessage & { token: string },
+  actions: readonly PushAction[],
+  ttl: number | undefined,
+): FcmMessage {
+  const actionLinks = actionLinksOf(push);
+  return {
+    token: push.token,
+    data: {
+      ...pushData(push),
+      title: push.title,
+      body: push.body,
+      ...(push.image !== undefined && { image: push.image }),
+      tag: push.fcm?.tag ?? push.threadId,
+      ...androidLooksOf(push),
+      actions: JSON.stringify(actions.map(wireAction)),
+    },
+    android: {
+      collapse_key: push.notificationId,
+      priority: androidPriorityOf(push),
+      ...(ttl !== undefined && { ttl: `${ttl}s` }),
+    },
+    apns: {
+      headers: apnsHeadersOf(push),
+      payload: {
+        aps: { alert: alertOf(push), ...apsOf(push) },
+        ...(actionLinks !== undefined && { action_links: actionLinks }),
+      },
+    },
+    webpush: { ...(ttl !== undefined && { headers: { TTL: String(ttl) } }) },
+  };
+}
+
+/** An action as the app's handler reads it from `data.actions`. */
+function wireAction(action: PushAction) {
+  return {
+    id: action.id,
+    title: action.title,
+    ...(action.deepLink !== undefined && { deep_link: action.deepLink }),
+    ...(action.foreground === true && { foreground: true }),
+    ...(action.destructive === true && { destructive: true }),
+  };
+}
+
+/** FCM's own priority option, else the message's, else high. */
+function androidPriorityOf(push: PushMessage): "high" | "normal" {
+  return push.fcm?.priority ?? push.priority ?? "high";
+}
+
+/** The channel, accent colour and small icon of an Android notification. */
+function androidLooksOf(push: PushMessage) {
+  const { channelId, color, icon } = push.fcm ?? {};
+  return {
+    ...(channelId !== undefined && { channel_id: channelId }),
+    ...(color !== undefined && { color }),
+    ...(icon !== undefined && { icon }),
+  };
+}
+
+function alertOf(push: PushMessage): Record<string, string> {
+  const subtitle = push.apns?.subtitle;
+  return {
+    title: push.title,
+    ...(subtitle !== undefined && { subtitle }),
+    body: push.body,
+  };
+}
+
+function apnsHeadersOf(push: PushMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (push.silent !== true && push.priority === "normal")
+    headers["apns-priority"] = "5";
+  // APNs refuses a collapse id over 64 bytes; ours are UUIDs, but it must never fail.
+  if (Buffer.byteLength(push.notificationId) <= 64)
+    headers["apns-collapse-id"] = push.notificationId;
+  if (push.expiresAt !== undefined)
+    headers["apns-expiration"] = String(
+      Math.floor(push.expiresAt.getTime() / 1000),
+    );
+  return headers;
+}
+
+/**
+ * The `aps` of an alert for an iOS device that FCM hands to APNs, but the alert, with
+ * the message's APNs options.
+ */
+function apsOf(push: PushMessage): Record<string, unknown> {
+  const options = push.apns ?? {};
+  const aps: Record<string, unknown> = {
+    "thread-id": options.threadId ?? push.threadId,
+  };
+  if (push.badge !== undefined) aps.badge = push.badge;
+  if (push.sound !== undefined) aps.sound = push.sound;
+  // The app's notification service extension downloads the image.
+  if (push.image !== undefined) aps["mutable-content"] = 1;
+  if (options.category !== undefined) aps.category = options.category;
+  if (options.interruptionLevel !== undefined)
+    aps["interruption-level"] = options.interruptionLevel;
+  if (options.relevanceScore !== undefined)
+    aps["relevance-score"] = options.relevanceScore;
+  return aps;
 }
 
 /**
@@ -90,13 +203,8 @@ function dataMessageOf(
   const apnsHeaders: Record<string, string> = {
     "apns-push-type": "background",
     "apns-priority": "5",
+    ...apnsHeadersOf(push),
   };
-  if (Buffer.byteLength(push.notificationId) <= 64)
-    apnsHeaders["apns-collapse-id"] = push.notificationId;
-  if (push.expiresAt !== undefined)
-    apnsHeaders["apns-expiration"] = String(
-      Math.floor(push.expiresAt.getTime() / 1000),
-    );
   return {
     token: push.token,
     data: pushData(push),

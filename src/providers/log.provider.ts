@@ -29,14 +29,21 @@ export function createLogProvider(
   };
 }
 
-/** `push apns → user ada (device d1): "Title" — body  shop://x  [nudge_id …]` */
+/**
+ * `push apns → user ada (device d1): "Title" — body  shop://x  [Buy | Later]  [nudge_id …]`,
+ * or for a silent push its data: `push fcm → user ada (device d1): silent {"refresh":"wishlist"}  [nudge_id …]`.
+ */
 export function formatPush(push: Push): string {
+  const to = `push ${push.platform} → user ${push.userId} (device ${push.deviceId}): `;
+  const id = `[nudge_id ${push.notificationId}]`;
+  if (push.silent === true)
+    return `${to}silent ${JSON.stringify(push.data)}  ${id}`;
   const link = push.deepLink === undefined ? "" : `  ${oneLine(push.deepLink)}`;
-  return (
-    `push ${push.platform} → user ${push.userId} (device ${push.deviceId}): ` +
-    `${JSON.stringify(push.title)} — ${oneLine(push.body)}${link}  ` +
-    `[nudge_id ${push.notificationId}]`
-  );
+  const buttons =
+    push.actions === undefined
+      ? ""
+      : `  [${push.actions.map((a) => oneLine(a.title)).join(" | ")}]`;
+  return `${to}${JSON.stringify(push.title)} — ${oneLine(push.body)}${link}${buttons}  ${id}`;
 }
 
 // A body with line breaks would break the one-line-per-push log.

@@ -22,6 +22,60 @@ export type PushMessage = {
   expiresAt: Date | undefined;
   /** A background push: wakes the app with the data, shows nothing. */
   silent?: boolean;
+  /** Buttons on the notification; never on a silent push. */
+  actions?: readonly PushAction[];
+  /** `normal` lets the device or browser wait for a good moment; default high. */
+  priority?: "high" | "normal";
+  /** What only APNs, FCM or browsers read. */
+  apns?: ApnsOptions;
+  fcm?: FcmOptions;
+  webpush?: WebPushOptions;
+};
+
+/** A button: the app (or service worker) tells which by its `id`. */
+export type PushAction = {
+  id: string;
+  title: string;
+  deepLink?: string;
+  /** Opens the app (Android reads it from the data; iOS from the category). */
+  foreground?: boolean;
+  /** Deletes or cancels something: shown as such where the platform can. */
+  destructive?: boolean;
+};
+
+/** The options of a push that only APNs reads. */
+export type ApnsOptions = {
+  /** `aps.category`: the notification category the app registered its actions in. */
+  category?: string;
+  interruptionLevel?: "passive" | "active" | "time-sensitive";
+  /** In [0, 1]. */
+  relevanceScore?: number;
+  /** Replaces the push's `threadId` on APNs. */
+  threadId?: string;
+  subtitle?: string;
+};
+
+/** The options of a push that only FCM reads (its Android part). */
+export type FcmOptions = {
+  channelId?: string;
+  /** Replaces the priority that `PushMessage.priority` maps to. */
+  priority?: "high" | "normal";
+  /** Replaces the push's `threadId` as the notification's tag. */
+  tag?: string;
+  /** `#rrggbb`. */
+  color?: string;
+  icon?: string;
+};
+
+/** The options of a push that only browsers read. */
+export type WebPushOptions = {
+  icon?: string;
+  badge?: string;
+  /** Replaces the push's `threadId` as the notification's tag. */
+  tag?: string;
+  requireInteraction?: boolean;
+  /** Replaces the Urgency that `PushMessage.priority` maps to. */
+  urgency?: "very-low" | "low" | "normal" | "high";
 };
 
 /** One push to one device: what every provider turns into its own wire format. */
@@ -100,6 +154,19 @@ export function pushData(push: PushMessage): Record<string, string> {
     nudge_id: push.notificationId,
     ...(push.deepLink === undefined ? {} : { deep_link: push.deepLink }),
   };
+}
+
+/**
+ * Each action's deep link by action id, for the app (or service worker) to open on a
+ * tap of that button; undefined when no action has one.
+ */
+export function actionLinksOf(
+  push: PushMessage,
+): Record<string, string> | undefined {
+  const links: Record<string, string> = {};
+  for (const { id, deepLink } of push.actions ?? [])
+    if (deepLink !== undefined) links[id] = deepLink;
+  return Object.keys(links).length === 0 ? undefined : links;
 }
 
 /** `Retry-After` (RFC 9110: delay-seconds or an HTTP date) in milliseconds from `now`. */

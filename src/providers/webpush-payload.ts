@@ -1,4 +1,4 @@
-import { pushData, type PushMessage } from "./provider.ts";
+import { actionLinksOf, pushData, type PushMessage } from "./provider.ts";
 
 /**
  * The most plaintext one push may carry. Push services take a body of 4,096 bytes
@@ -14,21 +14,28 @@ export const WEBPUSH_MAX_PAYLOAD_BYTES = 4096 - 86 - 1 - 16;
  * The JSON a service worker reads with `event.data.json()` in its `push` handler:
  *
  * ```js
- * const { title, body, image, tag, data } = event.data.json();
- * event.waitUntil(self.registration.showNotification(title, { body, image, tag, data }));
+ * const { title, ...options } = event.data.json();
+ * event.waitUntil(self.registration.showNotification(title, options));
  * ```
  *
  * `data` holds the rule's data plus `nudge_id` (report it back on click) and, when the
  * push has one, `deep_link` (the URL to open in `notificationclick`). `tag` is the rule
- * id, so a newer push of the same rule replaces the older one on screen.
+ * id, so a newer push of the same rule replaces the older one on screen. `actions`
+ * are the Notifications API's (`{action, title}`): a click on a button comes to
+ * `notificationclick` with `event.action` set to its id, whose deep link is
+ * `data.action_links[event.action]`.
  */
 export type WebPushPayload =
   | {
       title: string;
       body: string;
       image?: string;
+      icon?: string;
+      badge?: string;
       tag: string;
-      data: Record<string, string>;
+      requireInteraction?: true;
+      actions?: { action: string; title: string }[];
+      data: WebPushData;
     }
   /**
    * A silent push: data for the service worker and no notification. Browsers
@@ -36,17 +43,31 @@ export type WebPushPayload =
    * ("This site has been updated in the background") when a push handler shows none:
    * the worker should update its caches and may show a notification of its choosing.
    */
-  | { silent: true; data: Record<string, string> };
+  | { silent: true; data: WebPushData };
+
+/** The payload's `data`: the push's data, and each action's deep link by action id. */
+export type WebPushData = Record<string, string | Record<string, string>>;
 
 /** The service worker's view of a push: see {@link WebPushPayload}. */
 export function payloadOf(push: PushMessage): WebPushPayload {
   if (push.silent === true) return { silent: true, data: pushData(push) };
+  const actionLinks = actionLinksOf(push);
+  const { icon, badge, tag, requireInteraction } = push.webpush ?? {};
   return {
     title: push.title,
     body: push.body,
     ...(push.image === undefined ? {} : { image: push.image }),
-    tag: push.threadId,
-    data: pushData(push),
+    ...(icon !== undefined && { icon }),
+    ...(badge !== undefined && { badge }),
+    tag: tag ?? push.threadId,
+    ...(requireInteraction === true && { requireInteraction }),
+    ...(push.actions !== undefined && {
+      actions: push.actions.map((a) => ({ action: a.id, title: a.title })),
+    }),
+    data: {
+      ...pushData(push),
+      ...(actionLinks !== undefined && { action_links: actionLinks }),
+    },
   };
 }
 
@@ -56,9 +77,13 @@ export function webPushPayloadText(push: PushMessage): string {
 }
 
 /**
- * RFC 8030 `Urgency`: `high` for a push someone should see now, `normal` for a silent
- * one, which a browser on battery may hold until it is convenient.
+ * RFC 8030 `Urgency`: the message's `webpush.urgency`, else `high` for a push someone
+ * should see now, `normal` for a silent one or one of normal priority, which a
+ * browser on battery may hold until it is convenient.
  */
-export function urgencyOf(push: PushMessage): "high" | "normal" {
-  return push.silent === true ? "normal" : "high";
+export function urgencyOf(
+  push: PushMessage,
+): "very-low" | "low" | "normal" | "high" {
+  if (push.webpush?.urgency !== undefined) return push.webpush.urgency;
+  return push.silent === true || push.priority === "normal" ? "normal" : "high";
 }

@@ -1,17 +1,19 @@
 import { Liquid, type Template } from "liquidjs";
 import { localeChooser } from "./locale.ts";
+import {
+  compileTree,
+  mergeFields,
+  renderedActions,
+  TEXT_FIELDS,
+  TREE_FIELDS,
+  type MessageFields,
+  type RenderedAction,
+  type TreeField,
+  type TreeRenderer,
+} from "./message-fields.ts";
 import { keyOf, pathsRead, type Path } from "./template-reads.ts";
 
-/** The fields a message may have; every string is a Liquid template. */
-export type MessageFields = {
-  title?: string | undefined;
-  body?: string | undefined;
-  deepLink?: string | undefined;
-  image?: string | undefined;
-  sound?: string | undefined;
-  badge?: string | undefined;
-  data?: Record<string, string> | undefined;
-};
+export { mergeFields, type MessageFields } from "./message-fields.ts";
 
 export type MessageSpec = MessageFields & {
   title: string;
@@ -36,6 +38,16 @@ export type RenderedMessage = {
   /** The app icon's badge count as rendered; delivery sends it when it is a whole number. */
   badge?: string;
   data: Record<string, string>;
+  /** Buttons, rendered; the ones whose title rendered empty are left out. */
+  actions?: RenderedAction[];
+  priority?: string;
+  /** Each platform's options and overrides, rendered; empty texts left out. */
+  apns?: Record<string, unknown>;
+  fcm?: Record<string, unknown>;
+  webpush?: Record<string, unknown>;
+  overrides?: Record<string, unknown>;
+  /** The body may be shortened to fit a platform's limit. */
+  truncate?: true;
   /** The locale variant used; undefined for the default message. */
   locale?: string;
   /** A background push: wakes the app, shows nothing. */
@@ -61,8 +73,11 @@ type CompiledField = {
 };
 
 type CompiledFields = {
-  [K in keyof Required<Omit<MessageFields, "data">>]?: CompiledField;
-} & { data: Record<string, CompiledField> };
+  [K in (typeof TEXT_FIELDS)[number]]?: CompiledField;
+} & {
+  data: Record<string, CompiledField>;
+  trees: Partial<Record<TreeField, TreeRenderer<CompiledField>>>;
+};
 
 /** Renders one recipient's message: what a MessageRenderer needs besides the event. */
 export type MessageRenderer = (
@@ -182,39 +197,17 @@ export function compileMessage(
   };
 }
 
-const TEXT_FIELDS = [
-  "title",
-  "body",
-  "deepLink",
-  "image",
-  "sound",
-  "badge",
-] as const;
-
-export function mergeFields(
-  ...layers: (MessageFields | undefined)[]
-): MessageFields {
-  const merged: MessageFields = {};
-  for (const layer of layers) {
-    if (layer === undefined) continue;
-    for (const name of TEXT_FIELDS) {
-      const value = layer[name];
-      if (value !== undefined) merged[name] = value;
-    }
-    if (layer.data !== undefined)
-      merged.data = { ...merged.data, ...layer.data };
-  }
-  return merged;
-}
-
 function compileFields(fields: MessageFields): CompiledFields {
-  const compiled: CompiledFields = { data: {} };
+  const compiled: CompiledFields = { data: {}, trees: {} };
   for (const name of TEXT_FIELDS) {
     const source = fields[name];
     if (source !== undefined) compiled[name] = compileField(source);
   }
   for (const [key, source] of Object.entries(fields.data ?? {}))
     compiled.data[key] = compileField(source);
+  for (const name of TREE_FIELDS)
+    if (fields[name] !== undefined)
+      compiled.trees[name] = compileTree(fields[name], compileField);
   return compiled;
 }
 
@@ -291,6 +284,16 @@ function renderFields(
   if (image !== undefined) message.image = image;
   if (sound !== undefined) message.sound = sound;
   if (badge !== undefined) message.badge = badge;
+  const priority = optional(fields.priority);
+  if (priority !== undefined) message.priority = priority;
+  const actions = renderedActions(fields.trees.actions?.(render));
+  if (actions !== undefined) message.actions = actions;
+  for (const name of ["apns", "fcm", "webpush", "overrides"] as const) {
+    const options = fields.trees[name]?.(render);
+    if (options !== undefined)
+      message[name] = options as Record<string, unknown>;
+  }
+  if (fields.trees.truncate?.(render) === true) message.truncate = true;
   if (locale !== undefined) message.locale = locale;
   return message;
 }

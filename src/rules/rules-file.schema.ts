@@ -1,7 +1,12 @@
 import { z } from "zod";
 import { clockTime, deliveryWindow, duration } from "./window.schema.ts";
 import { parseCondition } from "./condition.ts";
-import { parseTemplate } from "./message-template.ts";
+import {
+  identifier,
+  message,
+  partialMessage,
+  locales,
+} from "./message.schema.ts";
 import { isKnownTimezone } from "./local-time.ts";
 
 const timezone = z.string().refine(isKnownTimezone, {
@@ -20,25 +25,6 @@ const condition = z
     description: "Segment Actions trigger syntax",
     examples: ['event = "Order Completed"'],
   });
-
-/** A Liquid template over event, profile and item. */
-const template = z.string().superRefine((source, ctx) => {
-  try {
-    parseTemplate(source);
-  } catch (error) {
-    const reason =
-      error instanceof Error ? error.message.split("\n")[0] : String(error);
-    ctx.addIssue({
-      code: "custom",
-      message: `is not a valid Liquid template: ${reason}`,
-    });
-  }
-});
-
-const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
-  message:
-    "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
-});
 
 const path = z.string().regex(/^[A-Za-z0-9_$]+(\.[A-Za-z0-9_$]+)*$/, {
   message:
@@ -104,52 +90,6 @@ export const collectionSchema = z.strictObject({
   add: condition,
   remove: condition.optional(),
 });
-
-const messageFields = {
-  title: template,
-  body: template,
-  deepLink: template.optional(),
-  image: template.optional(),
-  sound: template.optional(),
-  badge: template.optional().meta({
-    description:
-      'the app icon\'s badge count (APNs), e.g. "1" or "{{ profile.traits.unread }}"',
-  }),
-  data: z
-    .record(z.string(), template)
-    .optional()
-    .meta({ description: "custom key/value data delivered with the push" }),
-};
-
-const partialMessage = z.strictObject(messageFields).partial();
-
-const locales = z.record(z.string().min(2), partialMessage).optional().meta({
-  description: 'texts by locale ("de", "de-AT"), chosen with language fallback',
-});
-
-const message = z
-  .strictObject({
-    ...messageFields,
-    title: template.optional(),
-    body: template.optional(),
-    silent: z.boolean().default(false).meta({
-      description:
-        "a background push that wakes the app to fetch data and shows nothing: APNs content-available at priority 5, FCM data only, Web Push without a notification",
-    }),
-    locales,
-  })
-  .superRefine((m, ctx) => {
-    // A silent push shows nothing, so it needs no text.
-    if (m.silent) return;
-    for (const field of ["title", "body"] as const)
-      if (m[field] === undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: [field],
-          message: 'is required unless the message is "silent": true',
-        });
-  })
-  .transform((m) => ({ ...m, title: m.title ?? "", body: m.body ?? "" }));
 
 /** Promotes a variant that beats the first one significantly: see winner-decision.ts. */
 const autoWinner = z.strictObject({

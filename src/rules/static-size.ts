@@ -2,7 +2,8 @@ import { TokenKind } from "liquidjs";
 import { payloadSizeOf } from "../providers/payload-size.ts";
 import { pushMessageOf } from "../providers/push-content.ts";
 import { Platform } from "../vocabulary.ts";
-import { mergeFields, parseTemplate } from "./message-template.ts";
+import { mergeFields } from "./message-fields.ts";
+import { parseTemplate } from "./message-template.ts";
 import type { RuleSpec } from "./rules-file.schema.ts";
 
 /**
@@ -71,12 +72,18 @@ function staticTextOf(
   fields: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(fields)) {
-    if (typeof value === "string") out[name] = literalText(value);
-    else if (typeof value === "object" && value !== null)
-      out[name] = staticTextOf(value as Record<string, unknown>);
-  }
+  for (const [name, value] of Object.entries(fields))
+    out[name] = staticOf(value);
   return out;
+}
+
+/** A value with each string replaced by its static text; lists stay lists. */
+function staticOf(value: unknown): unknown {
+  if (typeof value === "string") return literalText(value);
+  if (Array.isArray(value)) return value.map(staticOf);
+  if (typeof value === "object" && value !== null)
+    return staticTextOf(value as Record<string, unknown>);
+  return value;
 }
 
 /**

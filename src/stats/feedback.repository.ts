@@ -8,11 +8,17 @@ export type AttributedFeedback = {
   nudgeId: string;
   kind: FeedbackKind;
   at: Date;
+  /** The button tapped, for an open. */
+  actionId?: string;
 };
+
+/** Action ids longer than this are cut: they come from devices, and are grouped on. */
+const MAX_ACTION_ID_LENGTH = 64;
 
 /**
  * Records on each named notification when it was first received, opened or bounced
- * (an open implies it was received). Returns the ids that named no notification.
+ * (an open implies it was received), and the button of its first tap on one. Returns
+ * the ids that named no notification.
  */
 export async function recordFeedback(
   db: Kysely<DB>,
@@ -24,19 +30,23 @@ export async function recordFeedback(
     nudge_id: f.nudgeId,
     kind: f.kind,
     at: isoTime(f.at),
+    action: f.actionId?.slice(0, MAX_ACTION_ID_LENGTH) ?? null,
   }));
   const result = await sql<{ notification_id: string }>`
     update notifications n
     set received_at = coalesce(n.received_at, f.received),
       opened_at = coalesce(n.opened_at, f.opened),
       bounced_at = coalesce(n.bounced_at, f.bounced),
+      opened_action = coalesce(n.opened_action, f.action),
       updated_at = ${now}
     from (
       select nudge_id,
         min(at) filter (where kind in ('received', 'opened')) as received,
         min(at) filter (where kind = 'opened') as opened,
-        min(at) filter (where kind = 'bounced') as bounced
-      from ${jsonRows(rows, { nudge_id: "text", kind: "text", at: "timestamptz" })}
+        min(at) filter (where kind = 'bounced') as bounced,
+        (array_agg(action order by at)
+          filter (where kind = 'opened' and action is not null))[1] as action
+      from ${jsonRows(rows, { nudge_id: "text", kind: "text", at: "timestamptz", action: "text" })}
       group by nudge_id
     ) as f
     where n.notification_id = f.nudge_id

@@ -51,6 +51,7 @@ export async function recordEventFeedback(
         kind: feedback.kind,
         at,
         event: event.event,
+        ...(feedback.actionId !== undefined && { actionId: feedback.actionId }),
       });
   }
   const unknown = await recordFeedback(db, attributed, now);

@@ -22,6 +22,8 @@ export type Feedback = {
   kind: FeedbackKind;
   /** The notification the event names; undefined when it names none. */
   nudgeId: string | undefined;
+  /** For a tap on one of the notification's buttons: its action id. */
+  actionId?: string;
 };
 
 /**
@@ -42,7 +44,13 @@ export function feedbackOf(event: {
   if (event.messageId?.startsWith(OWN_REPORT_PREFIX) === true) return undefined;
   const kind = FEEDBACK_EVENTS[event.event];
   if (kind === undefined) return undefined;
-  return { kind, nudgeId: nudgeIdOf(event.properties) };
+  const nudgeId = nudgeIdOf(event.properties);
+  const actionId = event.properties.action_id;
+  return kind === FeedbackKind.opened &&
+    typeof actionId === "string" &&
+    actionId !== ""
+    ? { kind, nudgeId, actionId }
+    : { kind, nudgeId };
 }
 
 /**

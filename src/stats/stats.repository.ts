@@ -33,6 +33,8 @@ export type OutcomeCount = {
   reason: string | null;
   deferred: boolean;
   invalidToken: boolean;
+  /** The button tapped, for opened notifications tapped on one. */
+  action: string | null;
   notifications: number;
   received: number;
   opened: number;
@@ -70,6 +72,7 @@ const ROLLUP_COLUMNS = sql.raw(
     "reason",
     "deferred",
     "invalid_token",
+    "opened_action",
     "notifications",
     "received",
     "opened",
@@ -94,13 +97,13 @@ function rollupOf(ranges: readonly Range[]): RawBuilder<unknown> {
   return sql`
     select n.rule_id, date_trunc('hour', n.created_at, 'UTC') as hour, n.variant,
       n.timing, n.category, n.platforms, n.status, n.reason,
-      n.deferred_by is not null as deferred, n.invalid_token,
+      n.deferred_by is not null as deferred, n.invalid_token, n.opened_action,
       count(*)::int as notifications, count(n.received_at)::int as received,
       count(n.opened_at)::int as opened, count(n.bounced_at)::int as bounced,
       count(n.converted_at)::int as converted
     from notifications n
     where ${sql.join(within, sql` or `)}
-    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`;
+    group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11`;
 }
 
 /**
@@ -227,11 +230,12 @@ export async function countOutcomes(
   const { rows } = await sql<OutcomeCount>`
     select ${ruleKey} as "ruleId", ${groupKey(query.groupBy)} as "group", o.status,
       o.reason, o.deferred, o.invalid_token as "invalidToken",
+      o.opened_action as "action",
       sum(o.notifications)::int as notifications,
       sum(o.received)::int as received, sum(o.opened)::int as opened,
       sum(o.bounced)::int as bounced, sum(o.converted)::int as converted
     from (${sql.join(parts, sql` union all `)}) o ${platforms}
-    group by 1, 2, 3, 4, 5, 6 order by 1, 2`.execute(db);
+    group by 1, 2, 3, 4, 5, 6, 7 order by 1, 2`.execute(db);
   return rows;
 }
 

@@ -29,6 +29,8 @@ export type GroupStats = {
   opened: number;
   bounced: number;
   converted: number;
+  /** Opens by the button tapped (action id); a tap on the notification itself is not here. */
+  actions: Record<string, number>;
   targeted: number;
   suppressed: { total: number; byReason: Record<string, number> };
   failed: { total: number; byReason: Record<string, number> };
@@ -197,6 +199,7 @@ function emptyGroup(group: string): GroupStats {
     opened: 0,
     bounced: 0,
     converted: 0,
+    actions: {},
     targeted: 0,
     suppressed: { total: 0, byReason: {} },
     failed: { total: 0, byReason: {} },
@@ -215,6 +218,8 @@ function addOutcome(g: GroupStats, o: OutcomeCount): void {
   g.opened += o.opened;
   g.bounced += o.bounced;
   g.converted += o.converted;
+  if (o.action !== null && o.opened > 0)
+    g.actions[o.action] = (g.actions[o.action] ?? 0) + o.opened;
   switch (o.status) {
     case S.pending:
     case S.sending:

@@ -45,4 +45,27 @@ describe("log provider", () => {
       'push apns → user ada (device d1): "Price drop" — The lamp you saved is now €39  [nudge_id 0b6d3f52-6f0e-4c1e-9a43-52a1f3c2d001]',
     );
   });
+
+  it("when a push has actions or is silent, then the line shows its buttons, or its data", async () => {
+    const lines: string[] = [];
+    const provider = createLogProvider({ write: (line) => lines.push(line) });
+
+    await provider.send({
+      ...push,
+      actions: [
+        { id: "buy", title: "Buy now" },
+        { id: "later", title: "Later" },
+      ],
+    });
+    await provider.send({
+      ...push,
+      silent: true,
+      data: { refresh: "wishlist" },
+    });
+
+    expect(lines).toEqual([
+      'push apns → user ada (device d1): "Price drop" — The lamp you saved is now €39  shop://product/1  [Buy now | Later]  [nudge_id 0b6d3f52-6f0e-4c1e-9a43-52a1f3c2d001]',
+      'push apns → user ada (device d1): silent {"refresh":"wishlist"}  [nudge_id 0b6d3f52-6f0e-4c1e-9a43-52a1f3c2d001]',
+    ]);
+  });
 });

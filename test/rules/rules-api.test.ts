@@ -114,6 +114,8 @@ describe("PUT and DELETE /v1/rules/:id", () => {
     expect(listed.rules.map((rule: any) => rule.id)).toEqual([
       "wishlist-on-sale",
       "cart-abandoned",
+      "back-in-stock",
+      "refresh-wishlist",
       id,
     ]);
 
@@ -159,7 +161,7 @@ describe("PUT and DELETE /v1/rules/:id", () => {
       "message.body",
     ]) {
       expect(problems).toContainEqual(
-        expect.stringContaining(`rules[2] "${id}".${field}`),
+        expect.stringContaining(`rules[4] "${id}".${field}`),
       );
     }
     expect(problems.join("\n")).toContain("colour");
@@ -232,6 +234,8 @@ describe("PUT /v1/rules", () => {
     expect(replaced.body.rules.map((rule: any) => rule.id)).toEqual([
       "wishlist-on-sale",
       "cart-abandoned",
+      "back-in-stock",
+      "refresh-wishlist",
       id,
     ]);
     expect(replaced.body.version).not.toBe(read.version);
@@ -357,7 +361,7 @@ describe("POST /v1/rules/validate", () => {
     });
     expect(invalid.body).toEqual({
       valid: false,
-      problems: [expect.stringContaining(`rules[2] "${id}".category`)],
+      problems: [expect.stringContaining(`rules[4] "${id}".category`)],
     });
     const notObject = await admin("POST", "/v1/rules/validate", {
       rule: "x",
@@ -395,6 +399,31 @@ describe("POST /v1/rules/reload", () => {
     }
   });
 });
+
+const PREVIEW_ID = "00000000-0000-5000-8000-000000000000";
+
+/** A preview's APNs payload: headers, body, and the body's size. */
+function apnsPreview(
+  aps: Record<string, unknown>,
+  fields: Record<string, string>,
+  expiresAt?: Date,
+) {
+  const body = { ...fields, nudge_id: PREVIEW_ID, aps };
+  return {
+    platform: "apns",
+    bytes: Buffer.byteLength(JSON.stringify(body)),
+    limit: 4096,
+    headers: {
+      "apns-push-type": "alert",
+      "apns-priority": "10",
+      "apns-collapse-id": PREVIEW_ID,
+      ...(expiresAt !== undefined && {
+        "apns-expiration": String(expiresAt.getTime() / 1000),
+      }),
+    },
+    body,
+  };
+}
 
 describe("POST /v1/rules/:id/preview", () => {
   beforeAll(() => {
@@ -481,6 +510,20 @@ describe("POST /v1/rules/:id/preview", () => {
           deepLink: `shop://product/${productId}`,
           data: {},
         },
+        // What APNs would get, exactly, and its size against Apple's limit.
+        payloads: [
+          apnsPreview(
+            {
+              alert: {
+                title: variant === "b" ? "Price drop: Lamp" : "Lamp is on sale",
+                body: "Hi Ada, now 19.99",
+              },
+              "thread-id": "wishlist-on-sale",
+            },
+            { deep_link: `shop://product/${productId}` },
+            new Date(NOON.getTime() + 12 * HOUR),
+          ),
+        ],
       },
       {
         userId: noDevice,
@@ -561,6 +604,18 @@ describe("POST /v1/rules/:id/preview", () => {
           deepLink: "shop://cart",
           data: {},
         },
+        payloads: [
+          apnsPreview(
+            {
+              alert: {
+                title: cartAbandoned.message.title,
+                body: "Mug is waiting in your cart",
+              },
+              "thread-id": "cart-abandoned",
+            },
+            { deep_link: "shop://cart" },
+          ),
+        ],
       },
     ]);
 

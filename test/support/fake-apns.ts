@@ -245,9 +245,39 @@ function pushTypeRefusal(
   if (pushType === "alert")
     return aps.alert === undefined
       ? { status: 400, reason: "InvalidPushType" }
-      : undefined;
+      : apsRefusal(aps);
   return { status: 400, reason: "InvalidPushType" };
 }
+
+/**
+ * The `aps` keys as Apple documents them. APNs itself forwards a wrong value and the
+ * device ignores it (a category it does not know shows no buttons), so the fake
+ * refuses it instead, with a reason of its own, for the test to see the mistake.
+ */
+export function apsRefusal(
+  aps: Record<string, unknown>,
+): FakeApnsAnswer | undefined {
+  const bad = APS_CHECKS.find(([key, valid]) => key in aps && !valid(aps[key]));
+  if (bad !== undefined)
+    return { status: 400, reason: `FakeInvalidAps ${bad[0]}` };
+  const alert = aps.alert;
+  if (typeof alert === "object" && alert !== null) {
+    const texts = Object.values(alert as Record<string, unknown>);
+    if (texts.some((t) => typeof t !== "string"))
+      return { status: 400, reason: "FakeInvalidAps alert" };
+  }
+  return undefined;
+}
+
+const isString = (value: unknown) => typeof value === "string";
+const LEVELS = ["passive", "active", "time-sensitive", "critical"];
+/** Apple's documented `aps` values (critical needs an entitlement Nudge never asks for). */
+const APS_CHECKS: [key: string, valid: (value: unknown) => boolean][] = [
+  ["category", isString],
+  ["thread-id", isString],
+  ["interruption-level", (v) => LEVELS.includes(v as string)],
+  ["relevance-score", (v) => typeof v === "number" && v >= 0 && v <= 1],
+];
 
 function reply(stream: ServerHttp2Stream, answer: FakeApnsAnswer): void {
   if ("hang" in answer) return;

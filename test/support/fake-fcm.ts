@@ -10,6 +10,7 @@ import {
 } from "node:http2";
 import { Agent } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { apsRefusal } from "./fake-apns.ts";
 import { testCertificates } from "./test-ca.ts";
 
 /** FCM's errors by FcmError code: HTTP status, Google status, message (as FCM says). */
@@ -327,6 +328,12 @@ const CHECKS: [path: string, valid: (value: unknown) => boolean][] = [
   ["android.ttl", optional(string(/^\d+(\.\d{1,9})?s$/))],
   ["android.priority", optional(string(/^(high|normal)$/))],
   ["android.notification", optional(isObject)],
+  ["android.notification.tag", optional(string(/./))],
+  ["android.notification.sound", optional(string(/./))],
+  ["android.notification.channel_id", optional(string(/./))],
+  ["android.notification.icon", optional(string(/./))],
+  ["android.notification.color", optional(string(/^#[0-9A-Fa-f]{6}$/))],
+  ["apns.headers.apns-priority", optional(string(/^(10|5|1)$/))],
   ["apns.headers", optional(isStringMap)],
   ["apns.payload", optional(isObject)],
   ["webpush.headers", optional(isStringMap)],
@@ -344,8 +351,15 @@ function invalidField(body: unknown): string | undefined {
   if (!isObject(data)) return "message.data";
   const index = Object.values(data).findIndex((v) => typeof v !== "string");
   if (index >= 0) return `message.data[${index}].value`;
+  const reserved = Object.keys(data).findIndex(isReservedDataKey);
+  if (reserved >= 0) return `message.data[${reserved}].key`;
   const path = CHECKS.find(([path, valid]) => !valid(at(message, path)))?.[0];
   if (path !== undefined) return `message.${path}`;
+  const field = unknownAndroidField(message);
+  if (field !== undefined) return field;
+  const aps = at(message, "apns.payload.aps");
+  if (isObject(aps) && apsRefusal(aps) !== undefined)
+    return "message.apns.payload";
   return backgroundProblem(message);
 }
 
@@ -366,6 +380,40 @@ function backgroundProblem(message: Record<string, unknown>) {
   return message.notification === undefined
     ? undefined
     : "message.notification";
+}
+
+const ANDROID_NOTIFICATION_FIELDS = [
+  "title",
+  "body",
+  "icon",
+  "color",
+  "sound",
+  "tag",
+  "click_action",
+  "channel_id",
+  "image",
+  "notification_priority",
+  "visibility",
+];
+
+/** A field of android.notification that FCM's AndroidNotification does not have. */
+function unknownAndroidField(message: Record<string, unknown>) {
+  const notification = at(message, "android.notification");
+  if (!isObject(notification)) return undefined;
+  const name = Object.keys(notification).find(
+    (key) => !ANDROID_NOTIFICATION_FIELDS.includes(key),
+  );
+  return name === undefined
+    ? undefined
+    : `message.android.notification.${name}`;
+}
+
+/** FCM's reserved data keys: "from", "notification", "message_type", google… and gcm…. */
+function isReservedDataKey(key: string): boolean {
+  return (
+    ["from", "notification", "message_type"].includes(key) ||
+    /^(google|gcm)/.test(key)
+  );
 }
 
 function at(object: unknown, path: string): unknown {

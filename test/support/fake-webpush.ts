@@ -157,23 +157,27 @@ export async function startFakeWebPush(): Promise<FakeWebPush> {
       return { status: 400, refused: `bad urgency ${urgency}` };
     if (header(req, "content-encoding") !== "aes128gcm")
       return { status: 400, refused: "not aes128gcm" };
+    let payload: unknown;
     try {
       const plain = ece.decrypt(body, {
         version: "aes128gcm",
         privateKey: subscriber.ecdh,
         authSecret: subscriber.auth,
       });
-      return {
-        subscriptionId: id,
-        payload: JSON.parse(plain.toString("utf8")),
-        ttl: Number(ttl),
-        urgency: header(req, "urgency"),
-        topic: header(req, "topic"),
-        vapid,
-      };
+      payload = JSON.parse(plain.toString("utf8"));
     } catch (error) {
       return { status: 400, refused: `undecryptable body: ${String(error)}` };
     }
+    const unshowable = notificationProblem(payload);
+    if (unshowable !== undefined) return { status: 400, refused: unshowable };
+    return {
+      subscriptionId: id,
+      payload,
+      ttl: Number(ttl),
+      urgency: header(req, "urgency"),
+      topic: header(req, "topic"),
+      vapid,
+    };
   };
 
   return {
@@ -227,6 +231,37 @@ export async function startFakeWebPush(): Promise<FakeWebPush> {
       await closed;
     },
   };
+}
+
+/**
+ * What would make the service worker's `showNotification(title, options)` throw, per
+ * the Notifications API: each action needs a string `action` and `title`; `icon`,
+ * `badge` and `tag` are strings, `requireInteraction` a boolean. A push
+ * service never sees the plaintext; the fake, which decrypts it, stands in for the
+ * browser.
+ */
+function notificationProblem(payload: unknown): string | undefined {
+  if (typeof payload !== "object" || payload === null) return undefined;
+  const options = payload as Record<string, unknown>;
+  const text = ["icon", "badge", "tag"].find(
+    (key) => key in options && typeof options[key] !== "string",
+  );
+  if (text !== undefined) return `${text} is not a string`;
+  if ("requireInteraction" in options)
+    if (typeof options.requireInteraction !== "boolean")
+      return "requireInteraction is not a boolean";
+  const { actions } = options;
+  if (actions === undefined) return undefined;
+  const valid =
+    Array.isArray(actions) &&
+    actions.every(
+      (a: unknown) =>
+        typeof a === "object" &&
+        a !== null &&
+        typeof (a as { action?: unknown }).action === "string" &&
+        typeof (a as { title?: unknown }).title === "string",
+    );
+  return valid ? undefined : "actions are not [{action, title}]";
 }
 
 function fail(res: ServerResponse, failure: FakeFailure): void {
