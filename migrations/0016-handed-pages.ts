@@ -15,6 +15,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("match_id", "text", (c) => c.notNull())
     .addColumn("rule_id", "text", (c) => c.notNull())
     .addColumn("item_key", "text")
+    // A silent rule's pushes: not counted by settings.frequencyCap.
+    .addColumn("uncapped", "boolean", (c) => c.notNull())
     .addColumn("users", sql`text[]`, (c) => c.notNull())
     .addColumn("until", "timestamptz", (c) => c.notNull())
     .execute();

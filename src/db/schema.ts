@@ -248,6 +248,7 @@ export interface HandedPagesTable {
   match_id: string;
   rule_id: string;
   item_key: string | null;
+  uncapped: boolean;
   users: string[];
   until: Timestamp;
 }

@@ -23,6 +23,8 @@ export type HandedPage = {
   matchId: string;
   ruleId: string;
   itemKey: string | null;
+  /** Its rule's pushes are not counted by settings.frequencyCap (silent ones). */
+  uncapped: boolean;
   users: readonly string[];
   /** After this, the page counts for nothing: its process died (its lease's end). */
   until: Date;
@@ -40,6 +42,7 @@ export async function recordHandedPage(
       match_id: page.matchId,
       rule_id: page.ruleId,
       item_key: page.itemKey,
+      uncapped: page.uncapped,
       users: [...page.users],
       until: page.until,
     })
@@ -72,8 +75,9 @@ export async function inFlightElsewhere(
     user_id: string;
     rule_id: string;
     item_key: string | null;
+    uncapped: boolean;
   }>`
-    select u.user_id, p.rule_id, p.item_key
+    select u.user_id, p.rule_id, p.item_key, p.uncapped
     from handed_pages p
     cross join lateral unnest(p.users) as u (user_id)
     where p.users && ${userIds}::text[]
@@ -82,7 +86,11 @@ export async function inFlightElsewhere(
       and u.user_id = any(${userIds}::text[])`.execute(db);
   for (const row of rows) {
     const list = byUser.get(row.user_id) ?? [];
-    list.push({ ruleId: row.rule_id, itemKey: row.item_key });
+    list.push({
+      ruleId: row.rule_id,
+      itemKey: row.item_key,
+      uncapped: row.uncapped,
+    });
     byUser.set(row.user_id, list);
   }
   return byUser;

@@ -12,8 +12,15 @@ export type HandedNotification = {
   context: SendContext;
 };
 
-/** A notification handed over and not written yet, as caps and dedupe count it. */
-export type InFlight = { ruleId: string; itemKey: string | null };
+/**
+ * A notification handed over and not written yet, as caps and dedupe count it; an
+ * uncapped one (a silent push) counts for dedupe and its rule's own cap only.
+ */
+export type InFlight = {
+  ruleId: string;
+  itemKey: string | null;
+  uncapped: boolean;
+};
 
 /**
  * A delivery worker as the planner sees it. A notification due now that it has room
@@ -135,6 +142,11 @@ function createInFlight() {
       if (index !== -1) entries.splice(index, 1);
       if (entries.length === 0) byUser.delete(notification.userId);
     },
-    of: (userId: string): readonly InFlight[] => byUser.get(userId) ?? [],
+    of: (userId: string): readonly InFlight[] =>
+      (byUser.get(userId) ?? []).map((n) => ({
+        ruleId: n.ruleId,
+        itemKey: n.itemKey,
+        uncapped: n.content?.uncapped === true,
+      })),
   };
 }

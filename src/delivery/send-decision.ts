@@ -119,10 +119,12 @@ export function decideBatch(
           };
     const decision = decideSend(notification, counted, quietEnd);
     if (decision.kind === "send") {
-      sentToUser.set(
-        notification.userId,
-        (sentToUser.get(notification.userId) ?? 0) + 1,
-      );
+      // A silent push (uncapped) counts toward its rule's own cap only.
+      if (notification.content?.uncapped !== true)
+        sentToUser.set(
+          notification.userId,
+          (sentToUser.get(notification.userId) ?? 0) + 1,
+        );
       sentForRule.set(ruleKey, (sentForRule.get(ruleKey) ?? 0) + 1);
     }
     return decision;

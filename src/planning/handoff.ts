@@ -75,6 +75,8 @@ export async function recordHanded(
     matchId: page.match.matchId,
     ruleId: page.match.ruleId,
     itemKey: page.match.itemKey,
+    // One rule's page: its notifications are all capped or all not (policy.ts).
+    uncapped: page.handed[0]?.notification.content?.uncapped === true,
     users: page.handed.map((h) => h.notification.userId),
     until: page.until,
   });

@@ -44,7 +44,9 @@ export function withInFlight(
       ...recipient,
       recentTotal:
         recipient.recentTotal +
-        (query.globalCapSince === undefined ? 0 : flying.length),
+        (query.globalCapSince === undefined
+          ? 0
+          : flying.filter((f) => !f.uncapped).length),
       recentForRule:
         recipient.recentForRule +
         (query.ruleCapSince === undefined ? 0 : ofRule.length),

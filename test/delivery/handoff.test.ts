@@ -255,7 +255,7 @@ describe("delivery: handoff from planning", () => {
         for (const { notification } of handed)
           flying.set(notification.userId, [
             ...(flying.get(notification.userId) ?? []),
-            notification,
+            { ...notification, uncapped: false },
           ]);
         await gate.promise;
         const written = await delivery.take(handed);

@@ -3,6 +3,7 @@ import { claimedAt } from "../support/claimed-notification.ts";
 import type { RecipientFacts } from "../../src/rules/policy.ts";
 import { factsOf } from "../support/recipient-facts.ts";
 import {
+  decideBatch,
   decideSend,
   quietEnds,
   type SendContext,
@@ -126,5 +127,66 @@ describe("decideSend: quiet hours at send time", () => {
       kind: "skip",
       update: { status: "suppressed", reason: "opted_out" },
     });
+  });
+});
+
+describe("decideBatch: caps within a claimed batch", () => {
+  const book = compileRuleBook(
+    {
+      settings: { frequencyCap: { max: 1, per: "1d" } },
+      rules: [
+        {
+          id: "ping",
+          trigger: 'event = "Ping"',
+          delivery: { quietHours: false },
+          message: { title: "t", body: "b" },
+        },
+        {
+          id: "refresh",
+          trigger: 'event = "Refresh"',
+          message: { silent: true, data: { what: "wishlist" } },
+        },
+      ],
+    },
+    "test rules",
+  );
+  const contextOf = (ruleId: string): SendContext => ({
+    rule: book.rules.find((r) => r.id === ruleId),
+    settings: book.settings,
+    facts: factsOf(),
+    devices: [
+      {
+        userId: "ada",
+        deviceId: "d1",
+        platform: "apns",
+        token: "ab",
+        subscription: null,
+        locale: null,
+      },
+    ],
+    settled: new Map(),
+    now: NOW,
+  });
+  const silent = {
+    ...claimed(1),
+    notificationId: "n-silent",
+    ruleId: "refresh",
+    content: { silent: true, uncapped: true, data: { what: "wishlist" } },
+  };
+  const ping = (id: string) => ({ ...claimed(1), notificationId: id });
+
+  it("when a silent push goes before a capped one to the same user, then it does not use up the cap; two capped ones do", () => {
+    const afterSilent = decideBatch(
+      [silent, ping("n-2")],
+      [contextOf("refresh"), contextOf("ping")],
+      (zone) => zone ?? "UTC",
+    );
+    const afterPing = decideBatch(
+      [ping("n-1"), ping("n-2")],
+      [contextOf("ping"), contextOf("ping")],
+      (zone) => zone ?? "UTC",
+    );
+    expect(afterSilent.map((d) => d.kind)).toEqual(["send", "send"]);
+    expect(afterPing.map((d) => d.kind)).toEqual(["send", "skip"]);
   });
 });
