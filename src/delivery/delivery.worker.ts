@@ -138,6 +138,7 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       deps.rules.current(),
       claimed,
       now,
+      handoff,
     );
     void startSends(claimed, contexts);
     return true;

@@ -12,6 +12,9 @@ import type { RuleBook } from "../rules/rule-book.ts";
 import type { ClaimedNotification } from "./claim.repository.ts";
 import { listSettledDeliveries } from "./deliveries.repository.ts";
 import type { SendContext } from "./send-decision.ts";
+import { inFlightElsewhere } from "./handed-pages.repository.ts";
+import type { Handoff, InFlight } from "./handoff.ts";
+import { withInFlight } from "./in-flight.ts";
 
 /**
  * Loads, set-based for a whole claimed batch, what `decideSend` needs for each
@@ -23,6 +26,7 @@ export async function loadSendContexts(
   book: RuleBook,
   claimed: readonly ClaimedNotification[],
   now: Date,
+  inFlight: InFlightHere,
 ): Promise<SendContext[]> {
   const userIds = [...new Set(claimed.map((c) => c.userId))];
   const devices = await listActiveDevices(db, userIds);
@@ -31,7 +35,7 @@ export async function loadSendContexts(
       db,
       claimed.filter((c) => c.attempt > 1),
     ),
-    loadFacts(db, book, claimed, devices, now),
+    loadFacts(db, book, claimed, devices, now, inFlight),
   ]);
   const devicesOf = groupBy(devices, (d) => d.userId);
   const rules = new Map(book.rules.map((rule) => [rule.id, rule]));
@@ -46,6 +50,9 @@ export async function loadSendContexts(
   }));
 }
 
+/** This process's notifications handed over and not yet written, and whose they are. */
+export type InFlightHere = Pick<Handoff, "owner" | "inFlight">;
+
 /**
  * A notification planned this recently has nothing new to count against its caps:
  * whatever was planned for the user since was planned knowing about it. Caps are
@@ -56,8 +63,9 @@ const CAPS_RECHECKED_AFTER_MS = 60_000;
 
 /**
  * The policy's facts per notification, one query set per rule in the batch (and per
- * whether caps are checked again). At send time the caps count what the user was sent;
- * `decideBatch` adds what the batch itself sends them.
+ * whether caps are checked again). At send time the caps count what the user was sent
+ * and what is in flight to them, in this process or another; `decideBatch` adds what
+ * the batch itself sends them.
  */
 async function loadFacts(
   db: Kysely<DB>,
@@ -65,6 +73,7 @@ async function loadFacts(
   claimed: readonly ClaimedNotification[],
   devices: readonly DeviceTarget[],
   now: Date,
+  inFlight: InFlightHere,
 ): Promise<Map<string, RecipientFacts>> {
   const groups = new Map<
     string,
@@ -80,31 +89,56 @@ async function loadFacts(
     groups.set(key, entry);
   }
   const facts = new Map<string, RecipientFacts>();
+  const inFlightOf = await inFlightOfWaited(db, claimed, now, inFlight);
   for (const { waited, group } of groups.values()) {
     const rule = book.rules.find((r) => r.id === group[0]?.ruleId);
     if (rule === undefined) continue;
     const query = factsQuery(rule, book.settings, null, now);
+    const counted = {
+      ...query,
+      ...(waited ? {} : { globalCapSince: undefined, ruleCapSince: undefined }),
+      // Dedupe was settled when planning.
+      dedupeSince: undefined,
+    };
     const loaded = await loadRecipientFacts(
       db,
       group.map((n) => ({ userId: n.userId, item: undefined })),
-      {
-        ...query,
-        ...(waited
-          ? {}
-          : { globalCapSince: undefined, ruleCapSince: undefined }),
-        // Dedupe was settled when planning.
-        dedupeSince: undefined,
-        counting: [NotificationStatus.sent],
-      },
+      { ...counted, counting: [NotificationStatus.sent] },
       // The devices checked are the devices sent to.
       devices,
     );
+    const withFlying = waited
+      ? withInFlight(loaded, counted, inFlightOf)
+      : loaded;
     group.forEach((notification, index) => {
-      const found = loaded[index];
+      const found = withFlying[index];
       if (found !== undefined) facts.set(notification.notificationId, found);
     });
   }
   return facts;
+}
+
+/**
+ * What is in flight to the users of the claimed notifications that waited, here and in
+ * other processes (their pages handed over): one query, only when some waited.
+ */
+async function inFlightOfWaited(
+  db: Kysely<DB>,
+  claimed: readonly ClaimedNotification[],
+  now: Date,
+  here: InFlightHere,
+): Promise<(userId: string) => readonly InFlight[]> {
+  const users = claimed
+    .filter(
+      (n) => now.getTime() - n.createdAt.getTime() > CAPS_RECHECKED_AFTER_MS,
+    )
+    .map((n) => n.userId);
+  if (users.length === 0) return () => [];
+  const elsewhere = await inFlightElsewhere(db, here.owner, users, now, null);
+  return (userId) => [
+    ...here.inFlight(userId),
+    ...(elsewhere.get(userId) ?? []),
+  ];
 }
 
 function emptyFacts(userId: string): RecipientFacts {

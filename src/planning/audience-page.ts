@@ -19,7 +19,8 @@ import {
 } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { promotedVariants } from "../stats/auto-winner.service.ts";
-import { withInFlight, type Lookups } from "./lookups.ts";
+import { withInFlight } from "../delivery/in-flight.ts";
+import type { Lookups } from "./lookups.ts";
 import { withOpenHistories } from "./send-time-facts.ts";
 import type { Match } from "./match.repository.ts";
 

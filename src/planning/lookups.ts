@@ -5,8 +5,6 @@ import {
   lockPlanning,
 } from "../delivery/handed-pages.repository.ts";
 import type { Handoff, InFlight } from "../delivery/handoff.ts";
-import type { FactsQuery } from "../delivery/recipient.repository.ts";
-import type { RecipientFacts } from "../rules/policy.ts";
 
 /*
  * What deciding for a recipient looks up besides the facts its page reads: timezones,
@@ -25,37 +23,6 @@ export function lookupsWithout(
   timezoneOf: (zone: string | null) => string,
 ): Lookups {
   return { timezoneOf, inFlightOf: () => [] };
-}
-
-/**
- * The facts with this process's notifications in flight counted: they have no row
- * until their outcome is written, and the caps and dedupe must see them all the same.
- */
-export function withInFlight(
-  facts: readonly RecipientFacts[],
-  query: FactsQuery,
-  inFlightOf: (userId: string) => readonly InFlight[],
-): RecipientFacts[] {
-  return facts.map((recipient) => {
-    const flying = inFlightOf(recipient.userId);
-    if (flying.length === 0) return recipient;
-    const ofRule = flying.filter((f) => f.ruleId === query.ruleId);
-    return {
-      ...recipient,
-      recentTotal:
-        recipient.recentTotal +
-        (query.globalCapSince === undefined
-          ? 0
-          : flying.filter((f) => !f.uncapped).length),
-      recentForRule:
-        recipient.recentForRule +
-        (query.ruleCapSince === undefined ? 0 : ofRule.length),
-      duplicate:
-        recipient.duplicate ||
-        (query.dedupeSince !== undefined &&
-          ofRule.some((f) => f.itemKey === query.itemKey)),
-    };
-  });
 }
 
 /**

@@ -10,7 +10,8 @@ import {
   insertNotifications,
   type NewNotification,
 } from "../delivery/outbox.repository.ts";
-import { withInFlight, type Lookups } from "./lookups.ts";
+import { withInFlight } from "../delivery/in-flight.ts";
+import type { Lookups } from "./lookups.ts";
 import { withOpenHistories } from "./send-time-facts.ts";
 import { isDueNow, toNotification } from "./planned-notification.ts";
 import {

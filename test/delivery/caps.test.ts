@@ -50,4 +50,51 @@ describe("delivery: caps at send time", () => {
       ctx.fakes.apns.received.filter((p) => p.token === token),
     ).toHaveLength(1);
   });
+
+  it("when another process has a push of the rule in flight to the user as a waiting message comes due, then the rule's cap counts it", async () => {
+    ctx.app.setNow(NOON);
+    const { userId, devices } = await ctx.userWith("ios");
+    await ctx.ping(userId, { n: 1 });
+    const capped = await ctx.app.request("PUT", "/v1/rules/ping", {
+      admin: true,
+      body: {
+        ...delayedPing,
+        delivery: {
+          ...delayedPing.delivery,
+          frequencyCap: { max: 1, per: "1d" },
+        },
+      },
+    });
+    expect(capped.status).toBe(200);
+    // What a process sending a fan-out of the rule records of a page not yet written.
+    await ctx.database.db
+      .insertInto("handed_pages")
+      .values({
+        page_id: `page-of-${userId}`,
+        owner: "another-process",
+        match_id: "another-match",
+        rule_id: "ping",
+        item_key: null,
+        uncapped: false,
+        users: [userId],
+        until: new Date(NOON.getTime() + 3_600_000),
+      })
+      .execute();
+
+    ctx.app.setNow(new Date(NOON.getTime() + 10 * 60_000));
+    await ctx.deliver();
+
+    const rows = await ctx.database.db
+      .selectFrom("notifications")
+      .select(["status", "reason"])
+      .where("user_id", "=", userId)
+      .execute();
+    expect(rows).toEqual([
+      { status: "suppressed", reason: "rule_frequency_cap" },
+    ]);
+    const token = devices[0]?.token;
+    expect(
+      ctx.fakes.apns.received.filter((p) => p.token === token),
+    ).toHaveLength(0);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { InFlight } from "../../src/delivery/handoff.ts";
 import type { FactsQuery } from "../../src/delivery/recipient.repository.ts";
-import { withInFlight } from "../../src/planning/lookups.ts";
+import { withInFlight } from "../../src/delivery/in-flight.ts";
 import { factsOf } from "../support/recipient-facts.ts";
 
 const SINCE = new Date("2026-07-01T00:00:00Z");
