@@ -18,10 +18,7 @@ import {
   findRuleMatches,
 } from "../planning/match-recorder.ts";
 import { insertMatchesSql } from "../planning/match.repository.ts";
-import {
-  carriesFeedback,
-  recordEventFeedback,
-} from "../stats/feedback.service.ts";
+import { carriesFeedback, recordEventFeedback } from "./event-feedback.ts";
 import {
   applyFreshEvents,
   foldChanges,

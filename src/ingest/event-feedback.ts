@@ -2,14 +2,14 @@ import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import type { SegmentEvent } from "../segment-event.ts";
 import type { RuleBook } from "../rules/rule-book.ts";
-import { feedbackOf } from "./feedback.ts";
+import { feedbackOf } from "../stats/feedback.ts";
+import { countUnattributed } from "../stats/feedback.repository.ts";
 import {
-  countUnattributed,
   recordConversions,
   recordFeedback,
   type AttributedFeedback,
   type Conversion,
-} from "./feedback.repository.ts";
+} from "../delivery/notification-feedback.repository.ts";
 
 /** Whether `recordEventFeedback` would write anything for these events. */
 export function carriesFeedback(
