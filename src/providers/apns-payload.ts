@@ -16,6 +16,27 @@ export type ApnsRequest = {
 };
 
 /**
+ * An alert's `aps` but the alert itself: sound, badge, thread-id, mutable-content when
+ * there is an image (the app's notification service extension downloads and attaches
+ * it), category, interruption-level, relevance-score. Also what FCM hands to APNs for
+ * an iOS device.
+ */
+export function alertAps(push: PushMessage): Record<string, unknown> {
+  const options = push.apns ?? {};
+  const aps: Record<string, unknown> = {};
+  if (push.sound !== undefined) aps.sound = push.sound;
+  if (push.badge !== undefined) aps.badge = push.badge;
+  aps["thread-id"] = options.threadId ?? push.threadId;
+  if (push.image !== undefined) aps["mutable-content"] = 1;
+  if (options.category !== undefined) aps.category = options.category;
+  if (options.interruptionLevel !== undefined)
+    aps["interruption-level"] = options.interruptionLevel;
+  if (options.relevanceScore !== undefined)
+    aps["relevance-score"] = options.relevanceScore;
+  return aps;
+}
+
+/**
  * The APNs request for a push: `aps` (alert with subtitle, sound, badge, thread-id,
  * mutable-content when there is an image, category, interruption-level,
  * relevance-score) after `pushData()`, `image_url` and
@@ -35,17 +56,8 @@ export function apnsRequestOf(push: PushMessage): ApnsRequest {
       ...(options.subtitle !== undefined && { subtitle: options.subtitle }),
       body: push.body,
     },
+    ...alertAps(push),
   };
-  if (push.sound !== undefined) aps.sound = push.sound;
-  if (push.badge !== undefined) aps.badge = push.badge;
-  aps["thread-id"] = options.threadId ?? push.threadId;
-  // The app's notification service extension downloads the image and attaches it.
-  if (push.image !== undefined) aps["mutable-content"] = 1;
-  if (options.category !== undefined) aps.category = options.category;
-  if (options.interruptionLevel !== undefined)
-    aps["interruption-level"] = options.interruptionLevel;
-  if (options.relevanceScore !== undefined)
-    aps["relevance-score"] = options.relevanceScore;
   const actionLinks = actionLinksOf(push);
   return {
     pushType: "alert",

@@ -1,3 +1,4 @@
+import { alertAps } from "./apns-payload.ts";
 import {
   actionLinksOf,
   pushData,
@@ -69,7 +70,7 @@ export function fcmMessageOf(
         ...androidLooksOf(push),
       },
     },
-    apns: { headers: apnsHeadersOf(push), payload: { aps: apsOf(push) } },
+    apns: { headers: apnsHeadersOf(push), payload: { aps: alertAps(push) } },
     webpush: {
       ...(ttl !== undefined && { headers: { TTL: String(ttl) } }),
       // FCM refuses a link that is not https.
@@ -112,7 +113,7 @@ function actionMessageOf(
     apns: {
       headers: apnsHeadersOf(push),
       payload: {
-        aps: { alert: alertOf(push), ...apsOf(push) },
+        aps: { alert: alertOf(push), ...alertAps(push) },
         ...(actionLinks !== undefined && { action_links: actionLinks }),
       },
     },
@@ -167,27 +168,6 @@ function apnsHeadersOf(push: PushMessage): Record<string, string> {
       Math.floor(push.expiresAt.getTime() / 1000),
     );
   return headers;
-}
-
-/**
- * The `aps` of an alert for an iOS device that FCM hands to APNs, but the alert, with
- * the message's APNs options.
- */
-function apsOf(push: PushMessage): Record<string, unknown> {
-  const options = push.apns ?? {};
-  const aps: Record<string, unknown> = {
-    "thread-id": options.threadId ?? push.threadId,
-  };
-  if (push.badge !== undefined) aps.badge = push.badge;
-  if (push.sound !== undefined) aps.sound = push.sound;
-  // The app's notification service extension downloads the image.
-  if (push.image !== undefined) aps["mutable-content"] = 1;
-  if (options.category !== undefined) aps.category = options.category;
-  if (options.interruptionLevel !== undefined)
-    aps["interruption-level"] = options.interruptionLevel;
-  if (options.relevanceScore !== undefined)
-    aps["relevance-score"] = options.relevanceScore;
-  return aps;
 }
 
 /**
