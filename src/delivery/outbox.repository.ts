@@ -126,37 +126,27 @@ export async function recipientsWritten(
   return new Set(result.rows.map((row) => row.user_id));
 }
 
-/** Cancels a user's pending notifications of the given rules (a `cancelIf` event arrived). */
+/**
+ * Cancels pending notifications: a user's of some rules (a `cancelIf` event arrived),
+ * or one match's (an operator cancelled it). Returns how many.
+ */
 export async function cancelPendingNotifications(
   db: Kysely<DB>,
-  userId: string,
-  ruleIds: readonly string[],
+  of: { userId: string; ruleIds: readonly string[] } | { matchId: string },
   reason: string,
   now: Date,
 ): Promise<number> {
-  const result = await db
+  let update = db
     .updateTable("notifications")
     .set({ status: NotificationStatus.cancelled, reason, updated_at: now })
-    .where("user_id", "=", userId)
-    .where("rule_id", "in", ruleIds)
-    .where("status", "=", NotificationStatus.pending)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
-/** Cancels the pending notifications of one match (an operator cancelled it). */
-export async function cancelMatchNotifications(
-  db: Kysely<DB>,
-  matchId: string,
-  reason: string,
-  now: Date,
-): Promise<number> {
-  const result = await db
-    .updateTable("notifications")
-    .set({ status: NotificationStatus.cancelled, reason, updated_at: now })
-    .where("match_id", "=", matchId)
-    .where("status", "=", NotificationStatus.pending)
-    .executeTakeFirst();
+    .where("status", "=", NotificationStatus.pending);
+  update =
+    "matchId" in of
+      ? update.where("match_id", "=", of.matchId)
+      : update
+          .where("user_id", "=", of.userId)
+          .where("rule_id", "in", of.ruleIds);
+  const result = await update.executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 

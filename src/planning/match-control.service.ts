@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { DB, NotificationStatus } from "../db/schema.ts";
 import {
-  cancelMatchNotifications,
+  cancelPendingNotifications,
   countMatchNotifications,
 } from "../delivery/outbox.repository.ts";
 import {
@@ -51,9 +51,9 @@ export async function cancelMatch(
   now: Date,
 ): Promise<CancelledMatch | undefined> {
   const stopped = await stopMatch(db, matchId, now);
-  const cancelled = await cancelMatchNotifications(
+  const cancelled = await cancelPendingNotifications(
     db,
-    matchId,
+    { matchId },
     CANCELLED_BY_OPERATOR,
     now,
   );

@@ -109,8 +109,7 @@ export async function cancelEarlierMatches(
     await cancelPendingMatches(db, userId, ruleIds, now);
     await cancelPendingNotifications(
       db,
-      userId,
-      ruleIds,
+      { userId, ruleIds },
       `cancelled_by:${messageId}`,
       now,
     );

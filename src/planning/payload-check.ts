@@ -1,14 +1,7 @@
-import { payloadSizeOf } from "../providers/payload-size.ts";
-import { pushMessageOf } from "../providers/push-content.ts";
+import { measureMessage } from "../providers/push-content.ts";
 import type { PayloadSize } from "../rules/policy.ts";
 import type { RenderedMessage } from "../rules/message-template.ts";
 import type { Platform } from "../vocabulary.ts";
-
-/**
- * Every notification id is a UUID of 36 characters (see `notificationIdOf`), so one
- * of them measures every recipient's `nudge_id` exactly.
- */
-const ANY_NOTIFICATION_ID = "00000000-0000-5000-8000-000000000000";
 
 /**
  * Measures a rule's rendered message on each platform the recipient has a device on,
@@ -24,12 +17,7 @@ export function createPayloadCheck(
 ) => PayloadSize | undefined {
   return (content, platforms) => {
     for (const platform of new Set(platforms)) {
-      const push = pushMessageOf(
-        content,
-        { notificationId: ANY_NOTIFICATION_ID, ruleId, expiresAt: undefined },
-        platform,
-      );
-      const size = payloadSizeOf(platform, push);
+      const size = measureMessage(content, ruleId, platform);
       if (size.bytes > size.limit) return size;
     }
     return undefined;

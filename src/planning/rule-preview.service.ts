@@ -8,7 +8,10 @@ import {
   wirePayloadOf,
   type WirePayload,
 } from "../providers/payload-preview.ts";
-import { pushMessageOf } from "../providers/push-content.ts";
+import {
+  MEASURING_NOTIFICATION_ID,
+  pushMessageOf,
+} from "../providers/push-content.ts";
 import type { Decision, RecipientFacts } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { checkTrigger } from "./rule-trigger.service.ts";
@@ -148,9 +151,6 @@ async function decideFirst(
   return { recipients, truncated };
 }
 
-/** Notification ids are UUIDs: one of the same length measures the payload exactly. */
-const PREVIEW_NOTIFICATION_ID = "00000000-0000-5000-8000-000000000000";
-
 function recipientOf(
   rule: Rule,
   userId: string,
@@ -161,7 +161,7 @@ function recipientOf(
   if (decision.status !== "pending" || facts === undefined)
     return { userId, ...decision };
   const identity = {
-    notificationId: PREVIEW_NOTIFICATION_ID,
+    notificationId: MEASURING_NOTIFICATION_ID,
     ruleId: rule.id,
     expiresAt: decision.expiresAt,
   };

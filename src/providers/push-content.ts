@@ -1,4 +1,5 @@
 import type { JsonObject, Platform } from "../vocabulary.ts";
+import { payloadSizeOf, type PayloadSize } from "./payload-size.ts";
 import { fitBody } from "./truncate.ts";
 import type {
   ApnsOptions,
@@ -196,4 +197,24 @@ function stringValues(value: unknown): Record<string, string> {
       (entry): entry is [string, string] => typeof entry[1] === "string",
     ),
   );
+}
+
+/**
+ * Every notification id is a UUID of 36 characters (`notificationIdOf`), so one of
+ * them stands for any in a payload measured before the notification has its id.
+ */
+export const MEASURING_NOTIFICATION_ID = "00000000-0000-5000-8000-000000000000";
+
+/** The payload a rule's message (as rendered, or as stored) makes on a platform. */
+export function measureMessage(
+  content: Parameters<typeof pushMessageOf>[0],
+  ruleId: string,
+  platform: Platform,
+): PayloadSize {
+  const identity = {
+    notificationId: MEASURING_NOTIFICATION_ID,
+    ruleId,
+    expiresAt: undefined,
+  };
+  return payloadSizeOf(platform, pushMessageOf(content, identity, platform));
 }

@@ -1,6 +1,5 @@
 import { TokenKind } from "liquidjs";
-import { payloadSizeOf } from "../providers/payload-size.ts";
-import { pushMessageOf } from "../providers/push-content.ts";
+import { measureMessage } from "../providers/push-content.ts";
 import { Platform } from "../vocabulary.ts";
 import { mergeFields } from "./message-fields.ts";
 import { parseTemplate } from "./message-template.ts";
@@ -51,16 +50,7 @@ function problemOf(
   ruleId: string,
 ): string | undefined {
   for (const platform of Object.values(Platform)) {
-    const push = pushMessageOf(
-      fields,
-      {
-        notificationId: "00000000-0000-5000-8000-000000000000",
-        ruleId,
-        expiresAt: undefined,
-      },
-      platform,
-    );
-    const { bytes, limit } = payloadSizeOf(platform, push);
+    const { bytes, limit } = measureMessage(fields, ruleId, platform);
     if (bytes > limit)
       return `its static text alone makes the ${platform} payload ${bytes} bytes, over the ${limit} allowed: shorten it`;
   }

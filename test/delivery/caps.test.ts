@@ -15,6 +15,21 @@ const ctx = useDeliveryApp({
 
 const NOON = new Date("2026-07-01T12:00:00Z");
 
+/** Lowers the ping rule's own cap to one a day, through the rules API. */
+async function capPingAtOnePerDay() {
+  const response = await ctx.app.request("PUT", "/v1/rules/ping", {
+    admin: true,
+    body: {
+      ...delayedPing,
+      delivery: {
+        ...delayedPing.delivery,
+        frequencyCap: { max: 1, per: "1d" },
+      },
+    },
+  });
+  expect(response.status).toBe(200);
+}
+
 describe("delivery: caps at send time", () => {
   it("when the rule's cap is lowered while two messages wait, then the first one goes and the second is suppressed", async () => {
     ctx.app.setNow(NOON);
@@ -22,17 +37,7 @@ describe("delivery: caps at send time", () => {
     await ctx.ping(userId, { n: 1 });
     await ctx.ping(userId, { n: 2 });
 
-    const response = await ctx.app.request("PUT", "/v1/rules/ping", {
-      admin: true,
-      body: {
-        ...delayedPing,
-        delivery: {
-          ...delayedPing.delivery,
-          frequencyCap: { max: 1, per: "1d" },
-        },
-      },
-    });
-    expect(response.status).toBe(200);
+    await capPingAtOnePerDay();
 
     ctx.app.setNow(new Date(NOON.getTime() + 10 * 60_000));
     await ctx.deliver();
@@ -55,17 +60,7 @@ describe("delivery: caps at send time", () => {
     ctx.app.setNow(NOON);
     const { userId, devices } = await ctx.userWith("ios");
     await ctx.ping(userId, { n: 1 });
-    const capped = await ctx.app.request("PUT", "/v1/rules/ping", {
-      admin: true,
-      body: {
-        ...delayedPing,
-        delivery: {
-          ...delayedPing.delivery,
-          frequencyCap: { max: 1, per: "1d" },
-        },
-      },
-    });
-    expect(capped.status).toBe(200);
+    await capPingAtOnePerDay();
     // What a process sending a fan-out of the rule records of a page not yet written.
     await ctx.database.db
       .insertInto("handed_pages")
