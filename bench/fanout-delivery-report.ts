@@ -129,7 +129,9 @@ them while it plans. Exactly N pushes are expected.
   \`FCM_BASE_URL\`, \`FCM_ACCESS_TOKEN\`, \`NODE_EXTRA_CA_CERTS\`). Told how many pushes to
   expect, they report when the first and the last were accepted. Nudge's time runs from
   the POST to the last push accepted; the stages after it are read from Nudge's rows
-  (\`created_at\` of the last notification, \`created_at\` of the deliveries).
+  (\`created_at\` of the last notification, \`created_at\` of the deliveries; a push
+  sent to a notification's only device at its first attempt is recorded on the
+  notification, and counted among the deliveries from there).
 - Baseline: a bare \`node:http2\` client (\`bench/fanout-http2-client.ts\`, a process of
   its own) sending as many pushes, same split, same tokens, bodies of the same shape
   (FCM's built by Nudge's own \`fcmMessageOf\`) and the same auth headers, on one

@@ -28,7 +28,11 @@ import {
   type RunContext,
 } from "./fanout-run-support.ts";
 import { machineBusySeconds, waitForQuietMachine } from "./machine-load.ts";
-import { adminQuery, createScratchDatabase } from "./support.ts";
+import {
+  adminQuery,
+  createScratchDatabase,
+  DELIVERIES_SQL,
+} from "./support.ts";
 
 const SHARED_SECRET = "bench-shared-secret";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
@@ -285,7 +289,7 @@ async function recordedTimes(url: string): Promise<{
       from notifications)
     select extract(epoch from n.planned)::float8 * 1000 as planned,
       extract(epoch from n.recorded)::float8 * 1000 as recorded,
-      (select count(*)::int from deliveries d where d.created_at <= n.planned) as early
+      (select count(*)::int from (${DELIVERIES_SQL}) d where d.created_at <= n.planned) as early
     from n`,
   );
   return {
@@ -299,8 +303,9 @@ async function countByStatus(
   url: string,
   table: "notifications" | "deliveries",
 ): Promise<StatusCount[]> {
+  const rows = table === "deliveries" ? `(${DELIVERIES_SQL}) d` : table;
   return adminQuery<StatusCount>(
     url,
-    `select status, count(*)::int as count from ${table} group by 1 order by 1`,
+    `select status, count(*)::int as count from ${rows} group by 1 order by 1`,
   );
 }

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { RULE_ID } from "./fanout-audience.ts";
 import type { Fakes, FakeCounts } from "./fanout-fakes-client.ts";
-import { adminQuery } from "./support.ts";
+import { adminQuery, DELIVERIES_SQL } from "./support.ts";
 
 /** Work left over: rule matches not planned, notifications due (or retrying) and not settled. */
 type Backlog = { pendingMatches: number; openDue: number };
@@ -80,7 +80,7 @@ export async function checkDeliveries(
   );
   const deliveries = await adminQuery<StatusCount>(
     databaseUrl,
-    `select status, count(*)::int as count from deliveries group by 1 order by 2 desc`,
+    `select status, count(*)::int as count from (${DELIVERIES_SQL}) d group by 1 order by 2 desc`,
   );
   const counts = await fakes.counts();
   const accepted = counts.apns.accepted + counts.fcm.accepted;

@@ -194,6 +194,15 @@ export async function adminQuery<Row extends Record<string, unknown>>(
   }
 }
 
+/**
+ * Every delivery Nudge recorded, as its notification history tells them: the rows of
+ * `deliveries`, and the one send kept on a notification sent to its only device at the
+ * first attempt (migration 0018), written when the notification was.
+ */
+export const DELIVERIES_SQL = `select status, created_at from deliveries
+  union all
+  select 'sent', updated_at from notifications where sent_device_id is not null`;
+
 export type ScratchDatabase = {
   name: string;
   url: string;

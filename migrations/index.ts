@@ -16,6 +16,7 @@ import * as ruleWinners from "./0014-rule-winners.ts";
 import * as sendTiming from "./0015-send-timing.ts";
 import * as handedPages from "./0016-handed-pages.ts";
 import * as openedAction from "./0017-opened-action.ts";
+import * as sentDevice from "./0018-sent-device.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   "0015-send-timing": sendTiming,
   "0016-handed-pages": handedPages,
   "0017-opened-action": openedAction,
+  "0018-sent-device": sentDevice,
 };

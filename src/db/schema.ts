@@ -149,6 +149,14 @@ export interface NotificationsTable {
   invalid_token: Generated<boolean>;
   /** The send-time arm, `optimized` or `control`, of a window that learns (migration 0015). */
   timing: string | null;
+  /**
+   * The device, provider and provider's message id of a notification whose only
+   * delivery was one send at its first attempt, kept here instead of in a
+   * `deliveries` row (migration 0018); null otherwise.
+   */
+  sent_device_id: string | null;
+  sent_provider: string | null;
+  sent_provider_message_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -55,53 +55,16 @@ const IDLE_POLL_MS = 1_000;
 export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const logger = deps.logger.child({ module: "delivery" });
   const { config } = deps;
-  const lanes = createLanes(deps.providers, config.limits, config.batchSize, {
-    policy: { ...DEFAULT_PAUSE_POLICY, retryAfterMaxMs: config.retryMaxMs },
-    logger,
-  });
-  // A write per quarter of the window keeps sends going while outcomes are written.
-  const recorder = createOutcomeRecorder({
-    ...deps,
-    logger,
-    flushAt: Math.max(1, Math.floor(config.batchSize / 4)),
-  });
-  const window = createSendWindow(config.batchSize);
-
   // Once set, queued sends are given back instead of sent.
   let stopping = false;
   // While set, the planner hands this worker the notifications due now.
   let running = false;
   let lastReclaim = 0;
-  const sending = new Set<Promise<unknown>>();
-  /** Keeps track of work on claimed rows, so that shutdown and drain wait for it. */
-  const track = (work: Promise<unknown>) => {
-    sending.add(work);
-    void work.finally(() => sending.delete(work));
-  };
-  const startSends = createSendStarter({
-    ...deps,
-    logger,
-    recorder,
-    track,
-    timezoneOf: createTimezoneResolver(
-      logger,
-      () => deps.rules.current().settings,
-    ),
-    deliver: createNotificationSender({
-      ...deps,
-      logger,
-      lanes,
-      window,
-      recorder,
+  const { lanes, recorder, window, sending, startSends, handoff } =
+    createSendParts(deps, logger, {
       stopping: () => stopping,
-    }),
-  });
-  const handoff = createHandoff({
-    lanes,
-    window,
-    running: () => running,
-    startSends,
-  });
+      running: () => running,
+    });
 
   /** Claims one batch and starts its sends. False when nothing was due. */
   const dispatchBatch = async (): Promise<boolean> => {
@@ -188,4 +151,58 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
       await settleInFlight();
     },
   };
+}
+
+/**
+ * What sends: the per-provider lanes, the send window, the outcome recorder, the sends
+ * in flight (which shutdown and drain wait for), and the starter of a batch's sends and
+ * the planner's handoff built on them.
+ */
+function createSendParts(
+  deps: DeliveryDeps,
+  logger: Logger,
+  state: { stopping: () => boolean; running: () => boolean },
+) {
+  const { config } = deps;
+  const lanes = createLanes(deps.providers, config.limits, config.batchSize, {
+    policy: { ...DEFAULT_PAUSE_POLICY, retryAfterMaxMs: config.retryMaxMs },
+    logger,
+  });
+  // A write per quarter of the window keeps sends going while outcomes are written.
+  const recorder = createOutcomeRecorder({
+    ...deps,
+    logger,
+    flushAt: Math.max(1, Math.floor(config.batchSize / 4)),
+  });
+  const window = createSendWindow(config.batchSize);
+  const sending = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    sending.add(work);
+    void work.finally(() => sending.delete(work));
+  };
+  const startSends = createSendStarter({
+    ...deps,
+    logger,
+    recorder,
+    track,
+    timezoneOf: createTimezoneResolver(
+      logger,
+      () => deps.rules.current().settings,
+    ),
+    deliver: createNotificationSender({
+      ...deps,
+      logger,
+      lanes,
+      window,
+      recorder,
+      stopping: state.stopping,
+    }),
+  });
+  const handoff = createHandoff({
+    lanes,
+    window,
+    running: state.running,
+    startSends,
+  });
+  return { lanes, recorder, window, sending, startSends, handoff };
 }

@@ -1,10 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
-import {
-  DeliveryStatus,
-  type DB,
-  type NotificationStatus,
-} from "../db/schema.ts";
+import { DeliveryStatus, NotificationStatus, type DB } from "../db/schema.ts";
 import {
   auditDisablings,
   disableDevices,
@@ -67,7 +63,7 @@ export type Outcomes = {
  *
  * A notification handed over by planning is inserted instead, with its outcome, under
  * the user its profile is now (`insertFirstWrites`); its deliveries are recorded only
- * when it was.
+ * when it was, and one sent to its only device is recorded on it (`sentAloneOf`).
  */
 export async function recordOutcomes(
   db: Kysely<DB>,
@@ -80,6 +76,8 @@ export async function recordOutcomes(
   const tried = triedByNotification(deliveries);
   const claimed = notifications.filter((n) => n.firstWrite === undefined);
   const firstWrites = notifications.filter((n) => n.firstWrite !== undefined);
+  const sentAlone = sentAloneOf(firstWrites, deliveries);
+  const rows = deliveries.filter((d) => !sentAlone.has(d.notificationId));
   const clauses = [
     sql`settled as (${updateNotifications(claimed, tried, now)}
       returning n.user_id, n.notification_id)`,
@@ -87,19 +85,19 @@ export async function recordOutcomes(
   const recorded = [sql`select user_id, notification_id from settled`];
   if (firstWrites.length > 0) {
     clauses.push(
-      sql`written as (${insertFirstWrites(firstWrites, tried, now)}
+      sql`written as (${insertFirstWrites(firstWrites, tried, sentAlone, now)}
         returning user_id, notification_id)`,
     );
     recorded.push(sql`select user_id, notification_id from written`);
   }
-  if (deliveries.length > 0) {
+  if (rows.length > 0) {
     clauses.push(
       // One lookup object, not a join: the planner, guessing the settled rows
       // few, would compare every delivery with every one of them.
       sql`moved as (select jsonb_object_agg(notification_id, user_id) as users
         from (${sql.join(recorded, sql` union all `)}) as recorded)`,
       sql`delivered as (${upsertDeliveries(
-        deliveries,
+        rows,
         new Set(firstWrites.map((u) => u.notificationId)),
         now,
       )})`,
@@ -112,6 +110,35 @@ export async function recordOutcomes(
     );
   }
   await sql`with ${sql.join(clauses)} select 1`.execute(db);
+}
+
+/**
+ * The first writes whose one delivery is a send their first attempt made: all there is
+ * to say of it fits on the notification (`sent_device_id`, migration 0018), so it gets
+ * no `deliveries` row. A notification written before (claimed) may have deliveries
+ * from earlier attempts, and one sent to several devices or not sent has a row per
+ * device, which is where its history is told.
+ */
+function sentAloneOf(
+  firstWrites: readonly NotificationUpdate[],
+  deliveries: readonly DeliveryRecord[],
+): Map<string, DeliveryRecord> {
+  const sentAlone = new Map<string, DeliveryRecord>();
+  if (firstWrites.length === 0) return sentAlone;
+  const sentNow = new Set(
+    firstWrites
+      .filter((u) => u.status === NotificationStatus.sent)
+      .map((u) => u.notificationId),
+  );
+  const count = new Map<string, number>();
+  for (const d of deliveries) {
+    if (!sentNow.has(d.notificationId)) continue;
+    count.set(d.notificationId, (count.get(d.notificationId) ?? 0) + 1);
+    if (d.status === DeliveryStatus.sent && d.attempts === 1)
+      sentAlone.set(d.notificationId, d);
+  }
+  for (const [id, n] of count) if (n > 1) sentAlone.delete(id);
+  return sentAlone;
 }
 
 /** Per notification, the platforms its deliveries went to and whether one met a dead token. */
@@ -197,6 +224,9 @@ const FIRST_WRITE_COLUMNS = {
   sent_at: "timestamptz",
   platforms: "text[]",
   invalid_token: "boolean",
+  sent_device_id: "text",
+  sent_provider: "text",
+  sent_provider_message_id: "text",
   created_at: "timestamptz",
 };
 
@@ -210,11 +240,13 @@ const FIRST_WRITE_COLUMNS = {
 function insertFirstWrites(
   updates: readonly NotificationUpdate[],
   tried: Tried,
+  sentAlone: ReadonlyMap<string, DeliveryRecord>,
   now: Date,
 ) {
   const rows = updates.map((u) => {
     const planned = u.firstWrite as UnwrittenNotification;
     const seen = tried.get(u.notificationId);
+    const sent = sentAlone.get(u.notificationId);
     return {
       ...plannedRecord(planned),
       status: u.status,
@@ -228,19 +260,23 @@ function insertFirstWrites(
       sent_at: isoTime(u.sentAt),
       platforms: seen?.platforms ?? [],
       invalid_token: seen?.invalid ?? false,
+      sent_device_id: sent?.deviceId ?? null,
+      sent_provider: sent?.provider ?? null,
+      sent_provider_message_id: sent?.providerMessageId ?? null,
       created_at: isoTime(planned.plannedAt),
     };
   });
   return sql`
     insert into notifications (user_id, notification_id, match_id, rule_id, rule_version,
       item_key, variant, timing, category, status, reason, deferred_by, send_at,
-      expires_at, content, attempts, sent_at, platforms, invalid_token, created_at,
-      updated_at)
+      expires_at, content, attempts, sent_at, platforms, invalid_token, sent_device_id,
+      sent_provider, sent_provider_message_id, created_at, updated_at)
     select p.user_id, notification_id, match_id, rule_id, rule_version,
       item_key, variant, timing, category, status, reason, deferred_by, send_at, expires_at,
       content, attempts, sent_at,
       array(select distinct x from unnest(r.platforms) x order by x),
-      invalid_token, created_at, ${now}::timestamptz
+      invalid_token, sent_device_id, sent_provider, sent_provider_message_id,
+      created_at, ${now}::timestamptz
     from ${jsonRows(rows, FIRST_WRITE_COLUMNS)}
     cross join lateral (
       select coalesce(

@@ -125,6 +125,32 @@ export async function listNotifications(
     content: row.content,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-    deliveries: byNotification.get(row.notification_id) ?? [],
+    deliveries: byNotification.get(row.notification_id) ?? sentAlone(row),
   }));
+}
+
+/**
+ * The delivery of a notification sent to one device at its first attempt, which is
+ * kept on the notification rather than in a row of its own (migration 0018).
+ */
+function sentAlone(row: {
+  sent_device_id: string | null;
+  sent_provider: string | null;
+  platforms: string[];
+  attempts: number;
+  sent_at: Date | null;
+  updated_at: Date;
+}): DeliveryView[] {
+  if (row.sent_device_id === null) return [];
+  return [
+    {
+      deviceId: row.sent_device_id,
+      platform: row.platforms[0] ?? "",
+      provider: row.sent_provider ?? "",
+      status: "sent",
+      reason: null,
+      attempts: row.attempts,
+      updatedAt: row.sent_at ?? row.updated_at,
+    },
+  ];
 }

@@ -195,17 +195,42 @@ describe("delivery: handoff from planning", () => {
           r.status === "sent" && r.attempts === 1 && r.claimed_until === null,
       ),
     ).toBe(true);
-    const deliveries = await ctx.database.db
+    // Each went to its one device at the first attempt: that delivery is kept on the
+    // notification, not in a row of its own, and the history tells it all the same.
+    const rows = await ctx.database.db
       .selectFrom("deliveries")
-      .select(["status", "platform"])
+      .select("notification_id")
       .where(
         "notification_id",
         "in",
         taken.map((h) => h.notification.notificationId),
       )
       .execute();
-    expect(deliveries).toHaveLength(30);
-    expect(deliveries.every((d) => d.status === "sent")).toBe(true);
+    expect(rows).toEqual([]);
+    const [user] = users;
+    const history = await ctx.app.request(
+      "GET",
+      `/v1/notifications?userId=${user?.userId ?? ""}`,
+      { admin: true },
+    );
+    const device = taken.find((h) => h.notification.userId === user?.userId)
+      ?.context.devices[0];
+    expect(history.body.notifications).toEqual([
+      expect.objectContaining({
+        status: "sent",
+        deliveries: [
+          {
+            deviceId: device?.deviceId,
+            platform: "apns",
+            provider: "apns",
+            status: "sent",
+            reason: null,
+            attempts: 1,
+            updatedAt: expect.any(String),
+          },
+        ],
+      }),
+    ]);
   });
 
   it("when the worker runs, then a sale planned meanwhile reaches every saver once", async () => {
@@ -394,11 +419,16 @@ describe("delivery: handoff from planning", () => {
       .where("user_id", "in", [merged.userId, erased.userId])
       .execute();
     expect(orphans).toEqual([]);
-    const followed = await ctx.database.db
-      .selectFrom("deliveries")
-      .select("status")
-      .where("user_id", "=", into)
-      .execute();
-    expect(followed).toEqual([{ status: "sent" }]);
+    const history = await ctx.app.request(
+      "GET",
+      `/v1/notifications?userId=${into}`,
+      { admin: true },
+    );
+    expect(history.body.notifications).toEqual([
+      expect.objectContaining({
+        status: "sent",
+        deliveries: [expect.objectContaining({ status: "sent" })],
+      }),
+    ]);
   });
 });
