@@ -27,10 +27,16 @@ export type CpuMeter = {
   read(): Promise<CpuUsage | undefined>;
 };
 
+/** How often the meter looks for backends: one that exits loses at most this much. */
+const POLL_MS = 1_000;
+
 /**
  * Meters the CPU that one measurement costs: the server's process and every backend
  * connected to its database (the benchmark's PostgreSQL runs on the same machine).
- * Backends that connect later count in full. Reads /proc, so Linux only.
+ * Backends that connect later count in full. The backends are read every second, and
+ * one that exits keeps what it was last seen using: a pool closes idle connections and
+ * opens new ones during a long run, and their CPU must not be lost. Reads /proc, so
+ * Linux only.
  */
 export async function startCpuMeter(options: {
   serverPid: number;
@@ -48,23 +54,32 @@ export async function startCpuMeter(options: {
     return new Map(pids.map((pid, i) => [pid, times[i]]));
   };
   const before = await sample([options.serverPid, ...(await backends())]);
+  // Each process's CPU when last seen; a backend first seen later started from zero.
+  const latest = new Map<number, number>();
+  const look = async () => {
+    for (const [pid, seconds] of await sample([
+      options.serverPid,
+      ...(await backends()),
+    ]))
+      if (seconds !== undefined) latest.set(pid, seconds);
+  };
+  let looking = Promise.resolve();
+  const timer = setInterval(() => {
+    looking = looking.then(look, look);
+  }, POLL_MS);
   return {
     async read() {
-      const pids = await backends();
-      const after = await sample([options.serverPid, ...pids]);
-      // A backend that exited between the listing and the reading counts nothing,
-      // rather than minus what it had used before.
-      const used = (pid: number) => {
-        const now = after.get(pid);
-        return now === undefined
-          ? 0
-          : Math.max(0, now - (before.get(pid) ?? 0));
-      };
-      if (after.get(options.serverPid) === undefined) return undefined;
-      return {
-        server: used(options.serverPid),
-        postgres: pids.reduce((sum, pid) => sum + used(pid), 0),
-      };
+      clearInterval(timer);
+      await looking.catch(() => undefined);
+      const server = await processCpuSeconds(options.serverPid);
+      if (server === undefined) return undefined;
+      await look();
+      const used = (pid: number, now: number) =>
+        Math.max(0, now - (before.get(pid) ?? 0));
+      let postgres = 0;
+      for (const [pid, now] of latest)
+        if (pid !== options.serverPid) postgres += used(pid, now);
+      return { server: used(options.serverPid, server), postgres };
     },
   };
 }

@@ -86,7 +86,7 @@ function recordset(
 /**
  * JSON cells packed as UTF-8 into one `bytea` parameter, which pg sends in binary: the
  * document holds where each cell's text lies, and Postgres reads the text once, as the
- * json cell is validated. It took 40% off Postgres's time to store a batch of events.
+ * json cell is validated, instead of three times inside the document.
  */
 function jsonTexts() {
   const texts: string[] = [];

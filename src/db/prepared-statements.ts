@@ -27,17 +27,12 @@ type Query = (text: unknown, values?: unknown, ...rest: unknown[]) => unknown;
  * it once under that name, and afterwards only binds and executes it. After five runs
  * Postgres also keeps a generic plan when that costs no more than planning each run,
  * so ingest's write of a batch and its alias lookups are no longer parsed and planned
- * every time. In `bench:ingest` that took a quarter to a third off Postgres's CPU per
- * single-event webhook; Nudge's own rose by a sixth, as faster writes leave fewer
- * webhooks to share a transaction, and the two together fell by 5–9%. For a
- * `/v1/batch` event, whose write is planned once per few hundred events, the change
- * was within the runs' spread.
+ * every time: that matters for small webhooks, whose statements are many.
  *
  * Only statements marked with `PREPARE`: a generic plan is planned without the
- * values, and where they matter it can be far worse. Prepared everywhere, statements
- * filtered by a time range or paged through an audience got such plans: the stats
- * queries over 30 days took up to 235 ms (p95) instead of under 100, and the fan-out
- * cost Postgres 60% more CPU per push. At most MAX_PREPARED texts are named, so a
+ * values, and where they matter it can be far worse. Statements filtered by a time
+ * range or paged through an audience get such plans: the stats queries and the
+ * fan-out's pages are left unprepared. At most MAX_PREPARED texts are named, so a
  * marked statement whose text varies with its input cannot fill a backend's memory.
  * Behind a pooler that hands each transaction to any server connection, such as
  * PgBouncer before 1.21 in transaction mode, named statements go missing: turn this
