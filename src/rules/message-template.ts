@@ -11,6 +11,7 @@ import {
   type TreeField,
   type TreeRenderer,
 } from "./message-fields.ts";
+import { plainRenderer, type PlainRenderer } from "./plain-template.ts";
 import { keyOf, pathsRead, type Path } from "./template-reads.ts";
 
 export { mergeFields, type MessageFields } from "./message-fields.ts";
@@ -70,6 +71,8 @@ export type RenderScope = {
 type CompiledField = {
   template: Template[];
   reads: readonly Path[] | undefined;
+  /** For a plain template (plain-template.ts), its renderer without Liquid. */
+  plain: PlainRenderer | undefined;
 };
 
 type CompiledFields = {
@@ -224,6 +227,7 @@ function compileField(source: string): CompiledField {
     reads: MAY_LOAD_PARTIAL.test(source)
       ? undefined
       : pathsRead(engine, template),
+    plain: plainRenderer(source),
   };
 }
 
@@ -246,7 +250,9 @@ function renderFields(
 ): RenderedMessage {
   // A missing variable renders as empty text (or the template's `default:`), never "undefined".
   const renderNow = (field: CompiledField) =>
-    String(engine.renderSync(field.template, scope)).trim();
+    (
+      field.plain?.(scope) ?? String(engine.renderSync(field.template, scope))
+    ).trim();
   const render = (field: CompiledField | undefined) => {
     if (field === undefined) return "";
     if (rendered === undefined || field.reads === undefined)

@@ -277,12 +277,14 @@ describe("compileMessage: forEvent, many recipients of one event", () => {
     vi.restoreAllMocks();
   });
 
+  // Filters make Liquid render these fields (plain-template.ts renders plain ones
+  // without it), so that the spies below see each rendering.
   const SALE: MessageSpec = {
-    title: "{{ event.properties.name }} is on sale",
-    body: "Hi {{ profile.traits.first_name }}, size {{ item.size }}",
+    title: "{{ event.properties.name | strip }} is on sale",
+    body: "Hi {{ profile.traits.first_name | strip }}, size {{ item.size }}",
     deepLink: "shop://{{ event.properties.name | downcase }}",
     image: "https://img.example/static.png",
-    locales: { de: { title: "{{ event.properties.name }} reduziert" } },
+    locales: { de: { title: "{{ event.properties.name | strip }} reduziert" } },
   };
   const recipients = Array.from({ length: 50 }, (_, n) => ({
     variant: n % 2 === 0 ? "a" : "b",
@@ -310,9 +312,10 @@ describe("compileMessage: forEvent, many recipients of one event", () => {
     const renderSync = vi.spyOn(Liquid.prototype, "renderSync");
     const render = compileMessage(SALE).forEvent(SCOPE.event);
     for (const r of recipients) render(undefined, r.locales, r.scope);
-    // Two locales (de, the default), each with its title, deep link and image once;
-    // the body, which reads the profile and the item, once per recipient.
-    expect(renderSync).toHaveBeenCalledTimes(2 * 3 + recipients.length);
+    // Two locales (de, the default), each with its title and deep link once (the
+    // image, plain text, needs no Liquid); the body, which reads the profile and the
+    // item, once per recipient.
+    expect(renderSync).toHaveBeenCalledTimes(2 * 2 + recipients.length);
   });
 
   it("when recipients have the same values where a field reads, then it is rendered once for them", () => {
@@ -328,8 +331,8 @@ describe("compileMessage: forEvent, many recipients of one event", () => {
         `Hi ${names[n % 3] ?? ""}, size M`,
       );
     }
-    // Title, deep link and image once; the body once per first name.
-    expect(renderSync).toHaveBeenCalledTimes(3 + names.length);
+    // Title and deep link once; the body once per first name.
+    expect(renderSync).toHaveBeenCalledTimes(2 + names.length);
   });
 
   it("when values differ only past where a path stops, or in a computed key, then each recipient still gets their own text", () => {
@@ -374,8 +377,8 @@ describe("compileMessage: forEvent, many recipients of one event", () => {
     for (let n = 0; n < 5; n++) {
       expect(render(undefined, [], { profile: {} }).title).toBe("Lamp");
     }
-    // The title five times; the body, plain text, once.
-    expect(renderSync).toHaveBeenCalledTimes(5 + 1);
+    // The title five times; the body, plain text, never.
+    expect(renderSync).toHaveBeenCalledTimes(5);
   });
 });
 
