@@ -214,19 +214,11 @@ function compileFields(fields: MessageFields): CompiledFields {
   return compiled;
 }
 
-/**
- * A template that may pull in a partial (whose name may even come from the event), with
- * a mention of these tags anywhere: the analysis below does not see into partials.
- */
-const MAY_LOAD_PARTIAL = /\b(include|render|layout)\b/;
-
 function compileField(source: string): CompiledField {
   const template = parseTemplate(source);
   return {
     template,
-    reads: MAY_LOAD_PARTIAL.test(source)
-      ? undefined
-      : pathsRead(engine, template),
+    reads: pathsRead(engine, template, source),
     plain: plainRenderer(source),
   };
 }

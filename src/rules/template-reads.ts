@@ -8,11 +8,22 @@ import type { Liquid, Template } from "liquidjs";
 /** A variable path as far as it is fixed in the template: `a[b]` is read as `a`. */
 export type Path = readonly (string | number)[];
 
-/** The fixed part of every path the template reads from its scope, outside `event`. */
+/**
+ * A template that may pull in a partial (whose name may even come from the event), with
+ * a mention of these tags anywhere: the analysis below does not see into partials.
+ */
+const MAY_LOAD_PARTIAL = /\b(include|render|layout)\b/;
+
+/**
+ * The fixed part of every path the template (parsed from `source`) reads from its
+ * scope, outside `event`; undefined when that cannot be known.
+ */
 export function pathsRead(
   engine: Liquid,
   template: Template[],
+  source: string,
 ): Path[] | undefined {
+  if (MAY_LOAD_PARTIAL.test(source)) return undefined;
   try {
     const paths = engine
       .globalVariableSegmentsSync(template, { partials: false })
