@@ -40,7 +40,6 @@ async function render({ keepMessage, focus } = {}) {
   const id = /^#rule\/(.+)$/.exec(location.hash)?.[1];
   const rule =
     id && state.document.rules.find((r) => r.id === decodeURIComponent(id));
-  $("window").textContent = state.rangeText;
   if (rule) {
     main.replaceChildren(ruleDetail(state, rule, rerender));
     document.title = `${rule.id} · Nudge`;
@@ -61,6 +60,8 @@ async function render({ keepMessage, focus } = {}) {
     );
     document.title = "Nudge";
   }
+  // Only now, with the figures it names shown: the queue's metrics are read above.
+  $("window").textContent = state.rangeText;
   if (keepMessage)
     $(`switch-error-${keepMessage.ruleId}`).textContent = keepMessage.text;
   if (focus) document.querySelector(focus)?.focus();
