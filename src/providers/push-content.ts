@@ -37,9 +37,15 @@ export function pushMessageOf(
   });
   const silent = content.silent === true;
   const actions = silent ? [] : actionsOf(content.actions);
-  const apns = apnsOptionsOf(optionsOf("apns"), identity, actions);
-  const fcm = fcmOptionsOf(optionsOf("fcm"));
-  const webpush = webPushOptionsOf(optionsOf("webpush"));
+  // Each platform's payload reads its own options, and FCM's reads APNs' too (for the
+  // iOS devices it reaches).
+  const apns =
+    platform === "webpush"
+      ? {}
+      : apnsOptionsOf(optionsOf("apns"), identity, actions);
+  const fcm = platform === "fcm" ? fcmOptionsOf(optionsOf("fcm")) : {};
+  const webpush =
+    platform === "webpush" ? webPushOptionsOf(optionsOf("webpush")) : {};
   const priority = oneOf(shared.priority, PRIORITIES);
   const push: PushMessage = {
     notificationId: identity.notificationId,
@@ -134,9 +140,10 @@ function webPushOptionsOf(given: Record<string, unknown>): WebPushOptions {
 
 /** The object without its undefined values, as the builders test for presence. */
 function defined<T extends object>(object: T): T {
-  return Object.fromEntries(
-    Object.entries(object).filter((entry) => entry[1] !== undefined),
-  ) as T;
+  const kept: Partial<T> = {};
+  for (const key in object)
+    if (object[key] !== undefined) kept[key] = object[key];
+  return kept as T;
 }
 
 function oneOf<T extends string>(
@@ -150,9 +157,10 @@ function pick(
   object: Record<string, unknown>,
   keys: readonly string[],
 ): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(object).filter(([key]) => keys.includes(key)),
-  );
+  const picked: Record<string, unknown> = {};
+  for (const key of keys)
+    if (Object.hasOwn(object, key)) picked[key] = object[key];
+  return picked;
 }
 
 function actionsOf(value: unknown): PushAction[] {
