@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
+import { groupBy } from "../group-by.ts";
 import { DeliveryStatus, NotificationStatus, type DB } from "../db/schema.ts";
 import {
   auditDisablings,
@@ -123,21 +124,23 @@ function sentAloneOf(
   firstWrites: readonly NotificationUpdate[],
   deliveries: readonly DeliveryRecord[],
 ): Map<string, DeliveryRecord> {
-  const sentAlone = new Map<string, DeliveryRecord>();
-  if (firstWrites.length === 0) return sentAlone;
   const sentNow = new Set(
     firstWrites
       .filter((u) => u.status === NotificationStatus.sent)
       .map((u) => u.notificationId),
   );
-  const count = new Map<string, number>();
-  for (const d of deliveries) {
-    if (!sentNow.has(d.notificationId)) continue;
-    count.set(d.notificationId, (count.get(d.notificationId) ?? 0) + 1);
-    if (d.status === DeliveryStatus.sent && d.attempts === 1)
-      sentAlone.set(d.notificationId, d);
-  }
-  for (const [id, n] of count) if (n > 1) sentAlone.delete(id);
+  const sentAlone = new Map<string, DeliveryRecord>();
+  const ofSentNow = deliveries.filter((d) => sentNow.has(d.notificationId));
+  for (const [id, [only, ...more]] of groupBy(
+    ofSentNow,
+    (d) => d.notificationId,
+  ))
+    if (
+      more.length === 0 &&
+      only?.status === DeliveryStatus.sent &&
+      only.attempts === 1
+    )
+      sentAlone.set(id, only);
   return sentAlone;
 }
 

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from "kysely";
+import { groupBy } from "../group-by.ts";
 import {
   DeviceStatus,
   type DB,
@@ -234,21 +235,6 @@ function recentHistory(query: FactsQuery) {
     from notifications n
     where n.user_id = u.user_id and n.created_at > ${earliest}
       and n.status in (${sql.join(query.counting ?? COUNTED_STATUSES)})`;
-}
-
-/** Items grouped by key, in their order. */
-export function groupBy<T>(
-  items: readonly T[],
-  keyOf: (item: T) => string,
-): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [item]);
-    else group.push(item);
-  }
-  return groups;
 }
 
 /** The recipient facts a rule's policy needs, with its cap and dedupe windows ending `now`. */

@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
+import { groupBy } from "../group-by.ts";
 import { NotificationStatus, type DB } from "../db/schema.ts";
 import {
   factsQuery,
-  groupBy,
   listActiveDevices,
   loadRecipientFacts,
   type DeviceTarget,

@@ -1,13 +1,11 @@
 import type { Kysely } from "kysely";
+import { groupBy } from "../group-by.ts";
 import type { DB } from "../db/schema.ts";
 import {
   insertNotifications,
   recipientsWritten,
 } from "../delivery/outbox.repository.ts";
-import {
-  groupBy,
-  type AudienceMember,
-} from "../delivery/recipient.repository.ts";
+import { type AudienceMember } from "../delivery/recipient.repository.ts";
 import type { Decision } from "../rules/policy.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { audiencePage, decidePage } from "./audience-page.ts";
