@@ -17,6 +17,7 @@ import * as sendTiming from "./0015-send-timing.ts";
 import * as handedPages from "./0016-handed-pages.ts";
 import * as openedAction from "./0017-opened-action.ts";
 import * as sentDevice from "./0018-sent-device.ts";
+import * as handedPagesNoGin from "./0019-handed-pages-no-gin.ts";
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   "0016-handed-pages": handedPages,
   "0017-opened-action": openedAction,
   "0018-sent-device": sentDevice,
+  "0019-handed-pages-no-gin": handedPagesNoGin,
 };
