@@ -323,6 +323,14 @@ describe("fcm provider", () => {
     expect(fake.sessionCount()).toBe(sessions + 1);
   });
 
+  it("when FCM closes the connection with a GOAWAY, then the send it answered is sent and the next goes on a new connection", async () => {
+    fake.failNext(1, "goaway");
+    const sessions = fake.sessionCount();
+    expect((await provider.send(pushTo(randomUUID()))).kind).toBe("sent");
+    expect((await provider.send(pushTo(randomUUID()))).kind).toBe("sent");
+    expect(fake.sessionCount()).toBe(sessions + 1);
+  });
+
   it("when FCM does not answer in time, then it is a retry and the next send goes on a new connection", async () => {
     const impatient = await providerWith({ timeoutMs: 100 });
     try {
@@ -395,7 +403,7 @@ describe("fcm provider", () => {
   });
 
   it("when 2,000 pushes are sent 200 at a time, then all arrive over one connection", async () => {
-    // 100 streams (the default) for 200 sends: undici queues the rest.
+    // 100 streams (the default) for 200 sends: the rest wait for a stream.
     const fast = await providerWith({});
     try {
       const sessionsBefore = fake.sessionCount();

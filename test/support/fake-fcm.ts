@@ -30,9 +30,12 @@ type FcmErrorCode = keyof typeof FCM_ERRORS;
 
 /**
  * An FCM error (INVALID_ARGUMENT is the not-a-valid-token one), or: `reset` (RST_STREAM
- * on the request), `destroy` (the whole HTTP/2 session), `hang` (never answered).
+ * on the request), `destroy` (the whole HTTP/2 session), `hang` (never answered),
+ * `goaway` (the send is accepted, then the session is closed with a GOAWAY, as
+ * Google's front ends do to a connection that has lived long enough).
  */
-export type FakeFcmFailure = FcmErrorCode | "reset" | "destroy" | "hang";
+export type FakeFcmFailure =
+  FcmErrorCode | "reset" | "destroy" | "hang" | "goaway";
 
 /** A message the fake accepted: authorized, valid, not scripted to fail. */
 export type ReceivedMessage = { project: string; message: any };
@@ -151,7 +154,12 @@ export async function startFakeFcm(
     if (script?.failure === "reset")
       req.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     else if (script?.failure === "destroy") req.stream.session?.destroy();
-    else {
+    else if (script?.failure === "goaway") {
+      const answer = judgeSend(req, body, undefined, undefined);
+      accept(body.message);
+      reply(res, answer);
+      session?.close();
+    } else {
       const answer = judgeSend(req, body, script?.failure, script?.retryAfter);
       if (answer.status === 200) accept(body.message);
       else rejections.push(`${answer.status} ${JSON.stringify(answer.body)}`);

@@ -1,0 +1,203 @@
+import http2, {
+  type ClientHttp2Session,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from "node:http2";
+
+/** A service's answer to one request. */
+export type Http2Answer = {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+};
+
+/** A request that got no answer: none within the timeout, or the connection failed. */
+export class Http2Failure extends Error {
+  readonly timedOut: boolean;
+  readonly code: string | undefined;
+  constructor(message: string, timedOut: boolean, code?: string) {
+    super(message);
+    this.timedOut = timedOut;
+    this.code = code;
+  }
+}
+
+export type Http2Connection = {
+  /** Sends one request; rejects with an {@link Http2Failure} when no answer comes. */
+  request(headers: OutgoingHttpHeaders, body: string): Promise<Http2Answer>;
+  /** Lets the requests in flight finish, then closes. */
+  close(): Promise<void>;
+};
+
+export type Http2ConnectionOptions = {
+  /** CA certificates (PEM) trusted instead of the system's. */
+  ca?: string | string[] | undefined;
+  /** Time for a request's whole answer, and for a PING's. */
+  timeoutMs: number;
+  /** How often a PING checks the connection. */
+  keepAliveMs: number;
+  /** Requests in flight at once; the others wait for one to finish. */
+  maxStreams: number;
+};
+
+/**
+ * One persistent HTTP/2 connection to `origin` on Node's own client, opened at the first
+ * request and again after it is left. A connection is left when a request on it gets
+ * no answer in time or a PING goes unanswered: once a peer or the path goes silent,
+ * every request on that connection would time out, so the next ones go on a new
+ * connection while those in flight may still finish on the old one within the timeout.
+ */
+export function connectHttp2(
+  origin: string,
+  options: Http2ConnectionOptions,
+): Http2Connection {
+  const { timeoutMs } = options;
+  const slots = createSlots(options.maxStreams);
+  const leaving = new Set<ClientHttp2Session>();
+  let current: ClientHttp2Session | undefined;
+
+  const leave = (session: ClientHttp2Session, graceMs: number) => {
+    if (current === session) current = undefined;
+    if (session.destroyed) return;
+    if (graceMs === 0) {
+      session.destroy();
+      return;
+    }
+    leaving.add(session);
+    session.close();
+    setTimeout(() => {
+      session.destroy();
+    }, graceMs).unref();
+  };
+
+  const open = (): ClientHttp2Session => {
+    if (current !== undefined) return current;
+    const session = http2.connect(origin, {
+      ...(options.ca && { ca: options.ca }),
+    });
+    // Each request tells its own failure; the session's error has no one to tell.
+    session.on("error", () => undefined);
+    // The peer takes no new streams on it: the next requests go on a new connection.
+    session.on("goaway", () => {
+      if (current === session) current = undefined;
+    });
+    session.once("close", () => {
+      leaving.delete(session);
+      if (current === session) current = undefined;
+    });
+    current = session;
+    return session;
+  };
+
+  const keepAlive = setInterval(() => {
+    const session = current;
+    if (session === undefined || session.connecting || session.closed) return;
+    const deadline = setTimeout(() => {
+      leave(session, 0);
+    }, timeoutMs).unref();
+    // Called with an error too when the session goes first: nothing left to leave.
+    const answered = () => {
+      clearTimeout(deadline);
+    };
+    if (!session.ping(answered)) answered();
+  }, options.keepAliveMs).unref();
+
+  const send = (headers: OutgoingHttpHeaders, body: string) =>
+    new Promise<Http2Answer>((resolve, reject) => {
+      const session = open();
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = session.request(headers);
+      } catch (error) {
+        leave(session, 0);
+        reject(failureOf(error));
+        return;
+      }
+      let status = 0;
+      let answer: IncomingHttpHeaders = {};
+      let text = "";
+      const timer = setTimeout(() => {
+        leave(session, timeoutMs);
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        reject(new Http2Failure(`no answer within ${timeoutMs} ms`, true));
+      }, timeoutMs);
+      stream.setEncoding("utf8");
+      stream.on("response", (received) => {
+        status = Number(received[":status"]);
+        answer = received;
+      });
+      stream.on("data", (chunk: string) => (text += chunk));
+      // A stream of a session that went away may end without an answer.
+      stream.on("end", () => {
+        clearTimeout(timer);
+        if (status !== 0) resolve({ status, headers: answer, body: text });
+      });
+      // After "end", or instead of it: the first to settle the promise wins.
+      stream.on("close", () => {
+        clearTimeout(timer);
+        reject(
+          new Http2Failure(
+            `stream closed without an answer (code ${String(stream.rstCode)})`,
+            false,
+          ),
+        );
+      });
+      stream.on("error", (error) => {
+        clearTimeout(timer);
+        reject(failureOf(error));
+      });
+      stream.end(body);
+    });
+
+  return {
+    async request(headers, body) {
+      const wait = slots.take();
+      if (wait !== undefined) await wait;
+      try {
+        return await send(headers, body);
+      } finally {
+        slots.give();
+      }
+    },
+    async close() {
+      clearInterval(keepAlive);
+      for (const session of leaving) session.destroy();
+      const session = current;
+      current = undefined;
+      if (session === undefined || session.closed) return;
+      await new Promise<void>((resolve) => {
+        session.close(resolve);
+      });
+    },
+  };
+}
+
+function failureOf(error: unknown): Http2Failure {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  return new Http2Failure(
+    message,
+    false,
+    typeof code === "string" ? code : undefined,
+  );
+}
+
+/** At most `limit` holders at once; `take` returns a promise only when one must wait. */
+function createSlots(limit: number) {
+  let free = limit;
+  const waiting: (() => void)[] = [];
+  return {
+    take(): Promise<void> | undefined {
+      if (free > 0) {
+        free--;
+        return undefined;
+      }
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    give() {
+      const next = waiting.shift();
+      if (next === undefined) free++;
+      else next();
+    },
+  };
+}
