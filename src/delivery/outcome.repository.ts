@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import { isoTime, jsonRows } from "../db/bulk-sql.ts";
+import { PREPARE } from "../db/prepared-statements.ts";
 import { groupBy } from "../group-by.ts";
 import { DeliveryStatus, NotificationStatus, type DB } from "../db/schema.ts";
 import {
@@ -65,6 +66,9 @@ export type Outcomes = {
  * A notification handed over by planning is inserted instead, with its outcome, under
  * the user its profile is now (`insertFirstWrites`); its deliveries are recorded only
  * when it was, and one sent to its only device is recorded on it (`sentAloneOf`).
+ *
+ * The statement is prepared: its rows come as `jsonRows` documents, and its text is
+ * one of the few that its clauses make. A fan-out runs it every few hundred sends.
  */
 export async function recordOutcomes(
   db: Kysely<DB>,
@@ -110,7 +114,7 @@ export async function recordOutcomes(
       sql`audited as (${auditDisablings(disablings, now)})`,
     );
   }
-  await sql`with ${sql.join(clauses)} select 1`.execute(db);
+  await sql`${PREPARE}with ${sql.join(clauses)} select 1`.execute(db);
 }
 
 /**
