@@ -26,7 +26,12 @@ const MAX_BACKOFF_MS = 10_000;
 
 /**
  * Collects outcomes and writes them in batches, one write at a time and in order: a
- * statement per few hundred sends instead of one per send.
+ * statement per few hundred sends instead of one per send. A batch starts once
+ * `flushAt` outcomes wait or FLUSH_AFTER_MS after the first; what is recorded while a
+ * write runs goes into the next write, all of it, as soon as that one ends. Cutting it
+ * into batches of `flushAt` instead would queue writes behind each other whenever one
+ * takes longer than `flushAt` sends, and each outcome waits for its write inside the
+ * send window: the sends would slow to the pace of those small writes.
  */
 export function createOutcomeRecorder(deps: {
   db: Database;
@@ -40,9 +45,12 @@ export function createOutcomeRecorder(deps: {
   let updates: NotificationUpdate[] = [];
   let deliveries: DeliveryRecord[] = [];
   let disablings: DeviceDisabling[] = [];
+  // When the oldest outcome not yet taken into a write was recorded.
+  let oldestAt = 0;
   let timer: NodeJS.Timeout | undefined;
-  let writing: Promise<void> = Promise.resolve();
-  // Settles when the outcomes recorded since the last flush are written (or given up).
+  // The writes running now, until nothing is left to write.
+  let writing: Promise<void> | undefined;
+  // Settles when the outcomes recorded since the last batch are written (or given up).
   let written: PromiseWithResolvers<boolean> | undefined;
 
   const write = async (
@@ -83,26 +91,37 @@ export function createOutcomeRecorder(deps: {
     }
   };
 
+  /**
+   * Writes batch after batch until nothing recorded is left. It ends in the same turn
+   * as it finds nothing left: an outcome recorded after that starts a new run.
+   */
+  const writeAll = async (): Promise<void> => {
+    try {
+      while (updates.length > 0) {
+        const batch = { notifications: updates, deliveries, disablings };
+        updates = [];
+        deliveries = [];
+        disablings = [];
+        const done = written;
+        written = undefined;
+        done?.resolve(await write(batch, oldestAt));
+      }
+    } finally {
+      writing = undefined;
+    }
+  };
+
   const flush = (): Promise<void> => {
     clearTimeout(timer);
     timer = undefined;
-    if (updates.length > 0) {
-      const batch = { notifications: updates, deliveries, disablings };
-      updates = [];
-      deliveries = [];
-      disablings = [];
-      const startedAt = Date.now();
-      const done = written;
-      written = undefined;
-      writing = writing
-        .then(() => write(batch, startedAt))
-        .then((ok) => done?.resolve(ok));
-    }
-    return writing;
+    // Its first batch is written after an await, so `writing` is set before it ends.
+    if (writing === undefined && updates.length > 0) writing = writeAll();
+    return writing ?? Promise.resolve();
   };
 
   return {
     record(outcome) {
+      if (updates.length === 0) oldestAt = Date.now();
       updates.push(outcome.update);
       deliveries.push(...(outcome.deliveries ?? []));
       disablings.push(...(outcome.disablings ?? []));
