@@ -116,10 +116,17 @@ export function connectHttp2(
       let status = 0;
       let answer: IncomingHttpHeaders = {};
       let text = "";
+      let settled = false;
+      const fail = (failure: () => Http2Failure) => {
+        clearTimeout(timer);
+        // An error is built only when it is the outcome: each captures a stack.
+        if (!settled) reject(failure());
+        settled = true;
+      };
       const timer = setTimeout(() => {
         leave(session, timeoutMs);
         stream.close(http2.constants.NGHTTP2_CANCEL);
-        reject(new Http2Failure(`no answer within ${timeoutMs} ms`, true));
+        fail(() => new Http2Failure(`no answer within ${timeoutMs} ms`, true));
       }, timeoutMs);
       stream.setEncoding("utf8");
       stream.on("response", (received) => {
@@ -129,22 +136,23 @@ export function connectHttp2(
       stream.on("data", (chunk: string) => (text += chunk));
       // A stream of a session that went away may end without an answer.
       stream.on("end", () => {
+        if (status === 0) return;
         clearTimeout(timer);
-        if (status !== 0) resolve({ status, headers: answer, body: text });
+        settled = true;
+        resolve({ status, headers: answer, body: text });
       });
-      // After "end", or instead of it: the first to settle the promise wins.
+      // After "end", or instead of it.
       stream.on("close", () => {
-        clearTimeout(timer);
-        reject(
-          new Http2Failure(
-            `stream closed without an answer (code ${String(stream.rstCode)})`,
-            false,
-          ),
+        fail(
+          () =>
+            new Http2Failure(
+              `stream closed without an answer (code ${String(stream.rstCode)})`,
+              false,
+            ),
         );
       });
       stream.on("error", (error) => {
-        clearTimeout(timer);
-        reject(failureOf(error));
+        fail(() => failureOf(error));
       });
       stream.end(body);
     });
