@@ -14,7 +14,7 @@ import {
   timelineTable,
   type SizeRun,
 } from "./fanout-delivery-tables.ts";
-import { LANE_STREAMS } from "./fanout-run-support.ts";
+import { CLAIM_SIZE, LANE_STREAMS } from "./fanout-run-support.ts";
 import {
   formatNumber,
   runLines,
@@ -115,7 +115,7 @@ collection (half saved another product too), each with a profile (a first name f
 in 5, each different, so that every greeting is rendered anew; \`de-DE\` for 1 in 3) and ONE active device, APNs for even users and FCM for odd
 ones (half each); nobody opted out of push or of promotions. Nudge runs as its own,
 freshly started process (as the Docker image runs it: \`${imageCommandLine()}\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`,
-the default delivery settings: claims of up to 500, ${LANE_STREAMS.apns} APNs and ${LANE_STREAMS.fcm} FCM sends in
+the default delivery settings: claims of up to ${CLAIM_SIZE}, ${LANE_STREAMS.apns} APNs and ${LANE_STREAMS.fcm} FCM sends in
 flight, pool of 10 connections) with \`examples/rules.json\` minus its quiet hours and
 its 5% holdout, so that every saver is due at once whatever the time of the run
 (variants, locales, dedupe, frequency cap, ttl and the category stay in force). The

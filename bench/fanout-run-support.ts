@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { StartCommand } from "../scripts/start-command.ts";
 import { EXAMPLE_RULES, RULE_ID } from "./fanout-audience.ts";
 import type { Arrival, Fakes } from "./fanout-fakes-client.ts";
+import { environmentSchema } from "../src/config/environment.schema.ts";
 
 /** Where a run finds the fakes and the files Nudge is configured with. */
 export type RunContext = {
@@ -71,8 +72,17 @@ export async function writeFiles(
 
 /** The bundle id Nudge sends as apns-topic. */
 export const APNS_TOPIC = "com.example.shop";
-/** Streams in flight per provider: Nudge's defaults (APNS_CONCURRENCY, FCM_CONCURRENCY). */
-export const LANE_STREAMS = { apns: 500, fcm: 200 } as const;
+/**
+ * Streams in flight per provider: Nudge's defaults (APNS_CONCURRENCY, FCM_CONCURRENCY),
+ * read from its configuration's schema so that the bare client keeps matching them.
+ */
+export const LANE_STREAMS = {
+  apns: environmentSchema.shape.APNS_CONCURRENCY.parse(undefined),
+  fcm: environmentSchema.shape.FCM_CONCURRENCY.parse(undefined),
+};
+/** Notifications a claim takes at most: Nudge's default (DELIVERY_BATCH_SIZE). */
+export const CLAIM_SIZE =
+  environmentSchema.shape.DELIVERY_BATCH_SIZE.parse(undefined);
 /** Far above what a run takes on a slow machine; a stuck run fails instead of hanging. */
 const RUN_TIMEOUT_MS = 3 * 60_000;
 
