@@ -8,8 +8,8 @@ import {
 } from "./apns-connection.ts";
 import {
   APNS_MAX_PAYLOAD_BYTES,
-  apnsPayloadBytes,
   apnsRequestOf,
+  type ApnsRequest,
 } from "./apns-payload.ts";
 import {
   ProviderName,
@@ -91,13 +91,17 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
       : keepAlive(client, keepAliveMs, requestTimeoutMs),
   );
 
-  async function sendTo(client: apn.Provider, push: Push): Promise<Answer> {
+  async function sendTo(
+    client: apn.Provider,
+    request: CompiledRequest,
+    token: string,
+  ): Promise<Answer> {
     // A fresh apns-id per request: it is how our answer's Retry-After is found.
     const apnsId = randomUUID();
-    const notification = notificationOf(push, options.topic, apnsId);
+    const notification = notificationOf(request, options.topic, apnsId);
     requests.expect(apnsId);
     try {
-      const { sent, failed } = await client.send(notification, push.token);
+      const { sent, failed } = await client.send(notification, token);
       const failure = failed[0];
       if (failure === undefined) {
         const accepted = sent[0] as { "apns-id"?: string } | undefined;
@@ -128,16 +132,17 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
       const now = clock();
       if (push.expiresAt !== undefined && push.expiresAt <= now)
         return { kind: "permanent", reason: "expired before it was sent" };
-      const bytes = apnsPayloadBytes(push);
+      const request = compiledRequestOf(push);
+      const bytes = Buffer.byteLength(request.json);
       if (bytes > APNS_MAX_PAYLOAD_BYTES)
         return {
           kind: "permanent",
           reason: `payload too large: ${bytes} bytes, APNs takes at most ${APNS_MAX_PAYLOAD_BYTES}: shorten the title, body or the rule's data`,
         };
-      const answer = await sendTo(primary, push);
+      const answer = await sendTo(primary, request, push.token);
       if (other === undefined || !isBadDeviceToken(answer))
         return outcomeOf(answer, now);
-      const otherAnswer = await sendTo(other, push);
+      const otherAnswer = await sendTo(other, request, push.token);
       if (isBadDeviceToken(otherAnswer))
         return {
           kind: "invalid_token",
@@ -237,12 +242,19 @@ function outcomeOf(answer: Answer, now: Date): SendOutcome {
   return { kind: "permanent", reason: `${label}: ${fix}` };
 }
 
+/** A push's APNs request with its payload's JSON: built once, measured, then sent. */
+type CompiledRequest = ApnsRequest & { json: string };
+
+function compiledRequestOf(push: Push): CompiledRequest {
+  const request = apnsRequestOf(push);
+  return { ...request, json: JSON.stringify(request.payload) };
+}
+
 function notificationOf(
-  push: Push,
+  request: CompiledRequest,
   topic: string,
   apnsId: string,
 ): apn.Notification {
-  const request = apnsRequestOf(push);
   const notification = new apn.Notification();
   notification.id = apnsId;
   notification.topic = topic;
@@ -251,8 +263,11 @@ function notificationOf(
   notification.collapseId = request.collapseId;
   if (request.expiration !== undefined)
     notification.expiry = request.expiration;
-  // Sent as built, byte for byte: the payload planning measured.
+  // Sent as built, byte for byte: the payload planning measured. The library caches
+  // its JSON in `compiled` (untyped) and sends that: set, the JSON measured before
+  // the send is not built again.
   notification.rawPayload = request.payload;
+  (notification as { compiled?: string }).compiled = request.json;
   return notification;
 }
 

@@ -213,10 +213,11 @@ export function ttlSeconds(expiresAt: Date | undefined, now: Date) {
  * `data`, the parts a device is handed.
  */
 export function fcmPayloadBytes(push: PushMessage): number {
-  const { notification, data } = fcmMessageOf(
-    { ...push, token: "" },
-    undefined,
-  );
+  return fcmMessageBytes(fcmMessageOf({ ...push, token: "" }, undefined));
+}
+
+/** {@link fcmPayloadBytes} of a message already built. */
+export function fcmMessageBytes({ notification, data }: FcmMessage): number {
   return Buffer.byteLength(
     JSON.stringify(
       notification === undefined ? { data } : { notification, data },

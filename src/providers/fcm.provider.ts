@@ -8,7 +8,7 @@ import { connectHttp2, Http2Failure } from "./http2-connection.ts";
 import {
   FCM_MAX_PAYLOAD_BYTES,
   fcmMessageOf,
-  fcmPayloadBytes,
+  fcmMessageBytes,
   ttlSeconds,
 } from "./fcm-message.ts";
 import {
@@ -80,7 +80,8 @@ export async function createFcmProvider(
       const ttl = ttlSeconds(push.expiresAt, clock());
       if (ttl === 0)
         return { kind: "permanent", reason: "expired before it was sent" };
-      const bytes = fcmPayloadBytes(push);
+      const message = fcmMessageOf(push, ttl);
+      const bytes = fcmMessageBytes(message);
       if (bytes > FCM_MAX_PAYLOAD_BYTES)
         return {
           kind: "permanent",
@@ -101,7 +102,7 @@ export async function createFcmProvider(
             authorization: `Bearer ${accessToken}`,
             "content-type": "application/json; charset=UTF-8",
           },
-          JSON.stringify({ message: fcmMessageOf(push, ttl) }),
+          JSON.stringify({ message }),
         );
         if (answer.status === 401) tokens.forget();
         const retryAfter = answer.headers["retry-after"];
