@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Platform } from "../db/schema.ts";
+import { mapInTurns } from "../in-turns.ts";
 import type { ClaimedNotification } from "./claim.repository.ts";
 import type { UnwrittenNotification } from "./outbox.repository.ts";
 import type { Lanes } from "./lanes.ts";
@@ -92,12 +93,14 @@ export function createHandoff(parts: {
       await window.onRoom(Math.min(wanted, HANDOFF_QUEUE) - HANDOFF_QUEUE);
     },
     async take(handed) {
-      const claimed = handed.map(({ notification }) => {
-        inFlight.add(notification);
-        return asClaimed(notification);
-      });
-      const contexts = handed.map((h) => h.context);
-      const written = parts.startSends(claimed, contexts).map((done, index) =>
+      for (const { notification } of handed) inFlight.add(notification);
+      const started = await mapInTurns(handed, (chunk) =>
+        parts.startSends(
+          chunk.map(({ notification }) => asClaimed(notification)),
+          chunk.map((h) => h.context),
+        ),
+      );
+      const written = started.map((done, index) =>
         done.finally(() => {
           inFlight.remove((handed[index] as HandedNotification).notification);
         }),

@@ -12,7 +12,7 @@ import {
 } from "../delivery/recipient.repository.ts";
 import { matchesCondition } from "../rules/condition.ts";
 import {
-  decideEach,
+  deciderFor,
   type Decision,
   type DecisionInput,
   type RecipientFacts,
@@ -20,6 +20,7 @@ import {
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
 import { promotedVariants } from "../stats/auto-winner.service.ts";
 import { withInFlight } from "../delivery/in-flight.ts";
+import { mapInTurns } from "../in-turns.ts";
 import type { Lookups } from "./lookups.ts";
 import { withOpenHistories } from "./send-time-facts.ts";
 import type { Match } from "./match.repository.ts";
@@ -76,7 +77,9 @@ export async function decidePage(
     oversize: createPayloadCheck(rule.id),
     appOpenHours,
   };
-  return { decisions: decideEach(input, facts), facts, devices };
+  const decide = deciderFor(input);
+  const decisions = await mapInTurns(facts, (chunk) => chunk.map(decide));
+  return { decisions, facts, devices };
 }
 
 /** The next page of a rule's audience after `cursor`, in user_id order. */

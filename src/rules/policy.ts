@@ -110,7 +110,7 @@ export type Decision =
  * a recorded reason; delay, the delivery window and quiet hours defer, never drop.
  */
 export function decide(input: DecisionInput, facts: RecipientFacts): Decision {
-  return createDecider(input)(facts);
+  return deciderFor(input)(facts);
 }
 
 /**
@@ -122,10 +122,11 @@ export function decideEach(
   input: DecisionInput,
   recipients: readonly RecipientFacts[],
 ): Decision[] {
-  return recipients.map(createDecider(input));
+  return recipients.map(deciderFor(input));
 }
 
-function createDecider(
+/** The decision for one recipient of `input`'s match: `decideEach` one at a time. */
+export function deciderFor(
   input: DecisionInput,
 ): (facts: RecipientFacts) => Decision {
   const { rule, settings } = input;
