@@ -44,16 +44,24 @@ function sentUpdate(): NotificationUpdate {
   };
 }
 
+/** A recorder whose writes go through `gate`, a write at once from `flushAt` outcomes. */
+function recorderThrough(
+  gate: ReturnType<typeof gatedWrites>,
+  flushAt: number,
+) {
+  return createOutcomeRecorder({
+    db: testDb.database.db.withPlugin(gate.plugin),
+    logger: createLogger("silent"),
+    clock: () => new Date(),
+    config: { leaseMs: 60_000 },
+    flushAt,
+  });
+}
+
 describe("outcome recorder", () => {
   it("when outcomes are recorded while a write runs, then they are written together as soon as it ends", async () => {
     const gate = gatedWrites();
-    const recorder = createOutcomeRecorder({
-      db: testDb.database.db.withPlugin(gate.plugin),
-      logger: createLogger("silent"),
-      clock: () => new Date(),
-      config: { leaseMs: 60_000 },
-      flushAt: 2,
-    });
+    const recorder = recorderThrough(gate, 2);
 
     const first = [sentUpdate(), sentUpdate()].map((update) =>
       recorder.record({ update }),
@@ -75,13 +83,7 @@ describe("outcome recorder", () => {
   it("when an outcome is recorded after a run of writes ends, then a new write takes it", async () => {
     const gate = gatedWrites();
     gate.release();
-    const recorder = createOutcomeRecorder({
-      db: testDb.database.db.withPlugin(gate.plugin),
-      logger: createLogger("silent"),
-      clock: () => new Date(),
-      config: { leaseMs: 60_000 },
-      flushAt: 1,
-    });
+    const recorder = recorderThrough(gate, 1);
 
     expect(await recorder.record({ update: sentUpdate() })).toBe(true);
     expect(await recorder.record({ update: sentUpdate() })).toBe(true);
