@@ -6,6 +6,7 @@ import type {
   OutgoingHttpHeaders,
 } from "node:http2";
 import type apn from "@parse/node-apn";
+import { leaveSession, pingEvery } from "./http2-session.ts";
 
 /** What @parse/node-apn does not tell about one of our requests. */
 export type RequestWatch = {
@@ -100,40 +101,26 @@ export function abandonSession(
   const client = clientOf(provider);
   if (client.session !== session) return;
   client.session = null;
-  if (session.destroyed) return;
-  session.close();
-  setTimeout(() => {
-    session.destroy();
-  }, graceMs).unref();
+  leaveSession(session, graceMs);
 }
 
 /**
  * PINGs the library's session every `intervalMs`, and leaves it when no answer comes
- * within `timeoutMs`: the library's own heartbeat only logs a missing answer, and an
- * idle connection whose path went silent would otherwise be found only by the pushes
- * that time out on it. Returns the function that stops it.
+ * within `timeoutMs`: the library's own heartbeat only logs a missing answer.
+ * Returns the function that stops it.
  */
 export function keepAlive(
   provider: apn.Provider,
   intervalMs: number,
   timeoutMs: number,
 ): () => void {
-  const ping = () => {
-    const { session } = clientOf(provider);
-    if (!session || session.connecting || session.closed || session.destroyed)
-      return;
-    const deadline = setTimeout(() => {
+  return pingEvery(
+    () => clientOf(provider).session,
+    (session) => {
       abandonSession(provider, session, 0);
-    }, timeoutMs).unref();
-    // Called with an error too when the session goes first: nothing left to leave.
-    session.ping(() => {
-      clearTimeout(deadline);
-    });
-  };
-  const timer = setInterval(ping, intervalMs).unref();
-  return () => {
-    clearInterval(timer);
-  };
+    },
+    { intervalMs, timeoutMs },
+  );
 }
 
 /**

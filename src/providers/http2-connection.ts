@@ -3,6 +3,7 @@ import http2, {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
+import { leaveSession, pingEvery } from "./http2-session.ts";
 
 /** A service's answer to one request. */
 export type Http2Answer = {
@@ -58,16 +59,8 @@ export function connectHttp2(
 
   const leave = (session: ClientHttp2Session, graceMs: number) => {
     if (current === session) current = undefined;
-    if (session.destroyed) return;
-    if (graceMs === 0) {
-      session.destroy();
-      return;
-    }
-    leaving.add(session);
-    session.close();
-    setTimeout(() => {
-      session.destroy();
-    }, graceMs).unref();
+    if (graceMs > 0 && !session.destroyed) leaving.add(session);
+    leaveSession(session, graceMs);
   };
 
   const open = (): ClientHttp2Session => {
@@ -89,18 +82,13 @@ export function connectHttp2(
     return session;
   };
 
-  const keepAlive = setInterval(() => {
-    const session = current;
-    if (session === undefined || session.connecting || session.closed) return;
-    const deadline = setTimeout(() => {
+  const stopPings = pingEvery(
+    () => current,
+    (session) => {
       leave(session, 0);
-    }, timeoutMs).unref();
-    // Called with an error too when the session goes first: nothing left to leave.
-    const answered = () => {
-      clearTimeout(deadline);
-    };
-    if (!session.ping(answered)) answered();
-  }, options.keepAliveMs).unref();
+    },
+    { intervalMs: options.keepAliveMs, timeoutMs },
+  );
 
   const send = (headers: OutgoingHttpHeaders, body: string) =>
     new Promise<Http2Answer>((resolve, reject) => {
@@ -168,7 +156,7 @@ export function connectHttp2(
       }
     },
     async close() {
-      clearInterval(keepAlive);
+      stopPings();
       for (const session of leaving) session.destroy();
       const session = current;
       current = undefined;
