@@ -83,11 +83,17 @@ export async function recordOutcomes(
   const firstWrites = notifications.filter((n) => n.firstWrite !== undefined);
   const sentAlone = sentAloneOf(firstWrites, deliveries);
   const rows = deliveries.filter((d) => !sentAlone.has(d.notificationId));
-  const clauses = [
-    sql`settled as (${updateNotifications(claimed, tried, now)}
-      returning n.user_id, n.notification_id)`,
-  ];
-  const recorded = [sql`select user_id, notification_id from settled`];
+  const clauses = [];
+  const recorded = [];
+  // A clause without rows is left out, or PostgreSQL would plan and start it all the
+  // same: a fan-out's batches are all first writes.
+  if (claimed.length > 0) {
+    clauses.push(
+      sql`settled as (${updateNotifications(claimed, tried, now)}
+        returning n.user_id, n.notification_id)`,
+    );
+    recorded.push(sql`select user_id, notification_id from settled`);
+  }
   if (firstWrites.length > 0) {
     clauses.push(
       sql`written as (${insertFirstWrites(firstWrites, tried, sentAlone, now)}
@@ -95,6 +101,7 @@ export async function recordOutcomes(
     );
     recorded.push(sql`select user_id, notification_id from written`);
   }
+  // Deliveries come with their notifications' outcomes: `recorded` is not empty.
   if (rows.length > 0) {
     clauses.push(
       // One lookup object, not a join: the planner, guessing the settled rows
@@ -265,7 +272,7 @@ function insertFirstWrites(
       send_at: isoTime(u.sendAt ?? planned.sendAt),
       attempts: u.releasedAttempt ? 0 : 1,
       sent_at: isoTime(u.sentAt),
-      platforms: seen?.platforms ?? [],
+      platforms: seen === undefined ? [] : [...seen.platforms].sort(),
       invalid_token: seen?.invalid ?? false,
       sent_device_id: sent?.deviceId ?? null,
       sent_provider: sent?.provider ?? null,
@@ -278,19 +285,14 @@ function insertFirstWrites(
       item_key, variant, timing, category, status, reason, deferred_by, send_at,
       expires_at, content, attempts, sent_at, platforms, invalid_token, sent_device_id,
       sent_provider, sent_provider_message_id, created_at, updated_at)
-    select p.user_id, notification_id, match_id, rule_id, rule_version,
-      item_key, variant, timing, category, status, reason, deferred_by, send_at, expires_at,
-      content, attempts, sent_at,
-      array(select distinct x from unnest(r.platforms) x order by x),
-      invalid_token, sent_device_id, sent_provider, sent_provider_message_id,
-      created_at, ${now}::timestamptz
+    select p.user_id, r.notification_id, r.match_id, r.rule_id, r.rule_version,
+      r.item_key, r.variant, r.timing, r.category, r.status, r.reason, r.deferred_by,
+      r.send_at, r.expires_at, r.content, r.attempts, r.sent_at, r.platforms,
+      r.invalid_token, r.sent_device_id, r.sent_provider, r.sent_provider_message_id,
+      r.created_at, ${now}::timestamptz
     from ${jsonRows(rows, FIRST_WRITE_COLUMNS)}
-    cross join lateral (
-      select coalesce(
-        (select a.user_id from profile_aliases a where a.alias_id = r.user_id),
-        r.user_id) as user_id
-    ) as p
-    where exists (select from profiles where profiles.user_id = p.user_id)
-    order by ord
+    left join profile_aliases a on a.alias_id = r.user_id
+    join profiles p on p.user_id = coalesce(a.user_id, r.user_id)
+    order by r.ord
     on conflict do nothing`;
 }
