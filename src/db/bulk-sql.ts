@@ -41,13 +41,12 @@ export function isoTime(time: Date | null | undefined): string | null {
  * holding each row's position, so that `order by ord` keeps the caller's order (the
  * sorted order that makes concurrent batches take their locks in one order).
  *
- * With a `jsonb` column among them the document is read as jsonb, which builds each
- * cell's jsonb once. Otherwise it is read as json, which only scans the text: about a
- * fifth less of Postgres's time.
- *
- * Cells of `json` columns (raw events: large, and stored as they are) ride beside the
- * document, not in it, where Postgres would read each of them three times: validating
- * the document, taking it apart, validating the cell. `jsonTexts` explains how.
+ * The document is read as json, which only scans the text. Cells of `json` and
+ * `jsonb` columns (raw events, traits, a notification's content) ride beside it, not
+ * in it, and each is read once, as its own type. In the document Postgres would read
+ * each of them three times (validating the document, taking it apart, reading the
+ * cell), or, with the document read as jsonb, build a jsonb value of every cell of
+ * every row: a page of notifications took twice as long. `jsonTexts` explains how.
  */
 export function jsonRows(
   rows: readonly JsonRow[],
@@ -55,7 +54,9 @@ export function jsonRows(
   alias = "r",
 ): RawBuilder<unknown> {
   const names = Object.keys(columns);
-  const apart = names.filter((name) => columns[name] === "json");
+  const apart = names.filter(
+    (name) => columns[name] === "json" || columns[name] === "jsonb",
+  );
   if (apart.length === 0) return recordset(rows, columns, alias);
   const texts = jsonTexts();
   const docs = rows.map((row) => {
@@ -66,7 +67,9 @@ export function jsonRows(
   const spans = { ...columns };
   for (const name of apart) spans[name] = "integer[]";
   const cells = names.map((name) =>
-    apart.includes(name) ? texts.cell(`t.${name}`, name) : `t.${name}`,
+    apart.includes(name)
+      ? texts.cell(`t.${name}`, name, columns[name] ?? "json")
+      : `t.${name}`,
   );
   return sql`(select ${sql.raw([...cells, "t.ord"].join(", "))} from ${recordset(docs, spans, "t")}, ${texts.parameter()}) as ${sql.raw(alias)}`;
 }
@@ -79,14 +82,13 @@ function recordset(
 ): RawBuilder<unknown> {
   const names = Object.keys(columns);
   const definitions = names.map((name) => `${name} ${columns[name] ?? ""}`);
-  const type = Object.values(columns).includes("jsonb") ? "jsonb" : "json";
-  return sql`rows from (${sql.raw(type)}_to_recordset(${JSON.stringify(rows)}::${sql.raw(type)}) as (${sql.raw(definitions.join(", "))})) with ordinality as ${sql.raw(alias)}(${sql.raw([...names, "ord"].join(", "))})`;
+  return sql`rows from (json_to_recordset(${JSON.stringify(rows)}::json) as (${sql.raw(definitions.join(", "))})) with ordinality as ${sql.raw(alias)}(${sql.raw([...names, "ord"].join(", "))})`;
 }
 
 /**
  * JSON cells packed as UTF-8 into one `bytea` parameter, which pg sends in binary: the
  * document holds where each cell's text lies, and Postgres reads the text once, as the
- * json cell is validated, instead of three times inside the document.
+ * cell is read as json or jsonb, instead of again and again inside the document.
  */
 function jsonTexts() {
   const texts: string[] = [];
@@ -104,9 +106,9 @@ function jsonTexts() {
     /** The FROM item that binds the packed texts, once, to `packed.texts`. */
     parameter: () =>
       sql`(select ${Buffer.from(texts.join(""))}::bytea as texts) as packed`,
-    /** The json cell whose span is in `span`, named `name`. */
-    cell: (span: string, name: string) =>
-      `convert_from(substring(packed.texts from ${span}[1] for ${span}[2]), 'UTF8')::json as ${name}`,
+    /** The cell of `type` (json or jsonb) whose span is in `span`, named `name`. */
+    cell: (span: string, name: string, type: string) =>
+      `convert_from(substring(packed.texts from ${span}[1] for ${span}[2]), 'UTF8')::${type} as ${name}`,
   };
 }
 
