@@ -12,9 +12,17 @@ import type { InFlight } from "./handoff.ts";
 /** The key of the lock that serializes planning across processes. */
 const PLANNING_LOCK = 61_730_224_001;
 
-/** Waits for, then holds until the transaction ends, the planning lock. */
+/**
+ * Waits for, then holds until the transaction ends, the planning lock; and turns JIT
+ * compilation off for the rest of the transaction, in the same round trip. A page's
+ * queries after the lock are short index lookups. While a fan-out grows the
+ * notifications table faster than autovacuum analyses it, stale statistics inflate
+ * their cost estimates past jit_above_cost, and compiling them takes far longer than
+ * running them.
+ */
 export async function lockPlanning(db: Kysely<DB>): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${PLANNING_LOCK}::bigint)`.execute(db);
+  await sql`select pg_advisory_xact_lock(${PLANNING_LOCK}::bigint),
+    set_config('jit', 'off', true)`.execute(db);
 }
 
 export type HandedPage = {

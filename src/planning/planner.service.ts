@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
 import type { Rule, RuleBook } from "../rules/rule-book.ts";
@@ -67,10 +67,6 @@ async function planNextPage(
   lookups: Lookups,
   held: HeldMatches,
 ): Promise<StepResult> {
-  // A page's queries are short index lookups. While a fan-out grows the notifications
-  // table faster than autovacuum analyses it, stale statistics inflate their cost
-  // estimates past jit_above_cost, and compiling them takes far longer than running them.
-  await sql`set local jit = off`.execute(trx);
   const holding = held.next();
   if (holding !== undefined)
     return planHeldPage(trx, deps, lookups, held, holding);
