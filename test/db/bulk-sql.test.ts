@@ -7,9 +7,9 @@ import {
 } from "../support/test-database.ts";
 
 /*
- * jsonRows reads its document as json unless a column is jsonb, and carries the cells
- * of json columns beside the document, placed by their UTF-8 bytes. However the columns
- * are typed, every cell must come back as it was written, in the rows' order.
+ * jsonRows reads its document as json, and carries the cells of json and jsonb columns
+ * beside the document, placed by their UTF-8 bytes. However the columns are typed,
+ * every cell must come back as it was written, in the rows' order.
  */
 
 const ROWS = [
