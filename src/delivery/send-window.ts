@@ -1,3 +1,5 @@
+import { createSlots } from "../slots.ts";
+
 /**
  * The notifications of one process that are being sent or whose outcome is not yet
  * written, held to `size`: a crash can repeat only what a provider accepted and Nudge
@@ -16,27 +18,18 @@ export type SendWindow = {
 };
 
 export function createSendWindow(size: number): SendWindow {
-  let inside = 0;
-  const entering: (() => void)[] = [];
+  const slots = createSlots(size);
   // Delivery's claims and the planner's handoff may both wait for room.
   let waiters: { places: number; resolve: () => void }[] = [];
-  const room = () => size - inside - entering.length;
+  const room = () => size - slots.wanted();
   const wake = () => {
     for (const waiter of waiters) waiter.resolve();
     waiters = [];
   };
   return {
-    enter() {
-      if (inside < size && entering.length === 0) {
-        inside++;
-        return Promise.resolve();
-      }
-      return new Promise((resolve) => entering.push(resolve));
-    },
+    enter: () => slots.take() ?? Promise.resolve(),
     leave() {
-      const next = entering.shift();
-      if (next === undefined) inside--;
-      else next();
+      slots.give();
       const free = room();
       waiters = waiters.filter((waiter) => {
         if (waiter.places > free) return true;

@@ -3,6 +3,7 @@ import http2, {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
+import { createSlots } from "../slots.ts";
 import { leaveSession, pingEvery } from "./http2-session.ts";
 
 /** A service's answer to one request. */
@@ -176,24 +177,4 @@ function failureOf(error: unknown): Http2Failure {
     false,
     typeof code === "string" ? code : undefined,
   );
-}
-
-/** At most `limit` holders at once; `take` returns a promise only when one must wait. */
-function createSlots(limit: number) {
-  let free = limit;
-  const waiting: (() => void)[] = [];
-  return {
-    take(): Promise<void> | undefined {
-      if (free > 0) {
-        free--;
-        return undefined;
-      }
-      return new Promise((resolve) => waiting.push(resolve));
-    },
-    give() {
-      const next = waiting.shift();
-      if (next === undefined) free++;
-      else next();
-    },
-  };
 }
