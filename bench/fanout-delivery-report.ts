@@ -64,7 +64,33 @@ function timeBreakdown(large: SizeRun, cores: number): string {
       : ", so part of the time Nudge waited rather than worked") +
     `; at this cost the cores allow at most about ${formatNumber((cores * 1e6) / nudgeMicros)} pushes/s. ` +
     `${formatNumber(GOALS.baselineFraction, 1)}× the client's rate, ${formatNumber(target)} pushes/s, on ${formatNumber(cores)} cores leaves ` +
-    `${formatNumber(budget)} µs of CPU per push for Nudge, PostgreSQL and the fakes together.`
+    `${formatNumber(budget)} µs of CPU per push for Nudge, PostgreSQL and the fakes together.` +
+    floorBreakdown(large, baseMicros, budget)
+  );
+}
+
+/**
+ * The least CPU any sender needs that writes each notification, as the history and the
+ * stats do: the bare client and the fakes, plus PostgreSQL writing the same rows in the
+ * planning benchmark's hand-written statement; and what each goal leaves above it.
+ */
+function floorBreakdown(
+  { nudge, users }: SizeRun,
+  baseMicros: number,
+  rateBudget: number,
+): string {
+  const statement = perPush(nudge.statement?.postgresCpu, users);
+  if (statement === undefined) return "";
+  const floor = baseMicros + statement;
+  const cpuBudget = GOALS.cpuRatio * baseMicros;
+  return (
+    `\n\nA floor: the bare client and the fakes, plus PostgreSQL writing the same ` +
+    `${formatNumber(nudge.statement?.inserted ?? 0)} notifications in ONE hand-written statement ` +
+    `(${micros(statement)} µs per push), take ${micros(floor)} µs per push, ` +
+    `${formatNumber(floor / baseMicros, 2)}× the client's and the fakes'. ` +
+    `Above it, the CPU goal leaves ${micros(cpuBudget - floor)} µs per push ` +
+    `and the rate goal ${micros(rateBudget - floor)} µs for all the rest of Nudge's work: ` +
+    `reading, rendering and deciding per recipient, queueing, and carrying each row to PostgreSQL.`
   );
 }
 
@@ -150,7 +176,13 @@ them while it plans. Exactly N pushes are expected.
   for the machine to be idle before it starts. Peak RSS: Nudge's \`VmHWM\` (start-up
   included), the client's \`maxRSS\`.
 - The machine's cores are shared by Nudge, PostgreSQL and the fakes (by the client and
-  the fakes for the baseline).`;
+  the fakes for the baseline).
+- Floor: once Nudge has stopped, its notifications are set aside and the planning
+  benchmark's ONE hand-written \`INSERT … SELECT\` (\`insertBaselineNotifications\`,
+  policy and content written into the SQL) writes the same audience's rows again on one
+  connection; its backend's CPU is what PostgreSQL needs at the least to write them.
+  Added to the bare client's and the fakes' CPU, it is the least any sender needs that
+  keeps a row per notification.`;
 
 /** The run as terminal tables and as the Markdown of BENCHMARKS.md's section. */
 /**

@@ -122,6 +122,16 @@ export function sizeTable(run: SizeRun): string[][] {
       cpu(baseline.otherCpu),
       "",
     ],
+    ...(nudge.statement === undefined
+      ? []
+      : [
+          [
+            "PostgreSQL CPU of one statement writing the same rows, s",
+            cpu(nudge.statement.postgresCpu),
+            "—",
+            "",
+          ],
+        ]),
     ["sender RSS before the sale, MiB", mib(nudge.rssBeforeBytes), "—", ""],
     [
       "sender peak RSS, MiB",

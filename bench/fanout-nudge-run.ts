@@ -6,6 +6,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { openDatabase } from "../src/db/database.ts";
 import { migrateToLatest } from "../src/db/migrator.ts";
 import { segmentSignature } from "../src/ingest/signature.ts";
+import {
+  measureStatementAfterNudge,
+  type StatementRun,
+} from "./baseline-statement.ts";
 import { startChildServer, type ChildServer } from "./child-server.ts";
 import {
   processCpuSeconds,
@@ -63,6 +67,11 @@ export type NudgeRun = {
   fakes: FakeCounts;
   notifications: StatusCount[];
   deliveries: StatusCount[];
+  /**
+   * A sale's notifications written again, once Nudge has stopped, by the planning
+   * benchmark's hand-written statement: what PostgreSQL needs at the least to write them.
+   */
+  statement?: StatementRun;
 };
 
 /**
@@ -100,13 +109,26 @@ export async function measureNudge(
       env: nudgeEnvironment(context, database.url),
       startTimeoutMs: 60_000,
     });
+    let run: NudgeRun;
     try {
-      return await deliverSale(context, nudge, database, { users, start });
+      run = await deliverSale(context, nudge, database, { users, start });
     } finally {
       await nudge.stop();
     }
+    if (start !== "sale") return run;
+    return { ...run, statement: await statementAfterNudge(database.url) };
   } finally {
     await database.drop();
+  }
+}
+
+/** The hand-written statement writing Nudge's notifications again, on its database. */
+async function statementAfterNudge(url: string): Promise<StatementRun> {
+  const db = await openDatabase({ url, poolSize: 1 });
+  try {
+    return await measureStatementAfterNudge(db);
+  } finally {
+    await db.destroy();
   }
 }
 

@@ -8,30 +8,23 @@
  *   npm run bench:fanout-plan            (BENCH_USERS=10000 npm run bench:fanout-plan for a quick look)
  */
 import { fileURLToPath } from "node:url";
-import { sql, type Kysely } from "kysely";
 import { pino } from "pino";
 import { openDatabase } from "../src/db/database.ts";
 import { migrateToLatest } from "../src/db/migrator.ts";
-import type { DB } from "../src/db/schema.ts";
 import { createLogger } from "../src/logger.ts";
 import { loadRuleBook } from "../src/rules/rule-book.ts";
 import { runChildTask } from "./child-task.ts";
-import { processCpuSeconds } from "./cpu-usage.ts";
+import { measureStatement, settle } from "./baseline-statement.ts";
 import {
   countDifferences,
   countOutcomes,
   createAudience,
   EXAMPLE_RULES,
-  insertBaselineNotifications,
   recordSale,
   setAsideNudgeRows,
 } from "./fanout-audience.ts";
 import type { PlannerRun } from "./fanout-plan-child.ts";
-import {
-  formatFanoutReport,
-  type BaselineRun,
-  type SizeFigures,
-} from "./fanout-report.ts";
+import { formatFanoutReport, type SizeFigures } from "./fanout-report.ts";
 import { startStealMeter } from "./machine-load.ts";
 import {
   createScratchDatabase,
@@ -51,41 +44,6 @@ const CHILD_TIMEOUT_MS = 5 * 60_000;
 const SMALL_FRACTION = 10;
 
 const logger = createLogger("warn", pino.destination(2));
-
-/**
- * Ends a checkpoint before a timed run, so the WAL of the setup is not flushed during
- * it. Needs superuser (or pg_checkpoint); without, the run goes on unflushed.
- */
-async function settle(db: Kysely<DB>): Promise<void> {
-  try {
-    await sql`checkpoint`.execute(db);
-  } catch {
-    // Not allowed to checkpoint: measure anyway.
-  }
-}
-
-/** The baseline statement on one connection, with the CPU its backend used. */
-async function measureBaseline(
-  db: Kysely<DB>,
-  matchId: string,
-): Promise<BaselineRun> {
-  return db.connection().execute(async (connection) => {
-    const { rows } = await sql<{
-      pid: number;
-    }>`select pg_backend_pid() as pid`.execute(connection);
-    const pid = rows[0]?.pid ?? 0;
-    const cpuBefore = await processCpuSeconds(pid);
-    const started = performance.now();
-    const inserted = await insertBaselineNotifications(connection, matchId);
-    const seconds = (performance.now() - started) / 1000;
-    const cpuAfter = await processCpuSeconds(pid);
-    const postgresCpu =
-      cpuBefore === undefined || cpuAfter === undefined
-        ? undefined
-        : cpuAfter - cpuBefore;
-    return { seconds, inserted, postgresCpu };
-  });
-}
 
 /** Nudge's planner in a child process, until the pending match is expanded. */
 function measureNudge(
@@ -140,7 +98,7 @@ async function measureSize(
       await setAsideNudgeRows(db);
       await settle(db);
       step("baseline");
-      const baseline = await measureBaseline(db, matchId);
+      const baseline = await measureStatement(db, matchId);
       return {
         users,
         nudge,

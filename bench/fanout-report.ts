@@ -1,3 +1,4 @@
+import type { StatementRun } from "./baseline-statement.ts";
 import type { OutcomeCount } from "./fanout-audience.ts";
 import type { PlannerRun } from "./fanout-plan-child.ts";
 import {
@@ -8,18 +9,11 @@ import {
   type Machine,
 } from "./support.ts";
 
-/** The hand-written INSERT … SELECT: wall time, rows, and its backend's CPU seconds. */
-export type BaselineRun = {
-  seconds: number;
-  inserted: number;
-  postgresCpu: number | undefined;
-};
-
 /** Everything measured at one audience size. */
 export type SizeFigures = {
   users: number;
   nudge: PlannerRun;
-  baseline: BaselineRun;
+  baseline: StatementRun;
   nudgeOutcomes: OutcomeCount[];
   baselineOutcomes: OutcomeCount[];
   /** Rows that differ between the two outputs in anything but their ids. */
