@@ -1,8 +1,8 @@
 /**
  * The hand-written INSERT … SELECT of `insertBaselineNotifications`, timed on one
  * connection with the CPU of the backend that ran it: the planning benchmark's
- * baseline, and in the delivery benchmark what PostgreSQL needs at the least to write
- * the notifications a fan-out sends.
+ * baseline, and in the delivery benchmark what writing the notifications a fan-out
+ * sends costs PostgreSQL in one set-based statement.
  */
 import { sql, type Kysely } from "kysely";
 import type { DB } from "../src/db/schema.ts";

@@ -70,8 +70,8 @@ function timeBreakdown(large: SizeRun, cores: number): string {
 }
 
 /**
- * The least CPU any sender needs that writes each notification, as the history and the
- * stats do: the bare client and the fakes, plus PostgreSQL writing the same rows in the
+ * A floor for a sender that writes each notification, as the history and the stats
+ * need: the bare client and the fakes, plus PostgreSQL writing the same rows in the
  * planning benchmark's hand-written statement; and what each goal leaves above it.
  */
 function floorBreakdown(
@@ -180,9 +180,10 @@ them while it plans. Exactly N pushes are expected.
 - Floor: once Nudge has stopped, its notifications are set aside and the planning
   benchmark's ONE hand-written \`INSERT … SELECT\` (\`insertBaselineNotifications\`,
   policy and content written into the SQL) writes the same audience's rows again on one
-  connection; its backend's CPU is what PostgreSQL needs at the least to write them.
-  Added to the bare client's and the fakes' CPU, it is the least any sender needs that
-  keeps a row per notification.`;
+  connection; its backend's CPU is what writing them costs PostgreSQL when it does all
+  the work in one set-based statement, with no round trips. Added to the bare client's
+  and the fakes' CPU, it is a floor for a sender that keeps a row per notification, as
+  Nudge's history and stats need.`;
 
 /** The run as terminal tables and as the Markdown of BENCHMARKS.md's section. */
 /**

@@ -69,7 +69,7 @@ export type NudgeRun = {
   deliveries: StatusCount[];
   /**
    * A sale's notifications written again, once Nudge has stopped, by the planning
-   * benchmark's hand-written statement: what PostgreSQL needs at the least to write them.
+   * benchmark's hand-written statement: what writing them costs PostgreSQL in one go.
    */
   statement?: StatementRun;
 };
