@@ -1,7 +1,7 @@
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { describeDatabase } from "./db/database.ts";
-import { closeDeps, createDeps } from "./deps.ts";
+import { closeDeps, createDeps, type Deps } from "./deps.ts";
 import { startHttpServer } from "./http/server.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createRetention } from "./retention/retention.ts";
@@ -14,6 +14,32 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const deps = await createDeps(config, logger);
+  const background = startBackgroundWork(config, deps);
+  const http = await startHttpServer(buildApp(deps), config.port, config.host);
+  logger.info(
+    {
+      port: http.port,
+      database: describeDatabase({
+        url: config.databaseUrl,
+        dataDir: config.dataDir,
+      }),
+    },
+    "nudge listening",
+  );
+  warnAboutDefaults(config, logger);
+  handleSignals(deps, logger, createShutdown(deps, logger, http, background));
+}
+
+/** What main starts beside the deps, and so stops itself. */
+type BackgroundWork = {
+  retention: Stoppable;
+  statsRollup: Stoppable;
+  winnerCheck: Stoppable;
+};
+
+type Stoppable = { stop(): Promise<void> };
+
+function startBackgroundWork(config: Config, deps: Deps): BackgroundWork {
   const retention = createRetention({
     ...deps,
     eventDays: config.eventRetentionDays,
@@ -27,39 +53,54 @@ async function main(): Promise<void> {
   deps.rules.start();
   deps.planner.start();
   if (config.delivery.enabled) deps.delivery.start();
-  const http = await startHttpServer(buildApp(deps), config.port, config.host);
-  logger.info(
-    {
-      port: http.port,
-      database: describeDatabase({
-        url: config.databaseUrl,
-        dataDir: config.dataDir,
-      }),
-    },
-    "nudge listening",
-  );
-  warnAboutDefaults(config, logger);
+  return { retention, statsRollup, winnerCheck };
+}
 
-  // Runs once, whichever signal comes first: stop accepting requests, stop planning,
-  // stop claiming and finish the sends in flight, then close providers and database.
+/**
+ * Runs once, whichever signal comes first: stop accepting requests, stop planning,
+ * stop claiming and finish the sends in flight, then close providers and database.
+ */
+function createShutdown(
+  deps: Deps,
+  logger: Logger,
+  http: Stoppable,
+  background: BackgroundWork,
+): (signal: string) => void {
   let stopping: Promise<void> | undefined;
-  const stop = (signal: string) => {
-    stopping ??= (async () => {
-      logger.info({ signal }, "shutting down");
-      await http.stop();
-      await retention.stop();
-      await statsRollup.stop();
-      await winnerCheck.stop();
-      await deps.planner.stop();
-      await deps.delivery.stop();
-      await deps.rules.stop();
-      await closeDeps(deps);
-      logger.info("stopped");
-    })().catch((error: unknown) => {
-      logger.error({ err: error }, "shutdown failed");
-      process.exitCode = 1;
-    });
+  return (signal) => {
+    stopping ??= stopInOrder(deps, logger, signal, http, background).catch(
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exitCode = 1;
+      },
+    );
   };
+}
+
+async function stopInOrder(
+  deps: Deps,
+  logger: Logger,
+  signal: string,
+  http: Stoppable,
+  background: BackgroundWork,
+): Promise<void> {
+  logger.info({ signal }, "shutting down");
+  await http.stop();
+  await background.retention.stop();
+  await background.statsRollup.stop();
+  await background.winnerCheck.stop();
+  await deps.planner.stop();
+  await deps.delivery.stop();
+  await deps.rules.stop();
+  await closeDeps(deps);
+  logger.info("stopped");
+}
+
+function handleSignals(
+  deps: Deps,
+  logger: Logger,
+  stop: (signal: string) => void,
+): void {
   process.once("SIGTERM", () => {
     stop("SIGTERM");
   });

@@ -1,4 +1,4 @@
-import { Router } from "express";
+import { Router, type Request, type Response } from "express";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
 import {
@@ -23,13 +23,28 @@ import {
  */
 export function rulesRoutes(deps: Deps): Router {
   const router = Router();
+  router.get("/v1/rules", showRules(deps));
+  router.put("/v1/rules", replaceRules(deps));
+  router.post("/v1/rules/validate", checkRules(deps));
+  router.post("/v1/rules/reload", reloadRules(deps));
+  router.get("/v1/rules/:id", showRule(deps));
+  router.put("/v1/rules/:id", storeRule(deps));
+  router.delete("/v1/rules/:id", deleteRule(deps));
+  return router;
+}
 
-  router.get("/v1/rules", async (_req, res) => {
+type RuleRequest = Request<{ id: string }>;
+
+function showRules(deps: Deps) {
+  return async (_req: Request, res: Response): Promise<void> => {
     const book = await deps.rules.refresh();
     res.set("etag", `"${book.version}"`).json(documentView(book));
-  });
+  };
+}
 
-  router.put("/v1/rules", async (req, res) => {
+/** Replaces the whole rules, unless they changed since the version the client read. */
+function replaceRules(deps: Deps) {
+  return async (req: Request, res: Response): Promise<void> => {
     const { document, version: read } = documentBody(req.body);
     const expected = expectedVersions(req.get("if-match")) ?? read;
     const { book } = await rejectInvalidRules(
@@ -45,31 +60,42 @@ export function rulesRoutes(deps: Deps): Router {
         }),
     );
     res.set("etag", `"${book.version}"`).json(documentView(book));
-  });
+  };
+}
 
-  router.post("/v1/rules/validate", async (req, res) => {
+/** Rules a client means to store, checked without storing them. */
+function checkRules(deps: Deps) {
+  return async (req: Request, res: Response): Promise<void> => {
     const book = await deps.rules.refresh();
     res.json(validateRules(book.document, req.body));
-  });
+  };
+}
 
-  router.post("/v1/rules/reload", async (_req, res) => {
+/** Reads the rules file again, answering with the version it replaced. */
+function reloadRules(deps: Deps) {
+  return async (_req: Request, res: Response): Promise<void> => {
     const previousVersion = deps.rules.current().version;
     const book = await rejectInvalidRules("The rules cannot be reloaded", () =>
       deps.rules.reload(),
     );
     res.json({ version: book.version, previousVersion });
-  });
+  };
+}
 
-  router.get("/v1/rules/:id", async (req, res) => {
+function showRule(deps: Deps) {
+  return async (req: RuleRequest, res: Response): Promise<void> => {
     res.json(
       await withWinner(
         deps,
         ruleView(await deps.rules.refresh(), req.params.id),
       ),
     );
-  });
+  };
+}
 
-  router.put("/v1/rules/:id", async (req, res) => {
+/** Creates or replaces one rule: 201 with its location when it is new. */
+function storeRule(deps: Deps) {
+  return async (req: RuleRequest, res: Response): Promise<void> => {
     const { id } = req.params;
     const rule = ruleBody(id, req.body);
     const { book, result: created } = await rejectInvalidRules(
@@ -83,9 +109,11 @@ export function rulesRoutes(deps: Deps): Router {
     if (created)
       res.status(201).location(`/v1/rules/${encodeURIComponent(id)}`);
     res.json(await withWinner(deps, ruleView(book, id)));
-  });
+  };
+}
 
-  router.delete("/v1/rules/:id", async (req, res) => {
+function deleteRule(deps: Deps) {
+  return async (req: RuleRequest, res: Response): Promise<void> => {
     const { id } = req.params;
     await rejectInvalidRules(`Rule "${id}" cannot be deleted`, () =>
       deps.rules.update((document) => {
@@ -95,9 +123,7 @@ export function rulesRoutes(deps: Deps): Router {
       }),
     );
     res.status(204).end();
-  });
-
-  return router;
+  };
 }
 
 /** The rules in force, as written (defaults left out), with their version. */

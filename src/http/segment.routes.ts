@@ -6,7 +6,6 @@ import {
 } from "express";
 import type { Deps } from "../deps.ts";
 import { AppError, ErrorCode } from "../errors.ts";
-import { createIngestBatcher } from "../ingest/ingest-batcher.ts";
 import type { IngestReport } from "../ingest/ingest.service.ts";
 import { CALL_TYPES } from "../segment-event.ts";
 import { secretsEqual, writeKeyOf } from "./auth.middleware.ts";
@@ -16,11 +15,20 @@ import {
   TRACKING_REQUEST_MAX_BYTES,
   withOversizedCalls,
 } from "./intake-limits.ts";
-import { storableCalls } from "./storable-input.ts";
+import {
+  createSegmentIngest,
+  invalidBody,
+  isObject,
+  parseJsonBody,
+  sendReport,
+  type IngestCalls,
+} from "./segment-intake.ts";
 import { requireWebhookToken, verifySignature } from "./webhook-auth.ts";
 
 /** The call types the tracking API takes, each at its own path: a deletion comes only by webhook. */
 export const TRACKING_CALLS = CALL_TYPES.filter((type) => type !== "delete");
+
+type TrackingCall = (typeof TRACKING_CALLS)[number];
 
 /** analytics.js (analytics-next) posts to one-letter paths: /v1/t, /v1/i, …, /v1/b. */
 export const SHORT_PATH = {
@@ -39,69 +47,32 @@ export const SHORT_PATH = {
  */
 export function segmentRoutes(deps: Deps): Router {
   const router = Router();
+  const ingest = createSegmentIngest(deps);
+  routeWebhook(router, deps, ingest);
+  routeTrackingApi(router, deps, ingest);
+  return router;
+}
+
+/** The webhook destination: the Actions webhook lets its user pick the method. */
+function routeWebhook(router: Router, deps: Deps, ingest: IngestCalls): void {
   // Raw bytes: the signature is computed over them, and JSON errors become our own 400.
-  const webhookBody = rawBodyUpTo(
+  const body = rawBodyUpTo(
     deps.config.maxBodyBytes,
     "Set a smaller batch size in Segment's mapping, or raise MAX_BODY_BYTES.",
   );
-  const trackingBody = rawBodyUpTo(
-    TRACKING_REQUEST_MAX_BYTES,
-    "Segment's tracking API takes at most 500 KB per request: send fewer calls per batch.",
-  );
-  // Concurrent requests share transactions under load. Two in flight let Node prepare
-  // one group while Postgres writes the other; more only add lock waits between groups
-  // that update the same profiles (measured with bench/ingest.ts).
-  const batcher = createIngestBatcher(deps, {
-    maxInFlight: Math.min(2, deps.config.databasePoolSize),
-    lingerMs: 2,
-    maxCalls: 1000,
-  });
-  /** Ingests a request's calls, as Nudge can store them (see storable-input.ts). */
-  const ingest = async (
-    api: "webhook" | "tracking",
-    text: string,
-    calls: readonly unknown[],
-    context?: Record<string, unknown>,
-  ) => {
-    const timer = deps.metrics.ingestSeconds.startTimer({ api });
-    const {
-      inputs,
-      context: stored,
-      tooDeep,
-    } = storableCalls(text, calls, context);
-    const report = await batcher.ingest({
-      inputs,
-      defaults: stored === undefined ? {} : { context: stored },
-      ...(tooDeep !== undefined && { tooDeep }),
-    });
-    timer();
-    const { ingestedCalls } = deps.metrics;
-    ingestedCalls.inc({ api, result: "accepted" }, report.accepted);
-    ingestedCalls.inc({ api, result: "duplicate" }, report.duplicates);
-    ingestedCalls.inc({ api, result: "rejected" }, report.rejected.length);
-    for (const { code } of report.warnings ?? [])
-      deps.metrics.ingestWarnings.inc({ code });
-    return report;
-  };
-  /** `ingest` of the calls left after a size check: none left is nothing to store. */
-  const ingestKept = (
-    api: "webhook" | "tracking",
-    text: string,
-    calls: readonly unknown[],
-    context?: Record<string, unknown>,
-  ): Promise<IngestReport> =>
-    calls.length === 0
-      ? Promise.resolve({ accepted: 0, duplicates: 0, rejected: [] })
-      : ingest(api, text, calls, context);
-
-  // The Actions webhook lets its user pick the method; the token before the body is read.
+  const receive = receiveWebhook(deps, ingest);
+  // The token before the body is read.
   router
     .route("/v1/segment")
-    .all(requireWebhookToken(deps.config), webhookBody)
-    .post(receiveWebhook)
-    .put(receiveWebhook)
-    .patch(receiveWebhook);
-  async function receiveWebhook(req: Request, res: Response): Promise<void> {
+    .all(requireWebhookToken(deps.config), body)
+    .post(receive)
+    .put(receive)
+    .patch(receive);
+}
+
+/** Ingests one event or an array of them, once its signature holds. */
+function receiveWebhook(deps: Deps, ingest: IngestCalls) {
+  return async (req: Request, res: Response): Promise<void> => {
     // The signature first: a sender without the secret learns nothing, not even what
     // a body should be. A body that is not JSON is signed, if at all, as it is.
     let parsed: { body: unknown; text: string };
@@ -120,76 +91,95 @@ export function segmentRoutes(deps: Deps): Router {
       );
     }
     sendReport(res, await ingest("webhook", text, events));
-  }
+  };
+}
 
-  const batchPaths = ["/v1/batch", "/v1/b"];
-  const callPaths = (type: (typeof TRACKING_CALLS)[number]) => [
-    `/v1/${type}`,
-    `/v1/${SHORT_PATH[type]}`,
-  ];
+const BATCH_PATHS = ["/v1/batch", "/v1/b"];
+
+function callPaths(type: TrackingCall): string[] {
+  return [`/v1/${type}`, `/v1/${SHORT_PATH[type]}`];
+}
+
+/** The tracking API: a batch, or one call at its type's long or short path. */
+function routeTrackingApi(
+  router: Router,
+  deps: Deps,
+  ingest: IngestCalls,
+): void {
+  const body = rawBodyUpTo(
+    TRACKING_REQUEST_MAX_BYTES,
+    "Segment's tracking API takes at most 500 KB per request: send fewer calls per batch.",
+  );
   router.options(
-    [...batchPaths, ...TRACKING_CALLS.flatMap(callPaths)],
+    [...BATCH_PATHS, ...TRACKING_CALLS.flatMap(callPaths)],
     allowPages,
   );
-
-  router.post(
-    batchPaths,
-    allowPages,
-    trackingBody,
-    async (req: Request, res: Response) => {
-      const { body, text } = parseJsonBody(req);
-      verifyWriteKey(deps, req, body);
-      if (
-        !isObject(body) ||
-        !Array.isArray(body.batch) ||
-        body.batch.length === 0
-      ) {
-        throw invalidBody(
-          'Expected {"batch": [ …events ]} with at least one event.',
-        );
-      }
-      const calls = splitOversizedCalls(
-        body.batch.map((call: unknown) =>
-          isObject(call) ? withoutWriteKey(call) : call,
-        ),
-      );
-      sendReport(
-        res,
-        withOversizedCalls(
-          await ingestKept(
-            "tracking",
-            text,
-            calls.kept,
-            isObject(body.context) ? body.context : undefined,
-          ),
-          calls,
-        ),
-      );
-    },
-  );
-
+  router.post(BATCH_PATHS, allowPages, body, receiveBatch(deps, ingest));
   for (const type of TRACKING_CALLS) {
     router.post(
       callPaths(type),
       allowPages,
-      trackingBody,
-      async (req: Request, res: Response) => {
-        const { body, text } = parseJsonBody(req);
-        verifyWriteKey(deps, req, body);
-        if (!isObject(body))
-          throw invalidBody(`Expected one ${type} call as a JSON object.`);
-        const calls = splitOversizedCalls([{ ...withoutWriteKey(body), type }]);
-        sendReport(
-          res,
-          withOversizedCalls(
-            await ingestKept("tracking", text, calls.kept),
-            calls,
-          ),
-        );
-      },
+      body,
+      receiveCall(deps, ingest, type),
     );
   }
-  return router;
+}
+
+/** `{"batch": […]}`: each call checked for size on its own, the batch's context shared. */
+function receiveBatch(deps: Deps, ingest: IngestCalls) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { body, text } = parseJsonBody(req);
+    verifyWriteKey(deps, req, body);
+    if (
+      !isObject(body) ||
+      !Array.isArray(body.batch) ||
+      body.batch.length === 0
+    ) {
+      throw invalidBody(
+        'Expected {"batch": [ …events ]} with at least one event.',
+      );
+    }
+    const calls = splitOversizedCalls(
+      body.batch.map((call: unknown) =>
+        isObject(call) ? withoutWriteKey(call) : call,
+      ),
+    );
+    const context = isObject(body.context) ? body.context : undefined;
+    sendReport(
+      res,
+      withOversizedCalls(
+        await ingestKept(ingest, text, calls.kept, context),
+        calls,
+      ),
+    );
+  };
+}
+
+/** One call, whose type is the path's. */
+function receiveCall(deps: Deps, ingest: IngestCalls, type: TrackingCall) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { body, text } = parseJsonBody(req);
+    verifyWriteKey(deps, req, body);
+    if (!isObject(body))
+      throw invalidBody(`Expected one ${type} call as a JSON object.`);
+    const calls = splitOversizedCalls([{ ...withoutWriteKey(body), type }]);
+    sendReport(
+      res,
+      withOversizedCalls(await ingestKept(ingest, text, calls.kept), calls),
+    );
+  };
+}
+
+/** `ingest` of the calls left after a size check: none left is nothing to store. */
+function ingestKept(
+  ingest: IngestCalls,
+  text: string,
+  calls: readonly unknown[],
+  context?: Record<string, unknown>,
+): Promise<IngestReport> {
+  return calls.length === 0
+    ? Promise.resolve({ accepted: 0, duplicates: 0, rejected: [] })
+    : ingest("tracking", text, calls, context);
 }
 
 /**
@@ -215,25 +205,6 @@ function allowPages(req: Request, res: Response, next: NextFunction): void {
   res.status(204).end();
 }
 
-/** The body as received, which its signature or write key is checked against, and its text. */
-function parseJsonBody(req: Request): { body: unknown; text: string } {
-  const raw: unknown = req.body;
-  if (!Buffer.isBuffer(raw) || raw.length === 0) {
-    throw invalidBody("The request body is empty: send JSON.");
-  }
-  const text = raw.toString("utf8");
-  try {
-    return { body: JSON.parse(text), text };
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new AppError(
-      ErrorCode.invalidJson,
-      400,
-      `The request body is not valid JSON: ${reason}`,
-    );
-  }
-}
-
 function verifyWriteKey(deps: Deps, req: Request, body: unknown): void {
   const keys = deps.config.segmentWriteKeys;
   if (keys.length === 0) {
@@ -253,23 +224,6 @@ function verifyWriteKey(deps: Deps, req: Request, body: unknown): void {
   }
 }
 
-/** 200 with the report; 400 when every event was invalid, so a sender notices. */
-function sendReport(res: Response, report: IngestReport): void {
-  const allRejected =
-    report.accepted === 0 &&
-    report.duplicates === 0 &&
-    report.rejected.length > 0;
-  if (allRejected) {
-    throw new AppError(
-      ErrorCode.invalidEvents,
-      400,
-      "No event was accepted: each rejected event lists what to fix.",
-      { rejected: report.rejected },
-    );
-  }
-  res.status(200).json(report);
-}
-
 /** A call without its `writeKey`: a secret that authenticated the request, not event data to store. */
 function withoutWriteKey(
   call: Record<string, unknown>,
@@ -277,12 +231,4 @@ function withoutWriteKey(
   const rest = { ...call };
   delete rest.writeKey;
   return rest;
-}
-
-function invalidBody(message: string): AppError {
-  return new AppError(ErrorCode.invalidBody, 400, message);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,4 +1,9 @@
-import { Router } from "express";
+import {
+  Router,
+  type NextFunction,
+  type Request,
+  type Response,
+} from "express";
 import { z } from "zod";
 import { DeviceStatus, Platform } from "../db/schema.ts";
 import { inTransaction } from "../db/transaction.ts";
@@ -77,17 +82,36 @@ const RECENT_NOTIFICATIONS = 20;
 /** Admin API for profiles. Mounted behind the admin token. */
 export function usersRoutes(deps: Deps): Router {
   const router = Router();
-  router.param("userId", (req, _res, next, userId: string) => {
-    if (userId.length > MAX_ID_LENGTH)
-      throw new AppError(
-        ErrorCode.invalidPath,
-        400,
-        `A user id is at most ${String(MAX_ID_LENGTH)} characters; this one has ${String(userId.length)}.`,
-      );
-    next();
-  });
+  router.param("userId", checkUserIdLength);
+  router.get("/v1/users/:userId", showUser(deps));
+  router.put("/v1/users/:userId/preferences", setPreferences(deps));
+  router.post("/v1/users/:userId/devices", addDevice(deps));
+  router.delete("/v1/users/:userId/devices/:deviceId", removeDevice(deps));
+  router.delete("/v1/users/:userId", eraseUser(deps));
+  return router;
+}
 
-  router.get("/v1/users/:userId", async (req, res) => {
+type UserRequest = Request<{ userId: string }>;
+
+/** An id longer than any stored one is a mistake in the path, not an unknown user. */
+function checkUserIdLength(
+  _req: Request,
+  _res: Response,
+  next: NextFunction,
+  userId: string,
+): void {
+  if (userId.length > MAX_ID_LENGTH)
+    throw new AppError(
+      ErrorCode.invalidPath,
+      400,
+      `A user id is at most ${String(MAX_ID_LENGTH)} characters; this one has ${String(userId.length)}.`,
+    );
+  next();
+}
+
+/** The profile with its newest notifications. */
+function showUser(deps: Deps) {
+  return async (req: UserRequest, res: Response): Promise<void> => {
     const view = await getUserView(
       deps.db,
       req.params.userId,
@@ -101,21 +125,14 @@ export function usersRoutes(deps: Deps): Router {
       RECENT_NOTIFICATIONS,
     );
     res.json({ ...view, notifications });
-  });
+  };
+}
 
-  router.put("/v1/users/:userId/preferences", async (req, res) => {
+/** Updates opt-out and categories, answering with the preferences that result. */
+function setPreferences(deps: Deps) {
+  return async (req: UserRequest, res: Response): Promise<void> => {
     const update = parseBody(preferencesBody, req.body);
-    const declared = Object.keys(deps.rules.current().settings.categories);
-    const unknown = Object.keys(update.categories ?? {}).filter(
-      (name) => !declared.includes(name),
-    );
-    if (unknown.length > 0) {
-      throw new AppError(
-        ErrorCode.unknownCategory,
-        400,
-        `Unknown categories: ${unknown.join(", ")}. Declared in the rules file: ${declared.join(", ") || "none"}.`,
-      );
-    }
+    rejectUnknownCategories(deps, Object.keys(update.categories ?? {}));
     const userId = await updatePreferences(deps.db, req.params.userId, update, {
       now: deps.clock(),
       userRows: deps.userRows,
@@ -126,9 +143,25 @@ export function usersRoutes(deps: Deps): Router {
       deps.rules.current().settings.categories,
     );
     res.json(view?.preferences);
-  });
+  };
+}
 
-  router.post("/v1/users/:userId/devices", async (req, res) => {
+/** Only the categories the rules file declares can be chosen: another is a typo. */
+function rejectUnknownCategories(deps: Deps, names: readonly string[]): void {
+  const declared = Object.keys(deps.rules.current().settings.categories);
+  const unknown = names.filter((name) => !declared.includes(name));
+  if (unknown.length > 0) {
+    throw new AppError(
+      ErrorCode.unknownCategory,
+      400,
+      `Unknown categories: ${unknown.join(", ")}. Declared in the rules file: ${declared.join(", ") || "none"}.`,
+    );
+  }
+}
+
+/** Registers a device; a web push subscription is stored under its endpoint. */
+function addDevice(deps: Deps) {
+  return async (req: UserRequest, res: Response): Promise<void> => {
     const body = parseBody(deviceBody, req.body);
     const device =
       body.platform === Platform.webpush
@@ -147,9 +180,14 @@ export function usersRoutes(deps: Deps): Router {
       { now: deps.clock(), userRows: deps.userRows },
     );
     res.status(201).json(stored);
-  });
+  };
+}
 
-  router.delete("/v1/users/:userId/devices/:deviceId", async (req, res) => {
+function removeDevice(deps: Deps) {
+  return async (
+    req: Request<{ userId: string; deviceId: string }>,
+    res: Response,
+  ): Promise<void> => {
     const userId = await resolveUserId(deps.db, req.params.userId);
     if (!(await deleteDevice(deps.db, userId, req.params.deviceId))) {
       throw new AppError(
@@ -159,17 +197,17 @@ export function usersRoutes(deps: Deps): Router {
       );
     }
     res.status(204).end();
-  });
+  };
+}
 
-  router.delete("/v1/users/:userId", async (req, res) => {
+function eraseUser(deps: Deps) {
+  return async (req: UserRequest, res: Response): Promise<void> => {
     const userId = await resolveUserId(deps.db, req.params.userId);
     await inTransaction(deps.db, (trx) =>
       eraseProfile(trx, userId, deps.userRows),
     );
     res.status(204).end();
-  });
-
-  return router;
+  };
 }
 
 function userNotFound(userId: string): AppError {

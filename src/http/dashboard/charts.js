@@ -33,10 +33,35 @@ export function timeSeriesChart({
   bucket,
   compact = false,
 }) {
+  const rows = keys.map((key) => points.get(key) ?? {});
+  const frame = frameOf(rows, compact);
+  const chart = svg("svg", {
+    viewBox: `0 0 ${frame.width} ${frame.height}`,
+    class: "chart",
+    role: "img",
+    "aria-label": `${title}: ${summaryOf(rows)}`,
+    preserveAspectRatio: "none",
+  });
+  drawBars(chart, rows, frame);
+  drawLines(chart, rows, frame);
+  if (!compact) drawAxes(chart, keys, bucket, frame);
+  return element(
+    "figure",
+    { class: compact ? "series compact" : "series" },
+    chart,
+    compact ? null : legend(),
+    compact ? null : figuresTable(title, keys, rows, bucket),
+  );
+}
+
+/**
+ * The chart's size and scale: the top of the axis fits the tallest bar and the most
+ * opened, and each bucket gets an equal step of the width.
+ */
+function frameOf(rows, compact) {
   const width = 640;
   const height = compact ? 90 : 180;
   const pad = { left: compact ? 4 : 36, bottom: compact ? 4 : 20, top: 8 };
-  const rows = keys.map((key) => points.get(key) ?? {});
   const total = (row) =>
     BARS.reduce((sum, [key]) => sum + (valueOf(row, key) ?? 0), 0);
   const top = Math.max(
@@ -45,16 +70,12 @@ export function timeSeriesChart({
     ...rows.map((r) => r.opened ?? 0),
   );
   const plotHeight = height - pad.top - pad.bottom;
-  const step = (width - pad.left) / Math.max(1, keys.length);
+  const step = (width - pad.left) / Math.max(1, rows.length);
   const y = (value) => pad.top + plotHeight - (value / top) * plotHeight;
+  return { width, height, pad, top, step, y };
+}
 
-  const chart = svg("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    class: "chart",
-    role: "img",
-    "aria-label": `${title}: ${summaryOf(rows)}`,
-    preserveAspectRatio: "none",
-  });
+function drawBars(chart, rows, { pad, step, y }) {
   rows.forEach((row, i) => {
     let base = 0;
     for (const [key, , colour] of BARS) {
@@ -72,6 +93,9 @@ export function timeSeriesChart({
       base += value;
     }
   });
+}
+
+function drawLines(chart, rows, { pad, step, y }) {
   for (const [key, , colour] of LINES) {
     const path = rows
       .map(
@@ -83,38 +107,33 @@ export function timeSeriesChart({
       svg("path", { d: path, fill: "none", stroke: colour, "stroke-width": 2 }),
     );
   }
-  if (!compact) {
+}
+
+/** The top and zero of the scale, and a label on at most about eight buckets. */
+function drawAxes(chart, keys, bucket, { height, pad, top, step }) {
+  chart.append(
+    svg(
+      "text",
+      { x: 0, y: pad.top + 8, class: "axis" },
+      document.createTextNode(count(top)),
+    ),
+    svg(
+      "text",
+      { x: 0, y: height - pad.bottom, class: "axis" },
+      document.createTextNode("0"),
+    ),
+  );
+  const every = Math.ceil(keys.length / 8);
+  keys.forEach((key, i) => {
+    if (i % every !== 0) return;
     chart.append(
       svg(
         "text",
-        { x: 0, y: pad.top + 8, class: "axis" },
-        document.createTextNode(count(top)),
-      ),
-      svg(
-        "text",
-        { x: 0, y: height - pad.bottom, class: "axis" },
-        document.createTextNode("0"),
+        { x: pad.left + i * step, y: height - 4, class: "axis" },
+        document.createTextNode(bucketLabel(key, bucket)),
       ),
     );
-    const every = Math.ceil(keys.length / 8);
-    keys.forEach((key, i) => {
-      if (i % every !== 0) return;
-      chart.append(
-        svg(
-          "text",
-          { x: pad.left + i * step, y: height - 4, class: "axis" },
-          document.createTextNode(bucketLabel(key, bucket)),
-        ),
-      );
-    });
-  }
-  return element(
-    "figure",
-    { class: compact ? "series compact" : "series" },
-    chart,
-    compact ? null : legend(),
-    compact ? null : figuresTable(title, keys, rows, bucket),
-  );
+  });
 }
 
 function summaryOf(rows) {
