@@ -54,64 +54,18 @@ const IDLE_POLL_MS = 1_000;
  */
 export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   const logger = deps.logger.child({ module: "delivery" });
-  const { config } = deps;
   // Once set, queued sends are given back instead of sent.
   let stopping = false;
   // While set, the planner hands this worker the notifications due now.
   let running = false;
-  let lastReclaim = 0;
-  const { lanes, recorder, window, sending, startSends, handoff } =
-    createSendParts(deps, logger, {
-      stopping: () => stopping,
-      running: () => running,
-    });
-
-  /** Claims one batch and starts its sends. False when nothing was due. */
-  const dispatchBatch = async (): Promise<boolean> => {
-    const now = deps.clock();
-    if (now.getTime() - lastReclaim >= config.leaseMs / 4) {
-      lastReclaim = now.getTime();
-      const reclaimed = await reclaimLapsedClaims(deps.db, now);
-      if (reclaimed > 0)
-        logger.warn(
-          { reclaimed },
-          "reclaimed notifications whose claim lapsed",
-        );
-    }
-    // Claims wait for a quarter of the window, so that they stay large.
-    const least = Math.max(1, Math.floor(config.batchSize / 4));
-    if (window.room() < least) {
-      await window.onRoom(least);
-      return true;
-    }
-    const limit = Math.min(config.batchSize, lanes.room(), window.room());
-    if (limit <= 0) {
-      await lanes.onRoom();
-      return true;
-    }
-    const claimed = await claimDueNotifications(
-      deps.db,
-      now,
-      limit,
-      config.leaseMs,
-    );
-    if (claimed.length === 0) return false;
-    const contexts = await loadSendContexts(
-      deps.db,
-      deps.rules.current(),
-      claimed,
-      now,
-      handoff,
-    );
-    void startSends(claimed, contexts);
-    return true;
-  };
-
-  /** Waits for every send started so far and for their outcomes to be written. */
-  const settleInFlight = async () => {
-    while (sending.size > 0) await Promise.all(sending);
-    await recorder.flush();
-  };
+  const claiming = { lastReclaim: 0 };
+  const parts = createSendParts(deps, logger, {
+    stopping: () => stopping,
+    running: () => running,
+  });
+  const { lanes, recorder, window, handoff } = parts;
+  const dispatchBatch = () => dispatchNextBatch(deps, logger, parts, claiming);
+  const settleInFlight = () => settleSends(parts);
 
   const loop = createWorkerLoop({
     logger,
@@ -152,6 +106,63 @@ export function createDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     },
   };
 }
+
+/**
+ * Claims one batch and starts its sends. False when nothing was due. Claims that
+ * lapsed are given back first, at most once a quarter lease, so that a dead process's
+ * rows return to the queue soon after its lease runs out. While the lanes or the send
+ * window are short of room, it waits for room instead and claims nothing.
+ */
+async function dispatchNextBatch(
+  deps: DeliveryDeps,
+  logger: Logger,
+  { lanes, window, startSends, handoff }: SendParts,
+  claiming: { lastReclaim: number },
+): Promise<boolean> {
+  const { config } = deps;
+  const now = deps.clock();
+  if (now.getTime() - claiming.lastReclaim >= config.leaseMs / 4) {
+    claiming.lastReclaim = now.getTime();
+    const reclaimed = await reclaimLapsedClaims(deps.db, now);
+    if (reclaimed > 0)
+      logger.warn({ reclaimed }, "reclaimed notifications whose claim lapsed");
+  }
+  // Claims wait for a quarter of the window, so that they stay large.
+  const least = Math.max(1, Math.floor(config.batchSize / 4));
+  if (window.room() < least) {
+    await window.onRoom(least);
+    return true;
+  }
+  const limit = Math.min(config.batchSize, lanes.room(), window.room());
+  if (limit <= 0) {
+    await lanes.onRoom();
+    return true;
+  }
+  const claimed = await claimDueNotifications(
+    deps.db,
+    now,
+    limit,
+    config.leaseMs,
+  );
+  if (claimed.length === 0) return false;
+  const contexts = await loadSendContexts(
+    deps.db,
+    deps.rules.current(),
+    claimed,
+    now,
+    handoff,
+  );
+  void startSends(claimed, contexts);
+  return true;
+}
+
+/** Waits for every send started so far and for their outcomes to be written. */
+async function settleSends({ sending, recorder }: SendParts): Promise<void> {
+  while (sending.size > 0) await Promise.all(sending);
+  await recorder.flush();
+}
+
+type SendParts = ReturnType<typeof createSendParts>;
 
 /**
  * What sends: the per-provider lanes, the send window, the outcome recorder, the sends

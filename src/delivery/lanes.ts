@@ -63,25 +63,15 @@ export function createLanes(
 ): Lanes {
   const byProvider = new Map<PushProvider, Lane>();
   for (const provider of new Set(Object.values(providers))) {
-    const { ratePerSec, concurrency } = limits[provider.name] ?? UNLIMITED;
-    const queue = new PQueue({
-      concurrency,
-      ...(ratePerSec === undefined
-        ? {}
-        : { interval: 1000, intervalCap: Math.max(1, Math.round(ratePerSec)) }),
-    });
-    const unlimited = Math.max(batchSize, 2 * concurrency);
-    const backlogLimit =
-      ratePerSec === undefined
-        ? unlimited
-        : Math.max(1, Math.min(unlimited, Math.ceil(2 * ratePerSec)));
-    const pauses = createProviderPauses({
-      policy: pausing.policy,
-      onChange: (change) => {
-        logPauseChange(pausing.logger, provider.name, change);
-      },
-    });
-    byProvider.set(provider, { provider, queue, backlogLimit, pauses });
+    byProvider.set(
+      provider,
+      createLane(
+        provider,
+        limits[provider.name] ?? UNLIMITED,
+        batchSize,
+        pausing,
+      ),
+    );
   }
   const all = [...byProvider.values()];
   let wake: (() => void) | undefined;
@@ -122,6 +112,33 @@ export function createLanes(
       }),
     wakeWaiters: () => wake?.(),
   };
+}
+
+/** A provider's lane, sized as {@link createLanes} explains. */
+function createLane(
+  provider: PushProvider,
+  { ratePerSec, concurrency }: ProviderLimits,
+  batchSize: number,
+  pausing: { policy: PausePolicy; logger: Logger },
+): Lane {
+  const queue = new PQueue({
+    concurrency,
+    ...(ratePerSec === undefined
+      ? {}
+      : { interval: 1000, intervalCap: Math.max(1, Math.round(ratePerSec)) }),
+  });
+  const unlimited = Math.max(batchSize, 2 * concurrency);
+  const backlogLimit =
+    ratePerSec === undefined
+      ? unlimited
+      : Math.max(1, Math.min(unlimited, Math.ceil(2 * ratePerSec)));
+  const pauses = createProviderPauses({
+    policy: pausing.policy,
+    onChange: (change) => {
+      logPauseChange(pausing.logger, provider.name, change);
+    },
+  });
+  return { provider, queue, backlogLimit, pauses };
 }
 
 /**

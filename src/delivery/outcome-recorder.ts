@@ -21,6 +21,19 @@ export type OutcomeRecorder = {
   flush(): Promise<void>;
 };
 
+type WriteDeps = {
+  db: Database;
+  logger: Logger;
+  clock: () => Date;
+  config: { leaseMs: number };
+};
+
+type OutcomeBatch = {
+  notifications: NotificationUpdate[];
+  deliveries: DeliveryRecord[];
+  disablings: DeviceDisabling[];
+};
+
 const FLUSH_AFTER_MS = 50;
 const MAX_BACKOFF_MS = 10_000;
 
@@ -33,15 +46,12 @@ const MAX_BACKOFF_MS = 10_000;
  * takes longer than `flushAt` sends, and each outcome waits for its write inside the
  * send window: the sends would slow to the pace of those small writes.
  */
-export function createOutcomeRecorder(deps: {
-  db: Database;
-  logger: Logger;
-  clock: () => Date;
-  config: { leaseMs: number };
-  /** Outcomes that make a write at once, without waiting FLUSH_AFTER_MS for more. */
-  flushAt: number;
-}): OutcomeRecorder {
-  const { logger } = deps;
+export function createOutcomeRecorder(
+  deps: WriteDeps & {
+    /** Outcomes that make a write at once, without waiting FLUSH_AFTER_MS for more. */
+    flushAt: number;
+  },
+): OutcomeRecorder {
   let updates: NotificationUpdate[] = [];
   let deliveries: DeliveryRecord[] = [];
   let disablings: DeviceDisabling[] = [];
@@ -52,44 +62,6 @@ export function createOutcomeRecorder(deps: {
   let writing: Promise<void> | undefined;
   // Settles when the outcomes recorded since the last batch are written (or given up).
   let written: PromiseWithResolvers<boolean> | undefined;
-
-  const write = async (
-    batch: {
-      notifications: NotificationUpdate[];
-      deliveries: DeliveryRecord[];
-      disablings: DeviceDisabling[];
-    },
-    startedAt: number,
-  ): Promise<boolean> => {
-    for (let failures = 0; ; failures++) {
-      try {
-        await recordOutcomes(deps.db, batch, deps.clock());
-        for (const d of batch.disablings) {
-          logger.warn(
-            {
-              userId: d.userId,
-              deviceId: d.deviceId,
-              provider: d.provider,
-              reason: d.reason,
-            },
-            "device disabled: the provider refused its token",
-          );
-        }
-        return true;
-      } catch (error) {
-        // The rows stay claimed until their lease lapses; writing before then keeps
-        // them from being sent again. After that, another process owns them.
-        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures);
-        const gaveUp = Date.now() + delay - startedAt > deps.config.leaseMs;
-        logger.error(
-          { err: error, failures: failures + 1, gaveUp },
-          "recording delivery outcomes failed",
-        );
-        if (gaveUp) return false;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
-  };
 
   /**
    * Writes batch after batch until nothing recorded is left. It ends in the same turn
@@ -104,7 +76,7 @@ export function createOutcomeRecorder(deps: {
         disablings = [];
         const done = written;
         written = undefined;
-        done?.resolve(await write(batch, oldestAt));
+        done?.resolve(await writeBatch(deps, batch, oldestAt));
       }
     } finally {
       writing = undefined;
@@ -133,4 +105,52 @@ export function createOutcomeRecorder(deps: {
     },
     flush,
   };
+}
+
+/**
+ * Writes one batch, trying again with backoff until it is written (true) or its oldest
+ * outcome's claim has lapsed (false).
+ */
+async function writeBatch(
+  deps: WriteDeps,
+  batch: OutcomeBatch,
+  startedAt: number,
+): Promise<boolean> {
+  const { logger } = deps;
+  for (let failures = 0; ; failures++) {
+    try {
+      await recordOutcomes(deps.db, batch, deps.clock());
+      logDisablings(logger, batch.disablings);
+      return true;
+    } catch (error) {
+      // The rows stay claimed until their lease lapses; writing before then keeps
+      // them from being sent again. After that, another process owns them.
+      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures);
+      const gaveUp = Date.now() + delay - startedAt > deps.config.leaseMs;
+      logger.error(
+        { err: error, failures: failures + 1, gaveUp },
+        "recording delivery outcomes failed",
+      );
+      if (gaveUp) return false;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** Logged once written, so that the log never names a device that is still enabled. */
+function logDisablings(
+  logger: Logger,
+  disablings: readonly DeviceDisabling[],
+): void {
+  for (const d of disablings) {
+    logger.warn(
+      {
+        userId: d.userId,
+        deviceId: d.deviceId,
+        provider: d.provider,
+        reason: d.reason,
+      },
+      "device disabled: the provider refused its token",
+    );
+  }
 }

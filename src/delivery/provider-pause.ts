@@ -69,6 +69,17 @@ type Down = {
   probe?: PromiseWithResolvers<void>;
 };
 type ServiceState = { serverErrors: number; down?: Down };
+type RetryOutcome = {
+  reason: string;
+  cause?: RetryCause;
+  retryAfterMs?: number;
+};
+
+type PauseOptions = {
+  policy: PausePolicy;
+  onChange: (change: PauseChange) => void;
+  random?: () => number;
+};
 
 /**
  * The provider-wide pause. A push's attempts are for what is wrong with that push;
@@ -92,45 +103,10 @@ type ServiceState = { serverErrors: number; down?: Down };
  *
  * `onChange` hears every pause and every return, for the logs.
  */
-export function createProviderPauses(options: {
-  policy: PausePolicy;
-  onChange: (change: PauseChange) => void;
-  random?: () => number;
-}): ProviderPauses {
+export function createProviderPauses(options: PauseOptions): ProviderPauses {
   const { policy, onChange, random = Math.random } = options;
+  const pausing = { policy, onChange, random };
   const states = new Map<string, ServiceState>();
-
-  const pause = (
-    service: string,
-    state: ServiceState,
-    outcome: { reason: string; cause?: RetryCause; retryAfterMs?: number },
-    now: number,
-  ): Outage => {
-    const previous = state.down;
-    const pauses = (previous?.pauses ?? 0) + 1;
-    const pauseMs = Math.max(
-      retryDelay(policy, pauses, undefined, random),
-      Math.min(outcome.retryAfterMs ?? 0, policy.retryAfterMaxMs),
-    );
-    const down = {
-      since: previous?.since ?? now,
-      until: now + pauseMs,
-      pauses,
-      reason: outcome.reason,
-    };
-    state.down = down;
-    previous?.probe?.resolve();
-    const cause = outcome.cause ?? RetryCause.server;
-    onChange({
-      kind: "paused",
-      service,
-      cause,
-      reason: down.reason,
-      pauseMs,
-      pauses,
-    });
-    return outageOf(down);
-  };
 
   return {
     admit(service, now) {
@@ -163,15 +139,53 @@ export function createProviderPauses(options: {
         // In flight when the service went down, before anyone went to see.
         if (down.probe === undefined) return outageOf(down);
         // The push that went to see failed: down again, for longer.
-        return pause(service, state, outcome, now.getTime());
+        return pauseService(pausing, service, state, outcome, now.getTime());
       }
       state.serverErrors += 1;
       const cause = outcome.cause ?? RetryCause.server;
       if (cause === RetryCause.server && state.serverErrors < policy.streak)
         return undefined;
-      return pause(service, state, outcome, now.getTime());
+      return pauseService(pausing, service, state, outcome, now.getTime());
     },
   };
+}
+
+/**
+ * Pauses a service that is down, or down again: longer each time in a row, and at
+ * least its Retry-After (up to the longest honoured). The pushes that waited for the
+ * probe's answer are woken, to meet the new pause.
+ */
+function pauseService(
+  { policy, onChange, random }: Required<PauseOptions>,
+  service: string,
+  state: ServiceState,
+  outcome: RetryOutcome,
+  now: number,
+): Outage {
+  const previous = state.down;
+  const pauses = (previous?.pauses ?? 0) + 1;
+  const pauseMs = Math.max(
+    retryDelay(policy, pauses, undefined, random),
+    Math.min(outcome.retryAfterMs ?? 0, policy.retryAfterMaxMs),
+  );
+  const down = {
+    since: previous?.since ?? now,
+    until: now + pauseMs,
+    pauses,
+    reason: outcome.reason,
+  };
+  state.down = down;
+  previous?.probe?.resolve();
+  const cause = outcome.cause ?? RetryCause.server;
+  onChange({
+    kind: "paused",
+    service,
+    cause,
+    reason: down.reason,
+    pauseMs,
+    pauses,
+  });
+  return outageOf(down);
 }
 
 function outageOf(down: Down): Outage {

@@ -149,20 +149,34 @@ function classifyResult(
       into.failures.push(outcome.reason);
       break;
     case "retry":
-      if (outage !== undefined) {
-        record(DeliveryStatus.retry, outcome.reason);
-        into.outages.push(outage);
-        into.waitReasons.push(outcome.reason);
-      } else if (lastAttempt) {
-        const reason = `retries_exhausted: ${outcome.reason}`;
-        record(DeliveryStatus.failed, reason);
-        into.failures.push(reason);
-      } else {
-        record(DeliveryStatus.retry, outcome.reason);
-        into.retries.push(outcome);
-        into.waitReasons.push(outcome.reason);
-      }
+      classifyRetry(into, outcome, outage, lastAttempt, record);
       break;
+  }
+}
+
+/**
+ * A retry waits: for its provider's return when it met an outage, which costs no
+ * attempt, else for its backoff; on the last attempt, without an outage, it fails.
+ */
+function classifyRetry(
+  into: ClassifiedResults,
+  outcome: Extract<SendOutcome, { kind: "retry" }>,
+  outage: Outage | undefined,
+  lastAttempt: boolean,
+  record: (status: DeliveryStatus, reason: string) => void,
+): void {
+  if (outage !== undefined) {
+    record(DeliveryStatus.retry, outcome.reason);
+    into.outages.push(outage);
+    into.waitReasons.push(outcome.reason);
+  } else if (lastAttempt) {
+    const reason = `retries_exhausted: ${outcome.reason}`;
+    record(DeliveryStatus.failed, reason);
+    into.failures.push(reason);
+  } else {
+    record(DeliveryStatus.retry, outcome.reason);
+    into.retries.push(outcome);
+    into.waitReasons.push(outcome.reason);
   }
 }
 
