@@ -62,8 +62,13 @@ export function createMetrics(): Metrics {
   };
 }
 
-/** While the database is away a backlog is unknown: its gauge keeps its last value. */
-const unknownWhileAway = (): undefined => undefined;
+/** What the queue gauges read, at each scrape. */
+type QueueSources = {
+  db: Database;
+  clock: () => Date;
+  /** Pushes queued or in flight per provider in this process. */
+  laneDepths: () => Readonly<Record<string, number>>;
+};
 
 /**
  * Gauges read when Prometheus scrapes: whether the database answers, the delivery
@@ -72,94 +77,113 @@ const unknownWhileAway = (): undefined => undefined;
  * and each provider's queue in this process. A scrape while the database is away
  * still answers.
  */
-export function watchQueues(
-  metrics: Metrics,
-  deps: {
-    db: Database;
-    clock: () => Date;
-    /** Pushes queued or in flight per provider in this process. */
-    laneDepths: () => Readonly<Record<string, number>>;
-  },
-): void {
+export function watchQueues(metrics: Metrics, deps: QueueSources): void {
   const registers = [metrics.registry];
-  const ageOf = (oldest: Date | string | null) =>
-    oldest === null
-      ? 0
-      : Math.max(
-          0,
-          (deps.clock().getTime() - new Date(oldest).getTime()) / 1000,
-        );
+  watchDatabaseUp(registers, deps.db);
+  watchBacklog(registers, deps.clock, () => queryDueBacklog(deps), {
+    count: "nudge_delivery_due",
+    countHelp: "Notifications due and waiting to be claimed",
+    age: "nudge_delivery_due_age_seconds",
+    ageHelp:
+      "How long the oldest due notification has waited past its send time",
+  });
+  watchBacklog(registers, deps.clock, () => queryPlanningBacklog(deps.db), {
+    count: "nudge_planner_pending_matches",
+    countHelp: "Rule matches waiting to be planned into notifications",
+    age: "nudge_planner_lag_seconds",
+    ageHelp: "How long the oldest rule match has waited to be planned",
+  });
+  watchLaneDepths(registers, deps.laneDepths);
+}
 
-  // Each gauge asks on its own: prom-client collects them concurrently.
-  const dueBacklog = () =>
-    sql<{ count: number; oldest: Date | null }>`
+/** Rows waiting, and when the oldest of them started to. */
+type Backlog = { count: number; oldest: Date | null };
+
+/** While the database is away a backlog is unknown: its gauge keeps its last value. */
+const unknownWhileAway = (): undefined => undefined;
+
+function queryDueBacklog({
+  db,
+  clock,
+}: QueueSources): Promise<Backlog | undefined> {
+  return sql<Backlog>`
       select count(*)::int as count, min(send_at) as oldest from notifications
-      where status = ${NotificationStatus.pending} and send_at <= ${deps.clock()}`
-      .execute(deps.db)
-      .then(({ rows }) => rows[0], unknownWhileAway);
-  const planningBacklog = () =>
-    sql<{ count: number; oldest: Date | null }>`
+      where status = ${NotificationStatus.pending} and send_at <= ${clock()}`
+    .execute(db)
+    .then(({ rows }) => rows[0], unknownWhileAway);
+}
+
+function queryPlanningBacklog(db: Database): Promise<Backlog | undefined> {
+  return sql<Backlog>`
       select count(*)::int as count, min(created_at) as oldest from rule_matches
       where status = ${MatchStatus.pending}`
-      .execute(deps.db)
-      .then(({ rows }) => rows[0], unknownWhileAway);
+    .execute(db)
+    .then(({ rows }) => rows[0], unknownWhileAway);
+}
 
+function ageInSeconds(oldest: Date | string | null, clock: () => Date): number {
+  return oldest === null
+    ? 0
+    : Math.max(0, (clock().getTime() - new Date(oldest).getTime()) / 1000);
+}
+
+function watchDatabaseUp(registers: Registry[], db: Database): void {
   new Gauge({
     name: "nudge_database_up",
     help: "1 when the database answered this scrape, 0 when it did not",
     registers,
     async collect() {
       this.set(
-        await sql`select 1`.execute(deps.db).then(
+        await sql`select 1`.execute(db).then(
           () => 1,
           () => 0,
         ),
       );
     },
   });
+}
+
+/**
+ * A backlog's two gauges: its size, and the age of its oldest row. Each gauge asks on
+ * its own: prom-client collects them concurrently.
+ */
+function watchBacklog(
+  registers: Registry[],
+  clock: () => Date,
+  queryBacklog: () => Promise<Backlog | undefined>,
+  names: { count: string; countHelp: string; age: string; ageHelp: string },
+): void {
   new Gauge({
-    name: "nudge_delivery_due",
-    help: "Notifications due and waiting to be claimed",
+    name: names.count,
+    help: names.countHelp,
     registers,
     async collect() {
-      const backlog = await dueBacklog();
+      const backlog = await queryBacklog();
       if (backlog !== undefined) this.set(backlog.count);
     },
   });
   new Gauge({
-    name: "nudge_delivery_due_age_seconds",
-    help: "How long the oldest due notification has waited past its send time",
+    name: names.age,
+    help: names.ageHelp,
     registers,
     async collect() {
-      const backlog = await dueBacklog();
-      if (backlog !== undefined) this.set(ageOf(backlog.oldest));
+      const backlog = await queryBacklog();
+      if (backlog !== undefined) this.set(ageInSeconds(backlog.oldest, clock));
     },
   });
-  new Gauge({
-    name: "nudge_planner_pending_matches",
-    help: "Rule matches waiting to be planned into notifications",
-    registers,
-    async collect() {
-      const backlog = await planningBacklog();
-      if (backlog !== undefined) this.set(backlog.count);
-    },
-  });
-  new Gauge({
-    name: "nudge_planner_lag_seconds",
-    help: "How long the oldest rule match has waited to be planned",
-    registers,
-    async collect() {
-      const backlog = await planningBacklog();
-      if (backlog !== undefined) this.set(ageOf(backlog.oldest));
-    },
-  });
+}
+
+function watchLaneDepths(
+  registers: Registry[],
+  laneDepths: () => Readonly<Record<string, number>>,
+): void {
   new Gauge({
     name: "nudge_provider_queue_depth",
     help: "Pushes queued or in flight in this process, by provider",
     labelNames: ["provider"],
     registers,
     collect() {
-      for (const [provider, depth] of Object.entries(deps.laneDepths()))
+      for (const [provider, depth] of Object.entries(laneDepths()))
         this.set({ provider }, depth);
     },
   });

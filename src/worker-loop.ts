@@ -35,13 +35,7 @@ export function logsFailure(failures: number): boolean {
   return (failures & (failures - 1)) === 0;
 }
 
-/**
- * Runs `step` over and over in the background: at once while it says there may be more
- * work, otherwise after `idleMs` or a poke. A failed step is retried with backoff and
- * jitter (see `backoffAfterFailure`), logged sparsely (`logsFailure`), and the first
- * success after failures is logged too; the loop never throws.
- */
-export function createWorkerLoop(options: {
+type WorkerLoopOptions = {
   logger: Logger;
   /** One unit of work; true when there may be more right away. */
   step: () => Promise<boolean>;
@@ -50,68 +44,101 @@ export function createWorkerLoop(options: {
   pokeDelayMs?: number;
   /** The log message when a step fails, e.g. "planning failed". */
   failure: string;
-}): WorkerLoop {
+};
+
+/**
+ * Runs `step` over and over in the background: at once while it says there may be more
+ * work, otherwise after `idleMs` or a poke. A failed step is retried with backoff and
+ * jitter (see `backoffAfterFailure`), logged sparsely (`logsFailure`), and the first
+ * success after failures is logged too; the loop never throws.
+ */
+export function createWorkerLoop(options: WorkerLoopOptions): WorkerLoop {
   const { logger, step, pokeDelayMs = 0 } = options;
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: ((afterMs: number) => void) | undefined;
-  // A poke while working is remembered, so the next sleep is cut short.
-  let poked = false;
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        wake = undefined;
-        resolve();
-      };
-      let shortened = poked;
-      let timer = setTimeout(done, poked ? pokeDelayMs : ms);
-      poked = false;
-      wake = (afterMs) => {
-        if (shortened && afterMs > 0) return;
-        shortened = true;
-        clearTimeout(timer);
-        if (afterMs > 0) timer = setTimeout(done, afterMs);
-        else done();
-      };
-    });
-
-  const run = async () => {
-    let failures = 0;
-    while (running) {
-      try {
-        const more = await step();
-        if (failures > 0) logger.info({ failures }, "recovered");
-        failures = 0;
-        if (!more) await sleep(options.idleMs);
-      } catch (error) {
-        failures++;
-        const delay = backoffAfterFailure(failures, error);
-        if (logsFailure(failures))
-          logger.error(
-            { err: error, failures, retryInMs: Math.round(delay) },
-            options.failure,
-          );
-        await sleep(delay);
-      }
-    }
+  const state: LoopState = {
+    logger,
+    step,
+    pokeDelayMs,
+    running: false,
+    loop: undefined,
+    wake: undefined,
+    poked: false,
   };
-
   return {
     start() {
-      if (running) return;
-      running = true;
-      loop = run();
+      if (state.running) return;
+      state.running = true;
+      state.loop = runSteps(state, options);
     },
     poke() {
-      if (wake === undefined) poked = true;
-      else wake(pokeDelayMs);
+      if (state.wake === undefined) state.poked = true;
+      else state.wake(pokeDelayMs);
     },
     async stop() {
-      running = false;
-      wake?.(0);
-      await loop;
-      loop = undefined;
+      state.running = false;
+      state.wake?.(0);
+      await state.loop;
+      state.loop = undefined;
     },
   };
+}
+
+/** What a loop's steps, sleeps and pokes share. */
+type LoopState = {
+  readonly logger: Logger;
+  readonly step: () => Promise<boolean>;
+  readonly pokeDelayMs: number;
+  running: boolean;
+  loop: Promise<void> | undefined;
+  /** Ends the sleep under way, after `afterMs`; undefined while working. */
+  wake: ((afterMs: number) => void) | undefined;
+  /** A poke while working is remembered, so the next sleep is cut short. */
+  poked: boolean;
+};
+
+async function runSteps(
+  state: LoopState,
+  options: WorkerLoopOptions,
+): Promise<void> {
+  const { logger, step } = state;
+  let failures = 0;
+  while (state.running) {
+    try {
+      const more = await step();
+      if (failures > 0) logger.info({ failures }, "recovered");
+      failures = 0;
+      if (!more) await sleep(state, options.idleMs);
+    } catch (error) {
+      failures++;
+      const delay = backoffAfterFailure(failures, error);
+      if (logsFailure(failures))
+        logger.error(
+          { err: error, failures, retryInMs: Math.round(delay) },
+          options.failure,
+        );
+      await sleep(state, delay);
+    }
+  }
+}
+
+/**
+ * Waits `ms`, cut short by the first poke to `pokeDelayMs`: later pokes do not push
+ * its end back, so pokes close together make one step. A wake of 0 (stop) ends it now.
+ */
+function sleep(state: LoopState, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      state.wake = undefined;
+      resolve();
+    };
+    let shortened = state.poked;
+    let timer = setTimeout(done, state.poked ? state.pokeDelayMs : ms);
+    state.poked = false;
+    state.wake = (afterMs) => {
+      if (shortened && afterMs > 0) return;
+      shortened = true;
+      clearTimeout(timer);
+      if (afterMs > 0) timer = setTimeout(done, afterMs);
+      else done();
+    };
+  });
 }

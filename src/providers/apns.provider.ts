@@ -1,10 +1,16 @@
 import { randomUUID } from "node:crypto";
 import apn from "@parse/node-apn";
 import {
+  isBadDeviceToken,
+  outcomeOfAnswer,
+  type ApnsAnswer,
+} from "./apns-answer.ts";
+import {
   abandonSession,
   keepAlive,
   shutdown,
   watchRequests,
+  type RequestWatch,
 } from "./apns-connection.ts";
 import {
   APNS_MAX_PAYLOAD_BYTES,
@@ -13,8 +19,6 @@ import {
 } from "./apns-payload.ts";
 import {
   ProviderName,
-  retryAfterMs,
-  RetryCause,
   type Push,
   type PushProvider,
   type SendOutcome,
@@ -68,6 +72,47 @@ export type ApnsProviderOptions = {
  */
 export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
   const clock = options.clock ?? (() => new Date());
+  const { primary, other } = createClients(options);
+  const sender: ApnsSender = {
+    primary,
+    other,
+    topic: options.topic,
+    clock,
+    requests: watchRequests(),
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+  };
+  const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
+  const stopKeepAlives = [primary, other].map((client) =>
+    client === undefined
+      ? () => undefined
+      : keepAlive(client, keepAliveMs, sender.requestTimeoutMs),
+  );
+  return {
+    name: ProviderName.apns,
+    send: (push: Push) => sendPush(sender, push),
+    async close() {
+      await Promise.all([shutdown(primary), other && shutdown(other)]);
+      sender.requests.stop();
+      for (const stop of stopKeepAlives) stop();
+    },
+  };
+}
+
+/** What every send of one provider shares. */
+type ApnsSender = {
+  readonly primary: apn.Provider;
+  /** The other environment, asked when `bothEnvironments` is set. */
+  readonly other: apn.Provider | undefined;
+  readonly topic: string;
+  readonly clock: () => Date;
+  readonly requests: RequestWatch;
+  readonly requestTimeoutMs: number;
+};
+
+function createClients(options: ApnsProviderOptions): {
+  primary: apn.Provider;
+  other: apn.Provider | undefined;
+} {
   const primary = new apn.Provider(
     libraryOptions(options, options.production, options.host, options.port),
   );
@@ -82,165 +127,75 @@ export function createApnsProvider(options: ApnsProviderOptions): PushProvider {
           ),
         )
       : undefined;
-  const requests = watchRequests();
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
-  const stopKeepAlives = [primary, other].map((client) =>
-    client === undefined
-      ? () => undefined
-      : keepAlive(client, keepAliveMs, requestTimeoutMs),
-  );
-
-  async function sendTo(
-    client: apn.Provider,
-    request: CompiledRequest,
-    token: string,
-  ): Promise<Answer> {
-    // A fresh apns-id per request: it is how our answer's Retry-After is found.
-    const apnsId = randomUUID();
-    const notification = notificationOf(request, options.topic, apnsId);
-    requests.expect(apnsId);
-    try {
-      const { sent, failed } = await client.send(notification, token);
-      const failure = failed[0];
-      if (failure === undefined) {
-        const accepted = sent[0] as { "apns-id"?: string } | undefined;
-        return { kind: "accepted", apnsId: accepted?.["apns-id"] ?? apnsId };
-      }
-      const reason =
-        failure.response?.reason ?? failure.error?.message ?? "unknown error";
-      const session = requests.sessionOf(apnsId);
-      if (reason === TIMEOUT_MESSAGE && session !== undefined)
-        abandonSession(client, session, requestTimeoutMs);
-      return {
-        kind: "refused",
-        status: failure.status,
-        reason,
-        timestamp: failure.response?.timestamp,
-        retryAfter: requests.retryAfterOf(apnsId),
-      };
-    } finally {
-      requests.forget(apnsId);
-    }
-  }
-
-  return {
-    name: ProviderName.apns,
-    async send(push: Push): Promise<SendOutcome> {
-      if (!HEX_TOKEN.test(push.token))
-        return { kind: "invalid_token", reason: "not a hex APNs device token" };
-      const now = clock();
-      if (push.expiresAt !== undefined && push.expiresAt <= now)
-        return { kind: "permanent", reason: "expired before it was sent" };
-      const request = compiledRequestOf(push);
-      const bytes = Buffer.byteLength(request.json);
-      if (bytes > APNS_MAX_PAYLOAD_BYTES)
-        return {
-          kind: "permanent",
-          reason: `payload too large: ${bytes} bytes, APNs takes at most ${APNS_MAX_PAYLOAD_BYTES}: shorten the title, body or the rule's data`,
-        };
-      const answer = await sendTo(primary, request, push.token);
-      if (other === undefined || !isBadDeviceToken(answer))
-        return outcomeOf(answer, now);
-      const otherAnswer = await sendTo(other, request, push.token);
-      if (isBadDeviceToken(otherAnswer))
-        return {
-          kind: "invalid_token",
-          reason: "BadDeviceToken in production and in the sandbox",
-        };
-      return outcomeOf(otherAnswer, now);
-    },
-    async close() {
-      await Promise.all([shutdown(primary), other && shutdown(other)]);
-      requests.stop();
-      for (const stop of stopKeepAlives) stop();
-    },
-  };
+  return { primary, other };
 }
 
-/** What one environment said about one push. */
-type Answer =
-  | { kind: "accepted"; apnsId: string }
-  | {
-      kind: "refused";
-      /** Undefined when there was no HTTP answer: timeout, reset, connection lost. */
-      status: number | undefined;
-      reason: string;
-      timestamp: string | undefined;
-      retryAfter: string | undefined;
+async function sendPush(sender: ApnsSender, push: Push): Promise<SendOutcome> {
+  if (!HEX_TOKEN.test(push.token))
+    return { kind: "invalid_token", reason: "not a hex APNs device token" };
+  const now = sender.clock();
+  if (push.expiresAt !== undefined && push.expiresAt <= now)
+    return { kind: "permanent", reason: "expired before it was sent" };
+  const request = compiledRequestOf(push);
+  const bytes = Buffer.byteLength(request.json);
+  if (bytes > APNS_MAX_PAYLOAD_BYTES)
+    return {
+      kind: "permanent",
+      reason: `payload too large: ${bytes} bytes, APNs takes at most ${APNS_MAX_PAYLOAD_BYTES}: shorten the title, body or the rule's data`,
     };
+  const answer = await sendTo(sender, sender.primary, request, push.token);
+  if (sender.other === undefined || !isBadDeviceToken(answer))
+    return outcomeOfAnswer(answer, now);
+  const otherAnswer = await sendTo(sender, sender.other, request, push.token);
+  if (isBadDeviceToken(otherAnswer))
+    return {
+      kind: "invalid_token",
+      reason: "BadDeviceToken in production and in the sandbox",
+    };
+  return outcomeOfAnswer(otherAnswer, now);
+}
+
+async function sendTo(
+  sender: ApnsSender,
+  client: apn.Provider,
+  request: CompiledRequest,
+  token: string,
+): Promise<ApnsAnswer> {
+  const { requests } = sender;
+  // A fresh apns-id per request: it is how our answer's Retry-After is found.
+  const apnsId = randomUUID();
+  const notification = notificationOf(request, sender.topic, apnsId);
+  requests.expect(apnsId);
+  try {
+    const { sent, failed } = await client.send(notification, token);
+    const failure = failed[0];
+    if (failure === undefined) {
+      const accepted = sent[0] as { "apns-id"?: string } | undefined;
+      return { kind: "accepted", apnsId: accepted?.["apns-id"] ?? apnsId };
+    }
+    const reason =
+      failure.response?.reason ?? failure.error?.message ?? "unknown error";
+    const session = requests.sessionOf(apnsId);
+    if (reason === TIMEOUT_MESSAGE && session !== undefined)
+      abandonSession(client, session, sender.requestTimeoutMs);
+    return {
+      kind: "refused",
+      status: failure.status,
+      reason,
+      timestamp: failure.response?.timestamp,
+      retryAfter: requests.retryAfterOf(apnsId),
+    };
+  } finally {
+    requests.forget(apnsId);
+  }
+}
 
 const HEX_TOKEN = /^[0-9a-f]+$/i;
-const INVALID_TOKEN_REASONS = new Set([
-  "Unregistered",
-  "BadDeviceToken",
-  "DeviceTokenNotForTopic",
-  "ExpiredToken",
-]);
-const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
-
-/** What to fix when Apple refuses a push. */
-const FIXES: Readonly<Record<string, string>> = {
-  PayloadTooLarge:
-    "the payload is over 4 KB: shorten the title, body or the rule's data",
-  InvalidProviderToken:
-    "Apple refused the provider token: check the .p8 key, its key id and the team id",
-  ExpiredProviderToken:
-    "Apple says the provider token expired: a new one is made; if this repeats, check the host's clock",
-  MissingProviderToken:
-    "no provider token was sent: check the APNs key settings",
-  BadCertificate: "Apple refused the credentials: check the .p8 key",
-  BadCertificateEnvironment:
-    "the credentials are for the other environment: check APNS_PRODUCTION",
-  BadTopic: "the topic is not valid: set it to the app's bundle id",
-  TopicDisallowed:
-    "the key's team may not push to this topic: check the bundle id and the team id",
-  MissingTopic: "no topic was sent: set it to the app's bundle id",
-  Forbidden:
-    "Apple refused the request: check the key and the app's push capability",
-};
 /** How the library says that a request had no answer in time. */
 const TIMEOUT_MESSAGE = "apn write timeout";
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** As often as the library's own heartbeat, which only logs a missing answer. */
 const DEFAULT_KEEPALIVE_MS = 60_000;
-
-function isBadDeviceToken(answer: Answer): boolean {
-  return answer.kind === "refused" && answer.reason === "BadDeviceToken";
-}
-
-function outcomeOf(answer: Answer, now: Date): SendOutcome {
-  if (answer.kind === "accepted")
-    return { kind: "sent", providerMessageId: answer.apnsId };
-  const { status, reason, timestamp } = answer;
-  if (status === 410 || INVALID_TOKEN_REASONS.has(reason)) {
-    const since = timestamp === undefined ? "" : ` since ${isoDate(timestamp)}`;
-    return { kind: "invalid_token", reason: `${reason}${since}` };
-  }
-  const label =
-    status === undefined
-      ? `no answer from APNs: ${reason}`
-      : `APNs ${status} ${reason}`;
-  const fix = FIXES[reason] ?? "see Apple's list of APNs error reasons";
-  // Every 403 is about the key or token, never about one push: no push would get
-  // through, so they wait for the credentials instead of failing one by one.
-  if (status === 403)
-    return {
-      kind: "retry",
-      reason: `${label}: ${fix}`,
-      cause: RetryCause.credentials,
-    };
-  if (status === undefined || status >= 500 || RETRY_STATUSES.has(status)) {
-    const ms = retryAfterMs(answer.retryAfter, now);
-    return {
-      kind: "retry",
-      reason: label,
-      cause: status === undefined ? RetryCause.connection : RetryCause.server,
-      ...(ms === undefined ? {} : { retryAfterMs: ms }),
-    };
-  }
-  return { kind: "permanent", reason: `${label}: ${fix}` };
-}
 
 /** A push's APNs request with its payload's JSON: built once, measured, then sent. */
 type CompiledRequest = ApnsRequest & { json: string };
@@ -288,10 +243,4 @@ function libraryOptions(
     connectionRetryLimit: 0,
     requestTimeout: options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
   };
-}
-
-/** APNs timestamps are milliseconds since the epoch. */
-function isoDate(timestamp: string): string {
-  const date = new Date(Number(timestamp));
-  return Number.isNaN(date.getTime()) ? timestamp : date.toISOString();
 }

@@ -1,15 +1,21 @@
 import {
   createAccessTokens,
   withTimeout,
+  type AccessTokens,
   type FcmServiceAccount,
 } from "./fcm-access-token.ts";
 import { outcomeOfAnswer } from "./fcm-answer.ts";
-import { connectHttp2, Http2Failure } from "./http2-connection.ts";
+import {
+  connectHttp2,
+  Http2Failure,
+  type Http2Connection,
+} from "./http2-connection.ts";
 import {
   FCM_MAX_PAYLOAD_BYTES,
   fcmMessageOf,
   fcmMessageBytes,
   ttlSeconds,
+  type FcmMessage,
 } from "./fcm-message.ts";
 import {
   RetryCause,
@@ -73,50 +79,71 @@ export async function createFcmProvider(
     keepAliveMs: options.keepAliveMs ?? 60_000,
     maxStreams: options.maxStreams ?? 100,
   });
-
+  const sender: FcmSender = { connection, tokens, path, clock, timeoutMs };
   return {
     name: "fcm",
-    async send(push: Push): Promise<SendOutcome> {
-      const ttl = ttlSeconds(push.expiresAt, clock());
-      if (ttl === 0)
-        return { kind: "permanent", reason: "expired before it was sent" };
-      const message = fcmMessageOf(push, ttl);
-      const bytes = fcmMessageBytes(message);
-      if (bytes > FCM_MAX_PAYLOAD_BYTES)
-        return {
-          kind: "permanent",
-          reason: `payload too large: ${bytes} bytes, FCM takes at most ${FCM_MAX_PAYLOAD_BYTES}`,
-        };
-      let accessToken: string;
-      try {
-        accessToken =
-          tokens.current() ?? (await withTimeout(tokens.refresh(), timeoutMs));
-      } catch (error) {
-        return outcomeOfTokenError(error, timeoutMs);
-      }
-      try {
-        const answer = await connection.request(
-          {
-            ":method": "POST",
-            ":path": path,
-            authorization: `Bearer ${accessToken}`,
-            "content-type": "application/json; charset=UTF-8",
-          },
-          JSON.stringify({ message }),
-        );
-        if (answer.status === 401) tokens.forget();
-        const retryAfter = answer.headers["retry-after"];
-        return outcomeOfAnswer(answer.status, retryAfter, answer.body, clock());
-      } catch (error) {
-        return {
-          kind: "retry",
-          reason: transportFailure(error, timeoutMs),
-          cause: RetryCause.connection,
-        };
-      }
-    },
+    send: (push: Push) => sendPush(sender, push),
     close: () => connection.close(),
   };
+}
+
+/** What every send of one provider shares. */
+type FcmSender = {
+  readonly connection: Http2Connection;
+  readonly tokens: AccessTokens;
+  /** The messages:send path of the project. */
+  readonly path: string;
+  readonly clock: () => Date;
+  readonly timeoutMs: number;
+};
+
+async function sendPush(sender: FcmSender, push: Push): Promise<SendOutcome> {
+  const { tokens, clock, timeoutMs } = sender;
+  const ttl = ttlSeconds(push.expiresAt, clock());
+  if (ttl === 0)
+    return { kind: "permanent", reason: "expired before it was sent" };
+  const message = fcmMessageOf(push, ttl);
+  const bytes = fcmMessageBytes(message);
+  if (bytes > FCM_MAX_PAYLOAD_BYTES)
+    return {
+      kind: "permanent",
+      reason: `payload too large: ${bytes} bytes, FCM takes at most ${FCM_MAX_PAYLOAD_BYTES}`,
+    };
+  let accessToken: string;
+  try {
+    accessToken =
+      tokens.current() ?? (await withTimeout(tokens.refresh(), timeoutMs));
+  } catch (error) {
+    return outcomeOfTokenError(error, timeoutMs);
+  }
+  return postMessage(sender, accessToken, message);
+}
+
+async function postMessage(
+  { connection, tokens, path, clock, timeoutMs }: FcmSender,
+  accessToken: string,
+  message: FcmMessage,
+): Promise<SendOutcome> {
+  try {
+    const answer = await connection.request(
+      {
+        ":method": "POST",
+        ":path": path,
+        authorization: `Bearer ${accessToken}`,
+        "content-type": "application/json; charset=UTF-8",
+      },
+      JSON.stringify({ message }),
+    );
+    if (answer.status === 401) tokens.forget();
+    const retryAfter = answer.headers["retry-after"];
+    return outcomeOfAnswer(answer.status, retryAfter, answer.body, clock());
+  } catch (error) {
+    return {
+      kind: "retry",
+      reason: transportFailure(error, timeoutMs),
+      cause: RetryCause.connection,
+    };
+  }
 }
 
 /** A token the service account could not get: its key refused (4xx), or Google away. */

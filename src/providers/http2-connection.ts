@@ -53,120 +53,162 @@ export function connectHttp2(
   origin: string,
   options: Http2ConnectionOptions,
 ): Http2Connection {
-  const { timeoutMs } = options;
   const slots = createSlots(options.maxStreams);
-  const leaving = new Set<ClientHttp2Session>();
-  let current: ClientHttp2Session | undefined;
-
-  const leave = (session: ClientHttp2Session, graceMs: number) => {
-    if (current === session) current = undefined;
-    if (graceMs > 0 && !session.destroyed) leaving.add(session);
-    leaveSession(session, graceMs);
+  const state: ConnectionState = {
+    origin,
+    options,
+    timeoutMs: options.timeoutMs,
+    leaving: new Set(),
+    current: undefined,
   };
-
-  const open = (): ClientHttp2Session => {
-    if (current !== undefined) return current;
-    const session = http2.connect(origin, {
-      ...(options.ca && { ca: options.ca }),
-    });
-    // Each request tells its own failure; the session's error has no one to tell.
-    session.on("error", () => undefined);
-    // The peer takes no new streams on it: the next requests go on a new connection.
-    session.on("goaway", () => {
-      if (current === session) current = undefined;
-    });
-    session.once("close", () => {
-      leaving.delete(session);
-      if (current === session) current = undefined;
-    });
-    current = session;
-    return session;
-  };
-
   const stopPings = pingEvery(
-    () => current,
+    () => state.current,
     (session) => {
-      leave(session, 0);
+      leaveConnection(state, session, 0);
     },
-    { intervalMs: options.keepAliveMs, timeoutMs },
+    { intervalMs: options.keepAliveMs, timeoutMs: state.timeoutMs },
   );
-
-  const send = (headers: OutgoingHttpHeaders, body: string) =>
-    new Promise<Http2Answer>((resolve, reject) => {
-      const session = open();
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = session.request(headers);
-      } catch (error) {
-        leave(session, 0);
-        reject(failureOf(error));
-        return;
-      }
-      let status = 0;
-      let answer: IncomingHttpHeaders = {};
-      let text = "";
-      let settled = false;
-      const fail = (failure: () => Http2Failure) => {
-        clearTimeout(timer);
-        // An error is built only when it is the outcome: each captures a stack.
-        if (!settled) reject(failure());
-        settled = true;
-      };
-      const timer = setTimeout(() => {
-        leave(session, timeoutMs);
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-        fail(() => new Http2Failure(`no answer within ${timeoutMs} ms`, true));
-      }, timeoutMs);
-      stream.setEncoding("utf8");
-      stream.on("response", (received) => {
-        status = Number(received[":status"]);
-        answer = received;
-      });
-      stream.on("data", (chunk: string) => (text += chunk));
-      // A stream of a session that went away may end without an answer.
-      stream.on("end", () => {
-        if (status === 0) return;
-        clearTimeout(timer);
-        settled = true;
-        resolve({ status, headers: answer, body: text });
-      });
-      // After "end", or instead of it.
-      stream.on("close", () => {
-        fail(
-          () =>
-            new Http2Failure(
-              `stream closed without an answer (code ${String(stream.rstCode)})`,
-              false,
-            ),
-        );
-      });
-      stream.on("error", (error) => {
-        fail(() => failureOf(error));
-      });
-      stream.end(body);
-    });
-
   return {
     async request(headers, body) {
       const wait = slots.take();
       if (wait !== undefined) await wait;
       try {
-        return await send(headers, body);
+        return await sendRequest(state, headers, body);
       } finally {
         slots.give();
       }
     },
-    async close() {
-      stopPings();
-      for (const session of leaving) session.destroy();
-      const session = current;
-      current = undefined;
-      if (session === undefined || session.closed) return;
-      await new Promise<void>((resolve) => {
-        session.close(resolve);
-      });
-    },
+    close: () => closeConnection(state, stopPings),
   };
+}
+
+/** What a connection's requests, PINGs and close share. */
+type ConnectionState = {
+  readonly origin: string;
+  readonly options: Http2ConnectionOptions;
+  readonly timeoutMs: number;
+  /** Sessions left with a grace period, destroyed at close if still open. */
+  readonly leaving: Set<ClientHttp2Session>;
+  /** The session new requests go on, opened again once left. */
+  current: ClientHttp2Session | undefined;
+};
+
+function leaveConnection(
+  state: ConnectionState,
+  session: ClientHttp2Session,
+  graceMs: number,
+): void {
+  if (state.current === session) state.current = undefined;
+  if (graceMs > 0 && !session.destroyed) state.leaving.add(session);
+  leaveSession(session, graceMs);
+}
+
+function openSession(state: ConnectionState): ClientHttp2Session {
+  if (state.current !== undefined) return state.current;
+  const { ca } = state.options;
+  const session = http2.connect(state.origin, { ...(ca && { ca }) });
+  // Each request tells its own failure; the session's error has no one to tell.
+  session.on("error", () => undefined);
+  // The peer takes no new streams on it: the next requests go on a new connection.
+  session.on("goaway", () => {
+    if (state.current === session) state.current = undefined;
+  });
+  session.once("close", () => {
+    state.leaving.delete(session);
+    if (state.current === session) state.current = undefined;
+  });
+  state.current = session;
+  return session;
+}
+
+function sendRequest(
+  state: ConnectionState,
+  headers: OutgoingHttpHeaders,
+  body: string,
+): Promise<Http2Answer> {
+  return new Promise<Http2Answer>((resolve, reject) => {
+    const session = openSession(state);
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(headers);
+    } catch (error) {
+      leaveConnection(state, session, 0);
+      reject(failureOf(error));
+      return;
+    }
+    awaitAnswer(state, session, stream, { resolve, reject });
+    stream.end(body);
+  });
+}
+
+type Settle = {
+  resolve: (answer: Http2Answer) => void;
+  reject: (failure: Http2Failure) => void;
+};
+
+/** Settles once with the stream's answer, or with why none came. */
+function awaitAnswer(
+  state: ConnectionState,
+  session: ClientHttp2Session,
+  stream: http2.ClientHttp2Stream,
+  { resolve, reject }: Settle,
+): void {
+  const { timeoutMs } = state;
+  let status = 0;
+  let answer: IncomingHttpHeaders = {};
+  let text = "";
+  let settled = false;
+  const fail = (failure: () => Http2Failure) => {
+    clearTimeout(timer);
+    // An error is built only when it is the outcome: each captures a stack.
+    if (!settled) reject(failure());
+    settled = true;
+  };
+  const timer = setTimeout(() => {
+    leaveConnection(state, session, timeoutMs);
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    fail(() => new Http2Failure(`no answer within ${timeoutMs} ms`, true));
+  }, timeoutMs);
+  stream.setEncoding("utf8");
+  stream.on("response", (received) => {
+    status = Number(received[":status"]);
+    answer = received;
+  });
+  stream.on("data", (chunk: string) => (text += chunk));
+  // A stream of a session that went away may end without an answer.
+  stream.on("end", () => {
+    if (status === 0) return;
+    clearTimeout(timer);
+    settled = true;
+    resolve({ status, headers: answer, body: text });
+  });
+  // After "end", or instead of it.
+  stream.on("close", () => {
+    fail(
+      () =>
+        new Http2Failure(
+          `stream closed without an answer (code ${String(stream.rstCode)})`,
+          false,
+        ),
+    );
+  });
+  stream.on("error", (error) => {
+    fail(() => failureOf(error));
+  });
+}
+
+async function closeConnection(
+  state: ConnectionState,
+  stopPings: () => void,
+): Promise<void> {
+  stopPings();
+  for (const session of state.leaving) session.destroy();
+  const session = state.current;
+  state.current = undefined;
+  if (session === undefined || session.closed) return;
+  await new Promise<void>((resolve) => {
+    session.close(resolve);
+  });
 }
 
 function failureOf(error: unknown): Http2Failure {

@@ -41,82 +41,120 @@ export type Retention = {
  * Deleted notifications stay in the stats: their hours are refreshed first, then
  * frozen in the rollup. So the notifications' cutoff is the start of an hour.
  */
-export function createRetention(deps: {
+export function createRetention(deps: RetentionDeps): Retention {
+  const state: RetentionState = {
+    deps,
+    db: deps.db,
+    logger: deps.logger.child({ module: "retention" }),
+    timer: undefined,
+    running: undefined,
+    stopped: false,
+  };
+  const tick = () => {
+    sweepInBackground(state);
+  };
+  return {
+    sweep: () => sweepOldRecords(state),
+    start() {
+      state.timer = setInterval(tick, SWEEP_EVERY_MS);
+      state.timer.unref();
+      tick();
+    },
+    async stop() {
+      state.stopped = true;
+      clearInterval(state.timer);
+      await state.running;
+    },
+  };
+}
+
+type RetentionDeps = {
   db: Database;
   logger: Logger;
   clock: () => Date;
   eventDays: number;
   notificationDays: number;
-}): Retention {
-  const { db } = deps;
-  const logger = deps.logger.child({ module: "retention" });
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
+};
 
-  /** Runs `step` until it deletes less than a chunk (or the process stops). */
-  const inChunks = async (step: () => Promise<number>) => {
-    let total = 0;
-    for (;;) {
-      const deleted = await step();
-      total += deleted;
-      if (deleted < CHUNK || stopped) return total;
-    }
-  };
+/** What the sweeps of one retention share. */
+type RetentionState = {
+  readonly deps: RetentionDeps;
+  readonly db: Database;
+  readonly logger: Logger;
+  timer: NodeJS.Timeout | undefined;
+  /** The sweep under way: a tick while one runs starts no other. */
+  running: Promise<void> | undefined;
+  stopped: boolean;
+};
 
-  const sweep = async (): Promise<SweepReport> => {
-    const now = deps.clock().getTime();
-    const eventCutoff = new Date(now - deps.eventDays * DAY_MS);
-    const cutoff = floorHour(new Date(now - deps.notificationDays * DAY_MS));
-    const events = await inChunks(() =>
-      deleteEventsBefore(db, eventCutoff, CHUNK),
+function sweepInBackground(state: RetentionState): void {
+  state.running ??= sweepOldRecords(state)
+    .then(
+      () => undefined,
+      (error: unknown) => {
+        state.logger.error({ err: error }, "retention sweep failed");
+      },
+    )
+    .finally(() => {
+      state.running = undefined;
+    });
+}
+
+async function sweepOldRecords(state: RetentionState): Promise<SweepReport> {
+  const { db, deps } = state;
+  const now = deps.clock().getTime();
+  const eventCutoff = new Date(now - deps.eventDays * DAY_MS);
+  const cutoff = floorHour(new Date(now - deps.notificationDays * DAY_MS));
+  const events = await deleteInChunks(state, () =>
+    deleteEventsBefore(db, eventCutoff, CHUNK),
+  );
+  await refreshStats(db, { to: cutoff });
+  const notifications = await deleteOldNotifications(state, cutoff);
+  const matches = await deleteInChunks(state, () =>
+    deleteSettledMatchesBefore(db, cutoff, CHUNK),
+  );
+  const disablings = await deleteDisablingsBefore(db, cutoff);
+  await deleteUnattributedFeedbackBefore(db, cutoff);
+  // Pages handed over by processes that died: ignored since their lease ended.
+  await deleteLapsedHandedPages(db, new Date(now));
+  const report = { events, notifications, matches, disablings };
+  if (Object.values(report).some((n) => n > 0))
+    state.logger.info(
+      { ...report, eventCutoff, cutoff },
+      "old records deleted",
     );
-    await refreshStats(db, { to: cutoff });
-    let notifications = 0;
-    for (const ruleId of await rulesWithNotifications(db)) {
-      notifications += await inChunks(() =>
-        inTransaction(db, (trx) =>
-          deleteNotificationsBefore(trx, ruleId, cutoff, CHUNK),
-        ),
-      );
-    }
-    const matches = await inChunks(() =>
-      deleteSettledMatchesBefore(db, cutoff, CHUNK),
+  return report;
+}
+
+/**
+ * Rule by rule, since old notifications are found only through their rule's index; a
+ * chunk and its deliveries go in one transaction.
+ */
+async function deleteOldNotifications(
+  state: RetentionState,
+  cutoff: Date,
+): Promise<number> {
+  const { db } = state;
+  let notifications = 0;
+  for (const ruleId of await rulesWithNotifications(db)) {
+    notifications += await deleteInChunks(state, () =>
+      inTransaction(db, (trx) =>
+        deleteNotificationsBefore(trx, ruleId, cutoff, CHUNK),
+      ),
     );
-    const disablings = await deleteDisablingsBefore(db, cutoff);
-    await deleteUnattributedFeedbackBefore(db, cutoff);
-    // Pages handed over by processes that died: ignored since their lease ended.
-    await deleteLapsedHandedPages(db, new Date(now));
-    const report = { events, notifications, matches, disablings };
-    if (Object.values(report).some((n) => n > 0))
-      logger.info({ ...report, eventCutoff, cutoff }, "old records deleted");
-    return report;
-  };
+  }
+  return notifications;
+}
 
-  const tick = () => {
-    running ??= sweep()
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          logger.error({ err: error }, "retention sweep failed");
-        },
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  };
-
-  return {
-    sweep,
-    start() {
-      timer = setInterval(tick, SWEEP_EVERY_MS);
-      timer.unref();
-      tick();
-    },
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+/** Runs `step` until it deletes less than a chunk (or the process stops). */
+async function deleteInChunks(
+  state: RetentionState,
+  step: () => Promise<number>,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await step();
+    total += deleted;
+    if (deleted < CHUNK || state.stopped) return total;
+  }
 }
