@@ -44,47 +44,9 @@ export function createIngestBatcher(
   let inFlight = 0;
   let lingering: NodeJS.Timeout | undefined;
 
-  const waitingCalls = () =>
-    waiting.reduce((sum, w) => sum + w.request.inputs.length, 0);
-
-  const takeGroup = (): Waiting[] => {
-    const group: Waiting[] = [];
-    let calls = 0;
-    for (const next of waiting) {
-      const size = next.request.inputs.length;
-      if (group.length > 0 && calls + size > options.maxCalls) break;
-      group.push(next);
-      calls += size;
-    }
-    waiting.splice(0, group.length);
-    return group;
-  };
-
-  const run = async (group: Waiting[]): Promise<void> => {
-    try {
-      const reports = await ingestTogether(
-        deps,
-        group.map((w) => w.request),
-      );
-      group.forEach((w, i) => {
-        const report = reports[i];
-        if (report === undefined)
-          w.reject(new Error("no report for the request"));
-        else w.resolve(report);
-      });
-    } catch (error) {
-      // Alone, each request would meet the same absent database: answer all now.
-      if (group.length === 1 || isDatabaseUnavailable(error)) {
-        for (const w of group) w.reject(error);
-        return;
-      }
-      for (const w of group) await run([w]);
-    }
-  };
-
   const startGroup = () => {
     inFlight++;
-    void run(takeGroup()).finally(() => {
+    void ingestGroup(deps, takeGroup(waiting, options.maxCalls)).finally(() => {
       inFlight--;
       pump();
     });
@@ -92,7 +54,7 @@ export function createIngestBatcher(
 
   const pump = () => {
     while (inFlight < options.maxInFlight && waiting.length > 0) {
-      if (inFlight > 0 && waitingCalls() < options.maxCalls) {
+      if (inFlight > 0 && countCalls(waiting) < options.maxCalls) {
         lingering ??= setTimeout(() => {
           lingering = undefined;
           if (inFlight < options.maxInFlight && waiting.length > 0)
@@ -112,4 +74,48 @@ export function createIngestBatcher(
         pump();
       }),
   };
+}
+
+function countCalls(waiting: readonly Waiting[]): number {
+  return waiting.reduce((sum, w) => sum + w.request.inputs.length, 0);
+}
+
+/**
+ * Removes from `waiting` the requests that go in together: in order, up to `maxCalls`
+ * calls, and at least one request however large.
+ */
+function takeGroup(waiting: Waiting[], maxCalls: number): Waiting[] {
+  const group: Waiting[] = [];
+  let calls = 0;
+  for (const next of waiting) {
+    const size = next.request.inputs.length;
+    if (group.length > 0 && calls + size > maxCalls) break;
+    group.push(next);
+    calls += size;
+  }
+  waiting.splice(0, group.length);
+  return group;
+}
+
+/** Ingests a group in one transaction; if that fails, each request again on its own. */
+async function ingestGroup(deps: IngestDeps, group: Waiting[]): Promise<void> {
+  try {
+    const reports = await ingestTogether(
+      deps,
+      group.map((w) => w.request),
+    );
+    group.forEach((w, i) => {
+      const report = reports[i];
+      if (report === undefined)
+        w.reject(new Error("no report for the request"));
+      else w.resolve(report);
+    });
+  } catch (error) {
+    // Alone, each request would meet the same absent database: answer all now.
+    if (group.length === 1 || isDatabaseUnavailable(error)) {
+      for (const w of group) w.reject(error);
+      return;
+    }
+    for (const w of group) await ingestGroup(deps, [w]);
+  }
 }

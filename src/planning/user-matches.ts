@@ -94,58 +94,81 @@ export async function planUserMatches(
     db,
     [...groups.values()].map((g) => g.rule),
   );
-  const notifications: NewNotification[] = [];
-  for (const { rule, matches: group } of groups.values()) {
-    const members = group.map((m) => ({
-      userId: m.userId ?? "",
-      item: undefined,
-    }));
-    const query = factsQuery(
-      rule,
-      book.settings,
-      group[0]?.itemKey ?? null,
-      now,
-    );
-    const { facts, appOpenHours } = await withOpenHistories(
-      db,
-      rule,
-      book.settings,
-      withInFlight(
-        await loadRecipientFacts(db, members, query),
-        query,
-        lookups.inFlightOf,
-      ),
-      now,
-      lookups.timezoneOf,
-    );
-    group.forEach((match, index) => {
-      const member = members[index];
-      const recipient = facts[index];
-      if (member === undefined || recipient === undefined) return;
-      const [decision] = decideEach(
-        {
-          matchId: match.matchId,
-          rule,
-          settings: book.settings,
-          event: match.event,
-          triggeredAt: match.triggeredAt,
-          timezoneOf: lookups.timezoneOf,
-          winner: winners.get(rule.id),
-          oversize: createPayloadCheck(rule.id),
-          appOpenHours,
-        },
-        [recipient],
-      );
-      if (decision === undefined) return;
-      notifications.push(toNotification(match, rule, member, decision));
-      finished.push({
-        matchId: match.matchId,
-        status: MatchStatus.expanded,
-        planned: 1,
-      });
-    });
-  }
+  const context: BatchContext = { db, book, now, lookups, winners };
+  const planned: Planned = { notifications: [], finished };
+  for (const { rule, matches: group } of groups.values())
+    await planGroup(context, rule, group, planned);
+  const { notifications } = planned;
   await insertNotifications(db, notifications, now);
   await finishMatches(db, finished, now);
   return notifications.some((n) => isDueNow(n, now));
+}
+
+/** What every group of a batch is planned with. */
+type BatchContext = {
+  db: Kysely<DB>;
+  book: RuleBook;
+  now: Date;
+  lookups: Lookups;
+  /** The variants that tests promoted, by rule. */
+  winners: Map<string, string>;
+};
+
+/** What a batch has planned so far, written together once every group is decided. */
+type Planned = { notifications: NewNotification[]; finished: Finished[] };
+
+/**
+ * Decides the matches of one rule (and item): their users' facts are loaded in one
+ * read, and each match that yields a notification is planned and finished.
+ */
+async function planGroup(
+  context: BatchContext,
+  rule: Rule,
+  group: readonly Match[],
+  planned: Planned,
+): Promise<void> {
+  const { db, book, now, lookups, winners } = context;
+  const members = group.map((m) => ({
+    userId: m.userId ?? "",
+    item: undefined,
+  }));
+  const query = factsQuery(rule, book.settings, group[0]?.itemKey ?? null, now);
+  const { facts, appOpenHours } = await withOpenHistories(
+    db,
+    rule,
+    book.settings,
+    withInFlight(
+      await loadRecipientFacts(db, members, query),
+      query,
+      lookups.inFlightOf,
+    ),
+    now,
+    lookups.timezoneOf,
+  );
+  group.forEach((match, index) => {
+    const member = members[index];
+    const recipient = facts[index];
+    if (member === undefined || recipient === undefined) return;
+    const [decision] = decideEach(
+      {
+        matchId: match.matchId,
+        rule,
+        settings: book.settings,
+        event: match.event,
+        triggeredAt: match.triggeredAt,
+        timezoneOf: lookups.timezoneOf,
+        winner: winners.get(rule.id),
+        oversize: createPayloadCheck(rule.id),
+        appOpenHours,
+      },
+      [recipient],
+    );
+    if (decision === undefined) return;
+    planned.notifications.push(toNotification(match, rule, member, decision));
+    planned.finished.push({
+      matchId: match.matchId,
+      status: MatchStatus.expanded,
+      planned: 1,
+    });
+  });
 }

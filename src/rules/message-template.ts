@@ -1,20 +1,20 @@
-import { Liquid, type Template } from "liquidjs";
 import { localeChooser } from "./locale.ts";
+import { mergeFields, type MessageFields } from "./message-fields.ts";
 import {
-  compileTree,
-  mergeFields,
-  renderedActions,
-  TEXT_FIELDS,
-  TREE_FIELDS,
-  type MessageFields,
-  type RenderedAction,
-  type TreeField,
-  type TreeRenderer,
-} from "./message-fields.ts";
-import { plainRenderer, type PlainRenderer } from "./plain-template.ts";
-import { keyOf, pathsRead, type Path } from "./template-reads.ts";
+  compileFields,
+  renderFields,
+  type CompiledFields,
+  type RenderedMessage,
+  type RenderedTexts,
+  type RenderScope,
+} from "./compiled-fields.ts";
 
 export { mergeFields, type MessageFields } from "./message-fields.ts";
+export {
+  parseTemplate,
+  type RenderedMessage,
+  type RenderScope,
+} from "./compiled-fields.ts";
 
 export type MessageSpec = MessageFields & {
   title: string;
@@ -28,58 +28,6 @@ export type VariantMessageSpec = {
   message?:
     | (MessageFields & { locales?: Record<string, MessageFields> | undefined })
     | undefined;
-};
-
-export type RenderedMessage = {
-  title: string;
-  body: string;
-  deepLink?: string;
-  image?: string;
-  sound?: string;
-  /** The app icon's badge count as rendered; delivery sends it when it is a whole number. */
-  badge?: string;
-  data: Record<string, string>;
-  /** Buttons, rendered; the ones whose title rendered empty are left out. */
-  actions?: RenderedAction[];
-  priority?: string;
-  /** Each platform's options and overrides, rendered; empty texts left out. */
-  apns?: Record<string, unknown>;
-  fcm?: Record<string, unknown>;
-  webpush?: Record<string, unknown>;
-  overrides?: Record<string, unknown>;
-  /** The body may be shortened to fit a platform's limit. */
-  truncate?: true;
-  /** The locale variant used; undefined for the default message. */
-  locale?: string;
-  /** A background push: wakes the app, shows nothing. */
-  silent?: true;
-  /** Not stopped or counted by the settings' frequency cap (`delivery.caps: false`). */
-  uncapped?: true;
-};
-
-export type RenderScope = {
-  event: unknown;
-  profile: unknown;
-  item?: unknown;
-};
-
-/**
- * One field's parsed template, and the paths outside `event` that it reads: values
- * that are equal at each of them render equal text for one event. Undefined when that
- * cannot be known (a partial may read anything).
- */
-type CompiledField = {
-  template: Template[];
-  reads: readonly Path[] | undefined;
-  /** For a plain template (plain-template.ts), its renderer without Liquid. */
-  plain: PlainRenderer | undefined;
-};
-
-type CompiledFields = {
-  [K in (typeof TEXT_FIELDS)[number]]?: CompiledField;
-} & {
-  data: Record<string, CompiledField>;
-  trees: Partial<Record<TreeField, TreeRenderer<CompiledField>>>;
 };
 
 /** Renders one recipient's message: what a MessageRenderer needs besides the event. */
@@ -112,13 +60,10 @@ export type CompiledMessage = {
   forEvent(event: unknown): MessageRenderer;
 };
 
-const engine = new Liquid({ ownPropertyOnly: true, strictFilters: true });
-
-/** Parses one template, throwing a readable error for a syntax mistake. */
-export function parseTemplate(source: string): Template[] {
-  return engine.parse(source);
-}
-
+/**
+ * Compiles a rule's message lazily: a rule with many variants and locales parses only
+ * the combinations its recipients need.
+ */
 export function compileMessage(
   message: MessageSpec,
   variants: readonly VariantMessageSpec[] = [],
@@ -129,49 +74,8 @@ export function compileMessage(
       ...variants.flatMap((v) => Object.keys(v.message?.locales ?? {})),
     ]),
   ];
-  const cache = new Map<string, CompiledFields>();
-  const compiled = (
-    variantId: string | undefined,
-    locale: string | undefined,
-  ) => {
-    const key = `${variantId ?? ""}\u0000${locale ?? ""}`;
-    let fields = cache.get(key);
-    if (fields === undefined) {
-      const variant = variants.find((v) => v.id === variantId)?.message;
-      fields = compileFields(
-        mergeFields(
-          message,
-          variant,
-          locale === undefined ? undefined : message.locales?.[locale],
-          locale === undefined ? undefined : variant?.locales?.[locale],
-        ),
-      );
-      cache.set(key, fields);
-    }
-    return fields;
-  };
-  // A variant's users choose among the message's locales and their own variant's only:
-  // a locale that only another variant has would hide their fallback ("de-AT" → "de").
-  const variantLocales = new Map<
-    string | undefined,
-    ReturnType<typeof localeChooser>
-  >();
-  const chooseLocale = (
-    variantId: string | undefined,
-    preferredLocales: readonly (string | null | undefined)[],
-  ) => {
-    let choose = variantLocales.get(variantId);
-    if (choose === undefined) {
-      choose = localeChooser([
-        ...Object.keys(message.locales ?? {}),
-        ...Object.keys(
-          variants.find((v) => v.id === variantId)?.message?.locales ?? {},
-        ),
-      ]);
-      variantLocales.set(variantId, choose);
-    }
-    return choose(preferredLocales);
-  };
+  const compiled = createFieldsCache(message, variants);
+  const chooseLocale = createLocaleChoice(message, variants);
   const renderWith =
     (rendered: RenderedTexts | undefined) =>
     (
@@ -200,98 +104,60 @@ export function compileMessage(
   };
 }
 
-function compileFields(fields: MessageFields): CompiledFields {
-  const compiled: CompiledFields = { data: {}, trees: {} };
-  for (const name of TEXT_FIELDS) {
-    const source = fields[name];
-    if (source !== undefined) compiled[name] = compileField(source);
-  }
-  for (const [key, source] of Object.entries(fields.data ?? {}))
-    compiled.data[key] = compileField(source);
-  for (const name of TREE_FIELDS)
-    if (fields[name] !== undefined)
-      compiled.trees[name] = compileTree(fields[name], compileField);
-  return compiled;
-}
-
-function compileField(source: string): CompiledField {
-  const template = parseTemplate(source);
-  return {
-    template,
-    reads: pathsRead(engine, template, source),
-    plain: plainRenderer(source),
+/** Merges and parses a (variant, locale) combination the first time it is needed. */
+function createFieldsCache(
+  message: MessageSpec,
+  variants: readonly VariantMessageSpec[],
+): (
+  variantId: string | undefined,
+  locale: string | undefined,
+) => CompiledFields {
+  const cache = new Map<string, CompiledFields>();
+  return (variantId, locale) => {
+    const key = `${variantId ?? ""}\u0000${locale ?? ""}`;
+    let fields = cache.get(key);
+    if (fields === undefined) {
+      const variant = variants.find((v) => v.id === variantId)?.message;
+      fields = compileFields(
+        mergeFields(
+          message,
+          variant,
+          locale === undefined ? undefined : message.locales?.[locale],
+          locale === undefined ? undefined : variant?.locales?.[locale],
+        ),
+      );
+      cache.set(key, fields);
+    }
+    return fields;
   };
 }
-
-/** Texts already rendered for one event, by field and then by the recipient's key. */
-type RenderedTexts = Map<CompiledField, Map<string, string>>;
-
-/** Distinct texts kept per field and event: past this, texts are rendered and not kept. */
-const MAX_TEXTS_PER_FIELD = 10_000;
 
 /**
- * Renders the fields for one recipient. With `rendered`, a field's text for a key
- * already seen is taken from it, or rendered and kept there: callers pass one map per
- * event.
+ * A variant's users choose among the message's locales and their own variant's only:
+ * a locale that only another variant has would hide their fallback ("de-AT" → "de").
  */
-function renderFields(
-  fields: CompiledFields,
-  scope: RenderScope,
-  locale: string | undefined,
-  rendered?: RenderedTexts,
-): RenderedMessage {
-  // A missing variable renders as empty text (or the template's `default:`), never "undefined".
-  const renderNow = (field: CompiledField) =>
-    (
-      field.plain?.(scope) ?? String(engine.renderSync(field.template, scope))
-    ).trim();
-  const render = (field: CompiledField | undefined) => {
-    if (field === undefined) return "";
-    if (rendered === undefined || field.reads === undefined)
-      return renderNow(field);
-    let texts = rendered.get(field);
-    if (texts === undefined) {
-      texts = new Map();
-      rendered.set(field, texts);
+function createLocaleChoice(
+  message: MessageSpec,
+  variants: readonly VariantMessageSpec[],
+): (
+  variantId: string | undefined,
+  preferredLocales: readonly (string | null | undefined)[],
+) => string | undefined {
+  const variantLocales = new Map<
+    string | undefined,
+    ReturnType<typeof localeChooser>
+  >();
+  return (variantId, preferredLocales) => {
+    let choose = variantLocales.get(variantId);
+    if (choose === undefined) {
+      choose = localeChooser([
+        ...Object.keys(message.locales ?? {}),
+        ...Object.keys(
+          variants.find((v) => v.id === variantId)?.message?.locales ?? {},
+        ),
+      ]);
+      variantLocales.set(variantId, choose);
     }
-    const key = keyOf(field.reads, scope);
-    let text = texts.get(key);
-    if (text === undefined) {
-      text = renderNow(field);
-      if (texts.size < MAX_TEXTS_PER_FIELD) texts.set(key, text);
-    }
-    return text;
+    return choose(preferredLocales);
   };
-  const optional = (field: CompiledField | undefined) => {
-    const text = render(field);
-    return text === "" ? undefined : text;
-  };
-  const data: Record<string, string> = {};
-  for (const [key, field] of Object.entries(fields.data))
-    data[key] = render(field);
-  const message: RenderedMessage = {
-    title: render(fields.title),
-    body: render(fields.body),
-    data,
-  };
-  const deepLink = optional(fields.deepLink);
-  const image = optional(fields.image);
-  const sound = optional(fields.sound);
-  const badge = optional(fields.badge);
-  if (deepLink !== undefined) message.deepLink = deepLink;
-  if (image !== undefined) message.image = image;
-  if (sound !== undefined) message.sound = sound;
-  if (badge !== undefined) message.badge = badge;
-  const priority = optional(fields.priority);
-  if (priority !== undefined) message.priority = priority;
-  const actions = renderedActions(fields.trees.actions?.(render));
-  if (actions !== undefined) message.actions = actions;
-  for (const name of ["apns", "fcm", "webpush", "overrides"] as const) {
-    const options = fields.trees[name]?.(render);
-    if (options !== undefined)
-      message[name] = options as Record<string, unknown>;
-  }
-  if (fields.trees.truncate?.(render) === true) message.truncate = true;
-  if (locale !== undefined) message.locale = locale;
-  return message;
 }

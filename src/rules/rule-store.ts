@@ -75,34 +75,13 @@ export async function createRuleStore(
   const logger = options.logger.child({ module: "rules" });
   const serialize = createSerializer();
   const stored = await storeFileIfChanged(db, file);
-  let book = await loadNewest(db);
-  logger.info({ file, fileStored: stored, ...summary(book) }, "rules loaded");
-  // A stored version that does not compile is logged once, not on every poll.
-  let rejected: string | undefined;
+  const state: StoreState = { book: await loadNewest(db), rejected: undefined };
+  logger.info(
+    { file, fileStored: stored, ...summary(state.book) },
+    "rules loaded",
+  );
 
-  const refresh = () =>
-    serialize(async () => {
-      const version = await findCurrentVersion(db);
-      if (
-        version === undefined ||
-        version === book.version ||
-        version === rejected
-      )
-        return book;
-      const newest = await findCurrentRules(db);
-      if (newest === undefined) return book;
-      try {
-        book = compileStored(newest);
-        logger.info(summary(book), "rules changed by another process");
-      } catch (error) {
-        rejected = newest.version;
-        logger.error(
-          { err: error, version: newest.version, keptVersion: book.version },
-          "stored rules do not compile: keeping the rules in force",
-        );
-      }
-      return book;
-    });
+  const refresh = () => serialize(() => catchUp(db, logger, state));
 
   const poller = createPoller(
     refresh,
@@ -111,14 +90,17 @@ export async function createRuleStore(
   );
 
   return {
-    current: () => book,
+    current: () => state.book,
     refresh,
     reload: () =>
       serialize(async () => {
         const fileStored = await storeFileIfChanged(db, file);
-        book = await loadNewest(db);
-        logger.info({ file, fileStored, ...summary(book) }, "rules reloaded");
-        return book;
+        state.book = await loadNewest(db);
+        logger.info(
+          { file, fileStored, ...summary(state.book) },
+          "rules reloaded",
+        );
+        return state.book;
       }),
     update: (edit) =>
       serialize(async () => {
@@ -126,13 +108,48 @@ export async function createRuleStore(
           await lockRulesDocuments(trx);
           return applyEdit(trx, edit);
         });
-        book = next;
-        logger.info(summary(book), "rules changed through the API");
-        return { book, result };
+        state.book = next;
+        logger.info(summary(state.book), "rules changed through the API");
+        return { book: state.book, result };
       }),
     start: poller.start,
     stop: poller.stop,
   };
+}
+
+/** A store's mutable part: the book in force, and the last stored version refused. */
+type StoreState = {
+  book: RuleBook;
+  /** A stored version that does not compile is logged once, not on every poll. */
+  rejected: string | undefined;
+};
+
+/** Takes up a version another process stored; keeps the book in force if it does not compile. */
+async function catchUp(
+  db: Kysely<DB>,
+  logger: Logger,
+  state: StoreState,
+): Promise<RuleBook> {
+  const version = await findCurrentVersion(db);
+  if (
+    version === undefined ||
+    version === state.book.version ||
+    version === state.rejected
+  )
+    return state.book;
+  const newest = await findCurrentRules(db);
+  if (newest === undefined) return state.book;
+  try {
+    state.book = compileStored(newest);
+    logger.info(summary(state.book), "rules changed by another process");
+  } catch (error) {
+    state.rejected = newest.version;
+    logger.error(
+      { err: error, version: newest.version, keptVersion: state.book.version },
+      "stored rules do not compile: keeping the rules in force",
+    );
+  }
+  return state.book;
 }
 
 /** A store over one process's memory, starting from `book`: nothing shared, nothing stored. For tests and tools. */

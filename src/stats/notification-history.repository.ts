@@ -1,5 +1,5 @@
-import { sql, type Kysely } from "kysely";
-import type { DB, JsonObject } from "../db/schema.ts";
+import { sql, type Kysely, type Selectable } from "kysely";
+import type { DB, JsonObject, NotificationsTable } from "../db/schema.ts";
 
 export type NotificationFilter = {
   userId: string | undefined;
@@ -61,6 +61,26 @@ export async function listNotifications(
   after: PageCursor | undefined,
   limit: number,
 ): Promise<NotificationRecord[]> {
+  const rows = await selectNotificationPage(db, filter, after, limit);
+  if (rows.length === 0) return [];
+  const byNotification = await loadDeliveryViews(db, rows);
+  return rows.map((row) =>
+    toNotificationRecord(
+      row,
+      byNotification.get(row.notification_id) ?? sentAlone(row),
+    ),
+  );
+}
+
+type NotificationRow = Selectable<NotificationsTable>;
+
+/** The page's notification rows, newest first, after `after` by keyset. */
+function selectNotificationPage(
+  db: Kysely<DB>,
+  filter: NotificationFilter,
+  after: PageCursor | undefined,
+  limit: number,
+): Promise<NotificationRow[]> {
   let query = db.selectFrom("notifications").selectAll();
   if (filter.userId !== undefined)
     query = query.where("user_id", "=", filter.userId);
@@ -73,13 +93,19 @@ export async function listNotifications(
       sql<boolean>`(created_at, user_id, notification_id) < (${after.createdAt}, ${after.userId}, ${after.notificationId})`,
     );
   }
-  const rows = await query
+  return query
     .orderBy("created_at", "desc")
     .orderBy("user_id", "desc")
     .orderBy("notification_id", "desc")
     .limit(limit)
     .execute();
-  if (rows.length === 0) return [];
+}
+
+/** The deliveries of the page's notifications, in one query, by notification id. */
+async function loadDeliveryViews(
+  db: Kysely<DB>,
+  rows: readonly NotificationRow[],
+): Promise<Map<string, DeliveryView[]>> {
   const deliveries = await db
     .selectFrom("deliveries")
     .selectAll()
@@ -103,7 +129,14 @@ export async function listNotifications(
     });
     byNotification.set(d.notification_id, list);
   }
-  return rows.map((row) => ({
+  return byNotification;
+}
+
+function toNotificationRecord(
+  row: NotificationRow,
+  deliveries: DeliveryView[],
+): NotificationRecord {
+  return {
     notificationId: row.notification_id,
     userId: row.user_id,
     ruleId: row.rule_id,
@@ -125,8 +158,8 @@ export async function listNotifications(
     content: row.content,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-    deliveries: byNotification.get(row.notification_id) ?? sentAlone(row),
-  }));
+    deliveries,
+  };
 }
 
 /**
