@@ -65,7 +65,7 @@ function timeBreakdown(large: SizeRun, cores: number): string {
     `; at this cost the cores allow at most about ${formatNumber((cores * 1e6) / nudgeMicros)} pushes/s. ` +
     `${formatNumber(GOALS.baselineFraction, 1)}× the client's rate, ${formatNumber(target)} pushes/s, on ${formatNumber(cores)} cores leaves ` +
     `${formatNumber(budget)} µs of CPU per push for Nudge, PostgreSQL and the fakes together.` +
-    floorBreakdown(large, baseMicros, budget)
+    floorBreakdown(large, { nudgeMicros, baseMicros, rateBudget: budget })
   );
 }
 
@@ -76,9 +76,9 @@ function timeBreakdown(large: SizeRun, cores: number): string {
  */
 function floorBreakdown(
   { nudge, users }: SizeRun,
-  baseMicros: number,
-  rateBudget: number,
+  per: { nudgeMicros: number; baseMicros: number; rateBudget: number },
 ): string {
+  const { nudgeMicros, baseMicros, rateBudget } = per;
   const statement = perPush(nudge.statement?.postgresCpu, users);
   if (statement === undefined) return "";
   const floor = baseMicros + statement;
@@ -90,7 +90,8 @@ function floorBreakdown(
     `${formatNumber(floor / baseMicros, 2)}× the client's and the fakes'. ` +
     `Above it, the CPU goal leaves ${micros(cpuBudget - floor)} µs per push ` +
     `and the rate goal ${micros(rateBudget - floor)} µs for all the rest of Nudge's work: ` +
-    `reading, rendering and deciding per recipient, queueing, and carrying each row to PostgreSQL.`
+    `reading, rendering and deciding per recipient, queueing, and carrying each row to PostgreSQL. ` +
+    `Nudge's run took ${micros(nudgeMicros - floor)} µs per push above the floor.`
   );
 }
 
