@@ -53,10 +53,8 @@ type WorkerLoopOptions = {
  * success after failures is logged too; the loop never throws.
  */
 export function createWorkerLoop(options: WorkerLoopOptions): WorkerLoop {
-  const { logger, step, pokeDelayMs = 0 } = options;
+  const pokeDelayMs = options.pokeDelayMs ?? 0;
   const state: LoopState = {
-    logger,
-    step,
     pokeDelayMs,
     running: false,
     loop: undefined,
@@ -67,7 +65,7 @@ export function createWorkerLoop(options: WorkerLoopOptions): WorkerLoop {
     start() {
       if (state.running) return;
       state.running = true;
-      state.loop = runSteps(state, options);
+      state.loop = runSteps(options, state);
     },
     poke() {
       if (state.wake === undefined) state.poked = true;
@@ -84,8 +82,6 @@ export function createWorkerLoop(options: WorkerLoopOptions): WorkerLoop {
 
 /** What a loop's steps, sleeps and pokes share. */
 type LoopState = {
-  readonly logger: Logger;
-  readonly step: () => Promise<boolean>;
   readonly pokeDelayMs: number;
   running: boolean;
   loop: Promise<void> | undefined;
@@ -96,10 +92,10 @@ type LoopState = {
 };
 
 async function runSteps(
-  state: LoopState,
   options: WorkerLoopOptions,
+  state: LoopState,
 ): Promise<void> {
-  const { logger, step } = state;
+  const { logger, step } = options;
   let failures = 0;
   while (state.running) {
     try {

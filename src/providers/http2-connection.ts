@@ -57,7 +57,6 @@ export function connectHttp2(
   const state: ConnectionState = {
     origin,
     options,
-    timeoutMs: options.timeoutMs,
     leaving: new Set(),
     current: undefined,
   };
@@ -66,7 +65,7 @@ export function connectHttp2(
     (session) => {
       leaveConnection(state, session, 0);
     },
-    { intervalMs: options.keepAliveMs, timeoutMs: state.timeoutMs },
+    { intervalMs: options.keepAliveMs, timeoutMs: options.timeoutMs },
   );
   return {
     async request(headers, body) {
@@ -86,7 +85,6 @@ export function connectHttp2(
 type ConnectionState = {
   readonly origin: string;
   readonly options: Http2ConnectionOptions;
-  readonly timeoutMs: number;
   /** Sessions left with a grace period, destroyed at close if still open. */
   readonly leaving: Set<ClientHttp2Session>;
   /** The session new requests go on, opened again once left. */
@@ -153,7 +151,7 @@ function awaitAnswer(
   stream: http2.ClientHttp2Stream,
   { resolve, reject }: Settle,
 ): void {
-  const { timeoutMs } = state;
+  const { timeoutMs } = state.options;
   let status = 0;
   let answer: IncomingHttpHeaders = {};
   let text = "";

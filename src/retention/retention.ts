@@ -44,7 +44,6 @@ export type Retention = {
 export function createRetention(deps: RetentionDeps): Retention {
   const state: RetentionState = {
     deps,
-    db: deps.db,
     logger: deps.logger.child({ module: "retention" }),
     timer: undefined,
     running: undefined,
@@ -79,7 +78,6 @@ type RetentionDeps = {
 /** What the sweeps of one retention share. */
 type RetentionState = {
   readonly deps: RetentionDeps;
-  readonly db: Database;
   readonly logger: Logger;
   timer: NodeJS.Timeout | undefined;
   /** The sweep under way: a tick while one runs starts no other. */
@@ -101,7 +99,8 @@ function sweepInBackground(state: RetentionState): void {
 }
 
 async function sweepOldRecords(state: RetentionState): Promise<SweepReport> {
-  const { db, deps } = state;
+  const { deps } = state;
+  const { db } = deps;
   const now = deps.clock().getTime();
   const eventCutoff = new Date(now - deps.eventDays * DAY_MS);
   const cutoff = floorHour(new Date(now - deps.notificationDays * DAY_MS));
@@ -134,7 +133,7 @@ async function deleteOldNotifications(
   state: RetentionState,
   cutoff: Date,
 ): Promise<number> {
-  const { db } = state;
+  const { db } = state.deps;
   let notifications = 0;
   for (const ruleId of await rulesWithNotifications(db)) {
     notifications += await deleteInChunks(state, () =>
